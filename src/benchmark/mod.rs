@@ -1,0 +1,99 @@
+//! Evaluators: architecture in, objective (what the search maximises) and reported metric
+//! (what the results show, never seen by the search) out.
+//!
+//! Tabular benchmarks ([`TabularBenchmark`]) answer from a table of published measurements;
+//! later evaluators train networks for real. Searchers never call an evaluator themselves: the
+//! driver in [`crate::search`] does, so that query accounting lives in one place.
+
+pub mod nb201;
+pub mod table;
+
+pub use table::{Table, TableError, TabularBenchmark};
+
+use crate::space::SearchSpace;
+
+/// A finished evaluation of one architecture.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// The value the search maximises (e.g. validation accuracy).
+    pub objective: f64,
+    /// The value reported in results (e.g. test accuracy); hidden from searchers.
+    pub report: Option<f64>,
+    /// What the evaluation cost, in seconds (for a table: the recorded training time).
+    pub cost_seconds: f64,
+}
+
+/// What evaluating an architecture gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The architecture was evaluated.
+    Evaluated(Evaluation),
+    /// The evaluator cannot evaluate this architecture (e.g. it is absent from a table). It costs
+    /// no query; the searcher is told and moves on.
+    NotEvaluable,
+    /// The evaluation was attempted and failed; the reason is kept.
+    Failed(String),
+}
+
+/// Turns architectures of space `S` into [`Outcome`]s.
+pub trait Evaluator<S: SearchSpace>: Send + Sync {
+    /// Name of the objective, e.g. `cifar10_valid_valid_acc`.
+    fn objective_name(&self) -> &str;
+    /// Name of the reported metric, e.g. `cifar10_test_acc`.
+    fn report_name(&self) -> &str;
+    /// Evaluates one architecture.
+    fn evaluate(&self, space: &S, arch: &S::Arch) -> Outcome;
+    /// For benchmarks that know every answer: how the reported values of all evaluable
+    /// architectures are distributed, for ranks and regret. `None` for real evaluators.
+    fn reference(&self) -> Option<&Reference> {
+        None
+    }
+}
+
+/// The reported values of every architecture a benchmark knows, for rank and regret.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// Reported values, sorted from best (largest) to worst.
+    sorted_desc: Vec<f64>,
+}
+
+impl Reference {
+    /// Builds the reference from all reported values (NaNs are not allowed by table loaders).
+    pub fn new(mut values: Vec<f64>) -> Self {
+        values.sort_by(|a, b| b.total_cmp(a));
+        Self {
+            sorted_desc: values,
+        }
+    }
+    /// Number of architectures.
+    pub fn len(&self) -> usize {
+        self.sorted_desc.len()
+    }
+    /// True when the benchmark knows no architecture.
+    pub fn is_empty(&self) -> bool {
+        self.sorted_desc.is_empty()
+    }
+    /// The best reported value.
+    pub fn optimum(&self) -> Option<f64> {
+        self.sorted_desc.first().copied()
+    }
+    /// Rank of a reported value among all (1 = best; ties share the better rank).
+    pub fn rank(&self, report: f64) -> usize {
+        1 + self.sorted_desc.partition_point(|&v| v > report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rank_counts_strictly_better_values() {
+        let r = Reference::new(vec![1.0, 3.0, 2.0, 3.0]);
+        assert_eq!(r.optimum(), Some(3.0));
+        assert_eq!(r.rank(3.0), 1);
+        assert_eq!(r.rank(2.0), 3);
+        assert_eq!(r.rank(1.0), 4);
+        assert_eq!(r.rank(0.5), 5);
+    }
+}

@@ -1,0 +1,381 @@
+//! Tables of measured architectures (CSV) and the tabular benchmark over them.
+//!
+//! A table has a header line. Some columns identify the architecture (one column holding the
+//! space's textual form, or one column per position of a categorical space); every other column
+//! is a metric and must hold a finite number on every row.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+
+use super::{Evaluation, Evaluator, Outcome, Reference};
+use crate::space::{CategoricalSpace, SearchSpace};
+
+/// A malformed table, located as precisely as possible.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{file}:{line}{}: {message}", column.as_ref().map(|c| format!(": column {c:?}")).unwrap_or_default())]
+pub struct TableError {
+    /// The table's file (or name, for embedded tables).
+    pub file: String,
+    /// 1-based line number (1 is the header).
+    pub line: u64,
+    /// The column concerned, if one is.
+    pub column: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// One row of a table.
+#[derive(Debug, Clone)]
+struct Row {
+    key: String,
+    line: u64,
+    values: Vec<f64>,
+}
+
+/// A table of architectures (by canonical key) and their metrics.
+#[derive(Debug, Clone)]
+pub struct Table {
+    source: String,
+    metric_names: Vec<String>,
+    rows: Vec<Row>,
+    by_key: HashMap<String, usize>,
+}
+
+impl Table {
+    /// Reads a CSV table.
+    ///
+    /// `arch_columns` names the columns that identify the architecture; `to_key` turns their
+    /// cells into the architecture's canonical key or says which of them (by index into
+    /// `arch_columns`) is wrong and why. All other columns are metrics.
+    pub fn read_csv<R: Read>(
+        source: &str,
+        reader: R,
+        arch_columns: &[String],
+        mut to_key: impl FnMut(&[&str]) -> Result<String, (usize, String)>,
+    ) -> Result<Self, TableError> {
+        let err = |line: u64, column: Option<&str>, message: String| TableError {
+            file: source.to_string(),
+            line,
+            column: column.map(str::to_string),
+            message,
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All)
+            .from_reader(reader);
+        let headers = rdr
+            .headers()
+            .map_err(|e| err(1, None, format!("cannot read the header: {e}")))?
+            .clone();
+        let mut col_of = HashMap::new();
+        for (i, h) in headers.iter().enumerate() {
+            if h.is_empty() {
+                return Err(err(1, None, format!("column {} has an empty name", i + 1)));
+            }
+            if col_of.insert(h.to_string(), i).is_some() {
+                return Err(err(1, Some(h), "column name appears twice".into()));
+            }
+        }
+        let mut arch_idx = Vec::with_capacity(arch_columns.len());
+        for c in arch_columns {
+            let i = *col_of.get(c).ok_or_else(|| {
+                err(
+                    1,
+                    Some(c),
+                    format!(
+                        "missing architecture column (the header has: {})",
+                        headers.iter().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            })?;
+            arch_idx.push(i);
+        }
+        let metric_idx: Vec<usize> = (0..headers.len())
+            .filter(|i| !arch_idx.contains(i))
+            .collect();
+        let metric_names: Vec<String> =
+            metric_idx.iter().map(|&i| headers[i].to_string()).collect();
+
+        let mut rows: Vec<Row> = Vec::new();
+        let mut by_key: HashMap<String, usize> = HashMap::new();
+        let mut record = csv::StringRecord::new();
+        loop {
+            let more = rdr.read_record(&mut record).map_err(|e| {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                err(line, None, format!("malformed CSV: {e}"))
+            })?;
+            if !more {
+                break;
+            }
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            if record.len() != headers.len() {
+                return Err(err(
+                    line,
+                    None,
+                    format!("expected {} fields, found {}", headers.len(), record.len()),
+                ));
+            }
+            let cells: Vec<&str> = arch_idx.iter().map(|&i| &record[i]).collect();
+            let key = to_key(&cells)
+                .map_err(|(which, msg)| err(line, Some(&arch_columns[which]), msg))?;
+            let mut values = Vec::with_capacity(metric_idx.len());
+            for &i in &metric_idx {
+                let cell = &record[i];
+                let v: f64 = cell.parse().map_err(|_| {
+                    err(line, Some(&headers[i]), format!("{cell:?} is not a number"))
+                })?;
+                if !v.is_finite() {
+                    return Err(err(
+                        line,
+                        Some(&headers[i]),
+                        format!("{cell:?} is not a finite number"),
+                    ));
+                }
+                values.push(v);
+            }
+            if let Some(&first) = by_key.get(&key) {
+                return Err(err(
+                    line,
+                    None,
+                    format!(
+                        "duplicate architecture {key:?} (first on line {})",
+                        rows[first].line
+                    ),
+                ));
+            }
+            by_key.insert(key.clone(), rows.len());
+            rows.push(Row { key, line, values });
+        }
+        if rows.is_empty() {
+            return Err(err(1, None, "the table has no rows".into()));
+        }
+        Ok(Self {
+            source: source.to_string(),
+            metric_names,
+            rows,
+            by_key,
+        })
+    }
+
+    /// Reads a table for a categorical space: one column per position, holding choice names.
+    pub fn read_categorical<R: Read>(
+        source: &str,
+        reader: R,
+        space: &CategoricalSpace,
+    ) -> Result<Self, TableError> {
+        let cols: Vec<String> = space.positions().iter().map(|p| p.name.clone()).collect();
+        Self::read_csv(source, reader, &cols, |cells| {
+            let mut choices = Vec::with_capacity(cells.len());
+            for (p, cell) in cells.iter().enumerate() {
+                let c = space.choice_index(p, cell).ok_or_else(|| {
+                    (
+                        p,
+                        format!(
+                            "unknown choice {cell:?} (allowed: {})",
+                            space.positions()[p].choices.join(", ")
+                        ),
+                    )
+                })?;
+                choices.push(c);
+            }
+            Ok(space.key(&crate::space::CategoricalArch(choices.into_boxed_slice())))
+        })
+    }
+
+    /// Reads a table whose column `column` holds each architecture in the space's text form.
+    pub fn read_with_text_column<R: Read, S: SearchSpace>(
+        source: &str,
+        reader: R,
+        space: &S,
+        column: &str,
+    ) -> Result<Self, TableError> {
+        Self::read_csv(source, reader, &[column.to_string()], |cells| {
+            let arch = space.parse(cells[0]).map_err(|e| (0, e.to_string()))?;
+            space.validate(&arch).map_err(|e| (0, e.to_string()))?;
+            Ok(space.key(&arch))
+        })
+    }
+
+    /// Where the table came from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+    /// Names of the metric columns.
+    pub fn metric_names(&self) -> &[String] {
+        &self.metric_names
+    }
+    /// Number of architectures.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+    /// True for a table without rows (never returned by the readers).
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+    /// Index of metric column `name`, or an error listing the available ones.
+    pub fn metric_index(&self, name: &str) -> Result<usize, TableError> {
+        self.metric_names
+            .iter()
+            .position(|m| m == name)
+            .ok_or_else(|| TableError {
+                file: self.source.clone(),
+                line: 1,
+                column: Some(name.to_string()),
+                message: format!(
+                    "no such metric column (metrics: {})",
+                    self.metric_names.join(", ")
+                ),
+            })
+    }
+    /// The metric values of the architecture with canonical key `key`.
+    pub fn get(&self, key: &str) -> Option<&[f64]> {
+        self.by_key
+            .get(key)
+            .map(|&i| self.rows[i].values.as_slice())
+    }
+    /// All (key, metric values) rows in file order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[f64])> {
+        self.rows
+            .iter()
+            .map(|r| (r.key.as_str(), r.values.as_slice()))
+    }
+}
+
+/// A benchmark that answers from a [`Table`]: objective and report are two of its columns.
+#[derive(Debug, Clone)]
+pub struct TabularBenchmark {
+    table: Arc<Table>,
+    objective: usize,
+    report: usize,
+    cost: Option<usize>,
+    objective_name: String,
+    report_name: String,
+    reference: Reference,
+}
+
+impl TabularBenchmark {
+    /// Uses column `objective` as the objective, `report` as the reported metric, and `cost`
+    /// (if given and present) as the cost of an evaluation in seconds.
+    pub fn new(
+        table: Arc<Table>,
+        objective: &str,
+        report: &str,
+        cost: Option<&str>,
+    ) -> Result<Self, TableError> {
+        let o = table.metric_index(objective)?;
+        let r = table.metric_index(report)?;
+        let c = match cost {
+            Some(c) => Some(table.metric_index(c)?),
+            None => None,
+        };
+        let reference = Reference::new(table.iter().map(|(_, v)| v[r]).collect());
+        Ok(Self {
+            table,
+            objective: o,
+            report: r,
+            cost: c,
+            objective_name: objective.to_string(),
+            report_name: report.to_string(),
+            reference,
+        })
+    }
+
+    /// The underlying table.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// The evaluation stored for a canonical key, if any.
+    pub fn lookup(&self, key: &str) -> Option<Evaluation> {
+        self.table.get(key).map(|v| Evaluation {
+            objective: v[self.objective],
+            report: Some(v[self.report]),
+            cost_seconds: self.cost.map(|c| v[c]).unwrap_or(0.0),
+        })
+    }
+}
+
+impl<S: SearchSpace> Evaluator<S> for TabularBenchmark {
+    fn objective_name(&self) -> &str {
+        &self.objective_name
+    }
+    fn report_name(&self) -> &str {
+        &self.report_name
+    }
+    fn evaluate(&self, space: &S, arch: &S::Arch) -> Outcome {
+        match self.lookup(&space.key(arch)) {
+            Some(e) => Outcome::Evaluated(e),
+            None => Outcome::NotEvaluable,
+        }
+    }
+    fn reference(&self) -> Option<&Reference> {
+        Some(&self.reference)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn space() -> CategoricalSpace {
+        CategoricalSpace::from_toml_str(
+            "[[position]]\nname='a'\nchoices=['x','y']\n[[position]]\nname='b'\nchoices=['u','v']\n",
+            "s",
+        )
+        .unwrap()
+    }
+
+    fn read(text: &str) -> Result<Table, TableError> {
+        Table::read_categorical("t.csv", text.as_bytes(), &space())
+    }
+
+    #[test]
+    fn reads_a_good_table() {
+        let t = read("a,b,acc,test\nx,u,1.5,2\ny,v,3,4\n").unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.metric_names(), &["acc".to_string(), "test".to_string()]);
+        assert_eq!(t.get("a=y,b=v").unwrap(), &[3.0, 4.0]);
+        let b = TabularBenchmark::new(Arc::new(t), "acc", "test", None).unwrap();
+        assert_eq!(b.reference.optimum(), Some(4.0));
+        assert!(b.lookup("a=x,b=v").is_none());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let e = read("a,b,acc\nx,u,1\nx,w,2\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert_eq!(e.column.as_deref(), Some("b"));
+        assert!(
+            e.to_string()
+                .starts_with("t.csv:3: column \"b\": unknown choice \"w\""),
+            "{e}"
+        );
+
+        let e = read("a,acc\nx,1\n").unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (1, Some("b")));
+        assert!(e.message.contains("missing architecture column"));
+
+        let e = read("a,b,acc\nx,u,1\ny,u,2\nx,u,3\n").unwrap_err();
+        assert_eq!(e.line, 4);
+        assert!(e.message.contains("duplicate architecture") && e.message.contains("line 2"));
+
+        let e = read("a,b,acc\nx,u,1\ny,u,abc\n").unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (3, Some("acc")));
+        assert!(e.message.contains("\"abc\" is not a number"));
+
+        let e = read("a,b,acc\nx,u,NaN\n").unwrap_err();
+        assert!(e.message.contains("not a finite number"));
+
+        let e = read("a,b,acc\nx,u\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("expected 3 fields"));
+
+        let t = Arc::new(read("a,b,acc\nx,u,1\n").unwrap());
+        let e = TabularBenchmark::new(t, "acc", "nope", None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("\"nope\": no such metric column (metrics: acc)")
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! The SemiNAS/NAO controller: LSTM encoder, MLP predictor, attention LSTM decoder.

@@ -1,0 +1,17 @@
+//! seminas: semi-supervised neural architecture search (SemiNAS, Luo et al., NeurIPS 2020).
+//!
+//! The library is organised by concept:
+//! - [`space`]: search spaces (NAS-Bench-201, user-defined categorical spaces, ...), their
+//!   sampling, validation, canonical keys, mutation and token encodings for the controller;
+//! - [`benchmark`]: evaluators, the thing that turns an architecture into an objective the search
+//!   may see plus reported metrics it must not see (tabular benchmarks first);
+//! - [`search`]: searchers in ask/tell form and the driver that does the query accounting;
+//! - [`controller`]: the encoder-predictor-decoder network of SemiNAS/NAO;
+//! - [`report`]: summaries of finished searches (human text and JSON).
+
+pub mod benchmark;
+pub mod controller;
+pub mod report;
+pub mod rng;
+pub mod search;
+pub mod space;

@@ -1,0 +1,123 @@
+//! Regularized evolution (Real et al., AAAI 2019, "aging evolution").
+//!
+//! Fill a population with random architectures; then repeatedly sample a tournament from the
+//! population (uniformly, with replacement, as in the paper's Algorithm 1), mutate the best of
+//! it one step, evaluate the child, add it as the youngest member and remove the oldest.
+//!
+//! One practical refinement: a child whose key this searcher has already proposed is mutated
+//! again (up to [`ReConfig::max_retries`] times), since re-proposing it would only repeat a known
+//! result.
+
+use std::collections::{HashSet, VecDeque};
+
+use rand::Rng as _;
+
+use super::{Feedback, RandomSearch, Searcher};
+use crate::rng::Rng;
+use crate::space::SearchSpace;
+
+/// Settings of regularized evolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReConfig {
+    /// Population size P.
+    pub population: usize,
+    /// Tournament size S.
+    pub tournament: usize,
+    /// How often a duplicate child is re-mutated before it is proposed anyway.
+    pub max_retries: usize,
+}
+
+impl Default for ReConfig {
+    /// P = 10, S = 3: the settings NAS-Bench-201 used for its REA baseline.
+    fn default() -> Self {
+        Self {
+            population: 10,
+            tournament: 3,
+            max_retries: 100,
+        }
+    }
+}
+
+/// Regularized (aging) evolution.
+pub struct RegularizedEvolution<A> {
+    config: ReConfig,
+    init: RandomSearch,
+    rng: Rng,
+    /// Oldest first.
+    population: VecDeque<(A, f64)>,
+    proposed: HashSet<String>,
+}
+
+impl<A: Clone> RegularizedEvolution<A> {
+    /// A new search with its own random stream.
+    pub fn new(config: ReConfig, rng: Rng) -> Self {
+        let mut init_rng = rng.clone();
+        init_rng.set_stream(init_rng.get_stream() ^ 0x5eed);
+        Self {
+            config,
+            init: RandomSearch::new(init_rng),
+            rng,
+            population: VecDeque::new(),
+            proposed: HashSet::new(),
+        }
+    }
+
+    /// The current population, oldest first.
+    pub fn population(&self) -> impl Iterator<Item = &(A, f64)> {
+        self.population.iter()
+    }
+
+    fn child<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> A {
+        let mut child = None;
+        for _ in 0..=self.config.max_retries {
+            let mut winner: Option<&(A, f64)> = None;
+            for _ in 0..self.config.tournament.max(1) {
+                let c = &self.population[self.rng.gen_range(0..self.population.len())];
+                if winner.is_none_or(|w| c.1 > w.1) {
+                    winner = Some(c);
+                }
+            }
+            let c = space.mutate(&winner.expect("population is not empty").0, &mut self.rng);
+            let fresh = !self.proposed.contains(&space.key(&c));
+            child = Some(c);
+            if fresh {
+                break;
+            }
+        }
+        child.expect("at least one try")
+    }
+}
+
+impl<S: SearchSpace> Searcher<S> for RegularizedEvolution<S::Arch> {
+    fn name(&self) -> &str {
+        "re"
+    }
+
+    fn ask(&mut self, space: &S, max: usize) -> Vec<S::Arch> {
+        let mut out = Vec::with_capacity(max);
+        // Proposals are sequential: each child depends on the population after its parent.
+        if self.population.len() < self.config.population.max(1) {
+            if let Some(a) = self.init.draw(space) {
+                out.push(a);
+            } else if self.population.is_empty() {
+                return out; // the space is spent and nothing was evaluable
+            }
+        }
+        if out.is_empty() {
+            out.push(self.child(space));
+        }
+        for a in &out {
+            self.proposed.insert(space.key(a));
+        }
+        out
+    }
+
+    fn tell(&mut self, _space: &S, arch: &S::Arch, feedback: Feedback) {
+        if let Feedback::Objective(v) = feedback {
+            self.population.push_back((arch.clone(), v));
+            if self.population.len() > self.config.population.max(1) {
+                self.population.pop_front();
+            }
+        }
+    }
+}

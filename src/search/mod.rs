@@ -1,0 +1,271 @@
+//! Searchers in ask/tell form, and the driver that runs them against an evaluator.
+//!
+//! A [`Searcher`] proposes architectures ([`Searcher::ask`]) and learns what they scored
+//! ([`Searcher::tell`]); it never sees reported metrics and never calls an evaluator. The
+//! driver ([`run_search`]) owns query accounting:
+//! - a **query** is the first evaluation of an architecture with a new canonical key; it counts
+//!   against the budget whether it succeeds or fails;
+//! - proposing an architecture already known (evaluated, failed or not evaluable) costs nothing:
+//!   the searcher is told the known result again;
+//! - a **not evaluable** architecture (e.g. absent from a table) costs nothing either.
+//!
+//! The same searcher thus drives an instant table lookup or a slow training run.
+
+pub mod evolution;
+pub mod random;
+
+use std::collections::HashMap;
+
+use crate::benchmark::{Evaluation, Evaluator, Outcome};
+use crate::space::SearchSpace;
+
+pub use evolution::{ReConfig, RegularizedEvolution};
+pub use random::RandomSearch;
+
+/// What a searcher is told about one of its proposals.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Feedback {
+    /// The architecture's objective (larger is better).
+    Objective(f64),
+    /// The evaluator cannot evaluate it; it cost nothing.
+    NotEvaluable,
+    /// Its evaluation failed.
+    Failed,
+}
+
+impl Feedback {
+    /// The objective, if there is one.
+    pub fn objective(self) -> Option<f64> {
+        match self {
+            Feedback::Objective(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// A search algorithm in ask/tell form.
+pub trait Searcher<S: SearchSpace>: Send {
+    /// Short name, e.g. `re`.
+    fn name(&self) -> &str;
+
+    /// Proposes up to `max` architectures to evaluate next. An empty answer means the searcher
+    /// has nothing left to propose (e.g. random search has seen the whole space).
+    fn ask(&mut self, space: &S, max: usize) -> Vec<S::Arch>;
+
+    /// Reports what a proposal gave. Called once for every proposal the driver evaluates or
+    /// looks up, in proposal order.
+    fn tell(&mut self, space: &S, arch: &S::Arch, feedback: Feedback);
+}
+
+/// One paid query.
+#[derive(Debug, Clone)]
+pub struct QueryRecord<A> {
+    /// 1-based query number.
+    pub n: usize,
+    /// The architecture.
+    pub arch: A,
+    /// Its canonical key.
+    pub key: String,
+    /// The evaluation, or why it failed.
+    pub result: Result<Evaluation, String>,
+}
+
+/// Why a search stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The query budget was spent.
+    Budget,
+    /// The searcher had nothing more to propose.
+    Exhausted,
+    /// Too many proposals in a row cost nothing (all known or not evaluable).
+    Stalled,
+}
+
+/// Limits of a search.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Number of queries (paid evaluations).
+    pub queries: usize,
+    /// Proposals asked for at once (1 for sequential searchers on instant benchmarks).
+    pub batch: usize,
+    /// Stop after this many consecutive proposals that cost nothing.
+    pub max_free_proposals: usize,
+}
+
+impl Budget {
+    /// A budget of `queries` queries with the default batch (1) and stall limit (1,000,000).
+    pub fn queries(queries: usize) -> Self {
+        Self {
+            queries,
+            batch: 1,
+            max_free_proposals: 1_000_000,
+        }
+    }
+}
+
+/// Everything a finished search produced.
+#[derive(Debug, Clone)]
+pub struct SearchRun<A> {
+    /// Paid queries in order.
+    pub records: Vec<QueryRecord<A>>,
+    /// Proposals that cost nothing because they were known already.
+    pub repeats: usize,
+    /// Proposals that were not evaluable.
+    pub not_evaluable: usize,
+    /// Why the search stopped.
+    pub stop: StopReason,
+}
+
+impl<A> SearchRun<A> {
+    /// The best successful query by objective (the earliest among equals).
+    pub fn best(&self) -> Option<&QueryRecord<A>> {
+        let mut best: Option<&QueryRecord<A>> = None;
+        for r in &self.records {
+            if let Ok(e) = &r.result {
+                if best.is_none_or(|b| e.objective > b.result.as_ref().unwrap().objective) {
+                    best = Some(r);
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Runs `searcher` against `evaluator` until the budget is spent, the searcher is exhausted or
+/// the search stalls. `on_query` sees every paid query as it finishes.
+pub fn run_search<S, E>(
+    space: &S,
+    evaluator: &E,
+    searcher: &mut dyn Searcher<S>,
+    budget: Budget,
+    on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
+) -> SearchRun<S::Arch>
+where
+    S: SearchSpace,
+    E: Evaluator<S> + ?Sized,
+{
+    let mut known: HashMap<String, Feedback> = HashMap::new();
+    let mut run = SearchRun {
+        records: Vec::new(),
+        repeats: 0,
+        not_evaluable: 0,
+        stop: StopReason::Budget,
+    };
+    let mut free_in_a_row = 0usize;
+    while run.records.len() < budget.queries {
+        let want = budget.batch.max(1).min(budget.queries - run.records.len());
+        let proposals = searcher.ask(space, want);
+        if proposals.is_empty() {
+            run.stop = StopReason::Exhausted;
+            break;
+        }
+        for arch in proposals {
+            if run.records.len() >= budget.queries {
+                break;
+            }
+            let key = space.key(&arch);
+            let feedback = if let Some(&f) = known.get(&key) {
+                run.repeats += 1;
+                free_in_a_row += 1;
+                f
+            } else {
+                let outcome = match space.validate(&arch) {
+                    Ok(()) => evaluator.evaluate(space, &arch),
+                    Err(e) => Outcome::Failed(format!("invalid architecture: {e}")),
+                };
+                let (feedback, result) = match outcome {
+                    Outcome::Evaluated(e) => (Feedback::Objective(e.objective), Some(Ok(e))),
+                    Outcome::Failed(reason) => (Feedback::Failed, Some(Err(reason))),
+                    Outcome::NotEvaluable => (Feedback::NotEvaluable, None),
+                };
+                known.insert(key.clone(), feedback);
+                match result {
+                    Some(result) => {
+                        free_in_a_row = 0;
+                        let record = QueryRecord {
+                            n: run.records.len() + 1,
+                            arch: arch.clone(),
+                            key,
+                            result,
+                        };
+                        on_query(&record);
+                        run.records.push(record);
+                    }
+                    None => {
+                        run.not_evaluable += 1;
+                        free_in_a_row += 1;
+                    }
+                }
+                feedback
+            };
+            searcher.tell(space, &arch, feedback);
+        }
+        if free_in_a_row >= budget.max_free_proposals {
+            run.stop = StopReason::Stalled;
+            break;
+        }
+    }
+    run
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
+    use crate::space::Nb201Space;
+
+    /// Proposes a fixed list, then nothing.
+    struct Scripted(Vec<&'static str>, Vec<Feedback>);
+    impl Searcher<Nb201Space> for Scripted {
+        fn name(&self) -> &str {
+            "scripted"
+        }
+        fn ask(&mut self, space: &Nb201Space, _max: usize) -> Vec<crate::space::CategoricalArch> {
+            if self.0.is_empty() {
+                return vec![];
+            }
+            vec![space.parse(self.0.remove(0)).unwrap()]
+        }
+        fn tell(&mut self, _: &Nb201Space, _: &crate::space::CategoricalArch, f: Feedback) {
+            self.1.push(f);
+        }
+    }
+
+    #[test]
+    fn repeats_cost_nothing_and_are_told_again() {
+        let space = Nb201Space::new();
+        let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+        let a = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+        let b = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|";
+        let mut s = Scripted(vec![a, a, b, a], vec![]);
+        let mut seen = 0;
+        let run = run_search(&space, &bench, &mut s, Budget::queries(10), &mut |_| {
+            seen += 1
+        });
+        assert_eq!(run.records.len(), 2);
+        assert_eq!(seen, 2);
+        assert_eq!(run.repeats, 2);
+        assert_eq!(run.stop, StopReason::Exhausted);
+        assert_eq!(s.1.len(), 4);
+        assert_eq!(s.1[0], s.1[1]);
+        assert_eq!(s.1[0], Feedback::Objective(90.7693));
+        assert_eq!(
+            run.records[1].result.as_ref().unwrap().report,
+            Some(85.8633)
+        );
+        assert_eq!(run.best().unwrap().key, a);
+    }
+
+    #[test]
+    fn budget_stops_the_search() {
+        let space = Nb201Space::new();
+        let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+        let a = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+        let b = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|";
+        let mut s = Scripted(vec![a, b], vec![]);
+        let run = run_search(&space, &bench, &mut s, Budget::queries(1), &mut |_| {});
+        assert_eq!(run.records.len(), 1);
+        assert_eq!(run.stop, StopReason::Budget);
+    }
+}
