@@ -63,6 +63,7 @@ impl Table {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
             .trim(csv::Trim::All)
+            .flexible(true)
             .from_reader(reader);
         let headers = rdr
             .headers()
