@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and wiring of library parts. No search logic here.
 
+mod bench;
 mod search;
 mod spaces;
 
@@ -17,11 +18,14 @@ pub struct Cli {
 enum Command {
     /// Run one architecture search and print its result.
     Search(search::SearchArgs),
+    /// Compare search algorithms over many seeds and budgets on a benchmark.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Search(args) => search::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }

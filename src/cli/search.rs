@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use seminas::benchmark::Evaluator;
 use seminas::report::{HumanSummary, summarize, write_run_dir};
-use seminas::search::{Algo, Budget, ReConfig, run_search};
+use seminas::search::{Algo, AlgoConfig, Budget, ReConfig, run_search};
 use seminas::space::SearchSpace;
 
 use super::spaces::{Problem, SpaceArgs};
@@ -33,12 +33,36 @@ pub struct SearchArgs {
     /// Write queries.jsonl and summary.json into this directory.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    algo_args: AlgoArgs,
+}
+
+/// Settings of the search algorithms, shared by `search` and `bench`.
+#[derive(Debug, Args)]
+pub struct AlgoArgs {
     /// Regularized evolution: population size.
     #[arg(long, default_value_t = ReConfig::default().population)]
     population: usize,
     /// Regularized evolution: tournament size.
     #[arg(long, default_value_t = ReConfig::default().tournament)]
     tournament: usize,
+}
+
+impl AlgoArgs {
+    /// The algorithm settings, checked.
+    pub fn config(&self) -> anyhow::Result<AlgoConfig> {
+        anyhow::ensure!(
+            self.population > 0 && self.tournament > 0,
+            "--population and --tournament must be at least 1"
+        );
+        Ok(AlgoConfig {
+            re: ReConfig {
+                population: self.population,
+                tournament: self.tournament,
+                ..ReConfig::default()
+            },
+        })
+    }
 }
 
 /// Runs `seminas search`.
@@ -55,17 +79,9 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
     evaluator: &E,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(args.queries > 0, "--queries must be at least 1");
-    anyhow::ensure!(
-        args.population > 0 && args.tournament > 0,
-        "--population and --tournament must be at least 1"
-    );
     let algo = args.algo.unwrap_or_else(Algo::best_available);
-    let re = ReConfig {
-        population: args.population,
-        tournament: args.tournament,
-        ..ReConfig::default()
-    };
-    let mut searcher = algo.build::<S>(args.seed, re);
+    let config = args.algo_args.config()?;
+    let mut searcher = algo.build::<S>(args.seed, args.queries, &config);
     let bar =
         ProgressBar::with_draw_target(Some(args.queries as u64), ProgressDrawTarget::stderr());
     bar.set_style(

@@ -1,4 +1,6 @@
-//! Reports of finished searches: the summary object (human text and JSON) and run logs.
+//! Reports of finished searches: the summary object (human text and JSON), run logs, plots.
+
+pub mod plot;
 
 use std::fmt;
 use std::io::Write;

@@ -22,6 +22,13 @@ use crate::space::SearchSpace;
 pub use evolution::{ReConfig, RegularizedEvolution};
 pub use random::RandomSearch;
 
+/// Settings of every algorithm (each uses its own part).
+#[derive(Debug, Clone, Default)]
+pub struct AlgoConfig {
+    /// Regularized evolution.
+    pub re: ReConfig,
+}
+
 /// The search algorithms seminas offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algo {
@@ -48,12 +55,19 @@ impl Algo {
         Algo::Re
     }
 
-    /// A fresh searcher for `space`, with every random choice drawn from `seed`.
-    pub fn build<S: SearchSpace>(self, seed: u64, re: ReConfig) -> Box<dyn Searcher<S>> {
+    /// A fresh searcher for a search of `budget` queries, with every random choice drawn from
+    /// `seed`. Some algorithms plan their rounds from the budget.
+    pub fn build<S: SearchSpace>(
+        self,
+        seed: u64,
+        budget: usize,
+        config: &AlgoConfig,
+    ) -> Box<dyn Searcher<S>> {
         let rng = crate::rng::rng_for(seed, "searcher");
+        let _ = budget;
         match self {
             Algo::Random => Box::new(RandomSearch::new(rng)),
-            Algo::Re => Box::new(RegularizedEvolution::<S::Arch>::new(re, rng)),
+            Algo::Re => Box::new(RegularizedEvolution::<S::Arch>::new(config.re, rng)),
         }
     }
 }
@@ -328,7 +342,7 @@ mod tests {
     fn random_search_with_the_whole_table_finds_the_best_cell() {
         let space = Nb201Space::new();
         let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
-        let mut s = Algo::Random.build::<Nb201Space>(11, ReConfig::default());
+        let mut s = Algo::Random.build::<Nb201Space>(11, 20_000, &AlgoConfig::default());
         let run = run_search(
             &space,
             &bench,
@@ -351,7 +365,7 @@ mod tests {
         let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
         for algo in Algo::ALL {
             let keys = |seed| {
-                let mut s = algo.build::<Nb201Space>(seed, ReConfig::default());
+                let mut s = algo.build::<Nb201Space>(seed, 60, &AlgoConfig::default());
                 run_search(&space, &bench, s.as_mut(), Budget::queries(60), &mut |_| {})
                     .records
                     .into_iter()
