@@ -184,6 +184,7 @@ impl<F: Real> Workspace<F> {
 }
 
 /// Fills `mask` with inverted-dropout factors: 0 with probability `p`, else `1 / (1 - p)`.
+#[inline(always)]
 fn fill_mask<F: Real>(mask: &mut [F], p: f64, rng: &mut rand_chacha::ChaCha8Rng) {
     if p <= 0.0 {
         mask.fill(F::ONE);
@@ -192,27 +193,18 @@ fn fill_mask<F: Real>(mask: &mut [F], p: f64, rng: &mut rand_chacha::ChaCha8Rng)
     let keep = F::from_f64(1.0 / (1.0 - p));
     // Compare a 32-bit draw with p * 2^32: one draw per element, generated in blocks.
     let thresh = (p * 4_294_967_296.0) as u64;
-    let mut buf = [0u32; 256];
+    let mut bytes = [0u8; 1024];
     for chunk in mask.chunks_mut(256) {
-        rng.fill(&mut buf[..chunk.len()]);
-        for (m, &u) in chunk.iter_mut().zip(&buf) {
+        rng.fill_bytes(&mut bytes[..4 * chunk.len()]);
+        for (m, u) in chunk.iter_mut().zip(bytes.chunks_exact(4)) {
+            let u = u32::from_le_bytes([u[0], u[1], u[2], u[3]]);
             *m = if u64::from(u) < thresh { F::ZERO } else { keep };
         }
     }
 }
 
-trait FillU32 {
-    fn fill(&mut self, out: &mut [u32]);
-}
-impl FillU32 for rand_chacha::ChaCha8Rng {
-    fn fill(&mut self, out: &mut [u32]) {
-        for x in out {
-            *x = self.next_u32();
-        }
-    }
-}
-
 /// Adds the column sums of a `rows x cols` matrix to `out`.
+#[inline(always)]
 fn colsum_add<F: Real>(mat: &[F], cols: usize, out: &mut [F]) {
     for row in mat.chunks_exact(cols) {
         for (o, x) in out.iter_mut().zip(row) {
@@ -222,6 +214,7 @@ fn colsum_add<F: Real>(mat: &[F], cols: usize, out: &mut [F]) {
 }
 
 /// Normalises each `h`-row of `x` in place (torch `F.normalize`), storing the norms.
+#[inline(always)]
 fn normalize_rows<F: Real>(x: &mut [F], h: usize, norms: &mut [F]) {
     let eps = F::from_f64(NORM_EPS);
     for (row, nr) in x.chunks_exact_mut(h).zip(norms.iter_mut()) {
@@ -238,6 +231,7 @@ fn normalize_rows<F: Real>(x: &mut [F], h: usize, norms: &mut [F]) {
 }
 
 /// Backward of [`normalize_rows`]: `g <- (g - y (y . g)) / norm` for outputs `y`.
+#[inline(always)]
 fn normalize_rows_bwd<F: Real>(y: &[F], norms: &[F], h: usize, g: &mut [F]) {
     let eps = F::from_f64(NORM_EPS);
     for ((yr, gr), &nr) in y.chunks_exact(h).zip(g.chunks_exact_mut(h)).zip(norms) {
@@ -280,19 +274,21 @@ fn cell_fwd<F: Real>(
         for x in &mut g[3 * h..] {
             *x = sigmoid(*x);
         }
+        // Exact-length reslices let the loops below run without bounds checks, vectorised.
         let (gi, rest) = g.split_at(h);
         let (gf, rest) = rest.split_at(h);
         let (gg, go) = rest.split_at(h);
-        let cp = &cprev[i * h..(i + 1) * h];
-        let cr = &mut c[i * h..(i + 1) * h];
+        let (gi, gf, gg, go) = (&gi[..h], &gf[..h], &gg[..h], &go[..h]);
+        let cp = &cprev[i * h..][..h];
+        let cr = &mut c[i * h..][..h];
+        let tr = &mut tc[i * h..][..h];
+        let ho = &mut hout[i * ld_out + off_out..][..h];
         for j in 0..h {
             cr[j] = gf[j] * cp[j] + gi[j] * gg[j];
         }
-        let tr = &mut tc[i * h..(i + 1) * h];
         for j in 0..h {
             tr[j] = tanh(cr[j]);
         }
-        let ho = &mut hout[i * ld_out + off_out..i * ld_out + off_out + h];
         for j in 0..h {
             ho[j] = go[j] * tr[j];
         }
@@ -300,6 +296,7 @@ fn cell_fwd<F: Real>(
 }
 
 impl<F: Real> Net<'_, F> {
+    #[inline(always)]
     fn combined_bias(&self, idx: &LstmIdx, out: &mut [F]) {
         for ((o, a), b) in out
             .iter_mut()
@@ -313,6 +310,7 @@ impl<F: Real> Net<'_, F> {
     /// Runs one LSTM direction over `tl` steps of `b` rows; hidden states go to
     /// `out[row * ld_out + off_out ..]`. `h0`/`c0` default to zero.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn lstm_fwd(
         &self,
         idx: &LstmIdx,
@@ -417,6 +415,7 @@ impl<F: Real> Net<'_, F> {
     /// gradients to `grad`. `need_h0` asks for dL/dh0 (otherwise the first step's recurrent
     /// product is skipped).
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn lstm_bwd(
         &self,
         idx: &LstmIdx,
@@ -442,19 +441,23 @@ impl<F: Real> Net<'_, F> {
             let tt = if reverse { tl - 1 - step } else { step };
             for i in 0..b {
                 let row = tt * b + i;
-                let ga = &st.gates[row * g4..(row + 1) * g4];
-                let (gi, rest) = ga.split_at(h);
-                let (gf, rest) = rest.split_at(h);
-                let (gg, go) = rest.split_at(h);
-                let cp = &st.cprev[row * h..(row + 1) * h];
-                let tc = &st.tc[row * h..(row + 1) * h];
-                let dorow = &dout[row * ld_out + off_out..row * ld_out + off_out + h];
-                let dhr = &mut sc.dh[i * h..(i + 1) * h];
-                let dcr = &mut sc.dc[i * h..(i + 1) * h];
-                let gr = &mut sc.gates[row * g4..(row + 1) * g4];
+                let ga = &st.gates[row * g4..][..g4];
+                let (gi, gf, gg, go) = (
+                    &ga[..h],
+                    &ga[h..2 * h],
+                    &ga[2 * h..3 * h],
+                    &ga[3 * h..4 * h],
+                );
+                let cp = &st.cprev[row * h..][..h];
+                let tc = &st.tc[row * h..][..h];
+                let dorow = &dout[row * ld_out + off_out..][..h];
+                let dhr = &mut sc.dh[i * h..][..h];
+                let dcr = &mut sc.dc[i * h..][..h];
+                let gr = &mut sc.gates[row * g4..][..g4];
                 let (di, rest) = gr.split_at_mut(h);
                 let (df, rest) = rest.split_at_mut(h);
                 let (dg, dog) = rest.split_at_mut(h);
+                let (di, df, dg, dog) = (&mut di[..h], &mut df[..h], &mut dg[..h], &mut dog[..h]);
                 for j in 0..h {
                     let dhj = dhr[j] + dorow[j];
                     let (ij, fj, gj, oj, tj) = (gi[j], gf[j], gg[j], go[j], tc[j]);
@@ -516,7 +519,8 @@ impl<F: Real> Net<'_, F> {
 
     /// Encoder and predictor forward for `seqs` (at most `ws.cap`); dropout masks drawn from
     /// `masks` when training. Fills `ws.o`, `ws.z`, `ws.pred`.
-    pub fn encode(
+    #[inline(always)]
+    pub fn encode_impl(
         &self,
         ws: &mut Workspace<F>,
         seqs: &[&[u32]],
@@ -593,6 +597,7 @@ impl<F: Real> Net<'_, F> {
     }
 
     /// From encoder outputs `ws.o` to `ws.z` (mean, normalise) and `ws.pred`.
+    #[inline(always)]
     pub fn embed_and_predict(
         &self,
         ws: &mut Workspace<F>,
@@ -666,6 +671,7 @@ impl<F: Real> Net<'_, F> {
     /// Backward of the predictor from `ws.g_pred` down to the encoder outputs: adds to `ws.g_o`
     /// (through the embedding) and, when `grad` is given, to the predictor's parameter
     /// gradients. `ws.g_z` must hold any other gradient of the embedding (zero if none).
+    #[inline(always)]
     pub fn predictor_bwd(&self, ws: &mut Workspace<F>, b: usize, mut grad: Option<&mut [F]>) {
         let (tl, h) = (self.d.t, self.d.h);
         let s = F::from_f64(std::f64::consts::FRAC_1_SQRT_2);
@@ -751,6 +757,7 @@ impl<F: Real> Net<'_, F> {
     /// outputs `o` (`self.d.t` steps): writes the weights to `attn` (`b x nq x T`) and the mixes
     /// to `comb[row * 2h ..][..h]`.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn attention_fwd(
         &self,
         q: &[F],
@@ -799,6 +806,7 @@ impl<F: Real> Net<'_, F> {
     /// decoder LSTM outputs in `dh`: residuals, attention, output projection, log-softmax into
     /// `logp`. Shared by teacher forcing (`nq = T`) and greedy decoding (`nq = 1`).
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn decoder_head(
         &self,
         x: &[F],
@@ -886,7 +894,8 @@ impl<F: Real> Net<'_, F> {
     /// the losses are means over `total_b` samples (the whole mini-batch), so slice gradients
     /// add up to the batch gradient. Adds the gradient to `ws.grad` and returns the slice's
     /// (sum of squared errors, sum of token NLLs).
-    pub fn loss_and_grad(
+    #[inline(always)]
+    fn loss_and_grad_impl(
         &self,
         ws: &mut Workspace<F>,
         seqs: &[&[u32]],
@@ -899,7 +908,7 @@ impl<F: Real> Net<'_, F> {
         let rows = tl * b;
         let s = F::from_f64(std::f64::consts::FRAC_1_SQRT_2);
         let mut masks = masks;
-        self.encode(ws, seqs, masks.as_deref_mut());
+        self.encode_impl(ws, seqs, masks.as_deref_mut());
 
         // ---- decoder forward (teacher forcing: SOS, then the sequence shifted by one)
         for (i, sq) in seqs.iter().enumerate() {
@@ -1057,9 +1066,10 @@ impl<F: Real> Net<'_, F> {
                     let ds = a[ts] * (da[ts] - adot);
                     let orw = &ws.o[orow * h..(orow + 1) * h];
                     axpy(ds, orw, gq);
-                    let go = &mut ws.g_o[orow * h..(orow + 1) * h];
-                    for j in 0..h {
-                        go[j] += a[ts] * dmix[j] + ds * qr[j];
+                    let at = a[ts];
+                    let go = &mut ws.g_o[orow * h..][..h];
+                    for ((g, dm), qv) in go.iter_mut().zip(dmix).zip(qr) {
+                        *g += at * *dm + ds * *qv;
                     }
                 }
             }
@@ -1195,6 +1205,7 @@ impl<F: Real> Net<'_, F> {
 impl<F: Real> Net<'_, F> {
     /// Gradient of the predicted value with respect to every encoder output, for `b` encoded
     /// samples (eval mode), into `ws.g_o`.
+    #[inline(always)]
     pub fn pred_grad_wrt_outputs(&self, ws: &mut Workspace<F>, b: usize) {
         let rows = self.d.t * b;
         let h = self.d.h;
@@ -1208,7 +1219,8 @@ impl<F: Real> Net<'_, F> {
     /// predictor's gradient and renormalised; the new embedding's prediction; then greedy
     /// decoding where position `t` may only take tokens with `allowed[t * vocab + token]`.
     /// Returns the new sequences (flattened, `b x T`) and predictions in `ws.pred`.
-    pub fn generate(
+    #[inline(always)]
+    fn generate_impl(
         &self,
         ws: &mut Workspace<F>,
         seqs: &[&[u32]],
@@ -1218,7 +1230,7 @@ impl<F: Real> Net<'_, F> {
         let (tl, h, v) = (self.d.t, self.d.h, self.d.v);
         let b = seqs.len();
         let rows = tl * b;
-        self.encode(ws, seqs, None);
+        self.encode_impl(ws, seqs, None);
         self.pred_grad_wrt_outputs(ws, b);
         axpy(lambda, &ws.g_o[..rows * h], &mut ws.o[..rows * h]);
         normalize_rows(&mut ws.o[..rows * h], h, &mut ws.onorm);
@@ -1451,5 +1463,103 @@ mod tests {
             );
         }
         assert!(analytic.iter().any(|g| g.abs() > 1e-6));
+    }
+}
+
+/// Instruction sets the hot passes are compiled for, chosen at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    Base,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+fn isa() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+        if avx2 && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl") {
+            return Isa::Avx512;
+        }
+        if avx2 {
+            return Isa::Avx2;
+        }
+    }
+    Isa::Base
+}
+
+/// Runs `$body` (an expression over the pass's arguments) compiled for the best instruction
+/// set the CPU has: the whole pass is inlined into a function with the target features, so
+/// its elementwise loops use wide vectors. Rust never contracts `a * b + c` into FMA and the
+/// reductions have a fixed order, so every variant computes bit-identical results.
+macro_rules! dispatch {
+    ($net:ident, ($($arg:ident : $ty:ty),*) -> $ret:ty, $body:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+        unsafe fn avx512<F: Real>($net: &Net<'_, F>, $($arg: $ty),*) -> $ret {
+            $body
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<F: Real>($net: &Net<'_, F>, $($arg: $ty),*) -> $ret {
+            $body
+        }
+        match isa() {
+            // SAFETY: the CPU has the features (checked by `isa`).
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { avx512($net, $($arg),*) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { avx2($net, $($arg),*) },
+            Isa::Base => $body,
+        }
+    }};
+}
+
+impl<F: Real> Net<'_, F> {
+    /// Full training forward and backward on one slice. `targets` are the normalised values;
+    /// the losses are means over `total_b` samples (the whole mini-batch), so slice gradients
+    /// add up to the batch gradient. Adds the gradient to `ws.grad` and returns the slice's
+    /// (sum of squared errors, sum of token NLLs).
+    pub fn loss_and_grad(
+        &self,
+        ws: &mut Workspace<F>,
+        seqs: &[&[u32]],
+        targets: &[F],
+        total_b: usize,
+        masks: Option<&mut rand_chacha::ChaCha8Rng>,
+    ) -> (f64, f64) {
+        let net = self;
+        dispatch!(net, (ws: &mut Workspace<F>, seqs: &[&[u32]], targets: &[F], total_b: usize,
+            masks: Option<&mut rand_chacha::ChaCha8Rng>) -> (f64, f64),
+            net.loss_and_grad_impl(ws, seqs, targets, total_b, masks))
+    }
+
+    /// Encoder and predictor forward (see [`Net::encode_impl`]), vectorised for the CPU.
+    pub fn encode(
+        &self,
+        ws: &mut Workspace<F>,
+        seqs: &[&[u32]],
+        masks: Option<&mut rand_chacha::ChaCha8Rng>,
+    ) {
+        let net = self;
+        dispatch!(net, (ws: &mut Workspace<F>, seqs: &[&[u32]],
+            masks: Option<&mut rand_chacha::ChaCha8Rng>) -> (),
+            net.encode_impl(ws, seqs, masks))
+    }
+
+    /// The NAO step (see [`Net::generate_impl`]), vectorised for the CPU.
+    pub fn generate(
+        &self,
+        ws: &mut Workspace<F>,
+        seqs: &[&[u32]],
+        lambda: F,
+        allowed: &[bool],
+    ) -> Vec<u32> {
+        let net = self;
+        dispatch!(net, (ws: &mut Workspace<F>, seqs: &[&[u32]], lambda: F, allowed: &[bool])
+            -> Vec<u32>, net.generate_impl(ws, seqs, lambda, allowed))
     }
 }
