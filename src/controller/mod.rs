@@ -32,6 +32,8 @@ pub mod config;
 pub(crate) mod model;
 pub(crate) mod params;
 pub mod real;
+#[cfg(test)]
+mod tests;
 
 use rand::seq::SliceRandom;
 use rand::{RngCore, SeedableRng};
