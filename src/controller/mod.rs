@@ -29,6 +29,7 @@
 pub mod bench;
 mod checkpoint;
 pub mod config;
+mod kernel;
 pub(crate) mod model;
 pub(crate) mod params;
 pub mod real;

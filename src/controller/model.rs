@@ -120,6 +120,9 @@ pub(crate) struct Workspace<F> {
     bias: Vec<F>,
     /// Parameter gradient (empty when the workspace is for inference).
     pub grad: Vec<F>,
+    /// Every weight matrix transposed (same offsets as the parameters), so that products with
+    /// a transposed weight read contiguous rows.
+    wt: Vec<F>,
 }
 
 impl<F: Real> Workspace<F> {
@@ -179,6 +182,7 @@ impl<F: Real> Workspace<F> {
             scratch_t: z(tl),
             bias: z(4 * h),
             grad: z(n_params),
+            wt: z(n_params),
         }
     }
 }
@@ -296,6 +300,22 @@ fn cell_fwd<F: Real>(
 }
 
 impl<F: Real> Net<'_, F> {
+    /// Writes every 2-D weight `[r, c]` transposed (`[c, r]`) into `wt` at its own offsets.
+    #[inline(always)]
+    fn transpose_weights(&self, wt: &mut [F]) {
+        for ten in &self.lay.tensors {
+            if let [r, c] = ten.shape[..] {
+                let src = &self.p[ten.range.clone()];
+                let dst = &mut wt[ten.range.clone()];
+                for i in 0..r {
+                    for j in 0..c {
+                        dst[j * r + i] = src[i * c + j];
+                    }
+                }
+            }
+        }
+    }
+
     #[inline(always)]
     fn combined_bias(&self, idx: &LstmIdx, out: &mut [F]) {
         for ((o, a), b) in out
@@ -420,6 +440,7 @@ impl<F: Real> Net<'_, F> {
         &self,
         idx: &LstmIdx,
         grad: &mut [F],
+        wt: &[F],
         x: &[F],
         b: usize,
         reverse: bool,
@@ -434,7 +455,6 @@ impl<F: Real> Net<'_, F> {
         let (tl, h) = (self.d.t, self.d.h);
         let (g4, rows) = (4 * h, tl * b);
         let one = F::ONE;
-        let w_hh = &self.p[idx.w_hh.clone()];
         sc.dh[..b * h].fill(F::ZERO);
         sc.dc[..b * h].fill(F::ZERO);
         for step in (0..tl).rev() {
@@ -475,7 +495,7 @@ impl<F: Real> Net<'_, F> {
                     g4,
                     h,
                     n(&sc.gates[tt * b * g4..(tt + 1) * b * g4], g4),
-                    t(w_hh, g4),
+                    n(&wt[idx.w_hh.clone()], h),
                     F::ZERO,
                     &mut sc.dh[..b * h],
                     h,
@@ -510,7 +530,7 @@ impl<F: Real> Net<'_, F> {
             g4,
             h,
             n(gates, g4),
-            t(&self.p[idx.w_ih.clone()], g4),
+            n(&wt[idx.w_ih.clone()], h),
             F::ONE,
             &mut dx[..rows * h],
             h,
@@ -908,6 +928,7 @@ impl<F: Real> Net<'_, F> {
         let rows = tl * b;
         let s = F::from_f64(std::f64::consts::FRAC_1_SQRT_2);
         let mut masks = masks;
+        self.transpose_weights(&mut ws.wt);
         self.encode_impl(ws, seqs, masks.as_deref_mut());
 
         // ---- decoder forward (teacher forcing: SOS, then the sequence shifted by one)
@@ -1003,7 +1024,7 @@ impl<F: Real> Net<'_, F> {
             v,
             h,
             n(&ws.g_logits[..rows * v], v),
-            t(&self.p[lay.out_w.clone()], v),
+            n(&ws.wt[lay.out_w.clone()], h),
             F::ZERO,
             &mut ws.g_r2[..rows * h],
             h,
@@ -1033,7 +1054,7 @@ impl<F: Real> Net<'_, F> {
             h,
             2 * h,
             n(&ws.g_att[..rows * h], h),
-            t(&self.p[lay.att_out_w.clone()], h),
+            n(&ws.wt[lay.att_out_w.clone()], 2 * h),
             F::ZERO,
             &mut ws.g_comb[..rows * 2 * h],
             2 * h,
@@ -1089,7 +1110,7 @@ impl<F: Real> Net<'_, F> {
             h,
             h,
             n(&ws.g_q[..rows * h], h),
-            t(&self.p[lay.att_in_w.clone()], h),
+            n(&ws.wt[lay.att_in_w.clone()], h),
             F::ONE,
             &mut ws.g_r1[..rows * h],
             h,
@@ -1102,6 +1123,7 @@ impl<F: Real> Net<'_, F> {
         self.lstm_bwd(
             &lay.dec,
             grad,
+            &ws.wt,
             &ws.dx,
             b,
             false,
@@ -1154,7 +1176,7 @@ impl<F: Real> Net<'_, F> {
             h,
             2 * h,
             n(&ws.g_o[..rows * h], h),
-            t(&self.p[lay.enc_proj_w.clone()], h),
+            n(&ws.wt[lay.enc_proj_w.clone()], 2 * h),
             F::ZERO,
             &mut ws.g_hcat[..rows * 2 * h],
             2 * h,
@@ -1167,6 +1189,7 @@ impl<F: Real> Net<'_, F> {
             self.lstm_bwd(
                 idx,
                 grad,
+                &ws.wt,
                 &ws.x0,
                 b,
                 rev,

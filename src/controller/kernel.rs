@@ -1,0 +1,123 @@
+//! An AVX-512 matrix-multiply kernel for the controller's shapes (inner sizes of 16 to 1,350,
+//! outputs 16 to 256 wide), used instead of `matrixmultiply` where it applies.
+//!
+//! `matrixmultiply` packs both operands on every call; for the LSTMs' per-step products
+//! (50 x 64 times 64 x 256) the packing costs as much as the arithmetic. This kernel reads the
+//! operands in place: `B` must have contiguous rows and a width that is a multiple of 16; `A`
+//! may have any strides (its elements are broadcast one at a time). Each block keeps up to 4 x 64
+//! outputs in 16 registers.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// True when the CPU can run [`sgemm`].
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static OK: OnceLock<bool> = OnceLock::new();
+        *OK.get_or_init(|| is_x86_feature_detected!("avx512f"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// `C = A B + beta C` for `m x k` A (element (i, p) at `a[i * rsa + p * csa]`), `k x n` B (row
+/// stride `ldb`, contiguous rows), `m x n` C (row stride `ldc`); `n % 16 == 0`.
+///
+/// # Safety
+/// [`available`] must be true, `n % 16 == 0`, and all addressed elements must be in bounds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    b: *const f32,
+    ldb: usize,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    debug_assert!(n % 16 == 0);
+    let mut j = 0;
+    while j < n {
+        let nb = ((n - j) / 16).min(4);
+        let mut i = 0;
+        // SAFETY: bounds are the caller's contract; blocks stay inside m x n.
+        unsafe {
+            while i + 4 <= m {
+                match nb {
+                    4 => block::<4, 4>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
+                    3 => block::<4, 3>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
+                    2 => block::<4, 2>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
+                    _ => block::<4, 1>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
+                }
+                i += 4;
+            }
+            while i < m {
+                match nb {
+                    4 => block::<1, 4>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
+                    3 => block::<1, 3>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
+                    2 => block::<1, 2>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
+                    _ => block::<1, 1>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
+                }
+                i += 1;
+            }
+        }
+        j += nb * 16;
+    }
+}
+
+/// Rows `i..i+R`, columns `j..j+16*NB` of C, accumulated in registers over all of k.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn block<const R: usize, const NB: usize>(
+    i: usize,
+    j: usize,
+    k: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    b: *const f32,
+    ldb: usize,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    // SAFETY: the caller keeps every index in bounds; avx512f is enabled by the caller.
+    unsafe {
+        let mut acc = [[_mm512_setzero_ps(); NB]; R];
+        for p in 0..k {
+            let bp = b.add(p * ldb + j);
+            let mut bv = [_mm512_setzero_ps(); NB];
+            for (q, v) in bv.iter_mut().enumerate() {
+                *v = _mm512_loadu_ps(bp.add(16 * q));
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let av = _mm512_set1_ps(*a.add((i + r) * rsa + p * csa));
+                for (q, x) in row.iter_mut().enumerate() {
+                    *x = _mm512_fmadd_ps(av, bv[q], *x);
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            for (q, x) in row.iter().enumerate() {
+                let cp = c.add((i + r) * ldc + j + 16 * q);
+                let v = if beta == 0.0 {
+                    *x
+                } else if beta == 1.0 {
+                    _mm512_add_ps(*x, _mm512_loadu_ps(cp))
+                } else {
+                    _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_loadu_ps(cp), *x)
+                };
+                _mm512_storeu_ps(cp, v);
+            }
+        }
+    }
+}
