@@ -43,7 +43,7 @@ pub unsafe fn sgemm(
     c: *mut f32,
     ldc: usize,
 ) {
-    debug_assert!(n % 16 == 0);
+    debug_assert!(n.is_multiple_of(16));
     let mut j = 0;
     while j < n {
         let nb = ((n - j) / 16).min(4);

@@ -100,7 +100,12 @@ impl Real for f32 {
         csc: isize,
     ) {
         #[cfg(target_arch = "x86_64")]
-        if csb == 1 && csc == 1 && n % 16 == 0 && rsa >= 0 && csa >= 0 && super::kernel::available()
+        if csb == 1
+            && csc == 1
+            && n.is_multiple_of(16)
+            && rsa >= 0
+            && csa >= 0
+            && super::kernel::available()
         {
             // SAFETY: forwarded contract; the kernel's layout conditions were just checked.
             unsafe {
