@@ -121,3 +121,70 @@ unsafe fn block<const R: usize, const NB: usize>(
         }
     }
 }
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_matches_naive_products() {
+        if !available() {
+            return;
+        }
+        let mut seed = 1u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        for &(m, k, n) in &[
+            (1, 1, 16),
+            (5, 3, 48),
+            (9, 64, 256),
+            (7, 17, 80),
+            (50, 256, 64),
+        ] {
+            for transposed_a in [false, true] {
+                for beta in [0.0f32, 1.0, 0.5] {
+                    let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
+                    let b: Vec<f32> = (0..k * n + 3).map(|_| next()).collect();
+                    let c0: Vec<f32> = (0..m * (n + 5)).map(|_| next()).collect();
+                    let (rsa, csa) = if transposed_a { (1, m) } else { (k, 1) };
+                    let mut c = c0.clone();
+                    // B with a row stride of n (+0) and C with a row stride of n + 5.
+                    unsafe {
+                        sgemm(
+                            m,
+                            k,
+                            n,
+                            a.as_ptr(),
+                            rsa,
+                            csa,
+                            b.as_ptr(),
+                            n,
+                            beta,
+                            c.as_mut_ptr(),
+                            n + 5,
+                        )
+                    };
+                    for i in 0..m {
+                        for j in 0..n + 5 {
+                            let got = c[i * (n + 5) + j];
+                            if j >= n {
+                                assert_eq!(got, c0[i * (n + 5) + j], "wrote outside C");
+                                continue;
+                            }
+                            let want: f64 = (0..k)
+                                .map(|p| f64::from(a[i * rsa + p * csa]) * f64::from(b[p * n + j]))
+                                .sum::<f64>()
+                                + f64::from(beta) * f64::from(c0[i * (n + 5) + j]);
+                            assert!(
+                                (f64::from(got) - want).abs() < 1e-4,
+                                "{m}x{k}x{n} ({i},{j})"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

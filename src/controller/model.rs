@@ -1450,6 +1450,87 @@ mod tests {
     }
 
     #[test]
+    fn f32_path_matches_f64_path() {
+        // The f32 passes (AVX-512 kernel, fast exp, vectorised variants) against the f64 ones,
+        // at the paper's sizes.
+        let cfg = ControllerConfig::default();
+        let lay = Layout::new(&cfg);
+        let d = dims_of(&cfg);
+        let mut rng = rng_for(8, "f32check");
+        let p32 = lay.init(&mut rng);
+        let p64: Vec<f64> = p32.iter().map(|&x| f64::from(x)).collect();
+        let (seqs, y) = data(&mut rng, 37, cfg.length, cfg.vocab_size);
+        let seqs: Vec<&[u32]> = seqs.iter().map(|s| s.as_slice()).collect();
+        let y32: Vec<f32> = y.iter().map(|&v| v as f32).collect();
+        let mut ws32 = Workspace::<f32>::new(&d, 37, lay.total);
+        let mut ws64 = Workspace::<f64>::new(&d, 37, lay.total);
+        let mut m1 = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut m2 = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let l32 = Net {
+            p: &p32,
+            lay: &lay,
+            d: &d,
+        }
+        .loss_and_grad(&mut ws32, &seqs, &y32, 37, Some(&mut m1));
+        let l64 = Net {
+            p: &p64,
+            lay: &lay,
+            d: &d,
+        }
+        .loss_and_grad(&mut ws64, &seqs, &y, 37, Some(&mut m2));
+        assert!(
+            (l32.0 - l64.0).abs() < 1e-4 * l64.0.abs().max(1.0),
+            "{l32:?} {l64:?}"
+        );
+        assert!(
+            (l32.1 - l64.1).abs() < 1e-4 * l64.1.abs().max(1.0),
+            "{l32:?} {l64:?}"
+        );
+        for ten in &lay.tensors {
+            let r = ten.range.clone();
+            let norm = ws64.grad[r.clone()]
+                .iter()
+                .map(|g| g * g)
+                .sum::<f64>()
+                .sqrt();
+            let diff = ws32.grad[r.clone()]
+                .iter()
+                .zip(&ws64.grad[r])
+                .map(|(a, b)| (f64::from(*a) - b).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!(
+                diff <= 1e-3 * norm + 1e-7,
+                "{}: |diff| {diff:e}, |grad| {norm:e}",
+                ten.name
+            );
+        }
+        let allowed = vec![true; cfg.length * cfg.vocab_size];
+        let g32 = Net {
+            p: &p32,
+            lay: &lay,
+            d: &d,
+        }
+        .generate(&mut ws32, &seqs, 1.0, &allowed);
+        let pr32 = ws32.pred[..37].to_vec();
+        let g64 = Net {
+            p: &p64,
+            lay: &lay,
+            d: &d,
+        }
+        .generate(&mut ws64, &seqs, 1.0, &allowed);
+        for (a, b) in pr32.iter().zip(&ws64.pred[..37]) {
+            assert!((f64::from(*a) - b).abs() < 1e-4, "{a} vs {b}");
+        }
+        let same = g32.iter().zip(&g64).filter(|(a, b)| a == b).count();
+        assert!(
+            same * 100 >= 99 * g32.len(),
+            "decoded tokens differ: {same}/{}",
+            g32.len()
+        );
+    }
+
+    #[test]
     fn gradient_wrt_encoder_outputs_matches_finite_differences() {
         let (cfg, lay, d) = small();
         let mut rng = rng_for(6, "gradcheck");
