@@ -44,32 +44,57 @@ pub unsafe fn sgemm(
     ldc: usize,
 ) {
     debug_assert!(n.is_multiple_of(16));
-    let mut j = 0;
-    while j < n {
-        let nb = ((n - j) / 16).min(4);
-        let mut i = 0;
-        // SAFETY: bounds are the caller's contract; blocks stay inside m x n.
-        unsafe {
-            while i + 4 <= m {
-                match nb {
-                    4 => block::<4, 4>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
-                    3 => block::<4, 3>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
-                    2 => block::<4, 2>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
-                    _ => block::<4, 1>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
+    // k is cut into chunks so that a 64-wide slab of B stays in L1 while every row block of A
+    // passes over it: 128 rows (32 KiB) when rows are contiguous, fewer when B's row stride is
+    // a multiple of 512 or 1024 bytes, which maps all rows onto a quarter or half of L1's sets.
+    let kc = if ldb.is_multiple_of(256) {
+        32
+    } else if ldb.is_multiple_of(128) {
+        64
+    } else {
+        128
+    };
+    let mut k0 = 0;
+    while k0 < k {
+        let kk = kc.min(k - k0);
+        let beta = if k0 == 0 { beta } else { 1.0 };
+        // SAFETY: offsets stay inside A and B for the chunk (caller's bounds contract).
+        let (a, b) = unsafe { (a.add(k0 * csa), b.add(k0 * ldb)) };
+        let mut j = 0;
+        while j < n {
+            let nb = ((n - j) / 16).min(4);
+            let mut i = 0;
+            // SAFETY: bounds are the caller's contract; blocks stay inside m x n.
+            unsafe {
+                while i + 4 <= m {
+                    match nb {
+                        4 => block::<4, 4>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                        3 => block::<4, 3>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                        2 => block::<4, 2>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                        _ => block::<4, 1>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                    }
+                    i += 4;
                 }
-                i += 4;
-            }
-            while i < m {
-                match nb {
-                    4 => block::<1, 4>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
-                    3 => block::<1, 3>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
-                    2 => block::<1, 2>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
-                    _ => block::<1, 1>(i, j, k, a, rsa, csa, b, ldb, beta, c, ldc),
+                // The last 1 to 3 rows in one block.
+                match (m - i, nb) {
+                    (0, _) => {}
+                    (1, 4) => block::<1, 4>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                    (1, 3) => block::<1, 3>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                    (1, 2) => block::<1, 2>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                    (1, _) => block::<1, 1>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                    (2, 4) => block::<2, 4>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                    (2, 3) => block::<2, 3>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                    (2, 2) => block::<2, 2>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                    (2, _) => block::<2, 1>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                    (_, 4) => block::<3, 4>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                    (_, 3) => block::<3, 3>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                    (_, 2) => block::<3, 2>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                    (_, _) => block::<3, 1>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
                 }
-                i += 1;
             }
+            j += nb * 16;
         }
-        j += nb * 16;
+        k0 += kk;
     }
 }
 
