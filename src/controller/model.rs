@@ -253,6 +253,75 @@ fn normalize_rows_bwd<F: Real>(y: &[F], norms: &[F], h: usize, g: &mut [F]) {
     }
 }
 
+/// Vector width the elementwise blocks are written for (16 f32 = one AVX-512 register).
+const LANES: usize = 16;
+
+/// `L` elements, from `j`, of a slice as a local array: locals cannot alias, so the block
+/// functions below vectorise where loops over many slices would need runtime alias checks.
+#[inline(always)]
+fn lanes<F: Real, const L: usize>(x: &[F], j: usize) -> [F; L] {
+    let mut a = [F::ZERO; L];
+    a.copy_from_slice(&x[j..j + L]);
+    a
+}
+
+/// LSTM cell backward for elements `j..j + L` of one row: from the activated gates, the
+/// previous cell state, tanh of the cell state and the incoming output gradient, updates the
+/// running hidden/cell gradients and writes the pre-activation gate gradients.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn cell_bwd_block<F: Real, const L: usize>(
+    j: usize,
+    gi: &[F],
+    gf: &[F],
+    gg: &[F],
+    go: &[F],
+    cp: &[F],
+    tc: &[F],
+    dout: &[F],
+    dh: &mut [F],
+    dc: &mut [F],
+    di: &mut [F],
+    df: &mut [F],
+    dg: &mut [F],
+    dog: &mut [F],
+) {
+    let one = F::ONE;
+    let (i, f, g, o) = (
+        lanes::<F, L>(gi, j),
+        lanes::<F, L>(gf, j),
+        lanes::<F, L>(gg, j),
+        lanes::<F, L>(go, j),
+    );
+    let (c0, t, d_out) = (
+        lanes::<F, L>(cp, j),
+        lanes::<F, L>(tc, j),
+        lanes::<F, L>(dout, j),
+    );
+    let (dh_in, dc_in) = (lanes::<F, L>(dh, j), lanes::<F, L>(dc, j));
+    let (mut r_i, mut r_f, mut r_g, mut r_o, mut r_c) = (
+        [F::ZERO; L],
+        [F::ZERO; L],
+        [F::ZERO; L],
+        [F::ZERO; L],
+        [F::ZERO; L],
+    );
+    for l in 0..L {
+        let dhj = dh_in[l] + d_out[l];
+        let dcj = dc_in[l] + dhj * o[l] * (one - t[l] * t[l]);
+        r_i[l] = dcj * g[l] * i[l] * (one - i[l]);
+        r_f[l] = dcj * c0[l] * f[l] * (one - f[l]);
+        r_g[l] = dcj * i[l] * (one - g[l] * g[l]);
+        r_o[l] = dhj * t[l] * o[l] * (one - o[l]);
+        r_c[l] = dcj * f[l];
+    }
+    di[j..j + L].copy_from_slice(&r_i);
+    df[j..j + L].copy_from_slice(&r_f);
+    dg[j..j + L].copy_from_slice(&r_g);
+    dog[j..j + L].copy_from_slice(&r_o);
+    dc[j..j + L].copy_from_slice(&r_c);
+}
+
 /// One LSTM cell step for `b` rows: `gates` holds pre-activations and receives activations.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -454,7 +523,6 @@ impl<F: Real> Net<'_, F> {
     ) {
         let (tl, h) = (self.d.t, self.d.h);
         let (g4, rows) = (4 * h, tl * b);
-        let one = F::ONE;
         sc.dh[..b * h].fill(F::ZERO);
         sc.dc[..b * h].fill(F::ZERO);
         for step in (0..tl).rev() {
@@ -477,16 +545,19 @@ impl<F: Real> Net<'_, F> {
                 let (di, rest) = gr.split_at_mut(h);
                 let (df, rest) = rest.split_at_mut(h);
                 let (dg, dog) = rest.split_at_mut(h);
-                let (di, df, dg, dog) = (&mut di[..h], &mut df[..h], &mut dg[..h], &mut dog[..h]);
-                for j in 0..h {
-                    let dhj = dhr[j] + dorow[j];
-                    let (ij, fj, gj, oj, tj) = (gi[j], gf[j], gg[j], go[j], tc[j]);
-                    let dcj = dcr[j] + dhj * oj * (one - tj * tj);
-                    di[j] = dcj * gj * ij * (one - ij);
-                    df[j] = dcj * cp[j] * fj * (one - fj);
-                    dg[j] = dcj * ij * (one - gj * gj);
-                    dog[j] = dhj * tj * oj * (one - oj);
-                    dcr[j] = dcj * fj;
+                let full = h - h % LANES;
+                let mut j = 0;
+                while j < full {
+                    cell_bwd_block::<F, LANES>(
+                        j, gi, gf, gg, go, cp, tc, dorow, dhr, dcr, di, df, dg, dog,
+                    );
+                    j += LANES;
+                }
+                while j < h {
+                    cell_bwd_block::<F, 1>(
+                        j, gi, gf, gg, go, cp, tc, dorow, dhr, dcr, di, df, dg, dog,
+                    );
+                    j += 1;
                 }
             }
             if step > 0 || need_h0 {
