@@ -322,6 +322,47 @@ fn cell_bwd_block<F: Real, const L: usize>(
     dc[j..j + L].copy_from_slice(&r_c);
 }
 
+/// LSTM cell forward for elements `j..j + L` of one row: activates the gates in place and
+/// writes the cell state, its tanh and the hidden state.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn cell_fwd_block<F: Real, const L: usize>(
+    j: usize,
+    gi: &mut [F],
+    gf: &mut [F],
+    gg: &mut [F],
+    go: &mut [F],
+    cp: &[F],
+    c: &mut [F],
+    tc: &mut [F],
+    h: &mut [F],
+) {
+    let (mut i, mut f, mut g, mut o) = (
+        lanes::<F, L>(gi, j),
+        lanes::<F, L>(gf, j),
+        lanes::<F, L>(gg, j),
+        lanes::<F, L>(go, j),
+    );
+    let c0 = lanes::<F, L>(cp, j);
+    let (mut rc, mut rt, mut rh) = ([F::ZERO; L], [F::ZERO; L], [F::ZERO; L]);
+    for l in 0..L {
+        i[l] = sigmoid(i[l]);
+        f[l] = sigmoid(f[l]);
+        g[l] = tanh(g[l]);
+        o[l] = sigmoid(o[l]);
+        rc[l] = f[l] * c0[l] + i[l] * g[l];
+        rt[l] = tanh(rc[l]);
+        rh[l] = o[l] * rt[l];
+    }
+    gi[j..j + L].copy_from_slice(&i);
+    gf[j..j + L].copy_from_slice(&f);
+    gg[j..j + L].copy_from_slice(&g);
+    go[j..j + L].copy_from_slice(&o);
+    c[j..j + L].copy_from_slice(&rc);
+    tc[j..j + L].copy_from_slice(&rt);
+    h[j..j + L].copy_from_slice(&rh);
+}
+
 /// One LSTM cell step for `b` rows: `gates` holds pre-activations and receives activations.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -337,33 +378,23 @@ fn cell_fwd<F: Real>(
     h: usize,
 ) {
     for i in 0..b {
-        let g = &mut gates[i * 4 * h..(i + 1) * 4 * h];
-        for x in &mut g[..2 * h] {
-            *x = sigmoid(*x);
-        }
-        for x in &mut g[2 * h..3 * h] {
-            *x = tanh(*x);
-        }
-        for x in &mut g[3 * h..] {
-            *x = sigmoid(*x);
-        }
-        // Exact-length reslices let the loops below run without bounds checks, vectorised.
-        let (gi, rest) = g.split_at(h);
-        let (gf, rest) = rest.split_at(h);
-        let (gg, go) = rest.split_at(h);
-        let (gi, gf, gg, go) = (&gi[..h], &gf[..h], &gg[..h], &go[..h]);
+        let g = &mut gates[i * 4 * h..][..4 * h];
+        let (gi, rest) = g.split_at_mut(h);
+        let (gf, rest) = rest.split_at_mut(h);
+        let (gg, go) = rest.split_at_mut(h);
         let cp = &cprev[i * h..][..h];
         let cr = &mut c[i * h..][..h];
         let tr = &mut tc[i * h..][..h];
         let ho = &mut hout[i * ld_out + off_out..][..h];
-        for j in 0..h {
-            cr[j] = gf[j] * cp[j] + gi[j] * gg[j];
+        let full = h - h % LANES;
+        let mut j = 0;
+        while j < full {
+            cell_fwd_block::<F, LANES>(j, gi, gf, gg, go, cp, cr, tr, ho);
+            j += LANES;
         }
-        for j in 0..h {
-            tr[j] = tanh(cr[j]);
-        }
-        for j in 0..h {
-            ho[j] = go[j] * tr[j];
+        while j < h {
+            cell_fwd_block::<F, 1>(j, gi, gf, gg, go, cp, cr, tr, ho);
+            j += 1;
         }
     }
 }
