@@ -116,7 +116,12 @@ pub(crate) struct Workspace<F> {
     g_a: Vec<F>,
     g_a2: Vec<F>,
     g_pred: Vec<F>,
-    scratch_t: Vec<F>,
+    /// Per-sample transposed encoder outputs (`h x T` padded to 16 columns).
+    ot: Vec<F>,
+    /// Scores or their gradient for one sample (`T x T` padded).
+    sbuf: Vec<F>,
+    /// Score gradients of one sample (`T x T`).
+    dscore: Vec<F>,
     bias: Vec<F>,
     /// Parameter gradient (empty when the workspace is for inference).
     pub grad: Vec<F>,
@@ -179,7 +184,9 @@ impl<F: Real> Workspace<F> {
             g_a: z(cap * maxw),
             g_a2: z(cap * maxw),
             g_pred: z(cap),
-            scratch_t: z(tl),
+            ot: z(cap * h * tl.next_multiple_of(16)),
+            sbuf: z(tl * tl.next_multiple_of(16)),
+            dscore: z(tl * tl),
             bias: z(4 * h),
             grad: z(n_params),
             wt: z(n_params),
@@ -884,41 +891,72 @@ impl<F: Real> Net<'_, F> {
         &self,
         q: &[F],
         o: &[F],
+        ot: &[F],
         b: usize,
         nq: usize,
-        q_step0: usize,
         attn: &mut [F],
         comb: &mut [F],
+        sbuf: &mut [F],
     ) {
         let (tl, h) = (self.d.t, self.d.h);
+        let tp = tl.next_multiple_of(16);
         for i in 0..b {
+            // Scores of sample i: its queries times its transposed outputs (padded columns).
+            gemm(
+                nq,
+                h,
+                tp,
+                n(&q[i * h..], b * h),
+                n(&ot[i * h * tp..][..h * tp], tp),
+                F::ZERO,
+                &mut sbuf[..nq * tp],
+                tp,
+            );
             for tq in 0..nq {
-                let row = tq * b + i;
-                let qr = &q[row * h..(row + 1) * h];
-                let a = &mut attn[(i * nq + tq) * tl..(i * nq + tq + 1) * tl];
-                let mut mx = F::from_f64(f64::NEG_INFINITY);
-                for (ts, av) in a.iter_mut().enumerate() {
-                    let orow = ts * b + i;
-                    *av = dot(qr, &o[orow * h..(orow + 1) * h]);
-                    if *av > mx {
-                        mx = *av;
+                let sc = &sbuf[tq * tp..][..tl];
+                let a = &mut attn[(i * nq + tq) * tl..][..tl];
+                let mut mx = sc[0];
+                for &v in sc {
+                    if v > mx {
+                        mx = v;
                     }
                 }
                 let mut sum = F::ZERO;
-                for av in a.iter_mut() {
-                    *av = (*av - mx).exp();
+                for (av, &v) in a.iter_mut().zip(sc) {
+                    *av = (v - mx).exp();
                     sum += *av;
                 }
                 let inv = F::ONE / sum;
                 for av in a.iter_mut() {
                     *av *= inv;
                 }
-                let _ = q_step0;
-                let mix = &mut comb[row * 2 * h..row * 2 * h + h];
-                mix.fill(F::ZERO);
-                for (ts, &av) in a.iter().enumerate() {
-                    let orow = ts * b + i;
-                    axpy(av, &o[orow * h..(orow + 1) * h], mix);
+            }
+            // Context vectors: the weights times sample i's outputs, into comb[.., ..h].
+            gemm(
+                nq,
+                tl,
+                h,
+                n(&attn[i * nq * tl..][..nq * tl], tl),
+                n(&o[i * h..], b * h),
+                F::ZERO,
+                &mut comb[i * 2 * h..],
+                b * 2 * h,
+            );
+        }
+    }
+
+    /// Writes each sample's encoder outputs transposed, `h x T` padded to a multiple of 16
+    /// columns (the padding stays zero), for the attention's score products.
+    #[inline(always)]
+    fn transpose_outputs(&self, o: &[F], b: usize, ot: &mut [F]) {
+        let (tl, h) = (self.d.t, self.d.h);
+        let tp = tl.next_multiple_of(16);
+        for i in 0..b {
+            let dst = &mut ot[i * h * tp..][..h * tp];
+            for ts in 0..tl {
+                let src = &o[(ts * b + i) * h..][..h];
+                for (j, &v) in src.iter().enumerate() {
+                    dst[j * tp + ts] = v;
                 }
             }
         }
@@ -934,6 +972,8 @@ impl<F: Real> Net<'_, F> {
         x: &[F],
         dh: &[F],
         o: &[F],
+        ot: &[F],
+        sbuf: &mut [F],
         b: usize,
         nq: usize,
         r1: &mut [F],
@@ -960,7 +1000,7 @@ impl<F: Real> Net<'_, F> {
             &mut q[..rows * h],
             h,
         );
-        self.attention_fwd(q, o, b, nq, 0, attn, comb);
+        self.attention_fwd(q, o, ot, b, nq, attn, comb, sbuf);
         for row in 0..rows {
             comb[row * 2 * h + h..(row + 1) * 2 * h].copy_from_slice(&r1[row * h..(row + 1) * h]);
         }
@@ -1068,10 +1108,13 @@ impl<F: Real> Net<'_, F> {
             h,
             0,
         );
+        self.transpose_outputs(&ws.o, b, &mut ws.ot);
         self.decoder_head(
             &ws.dx,
             &ws.dh,
             &ws.o,
+            &ws.ot,
+            &mut ws.sbuf,
             b,
             tl,
             &mut ws.r1,
@@ -1167,35 +1210,63 @@ impl<F: Real> Net<'_, F> {
                 *g += *x;
             }
         }
-        // attention backward; g_o starts with the attention's share.
+        // attention backward per sample, as small products; g_o starts with this share.
         ws.g_o[..rows * h].fill(F::ZERO);
+        let tp = tl.next_multiple_of(16);
         for i in 0..b {
+            let a = &ws.attn[i * tl * tl..][..tl * tl];
+            // dL/dweights = dL/dcontext times the outputs (transposed).
+            gemm(
+                tl,
+                h,
+                tp,
+                n(&ws.g_comb[i * 2 * h..], b * 2 * h),
+                n(&ws.ot[i * h * tp..][..h * tp], tp),
+                F::ZERO,
+                &mut ws.sbuf[..tl * tp],
+                tp,
+            );
+            // Softmax backward into dL/dscores.
             for tq in 0..tl {
-                let row = tq * b + i;
-                let a = &ws.attn[(i * tl + tq) * tl..(i * tl + tq + 1) * tl];
-                let dmix = &ws.g_comb[row * 2 * h..row * 2 * h + h];
-                let da = &mut ws.scratch_t;
-                let mut adot = F::ZERO;
-                for ts in 0..tl {
-                    let orow = ts * b + i;
-                    da[ts] = dot(dmix, &ws.o[orow * h..(orow + 1) * h]);
-                    adot += a[ts] * da[ts];
-                }
-                let qr = &ws.q[row * h..(row + 1) * h];
-                let gq = &mut ws.g_q[row * h..(row + 1) * h];
-                gq.fill(F::ZERO);
-                for ts in 0..tl {
-                    let orow = ts * b + i;
-                    let ds = a[ts] * (da[ts] - adot);
-                    let orw = &ws.o[orow * h..(orow + 1) * h];
-                    axpy(ds, orw, gq);
-                    let at = a[ts];
-                    let go = &mut ws.g_o[orow * h..][..h];
-                    for ((g, dm), qv) in go.iter_mut().zip(dmix).zip(qr) {
-                        *g += at * *dm + ds * *qv;
-                    }
+                let ar = &a[tq * tl..][..tl];
+                let da = &ws.sbuf[tq * tp..][..tl];
+                let adot = dot(ar, da);
+                let ds = &mut ws.dscore[tq * tl..][..tl];
+                for ((d, &av), &dv) in ds.iter_mut().zip(ar).zip(da) {
+                    *d = av * (dv - adot);
                 }
             }
+            // Outputs get weights^T dL/dcontext and dscores^T queries; queries dscores outputs.
+            gemm(
+                tl,
+                tl,
+                h,
+                t(a, tl),
+                n(&ws.g_comb[i * 2 * h..], b * 2 * h),
+                F::ONE,
+                &mut ws.g_o[i * h..],
+                b * h,
+            );
+            gemm(
+                tl,
+                tl,
+                h,
+                t(&ws.dscore[..tl * tl], tl),
+                n(&ws.q[i * h..], b * h),
+                F::ONE,
+                &mut ws.g_o[i * h..],
+                b * h,
+            );
+            gemm(
+                tl,
+                tl,
+                h,
+                n(&ws.dscore[..tl * tl], tl),
+                n(&ws.o[i * h..], b * h),
+                F::ZERO,
+                &mut ws.g_q[i * h..],
+                b * h,
+            );
         }
         gemm(
             h,
@@ -1360,6 +1431,7 @@ impl<F: Real> Net<'_, F> {
         axpy(lambda, &ws.g_o[..rows * h], &mut ws.o[..rows * h]);
         normalize_rows(&mut ws.o[..rows * h], h, &mut ws.onorm);
         self.embed_and_predict(ws, b, None);
+        self.transpose_outputs(&ws.o, b, &mut ws.ot);
 
         let g4 = 4 * h;
         let mut hprev = ws.z[..b * h].to_vec();
@@ -1414,6 +1486,8 @@ impl<F: Real> Net<'_, F> {
                 &ws.dx,
                 &ws.dh,
                 &ws.o,
+                &ws.ot,
+                &mut ws.sbuf,
                 b,
                 1,
                 &mut ws.r1,
