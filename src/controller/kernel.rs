@@ -44,16 +44,14 @@ pub unsafe fn sgemm(
     ldc: usize,
 ) {
     debug_assert!(n.is_multiple_of(16));
-    // k is cut into chunks so that a 64-wide slab of B stays in L1 while every row block of A
-    // passes over it: 128 rows (32 KiB) when rows are contiguous, fewer when B's row stride is
-    // a multiple of 512 or 1024 bytes, which maps all rows onto a quarter or half of L1's sets.
-    let kc = if ldb.is_multiple_of(256) {
-        32
-    } else if ldb.is_multiple_of(128) {
-        64
-    } else {
-        128
-    };
+    // k is cut into chunks so that a 64-wide slab of B (at most KC x 64 floats, 32 KiB) stays
+    // in L1 while every row block of A passes over it. When B's row stride is a multiple of 512
+    // bytes its rows map onto a fraction of L1's sets and evict each other, so such a slab is
+    // first copied to a contiguous buffer (once per slab, reused by every row block).
+    let alias = ldb.is_multiple_of(128) && m >= 8;
+    let mut pack = Pack([0.0; KC * 64]);
+    // With A transposed its chunk (kc rows of A's storage) competes for L1 too: halve the chunk.
+    let kc = if csa > 1 && rsa == 1 { KC / 2 } else { KC };
     let mut k0 = 0;
     while k0 < k {
         let kk = kc.min(k - k0);
@@ -63,33 +61,46 @@ pub unsafe fn sgemm(
         let mut j = 0;
         while j < n {
             let nb = ((n - j) / 16).min(4);
-            let mut i = 0;
-            // SAFETY: bounds are the caller's contract; blocks stay inside m x n.
+            // SAFETY: bounds are the caller's contract; blocks stay inside m x n and the
+            // packed slab inside `pack`.
             unsafe {
+                let (bs, ldbs, js) = if alias && kk >= 16 {
+                    for p in 0..kk {
+                        std::ptr::copy_nonoverlapping(
+                            b.add(p * ldb + j),
+                            pack.0.as_mut_ptr().add(p * 64),
+                            16 * nb,
+                        );
+                    }
+                    (pack.0.as_ptr(), 64, 0)
+                } else {
+                    (b, ldb, j)
+                };
+                let mut i = 0;
                 while i + 4 <= m {
                     match nb {
-                        4 => block::<4, 4>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                        3 => block::<4, 3>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                        2 => block::<4, 2>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                        _ => block::<4, 1>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                        4 => block::<4, 4>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                        3 => block::<4, 3>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                        2 => block::<4, 2>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                        _ => block::<4, 1>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
                     }
                     i += 4;
                 }
                 // The last 1 to 3 rows in one block.
                 match (m - i, nb) {
                     (0, _) => {}
-                    (1, 4) => block::<1, 4>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                    (1, 3) => block::<1, 3>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                    (1, 2) => block::<1, 2>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                    (1, _) => block::<1, 1>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                    (2, 4) => block::<2, 4>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                    (2, 3) => block::<2, 3>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                    (2, 2) => block::<2, 2>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                    (2, _) => block::<2, 1>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                    (_, 4) => block::<3, 4>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                    (_, 3) => block::<3, 3>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                    (_, 2) => block::<3, 2>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
-                    (_, _) => block::<3, 1>(i, j, kk, a, rsa, csa, b, ldb, beta, c, ldc),
+                    (1, 4) => block::<1, 4>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                    (1, 3) => block::<1, 3>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                    (1, 2) => block::<1, 2>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                    (1, _) => block::<1, 1>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                    (2, 4) => block::<2, 4>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                    (2, 3) => block::<2, 3>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                    (2, 2) => block::<2, 2>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                    (2, _) => block::<2, 1>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                    (_, 4) => block::<3, 4>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                    (_, 3) => block::<3, 3>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                    (_, 2) => block::<3, 2>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
+                    (_, _) => block::<3, 1>(i, j, js, kk, a, rsa, csa, bs, ldbs, beta, c, ldc),
                 }
             }
             j += nb * 16;
@@ -98,13 +109,22 @@ pub unsafe fn sgemm(
     }
 }
 
-/// Rows `i..i+R`, columns `j..j+16*NB` of C, accumulated in registers over all of k.
+/// Rows of k per chunk.
+const KC: usize = 128;
+
+/// A packed slab of B, aligned to cache lines.
+#[repr(align(64))]
+struct Pack([f32; KC * 64]);
+
+/// Rows `i..i+R`, columns `j..j+16*NB` of C (columns `js..` of B), accumulated in registers
+/// over all of k.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn block<const R: usize, const NB: usize>(
     i: usize,
     j: usize,
+    js: usize,
     k: usize,
     a: *const f32,
     rsa: usize,
@@ -119,7 +139,7 @@ unsafe fn block<const R: usize, const NB: usize>(
     unsafe {
         let mut acc = [[_mm512_setzero_ps(); NB]; R];
         for p in 0..k {
-            let bp = b.add(p * ldb + j);
+            let bp = b.add(p * ldb + js);
             let mut bv = [_mm512_setzero_ps(); NB];
             for (q, v) in bv.iter_mut().enumerate() {
                 *v = _mm512_loadu_ps(bp.add(16 * q));
