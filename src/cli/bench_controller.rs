@@ -15,7 +15,8 @@ pub struct BenchControllerArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Print the report as JSON: {"config","params","threads","cases":[{"samples","epochs",
-    /// "best_epoch_s","mean_epoch_s","samples_per_s","flops_per_sample","gflops","last_loss"}],
+    /// "best_epoch_s","mean_epoch_s","samples_per_s","flops_per_sample","gflops","cpu_epoch_s",
+    /// "last_loss"}],
     /// "peak_rss_mib"}.
     #[arg(long)]
     json: bool,

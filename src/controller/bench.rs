@@ -32,6 +32,9 @@ pub struct BenchCase {
     pub flops_per_sample: f64,
     /// FLOP/s reached in the fastest epoch, in GFLOP/s.
     pub gflops: f64,
+    /// CPU seconds (all threads) of the fastest epoch: robust to other load on the machine,
+    /// `cpu_epoch_s / threads` is the wall time on otherwise idle cores.
+    pub cpu_epoch_s: Option<f64>,
     /// Mean loss of the last epoch (a sanity check that training ran).
     pub last_loss: f64,
 }
@@ -93,6 +96,17 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// CPU time of this process so far (all threads, Linux `schedstat`, nanosecond resolution).
+pub fn process_cpu_seconds() -> Option<f64> {
+    let mut total = 0u64;
+    for entry in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = entry.ok()?.path().join("schedstat");
+        let text = std::fs::read_to_string(path).ok()?;
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total as f64 / 1e9)
+}
+
 /// Trains a default controller on `samples` synthetic samples for each entry of `sizes`,
 /// timing `epochs` epochs each.
 pub fn run(sizes: &[usize], epochs: usize, seed: u64) -> BenchReport {
@@ -121,13 +135,24 @@ pub fn run(sizes: &[usize], epochs: usize, seed: u64) -> BenchReport {
             let mut ctl = Controller::new(cfg.clone(), &enc, &mut rng);
             params = ctl.num_params();
             let mut times = Vec::with_capacity(epochs);
+            let mut cpu = Vec::with_capacity(epochs);
             let mut last_loss = f64::NAN;
             for _ in 0..epochs.max(1) {
+                let c0 = process_cpu_seconds();
                 let t0 = Instant::now();
                 last_loss = ctl.train(&seqs, &targets, 1, &mut rng).loss;
                 times.push(t0.elapsed().as_secs_f64());
+                cpu.push(c0.zip(process_cpu_seconds()).map(|(a, b)| b - a));
             }
-            let best = times.iter().copied().fold(f64::INFINITY, f64::min);
+            let (best_i, best) =
+                times
+                    .iter()
+                    .copied()
+                    .enumerate()
+                    .fold(
+                        (0, f64::INFINITY),
+                        |a, (i, t)| if t < a.1 { (i, t) } else { a },
+                    );
             let mean = times.iter().sum::<f64>() / times.len() as f64;
             BenchCase {
                 samples,
@@ -137,6 +162,7 @@ pub fn run(sizes: &[usize], epochs: usize, seed: u64) -> BenchReport {
                 samples_per_s: samples as f64 / best,
                 flops_per_sample: fps,
                 gflops: fps * samples as f64 / best / 1e9,
+                cpu_epoch_s: cpu[best_i],
                 last_loss,
             }
         })
@@ -160,20 +186,28 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "{:>8} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8}",
-            "samples", "epochs", "best s/ep", "mean s/ep", "samples/s", "MFLOP/sample", "GFLOP/s"
+            "{:>8} {:>7} {:>10} {:>10} {:>10} {:>12} {:>8} {:>9}",
+            "samples",
+            "epochs",
+            "best s/ep",
+            "mean s/ep",
+            "samples/s",
+            "MFLOP/sample",
+            "GFLOP/s",
+            "CPU s/ep"
         )?;
         for r in &self.cases {
             writeln!(
                 f,
-                "{:>8} {:>7} {:>10.3} {:>10.3} {:>10.0} {:>12.2} {:>8.1}",
+                "{:>8} {:>7} {:>10.3} {:>10.3} {:>10.0} {:>12.2} {:>8.1} {:>9}",
                 r.samples,
                 r.epochs,
                 r.best_epoch_s,
                 r.mean_epoch_s,
                 r.samples_per_s,
                 r.flops_per_sample / 1e6,
-                r.gflops
+                r.gflops,
+                r.cpu_epoch_s.map_or("-".to_string(), |c| format!("{c:.3}"))
             )?;
         }
         match self.peak_rss_mib {

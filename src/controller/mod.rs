@@ -29,9 +29,12 @@
 pub mod bench;
 mod checkpoint;
 pub mod config;
+mod kernel;
 pub(crate) mod model;
 pub(crate) mod params;
 pub mod real;
+#[cfg(test)]
+mod tests;
 
 use rand::seq::SliceRandom;
 use rand::{RngCore, SeedableRng};

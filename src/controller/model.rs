@@ -116,10 +116,18 @@ pub(crate) struct Workspace<F> {
     g_a: Vec<F>,
     g_a2: Vec<F>,
     g_pred: Vec<F>,
-    scratch_t: Vec<F>,
+    /// Per-sample transposed encoder outputs (`h x T` padded to 16 columns).
+    ot: Vec<F>,
+    /// Scores or their gradient for one sample (`T x T` padded).
+    sbuf: Vec<F>,
+    /// Score gradients of one sample (`T x T`).
+    dscore: Vec<F>,
     bias: Vec<F>,
     /// Parameter gradient (empty when the workspace is for inference).
     pub grad: Vec<F>,
+    /// Every weight matrix transposed (same offsets as the parameters), so that products with
+    /// a transposed weight read contiguous rows.
+    wt: Vec<F>,
 }
 
 impl<F: Real> Workspace<F> {
@@ -176,14 +184,18 @@ impl<F: Real> Workspace<F> {
             g_a: z(cap * maxw),
             g_a2: z(cap * maxw),
             g_pred: z(cap),
-            scratch_t: z(tl),
+            ot: z(cap * h * tl.next_multiple_of(16)),
+            sbuf: z(tl * tl.next_multiple_of(16)),
+            dscore: z(tl * tl),
             bias: z(4 * h),
             grad: z(n_params),
+            wt: z(n_params),
         }
     }
 }
 
 /// Fills `mask` with inverted-dropout factors: 0 with probability `p`, else `1 / (1 - p)`.
+#[inline(always)]
 fn fill_mask<F: Real>(mask: &mut [F], p: f64, rng: &mut rand_chacha::ChaCha8Rng) {
     if p <= 0.0 {
         mask.fill(F::ONE);
@@ -192,27 +204,18 @@ fn fill_mask<F: Real>(mask: &mut [F], p: f64, rng: &mut rand_chacha::ChaCha8Rng)
     let keep = F::from_f64(1.0 / (1.0 - p));
     // Compare a 32-bit draw with p * 2^32: one draw per element, generated in blocks.
     let thresh = (p * 4_294_967_296.0) as u64;
-    let mut buf = [0u32; 256];
+    let mut bytes = [0u8; 1024];
     for chunk in mask.chunks_mut(256) {
-        rng.fill(&mut buf[..chunk.len()]);
-        for (m, &u) in chunk.iter_mut().zip(&buf) {
+        rng.fill_bytes(&mut bytes[..4 * chunk.len()]);
+        for (m, u) in chunk.iter_mut().zip(bytes.chunks_exact(4)) {
+            let u = u32::from_le_bytes([u[0], u[1], u[2], u[3]]);
             *m = if u64::from(u) < thresh { F::ZERO } else { keep };
         }
     }
 }
 
-trait FillU32 {
-    fn fill(&mut self, out: &mut [u32]);
-}
-impl FillU32 for rand_chacha::ChaCha8Rng {
-    fn fill(&mut self, out: &mut [u32]) {
-        for x in out {
-            *x = self.next_u32();
-        }
-    }
-}
-
 /// Adds the column sums of a `rows x cols` matrix to `out`.
+#[inline(always)]
 fn colsum_add<F: Real>(mat: &[F], cols: usize, out: &mut [F]) {
     for row in mat.chunks_exact(cols) {
         for (o, x) in out.iter_mut().zip(row) {
@@ -222,6 +225,7 @@ fn colsum_add<F: Real>(mat: &[F], cols: usize, out: &mut [F]) {
 }
 
 /// Normalises each `h`-row of `x` in place (torch `F.normalize`), storing the norms.
+#[inline(always)]
 fn normalize_rows<F: Real>(x: &mut [F], h: usize, norms: &mut [F]) {
     let eps = F::from_f64(NORM_EPS);
     for (row, nr) in x.chunks_exact_mut(h).zip(norms.iter_mut()) {
@@ -238,6 +242,7 @@ fn normalize_rows<F: Real>(x: &mut [F], h: usize, norms: &mut [F]) {
 }
 
 /// Backward of [`normalize_rows`]: `g <- (g - y (y . g)) / norm` for outputs `y`.
+#[inline(always)]
 fn normalize_rows_bwd<F: Real>(y: &[F], norms: &[F], h: usize, g: &mut [F]) {
     let eps = F::from_f64(NORM_EPS);
     for ((yr, gr), &nr) in y.chunks_exact(h).zip(g.chunks_exact_mut(h)).zip(norms) {
@@ -255,6 +260,116 @@ fn normalize_rows_bwd<F: Real>(y: &[F], norms: &[F], h: usize, g: &mut [F]) {
     }
 }
 
+/// Vector width the elementwise blocks are written for (16 f32 = one AVX-512 register).
+const LANES: usize = 16;
+
+/// `L` elements, from `j`, of a slice as a local array: locals cannot alias, so the block
+/// functions below vectorise where loops over many slices would need runtime alias checks.
+#[inline(always)]
+fn lanes<F: Real, const L: usize>(x: &[F], j: usize) -> [F; L] {
+    let mut a = [F::ZERO; L];
+    a.copy_from_slice(&x[j..j + L]);
+    a
+}
+
+/// LSTM cell backward for elements `j..j + L` of one row: from the activated gates, the
+/// previous cell state, tanh of the cell state and the incoming output gradient, updates the
+/// running hidden/cell gradients and writes the pre-activation gate gradients.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn cell_bwd_block<F: Real, const L: usize>(
+    j: usize,
+    gi: &[F],
+    gf: &[F],
+    gg: &[F],
+    go: &[F],
+    cp: &[F],
+    tc: &[F],
+    dout: &[F],
+    dh: &mut [F],
+    dc: &mut [F],
+    di: &mut [F],
+    df: &mut [F],
+    dg: &mut [F],
+    dog: &mut [F],
+) {
+    let one = F::ONE;
+    let (i, f, g, o) = (
+        lanes::<F, L>(gi, j),
+        lanes::<F, L>(gf, j),
+        lanes::<F, L>(gg, j),
+        lanes::<F, L>(go, j),
+    );
+    let (c0, t, d_out) = (
+        lanes::<F, L>(cp, j),
+        lanes::<F, L>(tc, j),
+        lanes::<F, L>(dout, j),
+    );
+    let (dh_in, dc_in) = (lanes::<F, L>(dh, j), lanes::<F, L>(dc, j));
+    let (mut r_i, mut r_f, mut r_g, mut r_o, mut r_c) = (
+        [F::ZERO; L],
+        [F::ZERO; L],
+        [F::ZERO; L],
+        [F::ZERO; L],
+        [F::ZERO; L],
+    );
+    for l in 0..L {
+        let dhj = dh_in[l] + d_out[l];
+        let dcj = dc_in[l] + dhj * o[l] * (one - t[l] * t[l]);
+        r_i[l] = dcj * g[l] * i[l] * (one - i[l]);
+        r_f[l] = dcj * c0[l] * f[l] * (one - f[l]);
+        r_g[l] = dcj * i[l] * (one - g[l] * g[l]);
+        r_o[l] = dhj * t[l] * o[l] * (one - o[l]);
+        r_c[l] = dcj * f[l];
+    }
+    di[j..j + L].copy_from_slice(&r_i);
+    df[j..j + L].copy_from_slice(&r_f);
+    dg[j..j + L].copy_from_slice(&r_g);
+    dog[j..j + L].copy_from_slice(&r_o);
+    dc[j..j + L].copy_from_slice(&r_c);
+}
+
+/// LSTM cell forward for elements `j..j + L` of one row: activates the gates in place and
+/// writes the cell state, its tanh and the hidden state.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn cell_fwd_block<F: Real, const L: usize>(
+    j: usize,
+    gi: &mut [F],
+    gf: &mut [F],
+    gg: &mut [F],
+    go: &mut [F],
+    cp: &[F],
+    c: &mut [F],
+    tc: &mut [F],
+    h: &mut [F],
+) {
+    let (mut i, mut f, mut g, mut o) = (
+        lanes::<F, L>(gi, j),
+        lanes::<F, L>(gf, j),
+        lanes::<F, L>(gg, j),
+        lanes::<F, L>(go, j),
+    );
+    let c0 = lanes::<F, L>(cp, j);
+    let (mut rc, mut rt, mut rh) = ([F::ZERO; L], [F::ZERO; L], [F::ZERO; L]);
+    for l in 0..L {
+        i[l] = sigmoid(i[l]);
+        f[l] = sigmoid(f[l]);
+        g[l] = tanh(g[l]);
+        o[l] = sigmoid(o[l]);
+        rc[l] = f[l] * c0[l] + i[l] * g[l];
+        rt[l] = tanh(rc[l]);
+        rh[l] = o[l] * rt[l];
+    }
+    gi[j..j + L].copy_from_slice(&i);
+    gf[j..j + L].copy_from_slice(&f);
+    gg[j..j + L].copy_from_slice(&g);
+    go[j..j + L].copy_from_slice(&o);
+    c[j..j + L].copy_from_slice(&rc);
+    tc[j..j + L].copy_from_slice(&rt);
+    h[j..j + L].copy_from_slice(&rh);
+}
+
 /// One LSTM cell step for `b` rows: `gates` holds pre-activations and receives activations.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -270,36 +385,45 @@ fn cell_fwd<F: Real>(
     h: usize,
 ) {
     for i in 0..b {
-        let g = &mut gates[i * 4 * h..(i + 1) * 4 * h];
-        for x in &mut g[..2 * h] {
-            *x = sigmoid(*x);
+        let g = &mut gates[i * 4 * h..][..4 * h];
+        let (gi, rest) = g.split_at_mut(h);
+        let (gf, rest) = rest.split_at_mut(h);
+        let (gg, go) = rest.split_at_mut(h);
+        let cp = &cprev[i * h..][..h];
+        let cr = &mut c[i * h..][..h];
+        let tr = &mut tc[i * h..][..h];
+        let ho = &mut hout[i * ld_out + off_out..][..h];
+        let full = h - h % LANES;
+        let mut j = 0;
+        while j < full {
+            cell_fwd_block::<F, LANES>(j, gi, gf, gg, go, cp, cr, tr, ho);
+            j += LANES;
         }
-        for x in &mut g[2 * h..3 * h] {
-            *x = tanh(*x);
-        }
-        for x in &mut g[3 * h..] {
-            *x = sigmoid(*x);
-        }
-        let (gi, rest) = g.split_at(h);
-        let (gf, rest) = rest.split_at(h);
-        let (gg, go) = rest.split_at(h);
-        let cp = &cprev[i * h..(i + 1) * h];
-        let cr = &mut c[i * h..(i + 1) * h];
-        for j in 0..h {
-            cr[j] = gf[j] * cp[j] + gi[j] * gg[j];
-        }
-        let tr = &mut tc[i * h..(i + 1) * h];
-        for j in 0..h {
-            tr[j] = tanh(cr[j]);
-        }
-        let ho = &mut hout[i * ld_out + off_out..i * ld_out + off_out + h];
-        for j in 0..h {
-            ho[j] = go[j] * tr[j];
+        while j < h {
+            cell_fwd_block::<F, 1>(j, gi, gf, gg, go, cp, cr, tr, ho);
+            j += 1;
         }
     }
 }
 
 impl<F: Real> Net<'_, F> {
+    /// Writes every 2-D weight `[r, c]` transposed (`[c, r]`) into `wt` at its own offsets.
+    #[inline(always)]
+    fn transpose_weights(&self, wt: &mut [F]) {
+        for ten in &self.lay.tensors {
+            if let [r, c] = ten.shape[..] {
+                let src = &self.p[ten.range.clone()];
+                let dst = &mut wt[ten.range.clone()];
+                for i in 0..r {
+                    for j in 0..c {
+                        dst[j * r + i] = src[i * c + j];
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
     fn combined_bias(&self, idx: &LstmIdx, out: &mut [F]) {
         for ((o, a), b) in out
             .iter_mut()
@@ -313,6 +437,7 @@ impl<F: Real> Net<'_, F> {
     /// Runs one LSTM direction over `tl` steps of `b` rows; hidden states go to
     /// `out[row * ld_out + off_out ..]`. `h0`/`c0` default to zero.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn lstm_fwd(
         &self,
         idx: &LstmIdx,
@@ -417,10 +542,12 @@ impl<F: Real> Net<'_, F> {
     /// gradients to `grad`. `need_h0` asks for dL/dh0 (otherwise the first step's recurrent
     /// product is skipped).
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn lstm_bwd(
         &self,
         idx: &LstmIdx,
         grad: &mut [F],
+        wt: &[F],
         x: &[F],
         b: usize,
         reverse: bool,
@@ -434,36 +561,41 @@ impl<F: Real> Net<'_, F> {
     ) {
         let (tl, h) = (self.d.t, self.d.h);
         let (g4, rows) = (4 * h, tl * b);
-        let one = F::ONE;
-        let w_hh = &self.p[idx.w_hh.clone()];
         sc.dh[..b * h].fill(F::ZERO);
         sc.dc[..b * h].fill(F::ZERO);
         for step in (0..tl).rev() {
             let tt = if reverse { tl - 1 - step } else { step };
             for i in 0..b {
                 let row = tt * b + i;
-                let ga = &st.gates[row * g4..(row + 1) * g4];
-                let (gi, rest) = ga.split_at(h);
-                let (gf, rest) = rest.split_at(h);
-                let (gg, go) = rest.split_at(h);
-                let cp = &st.cprev[row * h..(row + 1) * h];
-                let tc = &st.tc[row * h..(row + 1) * h];
-                let dorow = &dout[row * ld_out + off_out..row * ld_out + off_out + h];
-                let dhr = &mut sc.dh[i * h..(i + 1) * h];
-                let dcr = &mut sc.dc[i * h..(i + 1) * h];
-                let gr = &mut sc.gates[row * g4..(row + 1) * g4];
+                let ga = &st.gates[row * g4..][..g4];
+                let (gi, gf, gg, go) = (
+                    &ga[..h],
+                    &ga[h..2 * h],
+                    &ga[2 * h..3 * h],
+                    &ga[3 * h..4 * h],
+                );
+                let cp = &st.cprev[row * h..][..h];
+                let tc = &st.tc[row * h..][..h];
+                let dorow = &dout[row * ld_out + off_out..][..h];
+                let dhr = &mut sc.dh[i * h..][..h];
+                let dcr = &mut sc.dc[i * h..][..h];
+                let gr = &mut sc.gates[row * g4..][..g4];
                 let (di, rest) = gr.split_at_mut(h);
                 let (df, rest) = rest.split_at_mut(h);
                 let (dg, dog) = rest.split_at_mut(h);
-                for j in 0..h {
-                    let dhj = dhr[j] + dorow[j];
-                    let (ij, fj, gj, oj, tj) = (gi[j], gf[j], gg[j], go[j], tc[j]);
-                    let dcj = dcr[j] + dhj * oj * (one - tj * tj);
-                    di[j] = dcj * gj * ij * (one - ij);
-                    df[j] = dcj * cp[j] * fj * (one - fj);
-                    dg[j] = dcj * ij * (one - gj * gj);
-                    dog[j] = dhj * tj * oj * (one - oj);
-                    dcr[j] = dcj * fj;
+                let full = h - h % LANES;
+                let mut j = 0;
+                while j < full {
+                    cell_bwd_block::<F, LANES>(
+                        j, gi, gf, gg, go, cp, tc, dorow, dhr, dcr, di, df, dg, dog,
+                    );
+                    j += LANES;
+                }
+                while j < h {
+                    cell_bwd_block::<F, 1>(
+                        j, gi, gf, gg, go, cp, tc, dorow, dhr, dcr, di, df, dg, dog,
+                    );
+                    j += 1;
                 }
             }
             if step > 0 || need_h0 {
@@ -472,7 +604,7 @@ impl<F: Real> Net<'_, F> {
                     g4,
                     h,
                     n(&sc.gates[tt * b * g4..(tt + 1) * b * g4], g4),
-                    t(w_hh, g4),
+                    n(&wt[idx.w_hh.clone()], h),
                     F::ZERO,
                     &mut sc.dh[..b * h],
                     h,
@@ -507,7 +639,7 @@ impl<F: Real> Net<'_, F> {
             g4,
             h,
             n(gates, g4),
-            t(&self.p[idx.w_ih.clone()], g4),
+            n(&wt[idx.w_ih.clone()], h),
             F::ONE,
             &mut dx[..rows * h],
             h,
@@ -516,7 +648,8 @@ impl<F: Real> Net<'_, F> {
 
     /// Encoder and predictor forward for `seqs` (at most `ws.cap`); dropout masks drawn from
     /// `masks` when training. Fills `ws.o`, `ws.z`, `ws.pred`.
-    pub fn encode(
+    #[inline(always)]
+    pub fn encode_impl(
         &self,
         ws: &mut Workspace<F>,
         seqs: &[&[u32]],
@@ -593,6 +726,7 @@ impl<F: Real> Net<'_, F> {
     }
 
     /// From encoder outputs `ws.o` to `ws.z` (mean, normalise) and `ws.pred`.
+    #[inline(always)]
     pub fn embed_and_predict(
         &self,
         ws: &mut Workspace<F>,
@@ -666,6 +800,7 @@ impl<F: Real> Net<'_, F> {
     /// Backward of the predictor from `ws.g_pred` down to the encoder outputs: adds to `ws.g_o`
     /// (through the embedding) and, when `grad` is given, to the predictor's parameter
     /// gradients. `ws.g_z` must hold any other gradient of the embedding (zero if none).
+    #[inline(always)]
     pub fn predictor_bwd(&self, ws: &mut Workspace<F>, b: usize, mut grad: Option<&mut [F]>) {
         let (tl, h) = (self.d.t, self.d.h);
         let s = F::from_f64(std::f64::consts::FRAC_1_SQRT_2);
@@ -751,45 +886,77 @@ impl<F: Real> Net<'_, F> {
     /// outputs `o` (`self.d.t` steps): writes the weights to `attn` (`b x nq x T`) and the mixes
     /// to `comb[row * 2h ..][..h]`.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn attention_fwd(
         &self,
         q: &[F],
         o: &[F],
+        ot: &[F],
         b: usize,
         nq: usize,
-        q_step0: usize,
         attn: &mut [F],
         comb: &mut [F],
+        sbuf: &mut [F],
     ) {
         let (tl, h) = (self.d.t, self.d.h);
+        let tp = tl.next_multiple_of(16);
         for i in 0..b {
+            // Scores of sample i: its queries times its transposed outputs (padded columns).
+            gemm(
+                nq,
+                h,
+                tp,
+                n(&q[i * h..], b * h),
+                n(&ot[i * h * tp..][..h * tp], tp),
+                F::ZERO,
+                &mut sbuf[..nq * tp],
+                tp,
+            );
             for tq in 0..nq {
-                let row = tq * b + i;
-                let qr = &q[row * h..(row + 1) * h];
-                let a = &mut attn[(i * nq + tq) * tl..(i * nq + tq + 1) * tl];
-                let mut mx = F::from_f64(f64::NEG_INFINITY);
-                for (ts, av) in a.iter_mut().enumerate() {
-                    let orow = ts * b + i;
-                    *av = dot(qr, &o[orow * h..(orow + 1) * h]);
-                    if *av > mx {
-                        mx = *av;
+                let sc = &sbuf[tq * tp..][..tl];
+                let a = &mut attn[(i * nq + tq) * tl..][..tl];
+                let mut mx = sc[0];
+                for &v in sc {
+                    if v > mx {
+                        mx = v;
                     }
                 }
                 let mut sum = F::ZERO;
-                for av in a.iter_mut() {
-                    *av = (*av - mx).exp();
+                for (av, &v) in a.iter_mut().zip(sc) {
+                    *av = (v - mx).exp();
                     sum += *av;
                 }
                 let inv = F::ONE / sum;
                 for av in a.iter_mut() {
                     *av *= inv;
                 }
-                let _ = q_step0;
-                let mix = &mut comb[row * 2 * h..row * 2 * h + h];
-                mix.fill(F::ZERO);
-                for (ts, &av) in a.iter().enumerate() {
-                    let orow = ts * b + i;
-                    axpy(av, &o[orow * h..(orow + 1) * h], mix);
+            }
+            // Context vectors: the weights times sample i's outputs, into comb[.., ..h].
+            gemm(
+                nq,
+                tl,
+                h,
+                n(&attn[i * nq * tl..][..nq * tl], tl),
+                n(&o[i * h..], b * h),
+                F::ZERO,
+                &mut comb[i * 2 * h..],
+                b * 2 * h,
+            );
+        }
+    }
+
+    /// Writes each sample's encoder outputs transposed, `h x T` padded to a multiple of 16
+    /// columns (the padding stays zero), for the attention's score products.
+    #[inline(always)]
+    fn transpose_outputs(&self, o: &[F], b: usize, ot: &mut [F]) {
+        let (tl, h) = (self.d.t, self.d.h);
+        let tp = tl.next_multiple_of(16);
+        for i in 0..b {
+            let dst = &mut ot[i * h * tp..][..h * tp];
+            for ts in 0..tl {
+                let src = &o[(ts * b + i) * h..][..h];
+                for (j, &v) in src.iter().enumerate() {
+                    dst[j * tp + ts] = v;
                 }
             }
         }
@@ -799,11 +966,14 @@ impl<F: Real> Net<'_, F> {
     /// decoder LSTM outputs in `dh`: residuals, attention, output projection, log-softmax into
     /// `logp`. Shared by teacher forcing (`nq = T`) and greedy decoding (`nq = 1`).
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn decoder_head(
         &self,
         x: &[F],
         dh: &[F],
         o: &[F],
+        ot: &[F],
+        sbuf: &mut [F],
         b: usize,
         nq: usize,
         r1: &mut [F],
@@ -830,7 +1000,7 @@ impl<F: Real> Net<'_, F> {
             &mut q[..rows * h],
             h,
         );
-        self.attention_fwd(q, o, b, nq, 0, attn, comb);
+        self.attention_fwd(q, o, ot, b, nq, attn, comb, sbuf);
         for row in 0..rows {
             comb[row * 2 * h + h..(row + 1) * 2 * h].copy_from_slice(&r1[row * h..(row + 1) * h]);
         }
@@ -886,7 +1056,8 @@ impl<F: Real> Net<'_, F> {
     /// the losses are means over `total_b` samples (the whole mini-batch), so slice gradients
     /// add up to the batch gradient. Adds the gradient to `ws.grad` and returns the slice's
     /// (sum of squared errors, sum of token NLLs).
-    pub fn loss_and_grad(
+    #[inline(always)]
+    fn loss_and_grad_impl(
         &self,
         ws: &mut Workspace<F>,
         seqs: &[&[u32]],
@@ -899,7 +1070,8 @@ impl<F: Real> Net<'_, F> {
         let rows = tl * b;
         let s = F::from_f64(std::f64::consts::FRAC_1_SQRT_2);
         let mut masks = masks;
-        self.encode(ws, seqs, masks.as_deref_mut());
+        self.transpose_weights(&mut ws.wt);
+        self.encode_impl(ws, seqs, masks.as_deref_mut());
 
         // ---- decoder forward (teacher forcing: SOS, then the sequence shifted by one)
         for (i, sq) in seqs.iter().enumerate() {
@@ -936,10 +1108,13 @@ impl<F: Real> Net<'_, F> {
             h,
             0,
         );
+        self.transpose_outputs(&ws.o, b, &mut ws.ot);
         self.decoder_head(
             &ws.dx,
             &ws.dh,
             &ws.o,
+            &ws.ot,
+            &mut ws.sbuf,
             b,
             tl,
             &mut ws.r1,
@@ -994,7 +1169,7 @@ impl<F: Real> Net<'_, F> {
             v,
             h,
             n(&ws.g_logits[..rows * v], v),
-            t(&self.p[lay.out_w.clone()], v),
+            n(&ws.wt[lay.out_w.clone()], h),
             F::ZERO,
             &mut ws.g_r2[..rows * h],
             h,
@@ -1024,7 +1199,7 @@ impl<F: Real> Net<'_, F> {
             h,
             2 * h,
             n(&ws.g_att[..rows * h], h),
-            t(&self.p[lay.att_out_w.clone()], h),
+            n(&ws.wt[lay.att_out_w.clone()], 2 * h),
             F::ZERO,
             &mut ws.g_comb[..rows * 2 * h],
             2 * h,
@@ -1035,34 +1210,63 @@ impl<F: Real> Net<'_, F> {
                 *g += *x;
             }
         }
-        // attention backward; g_o starts with the attention's share.
+        // attention backward per sample, as small products; g_o starts with this share.
         ws.g_o[..rows * h].fill(F::ZERO);
+        let tp = tl.next_multiple_of(16);
         for i in 0..b {
+            let a = &ws.attn[i * tl * tl..][..tl * tl];
+            // dL/dweights = dL/dcontext times the outputs (transposed).
+            gemm(
+                tl,
+                h,
+                tp,
+                n(&ws.g_comb[i * 2 * h..], b * 2 * h),
+                n(&ws.ot[i * h * tp..][..h * tp], tp),
+                F::ZERO,
+                &mut ws.sbuf[..tl * tp],
+                tp,
+            );
+            // Softmax backward into dL/dscores.
             for tq in 0..tl {
-                let row = tq * b + i;
-                let a = &ws.attn[(i * tl + tq) * tl..(i * tl + tq + 1) * tl];
-                let dmix = &ws.g_comb[row * 2 * h..row * 2 * h + h];
-                let da = &mut ws.scratch_t;
-                let mut adot = F::ZERO;
-                for ts in 0..tl {
-                    let orow = ts * b + i;
-                    da[ts] = dot(dmix, &ws.o[orow * h..(orow + 1) * h]);
-                    adot += a[ts] * da[ts];
-                }
-                let qr = &ws.q[row * h..(row + 1) * h];
-                let gq = &mut ws.g_q[row * h..(row + 1) * h];
-                gq.fill(F::ZERO);
-                for ts in 0..tl {
-                    let orow = ts * b + i;
-                    let ds = a[ts] * (da[ts] - adot);
-                    let orw = &ws.o[orow * h..(orow + 1) * h];
-                    axpy(ds, orw, gq);
-                    let go = &mut ws.g_o[orow * h..(orow + 1) * h];
-                    for j in 0..h {
-                        go[j] += a[ts] * dmix[j] + ds * qr[j];
-                    }
+                let ar = &a[tq * tl..][..tl];
+                let da = &ws.sbuf[tq * tp..][..tl];
+                let adot = dot(ar, da);
+                let ds = &mut ws.dscore[tq * tl..][..tl];
+                for ((d, &av), &dv) in ds.iter_mut().zip(ar).zip(da) {
+                    *d = av * (dv - adot);
                 }
             }
+            // Outputs get weights^T dL/dcontext and dscores^T queries; queries dscores outputs.
+            gemm(
+                tl,
+                tl,
+                h,
+                t(a, tl),
+                n(&ws.g_comb[i * 2 * h..], b * 2 * h),
+                F::ONE,
+                &mut ws.g_o[i * h..],
+                b * h,
+            );
+            gemm(
+                tl,
+                tl,
+                h,
+                t(&ws.dscore[..tl * tl], tl),
+                n(&ws.q[i * h..], b * h),
+                F::ONE,
+                &mut ws.g_o[i * h..],
+                b * h,
+            );
+            gemm(
+                tl,
+                tl,
+                h,
+                n(&ws.dscore[..tl * tl], tl),
+                n(&ws.o[i * h..], b * h),
+                F::ZERO,
+                &mut ws.g_q[i * h..],
+                b * h,
+            );
         }
         gemm(
             h,
@@ -1079,7 +1283,7 @@ impl<F: Real> Net<'_, F> {
             h,
             h,
             n(&ws.g_q[..rows * h], h),
-            t(&self.p[lay.att_in_w.clone()], h),
+            n(&ws.wt[lay.att_in_w.clone()], h),
             F::ONE,
             &mut ws.g_r1[..rows * h],
             h,
@@ -1092,6 +1296,7 @@ impl<F: Real> Net<'_, F> {
         self.lstm_bwd(
             &lay.dec,
             grad,
+            &ws.wt,
             &ws.dx,
             b,
             false,
@@ -1144,7 +1349,7 @@ impl<F: Real> Net<'_, F> {
             h,
             2 * h,
             n(&ws.g_o[..rows * h], h),
-            t(&self.p[lay.enc_proj_w.clone()], h),
+            n(&ws.wt[lay.enc_proj_w.clone()], 2 * h),
             F::ZERO,
             &mut ws.g_hcat[..rows * 2 * h],
             2 * h,
@@ -1157,6 +1362,7 @@ impl<F: Real> Net<'_, F> {
             self.lstm_bwd(
                 idx,
                 grad,
+                &ws.wt,
                 &ws.x0,
                 b,
                 rev,
@@ -1195,6 +1401,7 @@ impl<F: Real> Net<'_, F> {
 impl<F: Real> Net<'_, F> {
     /// Gradient of the predicted value with respect to every encoder output, for `b` encoded
     /// samples (eval mode), into `ws.g_o`.
+    #[inline(always)]
     pub fn pred_grad_wrt_outputs(&self, ws: &mut Workspace<F>, b: usize) {
         let rows = self.d.t * b;
         let h = self.d.h;
@@ -1208,7 +1415,8 @@ impl<F: Real> Net<'_, F> {
     /// predictor's gradient and renormalised; the new embedding's prediction; then greedy
     /// decoding where position `t` may only take tokens with `allowed[t * vocab + token]`.
     /// Returns the new sequences (flattened, `b x T`) and predictions in `ws.pred`.
-    pub fn generate(
+    #[inline(always)]
+    fn generate_impl(
         &self,
         ws: &mut Workspace<F>,
         seqs: &[&[u32]],
@@ -1218,11 +1426,12 @@ impl<F: Real> Net<'_, F> {
         let (tl, h, v) = (self.d.t, self.d.h, self.d.v);
         let b = seqs.len();
         let rows = tl * b;
-        self.encode(ws, seqs, None);
+        self.encode_impl(ws, seqs, None);
         self.pred_grad_wrt_outputs(ws, b);
         axpy(lambda, &ws.g_o[..rows * h], &mut ws.o[..rows * h]);
         normalize_rows(&mut ws.o[..rows * h], h, &mut ws.onorm);
         self.embed_and_predict(ws, b, None);
+        self.transpose_outputs(&ws.o, b, &mut ws.ot);
 
         let g4 = 4 * h;
         let mut hprev = ws.z[..b * h].to_vec();
@@ -1277,6 +1486,8 @@ impl<F: Real> Net<'_, F> {
                 &ws.dx,
                 &ws.dh,
                 &ws.o,
+                &ws.ot,
+                &mut ws.sbuf,
                 b,
                 1,
                 &mut ws.r1,
@@ -1415,6 +1626,87 @@ mod tests {
     }
 
     #[test]
+    fn f32_path_matches_f64_path() {
+        // The f32 passes (AVX-512 kernel, fast exp, vectorised variants) against the f64 ones,
+        // at the paper's sizes.
+        let cfg = ControllerConfig::default();
+        let lay = Layout::new(&cfg);
+        let d = dims_of(&cfg);
+        let mut rng = rng_for(8, "f32check");
+        let p32 = lay.init(&mut rng);
+        let p64: Vec<f64> = p32.iter().map(|&x| f64::from(x)).collect();
+        let (seqs, y) = data(&mut rng, 37, cfg.length, cfg.vocab_size);
+        let seqs: Vec<&[u32]> = seqs.iter().map(|s| s.as_slice()).collect();
+        let y32: Vec<f32> = y.iter().map(|&v| v as f32).collect();
+        let mut ws32 = Workspace::<f32>::new(&d, 37, lay.total);
+        let mut ws64 = Workspace::<f64>::new(&d, 37, lay.total);
+        let mut m1 = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut m2 = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let l32 = Net {
+            p: &p32,
+            lay: &lay,
+            d: &d,
+        }
+        .loss_and_grad(&mut ws32, &seqs, &y32, 37, Some(&mut m1));
+        let l64 = Net {
+            p: &p64,
+            lay: &lay,
+            d: &d,
+        }
+        .loss_and_grad(&mut ws64, &seqs, &y, 37, Some(&mut m2));
+        assert!(
+            (l32.0 - l64.0).abs() < 1e-4 * l64.0.abs().max(1.0),
+            "{l32:?} {l64:?}"
+        );
+        assert!(
+            (l32.1 - l64.1).abs() < 1e-4 * l64.1.abs().max(1.0),
+            "{l32:?} {l64:?}"
+        );
+        for ten in &lay.tensors {
+            let r = ten.range.clone();
+            let norm = ws64.grad[r.clone()]
+                .iter()
+                .map(|g| g * g)
+                .sum::<f64>()
+                .sqrt();
+            let diff = ws32.grad[r.clone()]
+                .iter()
+                .zip(&ws64.grad[r])
+                .map(|(a, b)| (f64::from(*a) - b).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!(
+                diff <= 1e-3 * norm + 1e-7,
+                "{}: |diff| {diff:e}, |grad| {norm:e}",
+                ten.name
+            );
+        }
+        let allowed = vec![true; cfg.length * cfg.vocab_size];
+        let g32 = Net {
+            p: &p32,
+            lay: &lay,
+            d: &d,
+        }
+        .generate(&mut ws32, &seqs, 1.0, &allowed);
+        let pr32 = ws32.pred[..37].to_vec();
+        let g64 = Net {
+            p: &p64,
+            lay: &lay,
+            d: &d,
+        }
+        .generate(&mut ws64, &seqs, 1.0, &allowed);
+        for (a, b) in pr32.iter().zip(&ws64.pred[..37]) {
+            assert!((f64::from(*a) - b).abs() < 1e-4, "{a} vs {b}");
+        }
+        let same = g32.iter().zip(&g64).filter(|(a, b)| a == b).count();
+        assert!(
+            same * 100 >= 99 * g32.len(),
+            "decoded tokens differ: {same}/{}",
+            g32.len()
+        );
+    }
+
+    #[test]
     fn gradient_wrt_encoder_outputs_matches_finite_differences() {
         let (cfg, lay, d) = small();
         let mut rng = rng_for(6, "gradcheck");
@@ -1451,5 +1743,103 @@ mod tests {
             );
         }
         assert!(analytic.iter().any(|g| g.abs() > 1e-6));
+    }
+}
+
+/// Instruction sets the hot passes are compiled for, chosen at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    Base,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+fn isa() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+        if avx2 && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl") {
+            return Isa::Avx512;
+        }
+        if avx2 {
+            return Isa::Avx2;
+        }
+    }
+    Isa::Base
+}
+
+/// Runs `$body` (an expression over the pass's arguments) compiled for the best instruction
+/// set the CPU has: the whole pass is inlined into a function with the target features, so
+/// its elementwise loops use wide vectors. Rust never contracts `a * b + c` into FMA and the
+/// reductions have a fixed order, so every variant computes bit-identical results.
+macro_rules! dispatch {
+    ($net:ident, ($($arg:ident : $ty:ty),*) -> $ret:ty, $body:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+        unsafe fn avx512<F: Real>($net: &Net<'_, F>, $($arg: $ty),*) -> $ret {
+            $body
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<F: Real>($net: &Net<'_, F>, $($arg: $ty),*) -> $ret {
+            $body
+        }
+        match isa() {
+            // SAFETY: the CPU has the features (checked by `isa`).
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { avx512($net, $($arg),*) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { avx2($net, $($arg),*) },
+            Isa::Base => $body,
+        }
+    }};
+}
+
+impl<F: Real> Net<'_, F> {
+    /// Full training forward and backward on one slice. `targets` are the normalised values;
+    /// the losses are means over `total_b` samples (the whole mini-batch), so slice gradients
+    /// add up to the batch gradient. Adds the gradient to `ws.grad` and returns the slice's
+    /// (sum of squared errors, sum of token NLLs).
+    pub fn loss_and_grad(
+        &self,
+        ws: &mut Workspace<F>,
+        seqs: &[&[u32]],
+        targets: &[F],
+        total_b: usize,
+        masks: Option<&mut rand_chacha::ChaCha8Rng>,
+    ) -> (f64, f64) {
+        let net = self;
+        dispatch!(net, (ws: &mut Workspace<F>, seqs: &[&[u32]], targets: &[F], total_b: usize,
+            masks: Option<&mut rand_chacha::ChaCha8Rng>) -> (f64, f64),
+            net.loss_and_grad_impl(ws, seqs, targets, total_b, masks))
+    }
+
+    /// Encoder and predictor forward (see [`Net::encode_impl`]), vectorised for the CPU.
+    pub fn encode(
+        &self,
+        ws: &mut Workspace<F>,
+        seqs: &[&[u32]],
+        masks: Option<&mut rand_chacha::ChaCha8Rng>,
+    ) {
+        let net = self;
+        dispatch!(net, (ws: &mut Workspace<F>, seqs: &[&[u32]],
+            masks: Option<&mut rand_chacha::ChaCha8Rng>) -> (),
+            net.encode_impl(ws, seqs, masks))
+    }
+
+    /// The NAO step (see [`Net::generate_impl`]), vectorised for the CPU.
+    pub fn generate(
+        &self,
+        ws: &mut Workspace<F>,
+        seqs: &[&[u32]],
+        lambda: F,
+        allowed: &[bool],
+    ) -> Vec<u32> {
+        let net = self;
+        dispatch!(net, (ws: &mut Workspace<F>, seqs: &[&[u32]], lambda: F, allowed: &[bool])
+            -> Vec<u32>, net.generate_impl(ws, seqs, lambda, allowed))
     }
 }

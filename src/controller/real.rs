@@ -99,6 +99,32 @@ impl Real for f32 {
         rsc: isize,
         csc: isize,
     ) {
+        #[cfg(target_arch = "x86_64")]
+        if csb == 1
+            && csc == 1
+            && n.is_multiple_of(16)
+            && rsa >= 0
+            && csa >= 0
+            && super::kernel::available()
+        {
+            // SAFETY: forwarded contract; the kernel's layout conditions were just checked.
+            unsafe {
+                super::kernel::sgemm(
+                    m,
+                    k,
+                    n,
+                    a,
+                    rsa as usize,
+                    csa as usize,
+                    b,
+                    rsb as usize,
+                    beta,
+                    c,
+                    rsc as usize,
+                )
+            };
+            return;
+        }
         // SAFETY: forwarded contract.
         unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
@@ -158,13 +184,16 @@ pub fn fast_exp(x: f32) -> f32 {
     // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer without a libm call.
     const MAGIC: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let k = (x * LOG2E + MAGIC) - MAGIC;
+    // `kf`'s low mantissa bits hold k as an integer; integer ops on its bits vectorise, where a
+    // saturating `as i32` cast would not.
+    let kf = x * LOG2E + MAGIC;
+    let k = kf - MAGIC;
     let r = x - k * LN2_HI - k * LN2_LO;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    let bits = ((k as i32 + 127) as u32) << 23;
+    let bits = kf.to_bits().wrapping_sub(0x4B40_0000).wrapping_add(127) << 23;
     p * f32::from_bits(bits)
 }
 
