@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and wiring of library parts. No search logic here.
 
 mod bench;
+mod bench_controller;
 mod search;
 mod spaces;
 
@@ -20,6 +21,8 @@ enum Command {
     Search(search::SearchArgs),
     /// Compare search algorithms over many seeds and budgets on a benchmark.
     Bench(bench::BenchArgs),
+    /// Time the controller's training on synthetic data (seconds per epoch, GFLOP/s, memory).
+    BenchController(bench_controller::BenchControllerArgs),
 }
 
 /// Runs the parsed command.
@@ -27,5 +30,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Search(args) => search::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::BenchController(args) => bench_controller::run(&args),
     }
 }

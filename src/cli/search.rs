@@ -8,7 +8,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use seminas::benchmark::Evaluator;
 use seminas::report::{HumanSummary, summarize, write_run_dir};
-use seminas::search::{Algo, AlgoConfig, Budget, ReConfig, run_search};
+use seminas::search::{
+    Algo, AlgoConfig, Budget, ReConfig, SemiNasOverrides, SemiNasReConfig, run_search,
+};
 use seminas::space::SearchSpace;
 
 use super::spaces::{Problem, SpaceArgs};
@@ -18,7 +20,7 @@ use super::spaces::{Problem, SpaceArgs};
 pub struct SearchArgs {
     #[command(flatten)]
     space: SpaceArgs,
-    /// Search algorithm: random, re [default: the best available]
+    /// Search algorithm: random, re, nao, seminas, seminas-re [default: the best available]
     #[arg(long)]
     algo: Option<Algo>,
     /// Query budget: evaluations of distinct architectures.
@@ -40,27 +42,87 @@ pub struct SearchArgs {
 /// Settings of the search algorithms, shared by `search` and `bench`.
 #[derive(Debug, Args)]
 pub struct AlgoArgs {
-    /// Regularized evolution: population size.
-    #[arg(long, default_value_t = ReConfig::default().population)]
-    population: usize,
-    /// Regularized evolution: tournament size.
-    #[arg(long, default_value_t = ReConfig::default().tournament)]
-    tournament: usize,
+    /// RE and SemiNAS-RE: population size [default: re 10, seminas-re 20].
+    #[arg(long)]
+    population: Option<usize>,
+    /// RE and SemiNAS-RE: tournament size [default: re 3, seminas-re 5].
+    #[arg(long)]
+    tournament: Option<usize>,
+    /// SemiNAS/NAO: random architectures before the first round [default: budget/3, 10..1100].
+    #[arg(long)]
+    init: Option<usize>,
+    /// SemiNAS/SemiNAS-RE: pseudo-labelled architectures per training [default: 500].
+    #[arg(long)]
+    pseudo: Option<usize>,
+    /// SemiNAS/NAO: architectures generation starts from [default: 20].
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// SemiNAS/NAO: new architectures per round [default: budget/10, 5..300].
+    #[arg(long)]
+    per_round: Option<usize>,
+    /// Controller epochs on the evaluated pairs per training [default: 50].
+    #[arg(long)]
+    pretrain_epochs: Option<usize>,
+    /// Controller epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones
+    /// [default: 10].
+    #[arg(long)]
+    train_epochs: Option<usize>,
+    /// Up-sampling of the evaluated pairs in the second training [default: 10].
+    #[arg(long)]
+    upsample: Option<usize>,
+    /// SemiNAS, NAO, SemiNAS-RE: controller embedding and LSTM size [default: 64].
+    #[arg(long)]
+    controller_hidden: Option<usize>,
+    /// SemiNAS-RE: children ranked by the predictor per proposal.
+    #[arg(long, default_value_t = SemiNasReConfig::default().children)]
+    children: usize,
+    /// SemiNAS-RE: retrain the controller after this many new evaluations.
+    #[arg(long, default_value_t = SemiNasReConfig::default().retrain_every)]
+    retrain_every: usize,
 }
 
 impl AlgoArgs {
     /// The algorithm settings, checked.
     pub fn config(&self) -> anyhow::Result<AlgoConfig> {
         anyhow::ensure!(
-            self.population > 0 && self.tournament > 0,
+            self.population != Some(0) && self.tournament != Some(0),
             "--population and --tournament must be at least 1"
         );
+        let seminas = SemiNasOverrides {
+            init: self.init,
+            pseudo: self.pseudo,
+            top_k: self.top_k,
+            per_round: self.per_round,
+            pretrain_epochs: self.pretrain_epochs,
+            train_epochs: self.train_epochs,
+            upsample: self.upsample,
+            hidden: self.controller_hidden,
+        };
+        let d = SemiNasReConfig::default();
+        let seminas_re = SemiNasReConfig {
+            children: self.children.max(1),
+            retrain_every: self.retrain_every.max(1),
+            pseudo: self.pseudo.unwrap_or(d.pseudo),
+            pretrain_epochs: self.pretrain_epochs.unwrap_or(d.pretrain_epochs),
+            train_epochs: self.train_epochs.unwrap_or(d.train_epochs),
+            upsample: self.upsample.unwrap_or(d.upsample),
+            population: self.population.unwrap_or(d.population),
+            tournament: self.tournament.unwrap_or(d.tournament),
+            controller: seminas::controller::ControllerConfig {
+                hidden: self.controller_hidden.unwrap_or(d.controller.hidden),
+                ..d.controller.clone()
+            },
+            ..d
+        };
         Ok(AlgoConfig {
             re: ReConfig {
-                population: self.population,
-                tournament: self.tournament,
+                population: self.population.unwrap_or(ReConfig::default().population),
+                tournament: self.tournament.unwrap_or(ReConfig::default().tournament),
                 ..ReConfig::default()
             },
+            seminas,
+            seminas_re,
+            seminas_re_hidden_is_default: self.controller_hidden.is_none(),
         })
     }
 }
@@ -81,7 +143,7 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
     anyhow::ensure!(args.queries > 0, "--queries must be at least 1");
     let algo = args.algo.unwrap_or_else(Algo::best_available);
     let config = args.algo_args.config()?;
-    let mut searcher = algo.build::<S>(args.seed, args.queries, &config);
+    let mut searcher = algo.build(space, args.seed, args.queries, &config);
     let bar =
         ProgressBar::with_draw_target(Some(args.queries as u64), ProgressDrawTarget::stderr());
     bar.set_style(

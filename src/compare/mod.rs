@@ -137,7 +137,7 @@ where
     let runs: Vec<Result<RunResult, CompareError>> = jobs
         .par_iter()
         .map(|&(algo, budget, seed)| {
-            let mut searcher = algo.build::<S>(seed, budget, &config.algo_config);
+            let mut searcher = algo.build(space, seed, budget, &config.algo_config);
             let mut curve = Vec::with_capacity(budget);
             let (mut best_obj, mut best_rep) = (f64::NEG_INFINITY, f64::NAN);
             let run = run_search(

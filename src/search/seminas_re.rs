@@ -1,0 +1,253 @@
+//! SemiNAS-RE: regularized evolution whose children are screened by the semi-supervised
+//! predictor (the paper's use of the trained controller inside another search algorithm).
+//!
+//! After `population` random architectures, each step runs `children` tournaments, mutates each
+//! winner one step, lets the predictor rank the new children and proposes the best-ranked one.
+//! The child joins the population as its youngest member and the oldest leaves, as in plain
+//! regularized evolution. The controller is trained SemiNAS-style (evaluated pairs, then
+//! evaluated pairs repeated `upsample` times plus `pseudo` pseudo-labelled architectures) at
+//! the start and again after every `retrain_every` new evaluations.
+
+use std::collections::{HashSet, VecDeque};
+
+use rand::Rng as _;
+
+use super::targets::normalize_targets;
+use super::{Feedback, RandomSearch, Searcher};
+use crate::controller::{Controller, ControllerConfig};
+use crate::rng::Rng;
+use crate::space::SearchSpace;
+
+/// Settings of SemiNAS-RE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SemiNasReConfig {
+    /// Population size (also the number of random architectures it starts from).
+    pub population: usize,
+    /// Tournament size.
+    pub tournament: usize,
+    /// Children mutated and ranked by the predictor per proposal.
+    pub children: usize,
+    /// Retrain the controller after this many new evaluations.
+    pub retrain_every: usize,
+    /// Pseudo-labelled architectures per training.
+    pub pseudo: usize,
+    /// Epochs on the evaluated pairs per training.
+    pub pretrain_epochs: usize,
+    /// Epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones.
+    pub train_epochs: usize,
+    /// How often the evaluated pairs are repeated in the second training.
+    pub upsample: usize,
+    /// Objectives below this quantile are raised to it before normalisation.
+    pub clip_quantile: f64,
+    /// The controller network (vocabulary and length are taken from the space).
+    pub controller: ControllerConfig,
+}
+
+impl Default for SemiNasReConfig {
+    fn default() -> Self {
+        Self {
+            population: 20,
+            tournament: 5,
+            children: 50,
+            retrain_every: 10,
+            pseudo: 500,
+            pretrain_epochs: 50,
+            train_epochs: 10,
+            upsample: 10,
+            clip_quantile: 0.5,
+            controller: ControllerConfig::default(),
+        }
+    }
+}
+
+/// The SemiNAS-RE searcher.
+pub struct SemiNasRe<A> {
+    config: SemiNasReConfig,
+    random: RandomSearch,
+    rng: Rng,
+    controller: Option<Controller>,
+    /// Oldest first.
+    population: VecDeque<(A, f64)>,
+    evaluated: Vec<(Vec<u32>, f64)>,
+    evaluated_keys: HashSet<String>,
+    proposed: HashSet<String>,
+    trained_at: usize,
+}
+
+impl<A: Clone> SemiNasRe<A> {
+    /// A new search with its own random stream.
+    pub fn new(config: SemiNasReConfig, rng: Rng) -> Self {
+        let mut init_rng = rng.clone();
+        init_rng.set_stream(init_rng.get_stream() ^ 0x5eed);
+        Self {
+            config,
+            random: RandomSearch::new(init_rng),
+            rng,
+            controller: None,
+            population: VecDeque::new(),
+            evaluated: Vec::new(),
+            evaluated_keys: HashSet::new(),
+            proposed: HashSet::new(),
+            trained_at: 0,
+        }
+    }
+
+    fn train<S: SearchSpace<Arch = A>>(&mut self, space: &S) {
+        let cfg = &self.config;
+        let seqs: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.0.clone()).collect();
+        let values: Vec<f64> = self.evaluated.iter().map(|e| e.1).collect();
+        let targets = normalize_targets(&values, cfg.clip_quantile);
+        let controller = self.controller.get_or_insert_with(|| {
+            let mut c = cfg.controller.clone();
+            c.vocab_size = space.encoding().vocab_size;
+            c.length = space.encoding().len();
+            Controller::new(c, space.encoding(), &mut self.rng)
+        });
+        controller.train(&seqs, &targets, cfg.pretrain_epochs, &mut self.rng);
+        if cfg.train_epochs > 0 {
+            let mut pool = Vec::with_capacity(cfg.pseudo);
+            let mut keys = HashSet::new();
+            let mut tries = 0;
+            while pool.len() < cfg.pseudo && tries < cfg.pseudo * 20 {
+                tries += 1;
+                let a = space.sample(&mut self.rng);
+                let k = space.key(&a);
+                if !self.evaluated_keys.contains(&k) && keys.insert(k) {
+                    pool.push(space.encode(&a));
+                }
+            }
+            let labels = if pool.is_empty() {
+                Vec::new()
+            } else {
+                controller.predict(&pool)
+            };
+            let mut all_seqs = Vec::new();
+            let mut all_targets = Vec::new();
+            for _ in 0..cfg.upsample.max(1) {
+                all_seqs.extend(seqs.iter().cloned());
+                all_targets.extend_from_slice(&targets);
+            }
+            all_seqs.extend(pool);
+            all_targets.extend(labels);
+            controller.train(&all_seqs, &all_targets, cfg.train_epochs, &mut self.rng);
+        }
+        self.trained_at = self.evaluated.len();
+    }
+
+    fn tournament_winner(&mut self) -> &A {
+        let mut best = self.rng.gen_range(0..self.population.len());
+        for _ in 1..self.config.tournament.max(1) {
+            let c = self.rng.gen_range(0..self.population.len());
+            if self.population[c].1 > self.population[best].1 {
+                best = c;
+            }
+        }
+        &self.population[best].0
+    }
+}
+
+impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
+    fn name(&self) -> &str {
+        "seminas-re"
+    }
+
+    fn ask(&mut self, space: &S, _max: usize) -> Vec<S::Arch> {
+        // Sequential: each proposal depends on the population after the previous one.
+        let choice = if self.population.len() < self.config.population.max(1) {
+            self.random.draw(space)
+        } else {
+            if self.controller.is_none()
+                || self.evaluated.len() >= self.trained_at + self.config.retrain_every.max(1)
+            {
+                self.train(space);
+            }
+            let mut children = Vec::with_capacity(self.config.children);
+            let mut keys = HashSet::new();
+            for _ in 0..self.config.children.max(1) * 10 {
+                if children.len() >= self.config.children.max(1) {
+                    break;
+                }
+                let parent = self.tournament_winner().clone();
+                let child = space.mutate(&parent, &mut self.rng);
+                let k = space.key(&child);
+                if !self.proposed.contains(&k) && keys.insert(k) {
+                    children.push(child);
+                }
+            }
+            if children.is_empty() {
+                self.random.draw(space)
+            } else {
+                let seqs: Vec<Vec<u32>> = children.iter().map(|c| space.encode(c)).collect();
+                let preds = self
+                    .controller
+                    .as_ref()
+                    .expect("trained above")
+                    .predict(&seqs);
+                let best = (0..children.len())
+                    .max_by(|&a, &b| preds[a].total_cmp(&preds[b]).then(b.cmp(&a)))
+                    .expect("not empty");
+                Some(children.swap_remove(best))
+            }
+        };
+        match choice {
+            Some(a) => {
+                self.proposed.insert(space.key(&a));
+                vec![a]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn tell(&mut self, space: &S, arch: &S::Arch, feedback: Feedback) {
+        if let Feedback::Objective(v) = feedback {
+            self.population.push_back((arch.clone(), v));
+            if self.population.len() > self.config.population.max(1) {
+                self.population.pop_front();
+            }
+            if self.evaluated_keys.insert(space.key(arch)) {
+                self.evaluated.push((space.encode(arch), v));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
+    use crate::rng::rng_for;
+    use crate::search::{Budget, run_search};
+    use crate::space::Nb201Space;
+
+    #[test]
+    fn screened_children_beat_the_random_start() {
+        let space = Nb201Space::new();
+        let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+        let cfg = SemiNasReConfig {
+            pretrain_epochs: 30,
+            train_epochs: 5,
+            pseudo: 300,
+            ..SemiNasReConfig::default()
+        };
+        let mut s = SemiNasRe::new(cfg, rng_for(2, "t"));
+        let run = run_search(&space, &bench, &mut s, Budget::queries(50), &mut |_| {});
+        assert_eq!(run.records.len(), 50);
+        assert_eq!(run.repeats, 0);
+        let mean = |rs: &[crate::search::QueryRecord<_>]| {
+            rs.iter()
+                .map(|r| r.result.as_ref().unwrap().objective)
+                .sum::<f64>()
+                / rs.len() as f64
+        };
+        let (init, children) = (mean(&run.records[..20]), mean(&run.records[20..]));
+        assert!(children > init + 3.0, "{children} vs {init}");
+        // Every child is one mutation away from an earlier architecture.
+        for (i, r) in run.records.iter().enumerate().skip(20) {
+            let c = space.parse(&r.key).unwrap();
+            assert!(run.records[..i].iter().any(|p| {
+                let p = space.parse(&p.key).unwrap();
+                p.0.iter().zip(c.0.iter()).filter(|(a, b)| a != b).count() == 1
+            }));
+        }
+    }
+}
