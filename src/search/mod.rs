@@ -122,10 +122,10 @@ impl<A> SearchRun<A> {
     pub fn best(&self) -> Option<&QueryRecord<A>> {
         let mut best: Option<&QueryRecord<A>> = None;
         for r in &self.records {
-            if let Ok(e) = &r.result {
-                if best.is_none_or(|b| e.objective > b.result.as_ref().unwrap().objective) {
-                    best = Some(r);
-                }
+            if let Ok(e) = &r.result
+                && best.is_none_or(|b| e.objective > b.result.as_ref().unwrap().objective)
+            {
+                best = Some(r);
             }
         }
         best

@@ -23,10 +23,10 @@ impl RandomSearch {
 
     /// Draws an architecture whose key was never proposed, or `None` once the space is spent.
     pub fn draw<S: SearchSpace>(&mut self, space: &S) -> Option<S::Arch> {
-        if let Some(n) = space.cardinality() {
-            if self.proposed.len() as u128 >= n {
-                return None;
-            }
+        if let Some(n) = space.cardinality()
+            && self.proposed.len() as u128 >= n
+        {
+            return None;
         }
         loop {
             let a = space.sample(&mut self.rng);

@@ -85,9 +85,15 @@ impl Op {
 
     /// The operation with official name `name`.
     pub fn from_name(name: &str) -> Option<Op> {
-        [Op::Input, Op::Conv3x3, Op::Conv1x1, Op::MaxPool3x3, Op::Output]
-            .into_iter()
-            .find(|o| o.name() == name)
+        [
+            Op::Input,
+            Op::Conv3x3,
+            Op::Conv1x1,
+            Op::MaxPool3x3,
+            Op::Output,
+        ]
+        .into_iter()
+        .find(|o| o.name() == name)
     }
 
     /// The label the official hash gives the vertex: -1 input, -2 output, else the index in
@@ -227,7 +233,11 @@ impl Cell {
         }
         let mut o = [Op::Input; MAX_VERTICES];
         o[..n].copy_from_slice(ops);
-        Ok(Cell { n: n as u8, adj, ops: o })
+        Ok(Cell {
+            n: n as u8,
+            adj,
+            ops: o,
+        })
     }
 
     /// Builds a cell from row bit masks (bit `j` of `rows[i]`: edge `i -> j`); bits on or
@@ -323,7 +333,12 @@ impl Cell {
             matrix[k / n][k % n] = match c {
                 b'0' => 0,
                 b'1' => 1,
-                _ => return Err(bad(format!("adjacency digit {:?} is not 0 or 1", c as char))),
+                _ => {
+                    return Err(bad(format!(
+                        "adjacency digit {:?} is not 0 or 1",
+                        c as char
+                    )));
+                }
             };
         }
         Cell::new(&matrix, &ops).map_err(|e| bad(e.to_string()))
@@ -399,10 +414,7 @@ impl Cell {
                 p.ops[n - 1]
             )));
         }
-        if let Some(o) = p.ops()[1..n - 1]
-            .iter()
-            .find(|o| !Op::INTERIOR.contains(o))
-        {
+        if let Some(o) = p.ops()[1..n - 1].iter().find(|o| !Op::INTERIOR.contains(o)) {
             return Err(SpaceError::Invalid(format!(
                 "{o} cannot be an interior operation"
             )));
@@ -738,10 +750,10 @@ impl SearchSpace for Nb101Space {
                     c.ops[v] = others[rng.gen_range(0..others.len())];
                 }
             }
-            if let Ok(h) = c.module_hash() {
-                if Some(h) != own {
-                    return c;
-                }
+            if let Ok(h) = c.module_hash()
+                && Some(h) != own
+            {
+                return c;
             }
         }
     }

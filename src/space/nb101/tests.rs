@@ -69,17 +69,35 @@ fn hash_is_invariant_under_relabelling_and_sensitive_to_ops() {
     ];
     let a = Cell::new(
         &m,
-        &[Op::Input, Op::Conv1x1, Op::MaxPool3x3, Op::Conv3x3, Op::Output],
+        &[
+            Op::Input,
+            Op::Conv1x1,
+            Op::MaxPool3x3,
+            Op::Conv3x3,
+            Op::Output,
+        ],
     )
     .unwrap();
     let b = Cell::new(
         &m,
-        &[Op::Input, Op::MaxPool3x3, Op::Conv1x1, Op::Conv3x3, Op::Output],
+        &[
+            Op::Input,
+            Op::MaxPool3x3,
+            Op::Conv1x1,
+            Op::Conv3x3,
+            Op::Output,
+        ],
     )
     .unwrap();
     let c = Cell::new(
         &m,
-        &[Op::Input, Op::MaxPool3x3, Op::Conv1x1, Op::Conv1x1, Op::Output],
+        &[
+            Op::Input,
+            Op::MaxPool3x3,
+            Op::Conv1x1,
+            Op::Conv1x1,
+            Op::Output,
+        ],
     )
     .unwrap();
     assert_eq!(a.module_hash().unwrap(), b.module_hash().unwrap());
@@ -100,18 +118,32 @@ fn pruning_and_validity_rules() {
         [0, 0, 0, 0, 1],
         [0, 0, 0, 0, 0],
     ];
-    let ops = [Op::Input, Op::Conv1x1, Op::Conv3x3, Op::MaxPool3x3, Op::Output];
+    let ops = [
+        Op::Input,
+        Op::Conv1x1,
+        Op::Conv3x3,
+        Op::MaxPool3x3,
+        Op::Output,
+    ];
     let c = Cell::new(&m, &ops).unwrap();
     let p = c.prune().unwrap();
     assert_eq!(p.num_vertices(), 3);
-    assert_eq!(p.matrix(), vec![vec![0, 1, 0], vec![0, 0, 1], vec![0, 0, 0]]);
+    assert_eq!(
+        p.matrix(),
+        vec![vec![0, 1, 0], vec![0, 0, 1], vec![0, 0, 0]]
+    );
     assert_eq!(p.ops(), &[Op::Input, Op::Conv1x1, Op::Output]);
     assert!(c.validate().is_ok());
 
     // Disconnected.
     let d = Cell::new(&[[0, 0], [0, 0]], &[Op::Input, Op::Output]).unwrap();
     assert!(d.prune().is_none());
-    assert!(d.validate().unwrap_err().to_string().contains("not connected"));
+    assert!(
+        d.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("not connected")
+    );
     // Input-output alone is valid.
     assert!(
         Cell::new(&[[0, 1], [0, 0]], &[Op::Input, Op::Output])
@@ -124,9 +156,7 @@ fn pruning_and_validity_rules() {
     for i in 0..6 {
         full[i][i + 1] = 1;
     }
-    for j in 2..6 {
-        full[0][j] = 1;
-    }
+    full[0][2..6].fill(1);
     let ops7 = [
         Op::Input,
         Op::Conv3x3,
@@ -181,7 +211,9 @@ fn encoding_round_trips_and_matches_seminas() {
     let c = s.parse_json(&v).unwrap();
     assert_eq!(
         s.encode(&c),
-        vec![2, 4, 1, 2, 5, 1, 1, 2, 4, 2, 1, 1, 1, 4, 2, 1, 1, 2, 2, 3, 1, 1, 2, 1, 1, 2, 6]
+        vec![
+            2, 4, 1, 2, 5, 1, 1, 2, 4, 2, 1, 1, 1, 4, 2, 1, 1, 2, 2, 3, 1, 1, 2, 1, 1, 2, 6
+        ]
     );
     // Disallowed tokens and invalid cells are refused.
     let mut t = s.encode(&c);
@@ -225,7 +257,9 @@ fn sampling_is_reproducible_and_spread() {
     let s = Nb101Space::new();
     let draw = |seed| {
         let mut rng = rng_for(seed, "sample");
-        (0..50).map(|_| s.key(&s.sample(&mut rng))).collect::<Vec<_>>()
+        (0..50)
+            .map(|_| s.key(&s.sample(&mut rng)))
+            .collect::<Vec<_>>()
     };
     assert_eq!(draw(5), draw(5));
     assert_ne!(draw(5), draw(6));
@@ -276,5 +310,9 @@ fn text_and_json_forms_round_trip() {
         "00005c142e6f48ac74fdcf73e3439874"
     );
     assert!("00005c14".parse::<ModuleHash>().is_err());
-    assert!("g0005c142e6f48ac74fdcf73e3439874".parse::<ModuleHash>().is_err());
+    assert!(
+        "g0005c142e6f48ac74fdcf73e3439874"
+            .parse::<ModuleHash>()
+            .is_err()
+    );
 }
