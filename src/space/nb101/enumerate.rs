@@ -163,6 +163,10 @@ mod tests {
         for (h, c) in all.iter().step_by(997) {
             assert_eq!(c.module_hash().unwrap(), *h);
         }
+        // Every hash of the published 20k table (embedded) is a cell of the space.
+        for (h, _) in crate::benchmark::nb101::nb101_20k_cells() {
+            assert!(distinct.contains(h), "{h}");
+        }
     }
 
     #[test]
