@@ -49,7 +49,7 @@ pub fn write_synthetic<W: Write>(w: &mut W, opts: &SynthOptions) -> io::Result<u
             for _ in 0..opts.repeats {
                 let time_per_epoch = 5.0 + 20.0 * rng.r#gen::<f64>();
                 let acc = |rng: &mut crate::rng::Rng, scale: f64| {
-                    (0.1 + scale * (0.75 + 0.2 * quality) + 0.01 * rng.r#gen::<f64>()).min(1.0)
+                    (0.1 + scale * (0.65 + 0.2 * quality) + 0.01 * rng.r#gen::<f64>()).min(1.0)
                 };
                 let eval = |rng: &mut crate::rng::Rng, e: f64, scale: f64| EvaluationData {
                     current_epoch: Some(e),
