@@ -90,6 +90,14 @@ pub fn nb101_20k_cells() -> &'static [(ModuleHash, Cell)] {
     &embedded().cells
 }
 
+/// The `nb101-20k` space: NAS-Bench-101, sampling only among the table's cells.
+pub fn nb101_20k_space() -> Nb101Space {
+    Nb101Space::with_pool(
+        "nb101-20k",
+        nb101_20k_cells().iter().map(|(_, c)| *c).collect(),
+    )
+}
+
 /// The `nb101-20k` benchmark: objective and report `val_acc_108ep`, cost the training time.
 pub fn nb101_20k_benchmark() -> TabularBenchmark {
     TabularBenchmark::new(

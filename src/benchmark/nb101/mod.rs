@@ -12,7 +12,9 @@ pub mod tfrecord;
 pub use dataset::{
     Nb101Benchmark, Nb101Dataset, Nb101Model, QueryMode, QueryResult, Run, load_stats,
 };
-pub use embedded::{NB101_20K_OBJECTIVE, nb101_20k_benchmark, nb101_20k_cells, nb101_20k_table};
+pub use embedded::{
+    NB101_20K_OBJECTIVE, nb101_20k_benchmark, nb101_20k_cells, nb101_20k_space, nb101_20k_table,
+};
 pub use record::{EvaluationData, ModelMetrics, Nb101Record};
 
 /// Errors reading or querying NAS-Bench-101 data. Format errors name the byte offset.

@@ -272,6 +272,13 @@ fn embedded_20k_table_holds_the_published_graphs() {
         Evaluator::<Nb101Space>::evaluate(&b, &space, &c0.padded()),
         crate::benchmark::Outcome::Evaluated(_)
     ));
+    // The subset space samples only table cells.
+    let sub = nb101_20k_space();
+    assert_eq!((sub.name(), sub.cardinality()), ("nb101-20k", Some(20_001)));
+    let mut rng = rng_for(0, "sub");
+    for _ in 0..100 {
+        assert!(b.lookup(&sub.key(&sub.sample(&mut rng))).is_some());
+    }
     // Hash ffff... sorts last: not among the first 20,001.
     let outside = (0..)
         .map(|i| space.sample(&mut rng_for(i, "outside")))

@@ -565,9 +565,15 @@ fn group_offset(j: usize) -> usize {
 }
 
 /// The NAS-Bench-101 space; see the module documentation.
+///
+/// [`Nb101Space::with_pool`] makes a variant that samples only from a given list of cells
+/// (e.g. the cells of a partial table such as `nb101-20k`); its other operations, mutation
+/// included, are those of the full space.
 #[derive(Debug, Clone)]
 pub struct Nb101Space {
     encoding: TokenEncoding,
+    name: String,
+    pool: Option<std::sync::Arc<[Cell]>>,
 }
 
 impl Default for Nb101Space {
@@ -605,6 +611,20 @@ impl Nb101Space {
                 allowed,
                 token_names,
             },
+            name: "nb101".into(),
+            pool: None,
+        }
+    }
+
+    /// The space named `name` whose [`SearchSpace::sample`] draws uniformly from `pool` (which
+    /// should hold valid cells with distinct hashes) and whose cardinality is the pool's size.
+    /// Panics on an empty pool.
+    pub fn with_pool(name: &str, pool: Vec<Cell>) -> Self {
+        assert!(!pool.is_empty(), "a sampling pool needs at least one cell");
+        Self {
+            name: name.to_string(),
+            pool: Some(pool.into()),
+            ..Self::new()
         }
     }
 
@@ -654,16 +674,20 @@ impl SearchSpace for Nb101Space {
     type Arch = Cell;
 
     fn name(&self) -> &str {
-        "nb101"
+        &self.name
     }
 
     fn cardinality(&self) -> Option<u128> {
-        Some(NUM_UNIQUE_CELLS as u128)
+        Some(self.pool.as_ref().map_or(NUM_UNIQUE_CELLS, |p| p.len()) as u128)
     }
 
-    /// Uniform over the unique cells (each returned pruned, in its enumeration form).
+    /// Uniform over the unique cells (each returned pruned, in its enumeration form), or over
+    /// the pool.
     fn sample(&self, rng: &mut Rng) -> Cell {
-        let all = enumerate::unique_cells();
+        let all: &[Cell] = match &self.pool {
+            Some(p) => p,
+            None => enumerate::unique_cells(),
+        };
         all[rng.gen_range(0..all.len())]
     }
 
