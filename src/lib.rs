@@ -10,6 +10,7 @@
 //! - [`report`]: summaries of finished searches (human text and JSON).
 
 pub mod benchmark;
+pub mod compare;
 pub mod controller;
 pub mod report;
 pub mod rng;

@@ -22,6 +22,75 @@ use crate::space::SearchSpace;
 pub use evolution::{ReConfig, RegularizedEvolution};
 pub use random::RandomSearch;
 
+/// Settings of every algorithm (each uses its own part).
+#[derive(Debug, Clone, Default)]
+pub struct AlgoConfig {
+    /// Regularized evolution.
+    pub re: ReConfig,
+}
+
+/// The search algorithms seminas offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algo {
+    /// Random search without replacement.
+    Random,
+    /// Regularized evolution.
+    Re,
+}
+
+impl Algo {
+    /// Every algorithm, in the order tables list them.
+    pub const ALL: [Algo; 2] = [Algo::Random, Algo::Re];
+
+    /// The algorithm's command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algo::Random => "random",
+            Algo::Re => "re",
+        }
+    }
+
+    /// The best algorithm available, used when the user names none.
+    pub fn best_available() -> Algo {
+        Algo::Re
+    }
+
+    /// A fresh searcher for a search of `budget` queries, with every random choice drawn from
+    /// `seed`. Some algorithms plan their rounds from the budget.
+    pub fn build<S: SearchSpace>(
+        self,
+        seed: u64,
+        budget: usize,
+        config: &AlgoConfig,
+    ) -> Box<dyn Searcher<S>> {
+        let rng = crate::rng::rng_for(seed, "searcher");
+        let _ = budget;
+        match self {
+            Algo::Random => Box::new(RandomSearch::new(rng)),
+            Algo::Re => Box::new(RegularizedEvolution::<S::Arch>::new(config.re, rng)),
+        }
+    }
+}
+
+impl std::str::FromStr for Algo {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Algo::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Algo::ALL.iter().map(|a| a.name()).collect();
+                format!("unknown algorithm {s:?} (known: {})", names.join(", "))
+            })
+    }
+}
+
+impl std::fmt::Display for Algo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// What a searcher is told about one of its proposals.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Feedback {
@@ -267,5 +336,77 @@ mod tests {
         let run = run_search(&space, &bench, &mut s, Budget::queries(1), &mut |_| {});
         assert_eq!(run.records.len(), 1);
         assert_eq!(run.stop, StopReason::Budget);
+    }
+
+    #[test]
+    fn random_search_with_the_whole_table_finds_the_best_cell() {
+        let space = Nb201Space::new();
+        let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+        let mut s = Algo::Random.build::<Nb201Space>(11, 20_000, &AlgoConfig::default());
+        let run = run_search(
+            &space,
+            &bench,
+            s.as_mut(),
+            Budget::queries(20_000),
+            &mut |_| {},
+        );
+        assert_eq!(run.records.len(), 15_625);
+        assert_eq!(run.stop, StopReason::Exhausted);
+        assert_eq!(run.repeats, 0);
+        let best = run.best().unwrap();
+        let idx = bench.table().metric_index("index").unwrap();
+        assert_eq!(bench.table().get(&best.key).unwrap()[idx], 6111.0);
+        assert_eq!(best.result.as_ref().unwrap().report, Some(94.3733));
+    }
+
+    #[test]
+    fn searchers_are_deterministic_per_seed() {
+        let space = Nb201Space::new();
+        let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+        for algo in Algo::ALL {
+            let keys = |seed| {
+                let mut s = algo.build::<Nb201Space>(seed, 60, &AlgoConfig::default());
+                run_search(&space, &bench, s.as_mut(), Budget::queries(60), &mut |_| {})
+                    .records
+                    .into_iter()
+                    .map(|r| r.key)
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(keys(5), keys(5), "{algo}");
+            assert_ne!(keys(5), keys(6), "{algo}");
+        }
+    }
+
+    #[test]
+    fn regularized_evolution_ages_out_and_mutates_winners() {
+        let space = Nb201Space::new();
+        let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+        let cfg = ReConfig {
+            population: 10,
+            tournament: 3,
+            max_retries: 100,
+        };
+        let mut re = RegularizedEvolution::new(cfg, crate::rng::rng_for(1, "t"));
+        let run = run_search(&space, &bench, &mut re, Budget::queries(50), &mut |_| {});
+        let pop: Vec<_> = re.population().map(|(a, _)| space.key(a)).collect();
+        // The population is exactly the 10 youngest evaluated architectures.
+        let last: Vec<_> = run.records[40..].iter().map(|r| r.key.clone()).collect();
+        assert_eq!(pop, last);
+        // Every child differs from some earlier member by exactly one edge.
+        for (i, r) in run.records.iter().enumerate().skip(10) {
+            let child = space.parse(&r.key).unwrap();
+            let close = run.records[..i].iter().any(|p| {
+                let p = space.parse(&p.key).unwrap();
+                p.0.iter()
+                    .zip(child.0.iter())
+                    .filter(|(a, b)| a != b)
+                    .count()
+                    == 1
+            });
+            assert!(close, "query {} is not a one-step mutant", r.n);
+        }
+        // Evolution beats the mean of random architectures by a wide margin.
+        let best = run.best().unwrap().result.as_ref().unwrap().objective;
+        assert!(best > 88.0, "best {best}");
     }
 }

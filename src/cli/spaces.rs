@@ -1,0 +1,93 @@
+//! Choosing a search space and its evaluator from command-line arguments.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use seminas::benchmark::nb201::{NB201_COST, NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
+use seminas::benchmark::{Table, TabularBenchmark};
+use seminas::space::{CategoricalSpace, Nb201Space};
+
+/// Where architectures come from and how they are evaluated.
+#[derive(Debug, Clone, Args)]
+pub struct SpaceArgs {
+    /// Search space: `nb201` (embedded NAS-Bench-201 CIFAR-10 benchmark) or a TOML file
+    /// defining a categorical space.
+    #[arg(long, default_value = "nb201", value_name = "nb201|FILE.toml")]
+    pub space: String,
+    /// CSV table of measured architectures (one column per position of a categorical space, or
+    /// an `arch` column of cell strings for nb201).
+    #[arg(long, value_name = "FILE.csv")]
+    pub table: Option<PathBuf>,
+    /// Table column the search maximises [nb201: cifar10_valid_valid_acc].
+    #[arg(long, value_name = "COL")]
+    pub objective: Option<String>,
+    /// Table column reported in results, never seen by the search [nb201: cifar10_test_acc].
+    #[arg(long, value_name = "COL")]
+    pub report: Option<String>,
+    /// Table column holding each evaluation's cost in seconds (optional).
+    #[arg(long, value_name = "COL")]
+    pub cost: Option<String>,
+}
+
+/// A space together with the evaluator chosen for it.
+pub enum Problem {
+    /// NAS-Bench-201 cells.
+    Nb201(Nb201Space, TabularBenchmark),
+    /// A user-defined categorical space.
+    Categorical(CategoricalSpace, TabularBenchmark),
+}
+
+fn open(path: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))
+}
+
+impl SpaceArgs {
+    /// Builds the space and evaluator the arguments describe.
+    pub fn problem(&self) -> anyhow::Result<Problem> {
+        if self.space == "nb201" {
+            let space = Nb201Space::new();
+            let objective = self.objective.as_deref().unwrap_or(NB201_OBJECTIVE);
+            let report = self.report.as_deref().unwrap_or(NB201_REPORT);
+            let bench = match &self.table {
+                None => nb201_benchmark(objective, report)?,
+                Some(path) => {
+                    let name = path.display().to_string();
+                    let table = Table::read_with_text_column(&name, open(path)?, &space, "arch")?;
+                    let cost = self.cost.as_deref().or_else(|| {
+                        table
+                            .metric_names()
+                            .iter()
+                            .any(|m| m == NB201_COST)
+                            .then_some(NB201_COST)
+                    });
+                    TabularBenchmark::new(Arc::new(table), objective, report, cost)?
+                }
+            };
+            return Ok(Problem::Nb201(space, bench));
+        }
+        let path = Path::new(&self.space);
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            bail!(
+                "unknown search space {:?}: use `nb201` or a .toml file defining a categorical space",
+                self.space
+            );
+        }
+        let space = CategoricalSpace::from_toml_file(path)?;
+        let Some(table_path) = &self.table else {
+            bail!(
+                "a categorical space needs --table FILE.csv with measured architectures (one column per position)"
+            );
+        };
+        let (Some(objective), Some(report)) = (&self.objective, &self.report) else {
+            bail!("with --table, name the columns: --objective COL --report COL");
+        };
+        let name = table_path.display().to_string();
+        let table = Table::read_categorical(&name, open(table_path)?, &space)?;
+        let bench =
+            TabularBenchmark::new(Arc::new(table), objective, report, self.cost.as_deref())?;
+        Ok(Problem::Categorical(space, bench))
+    }
+}
