@@ -574,6 +574,7 @@ pub struct Nb101Space {
     encoding: TokenEncoding,
     name: String,
     pool: Option<std::sync::Arc<[Cell]>>,
+    official_sampling: bool,
 }
 
 impl Default for Nb101Space {
@@ -613,6 +614,45 @@ impl Nb101Space {
             },
             name: "nb101".into(),
             pool: None,
+            official_sampling: false,
+        }
+    }
+
+    /// The same space, but [`SearchSpace::sample`] draws like the official example code's
+    /// `random_spec` ([`Nb101Space::random_spec`]) instead of uniformly over unique cells.
+    pub fn with_official_sampling(mut self) -> Self {
+        self.official_sampling = true;
+        self
+    }
+
+    /// The official example code's `random_spec`: each of the 21 upper-triangular entries of a
+    /// 7x7 matrix is an edge with probability 1/2, each interior vertex gets a uniform random
+    /// operation, until the cell is valid. Not uniform over unique cells (cells with many
+    /// isomorphic or prunable forms come up more often), but what the NAS-Bench-101 paper's
+    /// random search and evolution draw.
+    pub fn random_spec(rng: &mut Rng) -> Cell {
+        loop {
+            let mut adj = [0u8; MAX_VERTICES];
+            for (i, row) in adj.iter_mut().enumerate() {
+                for j in i + 1..MAX_VERTICES {
+                    if rng.gen_range(0..2) == 1 {
+                        *row |= 1 << j;
+                    }
+                }
+            }
+            let mut ops = [Op::Output; MAX_VERTICES];
+            ops[0] = Op::Input;
+            for op in &mut ops[1..MAX_VERTICES - 1] {
+                *op = Self::random_interior(rng);
+            }
+            let c = Cell {
+                n: MAX_VERTICES as u8,
+                adj,
+                ops,
+            };
+            if c.validate().is_ok() {
+                return c;
+            }
         }
     }
 
@@ -681,9 +721,12 @@ impl SearchSpace for Nb101Space {
         Some(self.pool.as_ref().map_or(NUM_UNIQUE_CELLS, |p| p.len()) as u128)
     }
 
-    /// Uniform over the unique cells (each returned pruned, in its enumeration form), or over
-    /// the pool.
+    /// Uniform over the unique cells (each returned pruned, in its enumeration form), over the
+    /// pool if there is one, or as `random_spec` with [`Nb101Space::with_official_sampling`].
     fn sample(&self, rng: &mut Rng) -> Cell {
+        if self.official_sampling && self.pool.is_none() {
+            return Self::random_spec(rng);
+        }
         let all: &[Cell] = match &self.pool {
             Some(p) => p,
             None => enumerate::unique_cells(),

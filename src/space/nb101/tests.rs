@@ -268,6 +268,29 @@ fn sampling_is_reproducible_and_spread() {
 }
 
 #[test]
+fn official_random_spec_is_valid_and_favours_prunable_cells() {
+    let s = Nb101Space::new().with_official_sampling();
+    let mut rng = rng_for(4, "test");
+    let mut small = 0;
+    for _ in 0..2000 {
+        let c = s.sample(&mut rng);
+        assert_eq!(c.num_vertices(), 7);
+        let p = c.validate().unwrap();
+        small += usize::from(p.num_vertices() < 7);
+    }
+    // Random 7x7 matrices have 10.5 edges on average, so nearly every valid one is pruned.
+    assert!(small > 1900, "{small}");
+    // Uniform sampling matches the enumeration's share of cells under 7 vertices (15.2%).
+    let all = enumerate::unique_cells();
+    let share = all.iter().filter(|c| c.num_vertices() < 7).count() as f64 / all.len() as f64;
+    let uniform = Nb101Space::new();
+    let small_u = (0..2000)
+        .filter(|_| uniform.sample(&mut rng).num_vertices() < 7)
+        .count();
+    assert!((small_u as f64 / 2000.0 - share).abs() < 0.03, "{small_u}");
+}
+
+#[test]
 fn text_and_json_forms_round_trip() {
     let s = Nb101Space::new();
     let mut rng = rng_for(9, "test");
