@@ -289,3 +289,32 @@ fn embedded_20k_table_holds_the_published_graphs() {
         crate::benchmark::Outcome::NotEvaluable
     );
 }
+
+#[test]
+fn embedded_20k_matches_the_published_csv_when_available() {
+    // The published file is in the CI checkout (../shared/data), not in the repository.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/nb101/nb101_20k.csv"
+    );
+    let Ok(text) = std::fs::read_to_string(path) else {
+        eprintln!("skipped: {path} not found");
+        return;
+    };
+    let t = nb101_20k_table();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&header[1..], t.metric_names());
+    let mut n = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let row = t
+            .get(cells[0])
+            .unwrap_or_else(|| panic!("{} missing", cells[0]));
+        for (v, c) in row.iter().zip(&cells[1..]) {
+            assert_eq!(*v, c.parse::<f64>().unwrap(), "{line}");
+        }
+        n += 1;
+    }
+    assert_eq!(n, t.len());
+}
