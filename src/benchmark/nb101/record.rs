@@ -376,8 +376,17 @@ pub fn decode_payload(data: &[u8], scratch: &mut Vec<u8>) -> Result<Nb101Record,
     let cell = Cell::from_official_strings(adjacency, ops)
         .map_err(|e| perr(field_offset(data, 1), format!("bad cell: {e}")))?;
     let at = field_offset(data, 3);
-    base64_decode(metrics.as_bytes(), scratch)
-        .map_err(|(i, m)| perr(at + 1 + i as u64, format!("bad base64 in the metrics: {m}")))?;
+    base64_decode(metrics.as_bytes(), scratch).map_err(|(i, m)| {
+        // Each line break is written `\n` (two bytes) in the file.
+        let breaks = metrics.as_bytes()[..i]
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count();
+        perr(
+            at + 1 + (i + breaks) as u64,
+            format!("bad base64 in the metrics: {m}"),
+        )
+    })?;
     let metrics =
         decode_metrics(scratch).map_err(|m| perr(at, format!("bad ModelMetrics protobuf: {m}")))?;
     Ok(Nb101Record {

@@ -87,6 +87,12 @@ fn corrupt_inputs_give_located_errors() {
     let (at, msg) = format_error(&reframe(&d));
     assert_eq!(at, 12 + b64_at as u64 + 10);
     assert!(msg.contains("bad base64"), "{msg}");
+    // ... and after the first line break (written as the two bytes `\n`).
+    let mut d = data.to_vec();
+    d[b64_at + 100] = b'!';
+    let (at, msg) = format_error(&reframe(&d));
+    assert_eq!(at, 12 + b64_at as u64 + 100);
+    assert!(msg.contains("'!' is not a base64 character"), "{msg}");
     // Wrong field type: epochs as a string.
     let (at, msg) = format_error(&reframe(text.replacen(", 4, ", ", \"4\", ", 1).as_bytes()));
     assert!(msg.contains("invalid type"), "{msg}");

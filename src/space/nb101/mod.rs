@@ -108,13 +108,14 @@ impl Op {
         }
     }
 
-    /// The SemiNAS token of the operation.
-    pub fn token(self) -> u32 {
+    /// The SemiNAS token of the operation (`input` has none: it is never written).
+    pub fn token(self) -> Option<u32> {
         match self {
-            Op::Conv1x1 => 3,
-            Op::Conv3x3 | Op::Input => 4,
-            Op::MaxPool3x3 => 5,
-            Op::Output => 6,
+            Op::Input => None,
+            Op::Conv1x1 => Some(3),
+            Op::Conv3x3 => Some(4),
+            Op::MaxPool3x3 => Some(5),
+            Op::Output => Some(6),
         }
     }
 
@@ -553,7 +554,7 @@ pub fn seminas_reference_sequence(cell: &Cell) -> Option<Vec<u32>> {
             for row in 0..col {
                 seq.push(u32::from(p.has_edge(row, col)) + 1);
             }
-            seq.push(p.ops[col].token());
+            seq.push(p.ops[col].token()?);
         }
     }
     Some(seq)
@@ -761,7 +762,7 @@ impl SearchSpace for Nb101Space {
             seq.push(if j + 1 == MAX_VERTICES {
                 6
             } else {
-                c.ops[j].token().min(5)
+                c.ops[j].token().filter(|&t| t != 6).unwrap_or(4)
             });
         }
         seq
