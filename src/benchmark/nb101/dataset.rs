@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rand::Rng as _;
+use rayon::prelude::*;
 
 use super::Nb101Error;
 use super::record::decode_payload;
@@ -93,13 +95,32 @@ pub struct QueryResult {
     pub mean_test_accuracy: f64,
 }
 
+/// Hashes module hashes (already uniform MD5 bytes) by folding their bytes: far cheaper than
+/// SipHash for the 423,624-entry index.
+#[derive(Default)]
+struct PrefixHasher(u64);
+
+impl Hasher for PrefixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..c.len()].copy_from_slice(c);
+            self.0 = (self.0.rotate_left(29) ^ u64::from_le_bytes(b))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The dataset: every cell in the file with its runs.
 #[derive(Debug)]
 pub struct Nb101Dataset {
     source: String,
     records: u64,
     models: Vec<Nb101Model>,
-    index: HashMap<ModuleHash, u32>,
+    index: HashMap<ModuleHash, u32, BuildHasherDefault<PrefixHasher>>,
     epochs: Vec<u32>,
 }
 
@@ -117,12 +138,16 @@ impl Nb101Dataset {
     }
 
     /// Reads an official-format stream; `source` names it in errors.
+    ///
+    /// Records are framed (and CRC-checked) in order and decoded in parallel batches; the first
+    /// error in file order is reported.
     pub fn from_reader<R: Read>(source: &str, reader: R) -> Result<Self, Nb101Error> {
+        const BATCH: usize = 8192;
         let mut rd = RecordReader::new(reader);
         let mut models: Vec<Nb101Model> = Vec::new();
-        let mut index: HashMap<ModuleHash, u32> = HashMap::new();
+        let mut index: HashMap<ModuleHash, u32, BuildHasherDefault<PrefixHasher>> =
+            HashMap::default();
         let mut epochs: Vec<u32> = Vec::new();
-        let mut scratch = Vec::new();
         let mut records = 0u64;
         let fail = |offset: u64, record: u64, message: String| Nb101Error::Format {
             file: source.to_string(),
@@ -130,60 +155,92 @@ impl Nb101Dataset {
             record,
             message,
         };
+        // One batch: record data back to back in `arena`, with (start offset, range) per record.
+        let mut arena: Vec<u8> = Vec::new();
+        let mut spans: Vec<(u64, std::ops::Range<usize>)> = Vec::with_capacity(BATCH);
         loop {
-            let (start, data) = match rd.next_record() {
-                Ok(Some(r)) => r,
-                Ok(None) => break,
-                Err((offset, e)) => return Err(fail(offset, records + 1, e.to_string())),
-            };
-            records += 1;
-            let data_at = start + 12;
-            let rec = decode_payload(data, &mut scratch)
-                .map_err(|e| fail(data_at + e.at, records, e.message))?;
-            let last =
-                rec.metrics.evaluation_data.last().ok_or_else(|| {
+            arena.clear();
+            spans.clear();
+            let mut framing = None;
+            let mut done = false;
+            while spans.len() < BATCH {
+                match rd.next_record() {
+                    Ok(Some((start, data))) => {
+                        let from = arena.len();
+                        arena.extend_from_slice(data);
+                        spans.push((start, from..arena.len()));
+                    }
+                    Ok(None) => {
+                        done = true;
+                        break;
+                    }
+                    Err(e) => {
+                        framing = Some(e);
+                        break;
+                    }
+                }
+            }
+            let decoded: Vec<_> = spans
+                .par_iter()
+                .with_min_len(256)
+                .map_init(Vec::new, |scratch, (_, r)| {
+                    decode_payload(&arena[r.clone()], scratch)
+                })
+                .collect();
+            for ((start, _), rec) in spans.iter().zip(decoded) {
+                records += 1;
+                let data_at = start + 12;
+                let rec = rec.map_err(|e| fail(data_at + e.at, records, e.message))?;
+                let last = rec.metrics.evaluation_data.last().ok_or_else(|| {
                     fail(data_at, records, "the metrics hold no evaluation".into())
                 })?;
-            let get = |v: Option<f64>, name: &str| {
-                v.ok_or_else(|| {
-                    fail(
-                        data_at,
-                        records,
-                        format!("the final evaluation has no {name}"),
-                    )
-                })
-            };
-            let run = Run {
-                epochs: rec.epochs,
-                training_time: get(last.training_time, "training_time")?,
-                train_accuracy: get(last.train_accuracy, "train_accuracy")?,
-                validation_accuracy: get(last.validation_accuracy, "validation_accuracy")?,
-                test_accuracy: get(last.test_accuracy, "test_accuracy")?,
-            };
-            if !epochs.contains(&rec.epochs) {
-                epochs.push(rec.epochs);
-            }
-            match index.get(&rec.hash) {
-                Some(&i) => {
-                    let m = &mut models[i as usize];
-                    if m.cell != rec.cell {
-                        return Err(fail(
+                let get = |v: Option<f64>, name: &str| {
+                    v.ok_or_else(|| {
+                        fail(
                             data_at,
                             records,
-                            format!("cell of {} differs from its earlier records", rec.hash),
-                        ));
+                            format!("the final evaluation has no {name}"),
+                        )
+                    })
+                };
+                let run = Run {
+                    epochs: rec.epochs,
+                    training_time: get(last.training_time, "training_time")?,
+                    train_accuracy: get(last.train_accuracy, "train_accuracy")?,
+                    validation_accuracy: get(last.validation_accuracy, "validation_accuracy")?,
+                    test_accuracy: get(last.test_accuracy, "test_accuracy")?,
+                };
+                if !epochs.contains(&rec.epochs) {
+                    epochs.push(rec.epochs);
+                }
+                match index.get(&rec.hash) {
+                    Some(&i) => {
+                        let m = &mut models[i as usize];
+                        if m.cell != rec.cell {
+                            return Err(fail(
+                                data_at,
+                                records,
+                                format!("cell of {} differs from its earlier records", rec.hash),
+                            ));
+                        }
+                        m.runs.push(run);
                     }
-                    m.runs.push(run);
+                    None => {
+                        index.insert(rec.hash, models.len() as u32);
+                        models.push(Nb101Model {
+                            hash: rec.hash,
+                            cell: rec.cell,
+                            trainable_parameters: rec.metrics.trainable_parameters.unwrap_or(0),
+                            runs: vec![run],
+                        });
+                    }
                 }
-                None => {
-                    index.insert(rec.hash, models.len() as u32);
-                    models.push(Nb101Model {
-                        hash: rec.hash,
-                        cell: rec.cell,
-                        trainable_parameters: rec.metrics.trainable_parameters.unwrap_or(0),
-                        runs: vec![run],
-                    });
-                }
+            }
+            if let Some((offset, e)) = framing {
+                return Err(fail(offset, records + 1, e.to_string()));
+            }
+            if done {
+                break;
             }
         }
         epochs.sort_unstable();

@@ -76,25 +76,48 @@ const B64_INV: [u8; 256] = {
 /// every 76 characters). On error, gives the index of the offending character.
 pub fn base64_decode(text: &[u8], out: &mut Vec<u8>) -> Result<(), (usize, String)> {
     out.clear();
+    out.reserve(text.len() * 3 / 4);
     let mut acc: u32 = 0;
     let mut nbits = 0;
     let mut pad_at: Option<usize> = None;
     let mut count = 0usize;
-    for (i, &c) in text.iter().enumerate() {
+    let mut i = 0;
+    while i < text.len() {
+        // Fast path: four plain characters at a 24-bit boundary.
+        if nbits == 0 && pad_at.is_none() && i + 4 <= text.len() {
+            let q = [
+                B64_INV[usize::from(text[i])],
+                B64_INV[usize::from(text[i + 1])],
+                B64_INV[usize::from(text[i + 2])],
+                B64_INV[usize::from(text[i + 3])],
+            ];
+            if (q[0] | q[1] | q[2] | q[3]) & 0x80 == 0 {
+                let n = u32::from(q[0]) << 18
+                    | u32::from(q[1]) << 12
+                    | u32::from(q[2]) << 6
+                    | u32::from(q[3]);
+                out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+                count += 4;
+                i += 4;
+                continue;
+            }
+        }
+        let (at, c) = (i, text[i]);
+        i += 1;
         if c == b'\n' || c == b'\r' {
             continue;
         }
         if c == b'=' {
-            pad_at.get_or_insert(i);
+            pad_at.get_or_insert(at);
             count += 1;
             continue;
         }
         if pad_at.is_some() {
-            return Err((i, "data after '=' padding".into()));
+            return Err((at, "data after '=' padding".into()));
         }
         let v = B64_INV[usize::from(c)];
         if v == 0xff {
-            return Err((i, format!("{:?} is not a base64 character", c as char)));
+            return Err((at, format!("{:?} is not a base64 character", c as char)));
         }
         count += 1;
         acc = (acc << 6) | u32::from(v);
@@ -103,6 +126,8 @@ pub fn base64_decode(text: &[u8], out: &mut Vec<u8>) -> Result<(), (usize, Strin
             nbits -= 8;
             out.push((acc >> nbits) as u8);
         }
+        // Back on a byte boundary after 4 characters: nbits is 0 again.
+        acc &= (1 << nbits) - 1;
     }
     if !count.is_multiple_of(4) {
         return Err((

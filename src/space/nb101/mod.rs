@@ -316,33 +316,55 @@ impl Cell {
             text: format!("{adjacency}:{ops}"),
             reason,
         };
-        let ops: Vec<Op> = ops
-            .split(',')
-            .map(|name| Op::from_name(name).ok_or_else(|| bad(format!("unknown op {name:?}"))))
-            .collect::<Result<_, _>>()?;
-        let n = ops.len();
-        if adjacency.len() != n * n {
+        // No allocation on the good path: the dataset reader calls this per record.
+        let mut o = [Op::Input; MAX_VERTICES];
+        let mut n = 0;
+        for name in ops.split(',') {
+            if n == MAX_VERTICES {
+                return Err(bad(format!(
+                    "more than {MAX_VERTICES} operations (at most {MAX_VERTICES} vertices)"
+                )));
+            }
+            o[n] = Op::from_name(name).ok_or_else(|| bad(format!("unknown op {name:?}")))?;
+            n += 1;
+        }
+        if n < 2 {
             return Err(bad(format!(
-                "{n} operations need {} adjacency digits, found {}",
-                n * n,
-                adjacency.len()
+                "a cell has 2 to {MAX_VERTICES} vertices, found {n}"
             )));
         }
         let b = adjacency.as_bytes();
-        let mut matrix = vec![vec![0u8; n]; n];
+        if b.len() != n * n {
+            return Err(bad(format!(
+                "{n} operations need {} adjacency digits, found {}",
+                n * n,
+                b.len()
+            )));
+        }
+        let mut adj = [0u8; MAX_VERTICES];
         for (k, &c) in b.iter().enumerate() {
-            matrix[k / n][k % n] = match c {
-                b'0' => 0,
-                b'1' => 1,
+            let (i, j) = (k / n, k % n);
+            match c {
+                b'0' => {}
+                b'1' if j > i => adj[i] |= 1 << j,
+                b'1' => {
+                    return Err(bad(format!(
+                        "the matrix must be upper-triangular, but has an entry at ({i}, {j})"
+                    )));
+                }
                 _ => {
                     return Err(bad(format!(
                         "adjacency digit {:?} is not 0 or 1",
                         c as char
                     )));
                 }
-            };
+            }
         }
-        Cell::new(&matrix, &ops).map_err(|e| bad(e.to_string()))
+        Ok(Cell {
+            n: n as u8,
+            adj,
+            ops: o,
+        })
     }
 
     /// Removes the vertices not on a path from the input to the output (official
