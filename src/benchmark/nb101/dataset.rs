@@ -384,9 +384,26 @@ impl Nb101Benchmark {
         })
     }
 
+    /// The same benchmark (dataset shared, reference copied) drawing repeats from `rng`: one
+    /// per search when many run in parallel.
+    pub fn reseeded(&self, rng: Rng) -> Self {
+        Self {
+            data: self.data.clone(),
+            epochs: self.epochs,
+            mode: self.mode,
+            rng: Mutex::new(rng),
+            reference: self.reference.clone(),
+        }
+    }
+
     /// The dataset.
     pub fn dataset(&self) -> &Nb101Dataset {
         &self.data
+    }
+
+    /// The epoch budget queried.
+    pub fn epochs(&self) -> u32 {
+        self.epochs
     }
 }
 

@@ -6,6 +6,7 @@
 use std::io::{self, Write};
 
 use rand::Rng as _;
+use rayon::prelude::*;
 
 use super::record::{EvaluationData, ModelMetrics, Nb101Record, encode_payload};
 use super::tfrecord::write_record;
@@ -38,11 +39,12 @@ impl Default for SynthOptions {
 
 /// Writes the synthetic file; returns the number of records written.
 pub fn write_synthetic<W: Write>(w: &mut W, opts: &SynthOptions) -> io::Result<u64> {
-    let cells = enumerate::enumerate_with_hashes();
-    let n = opts.limit.unwrap_or(cells.len()).min(cells.len());
+    let all = enumerate::unique_cells();
+    let n = opts.limit.unwrap_or(all.len()).min(all.len());
+    let cells: Vec<_> = all[..n].par_iter().map(|c| (c.graph_hash(), *c)).collect();
     let mut rng = rng_for(opts.seed, "nb101-synth");
     let mut records = 0;
-    for (hash, cell) in &cells[..n] {
+    for (hash, cell) in &cells {
         let quality: f64 = rng.r#gen();
         let params = 200_000 + rng.gen_range(0..40_000_000);
         for &epochs in &opts.epochs {

@@ -251,6 +251,19 @@ fn writer_reader_round_trip_and_official_query_semantics() {
         b.evaluate(&space, &absent),
         crate::benchmark::Outcome::NotEvaluable
     );
+    // Same seed, same draws; a reseeded copy starts its own stream.
+    let objectives = |b: &Nb101Benchmark| -> Vec<f64> {
+        (0..20)
+            .map(|_| match b.evaluate(&space, &cell) {
+                crate::benchmark::Outcome::Evaluated(e) => e.objective,
+                o => panic!("{o:?}"),
+            })
+            .collect()
+    };
+    let b1 = b.reseeded(rng_for(9, "e"));
+    let b2 = b.reseeded(rng_for(9, "e"));
+    assert_eq!(objectives(&b1), objectives(&b2));
+    assert_ne!(objectives(&b1), objectives(&b.reseeded(rng_for(10, "e"))));
     let reference = b.reference().unwrap();
     assert_eq!(reference.len(), 40);
     assert!(Nb101Benchmark::new(d, 4, QueryMode::Sample, rng_for(2, "e")).is_err());
