@@ -337,3 +337,45 @@ fn embedded_20k_matches_the_published_csv_when_available() {
     }
     assert_eq!(n, t.len());
 }
+
+#[test]
+fn searchers_run_on_nb101_through_the_driver() {
+    use crate::search::{Algo, AlgoConfig, Budget, run_search};
+    // The embedded subset: sampling within it, mutation may leave it (not evaluable, free).
+    let space = nb101_20k_space();
+    let bench = nb101_20k_benchmark();
+    for algo in Algo::ALL {
+        let mut s = algo.build::<Nb101Space>(1, 150, &AlgoConfig::default());
+        let run = run_search(
+            &space,
+            &bench,
+            s.as_mut(),
+            Budget::queries(150),
+            &mut |_| {},
+        );
+        assert_eq!(run.records.len(), 150, "{algo}");
+        let best = run.best().unwrap().result.as_ref().unwrap().objective;
+        assert!(best > 0.93, "{algo}: {best}");
+        if algo == Algo::Re {
+            assert!(run.not_evaluable > 0, "mutants outside the table are free");
+        }
+    }
+    // An official-format file (synthetic), with seeded repeat draws.
+    let d = Arc::new(load(&synthetic(300, vec![108])).unwrap());
+    let pool: Vec<Cell> = d.models().iter().map(|m| m.cell).collect();
+    let space = Nb101Space::with_pool("nb101-synthetic", pool);
+    let bench = Nb101Benchmark::new(d, 108, QueryMode::Sample, rng_for(3, "repeats")).unwrap();
+    let mut s = Algo::Re.build::<Nb101Space>(2, 100, &AlgoConfig::default());
+    let run = run_search(
+        &space,
+        &bench,
+        s.as_mut(),
+        Budget::queries(100),
+        &mut |_| {},
+    );
+    assert_eq!(run.records.len(), 100);
+    for r in &run.records {
+        let e = r.result.as_ref().unwrap();
+        assert!(e.report.unwrap() > 0.0 && e.cost_seconds > 0.0);
+    }
+}
