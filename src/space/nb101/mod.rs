@@ -15,8 +15,7 @@
 //!
 //! Sampling is uniform over the 423,624 unique cells: the space enumerates them once per
 //! process ([`enumerate::unique_cells`], 0.2 s in release and 0.8 s in debug builds on 2 cores,
-//! 6.4 MB) and draws an
-//! index.
+//! 6.4 MB) and draws an index.
 //!
 //! # Token encoding (SemiNAS)
 //! The official SemiNAS sequence has 27 tokens over a vocabulary of 7: 0 start, 1 no edge,
