@@ -1,1 +1,406 @@
 //! The SemiNAS/NAO controller: LSTM encoder, MLP predictor, attention LSTM decoder.
+//!
+//! The network follows the official code (renqianluo/SemiNAS, `nasbench/`):
+//! - encoder: token embedding -> dropout -> 1-layer bidirectional LSTM -> linear `2H -> H` plus
+//!   the (dropped-out) embedding as residual -> L2-normalise per token (the *encoder outputs*)
+//!   -> mean over tokens -> L2-normalise (the *architecture embedding* `z`);
+//! - predictor: MLP `H -> mlp_hidden -> ... -> H` with ReLU and dropout after every layer,
+//!   residual from `z`, scaled by `sqrt(1/2)`, then linear `H -> 1`;
+//! - decoder: its own token embedding -> dropout -> 1-layer LSTM started at `(z, z)`, residual,
+//!   dot-product attention over the encoder outputs (input projection `H -> H`, output
+//!   projection of `[context; input]` `2H -> H`, tanh, no biases), residual, linear `H -> V`,
+//!   log-softmax; teacher-forced input is SOS followed by the sequence shifted by one;
+//! - loss `trade_off * MSE + (1 - trade_off) * NLL`, Adam with L2 weight decay added to the
+//!   (already clipped) gradient as torch's Adam does, global gradient-norm clipping.
+//!
+//! Differences from the official code (all deliberate):
+//! - greedy decoding chooses at each position only among the tokens the search space allows
+//!   there ([`TokenEncoding::allowed`]) instead of NAS-Bench-101's hard-coded token ranges;
+//! - generation moves *up* the predictor's gradient for `lambda > 0` (the official code's
+//!   `direction='+'`, the one its search uses); a negative `lambda` moves down;
+//! - `tanh` and `exp` in f32 use a vectorisable polynomial `exp` (relative error < 5e-7);
+//! - a mini-batch is computed as [`ControllerConfig::slices`] fixed slices whose gradients are
+//!   summed in order, which changes float rounding only.
+//!
+//! Parallelism: training runs the slices of each mini-batch on rayon's pool; `predict` and
+//! `generate` split their input into fixed chunks. Results depend on the seed and the
+//! configuration, never on the number of threads.
+
+pub mod bench;
+mod checkpoint;
+pub mod config;
+pub(crate) mod model;
+pub(crate) mod params;
+pub mod real;
+
+use rand::seq::SliceRandom;
+use rand::{RngCore, SeedableRng};
+use rayon::prelude::*;
+
+pub use config::{ControllerConfig, ControllerError};
+
+use crate::rng::Rng;
+use crate::space::TokenEncoding;
+use model::{Dims, Net, Workspace};
+use params::Layout;
+
+/// Sequences per parallel chunk in [`Controller::predict`] and [`Controller::generate`].
+const INFER_CHUNK: usize = 128;
+
+/// Mean losses over the last epoch of [`Controller::train`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct TrainStats {
+    /// Mean squared error of the predictor (on the normalised targets).
+    pub mse: f64,
+    /// Mean negative log-likelihood per token of the decoder.
+    pub nll: f64,
+    /// `trade_off * mse + (1 - trade_off) * nll`.
+    pub loss: f64,
+}
+
+/// A trained (or freshly initialised) SemiNAS controller together with its optimiser state.
+#[derive(Debug, Clone)]
+pub struct Controller {
+    cfg: ControllerConfig,
+    layout: Layout,
+    dims: Dims,
+    /// The tokens allowed at each position (from the space's encoding).
+    allowed: Vec<Vec<u32>>,
+    /// `length x vocab_size` mask of `allowed`.
+    mask: Vec<bool>,
+    params: Vec<f32>,
+    adam_m: Vec<f32>,
+    adam_v: Vec<f32>,
+    /// Adam steps taken so far.
+    step: u64,
+}
+
+impl Controller {
+    /// A controller with PyTorch-style initial weights drawn from `rng`.
+    ///
+    /// # Panics
+    /// If `cfg` is invalid (see [`ControllerConfig::validate`]) or does not match `enc`'s
+    /// vocabulary and length; use [`Controller::try_new`] to get an error instead.
+    pub fn new(cfg: ControllerConfig, enc: &TokenEncoding, rng: &mut Rng) -> Self {
+        Self::try_new(cfg, enc, rng).expect("valid controller configuration")
+    }
+
+    /// Like [`Controller::new`], reporting a bad configuration as an error.
+    pub fn try_new(
+        cfg: ControllerConfig,
+        enc: &TokenEncoding,
+        rng: &mut Rng,
+    ) -> Result<Self, ControllerError> {
+        let layout = Layout::new(&cfg);
+        let params = layout.init(rng);
+        Self::from_parts(cfg, enc.allowed.clone(), params, None)
+    }
+
+    fn from_parts(
+        cfg: ControllerConfig,
+        allowed: Vec<Vec<u32>>,
+        params: Vec<f32>,
+        adam: Option<(Vec<f32>, Vec<f32>, u64)>,
+    ) -> Result<Self, ControllerError> {
+        cfg.validate()?;
+        if allowed.len() != cfg.length {
+            return Err(ControllerError::Config(format!(
+                "length {} but the encoding has {} positions",
+                cfg.length,
+                allowed.len()
+            )));
+        }
+        let mut mask = vec![false; cfg.length * cfg.vocab_size];
+        for (p, toks) in allowed.iter().enumerate() {
+            if toks.is_empty() {
+                return Err(ControllerError::Config(format!(
+                    "position {p} allows no token"
+                )));
+            }
+            for &tok in toks {
+                if tok == 0 || tok as usize >= cfg.vocab_size {
+                    return Err(ControllerError::Config(format!(
+                        "token {tok} at position {p} is outside 1..{}",
+                        cfg.vocab_size
+                    )));
+                }
+                mask[p * cfg.vocab_size + tok as usize] = true;
+            }
+        }
+        let layout = Layout::new(&cfg);
+        if params.len() != layout.total {
+            return Err(ControllerError::Config(format!(
+                "{} parameters given, the configuration needs {}",
+                params.len(),
+                layout.total
+            )));
+        }
+        let dims = Dims {
+            v: cfg.vocab_size,
+            t: cfg.length,
+            h: cfg.hidden,
+            widths: cfg.mlp_widths(),
+            dropout: f64::from(cfg.dropout),
+            trade_off: f64::from(cfg.trade_off),
+        };
+        let (adam_m, adam_v, step) =
+            adam.unwrap_or_else(|| (vec![0.0; layout.total], vec![0.0; layout.total], 0));
+        Ok(Self {
+            cfg,
+            layout,
+            dims,
+            allowed,
+            mask,
+            params,
+            adam_m,
+            adam_v,
+            step,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ControllerConfig {
+        &self.cfg
+    }
+
+    /// Number of trainable parameters.
+    pub fn num_params(&self) -> usize {
+        self.layout.total
+    }
+
+    /// Adam steps taken so far (one per mini-batch).
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+
+    fn net(&self) -> Net<'_, f32> {
+        Net {
+            p: &self.params,
+            lay: &self.layout,
+            d: &self.dims,
+        }
+    }
+
+    fn check_seqs(&self, seqs: &[Vec<u32>]) -> Result<(), ControllerError> {
+        for (i, s) in seqs.iter().enumerate() {
+            if s.len() != self.cfg.length {
+                return Err(ControllerError::Input(format!(
+                    "sequence {i} has {} tokens, expected {}",
+                    s.len(),
+                    self.cfg.length
+                )));
+            }
+            if let Some(&tok) = s.iter().find(|&&t| t as usize >= self.cfg.vocab_size) {
+                return Err(ControllerError::Input(format!(
+                    "sequence {i} has token {tok}, vocabulary size is {}",
+                    self.cfg.vocab_size
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Trains `epochs` epochs on `(sequence, target)` pairs (targets already normalised by the
+    /// caller), shuffling with `rng` each epoch; returns the mean losses of the last epoch.
+    ///
+    /// # Panics
+    /// On malformed input (see [`Controller::try_train`]).
+    pub fn train(
+        &mut self,
+        seqs: &[Vec<u32>],
+        targets: &[f32],
+        epochs: usize,
+        rng: &mut Rng,
+    ) -> TrainStats {
+        self.try_train(seqs, targets, epochs, rng)
+            .expect("valid training data")
+    }
+
+    /// [`Controller::train`], reporting sequences of the wrong length or with tokens outside
+    /// the vocabulary, and a target count that differs from the sequence count.
+    pub fn try_train(
+        &mut self,
+        seqs: &[Vec<u32>],
+        targets: &[f32],
+        epochs: usize,
+        rng: &mut Rng,
+    ) -> Result<TrainStats, ControllerError> {
+        self.check_seqs(seqs)?;
+        if seqs.len() != targets.len() {
+            return Err(ControllerError::Input(format!(
+                "{} sequences but {} targets",
+                seqs.len(),
+                targets.len()
+            )));
+        }
+        let mut stats = TrainStats {
+            mse: 0.0,
+            nll: 0.0,
+            loss: 0.0,
+        };
+        if seqs.is_empty() || epochs == 0 {
+            return Ok(stats);
+        }
+        let nslices = self.cfg.slices;
+        let bs = self.cfg.batch_size;
+        let cap = bs.div_ceil(nslices);
+        let mut workspaces: Vec<Workspace<f32>> = (0..nslices)
+            .map(|_| Workspace::new(&self.dims, cap, self.layout.total))
+            .collect();
+        let mut order: Vec<usize> = (0..seqs.len()).collect();
+        for _ in 0..epochs {
+            order.shuffle(rng);
+            let (mut sse, mut nll) = (0.0, 0.0);
+            for batch in order.chunks(bs) {
+                let seeds: Vec<u64> = (0..nslices).map(|_| rng.next_u64()).collect();
+                let per = batch.len().div_ceil(nslices);
+                let net = self.net();
+                let losses: Vec<(f64, f64)> = workspaces
+                    .par_iter_mut()
+                    .zip(seeds)
+                    .enumerate()
+                    .map(|(k, (ws, seed))| {
+                        ws.grad.fill(0.0);
+                        let part =
+                            &batch[(k * per).min(batch.len())..((k + 1) * per).min(batch.len())];
+                        if part.is_empty() {
+                            return (0.0, 0.0);
+                        }
+                        let s: Vec<&[u32]> = part.iter().map(|&i| seqs[i].as_slice()).collect();
+                        let y: Vec<f32> = part.iter().map(|&i| targets[i]).collect();
+                        let mut masks = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+                        net.loss_and_grad(ws, &s, &y, batch.len(), Some(&mut masks))
+                    })
+                    .collect();
+                for (a, b) in losses {
+                    sse += a;
+                    nll += b;
+                }
+                let (first, rest) = workspaces.split_first_mut().expect("at least one slice");
+                for ws in rest {
+                    for (g, x) in first.grad.iter_mut().zip(&ws.grad) {
+                        *g += *x;
+                    }
+                }
+                let grad = std::mem::take(&mut first.grad);
+                self.adam_step(&grad);
+                first.grad = grad;
+            }
+            let n = seqs.len() as f64;
+            stats.mse = sse / n;
+            stats.nll = nll / (n * self.cfg.length as f64);
+            let to = f64::from(self.cfg.trade_off);
+            stats.loss = to * stats.mse + (1.0 - to) * stats.nll;
+        }
+        Ok(stats)
+    }
+
+    /// Clips the gradient's global norm, adds weight decay and takes one Adam step (torch's
+    /// order: `clip_grad_norm_` on the loss gradient, then `Adam(weight_decay)`).
+    fn adam_step(&mut self, grad: &[f32]) {
+        let norm = grad
+            .iter()
+            .map(|&g| f64::from(g) * f64::from(g))
+            .sum::<f64>()
+            .sqrt();
+        let clip = f64::from(self.cfg.grad_clip) / (norm + 1e-6);
+        let scale = if clip < 1.0 { clip as f32 } else { 1.0 };
+        self.step += 1;
+        let c = &self.cfg;
+        let bc1 = 1.0 - f64::from(c.beta1).powf(self.step as f64);
+        let bc2 = 1.0 - f64::from(c.beta2).powf(self.step as f64);
+        let step_size = (f64::from(c.lr) / bc1) as f32;
+        let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;
+        let (b1, b2, eps, wd) = (c.beta1, c.beta2, c.eps, c.weight_decay);
+        for (((p, m), v), &g) in self
+            .params
+            .iter_mut()
+            .zip(self.adam_m.iter_mut())
+            .zip(self.adam_v.iter_mut())
+            .zip(grad)
+        {
+            let g = g * scale + wd * *p;
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            let denom = v.sqrt() * inv_sqrt_bc2 + eps;
+            *p -= step_size * *m / denom;
+        }
+    }
+
+    /// Predicted (normalised) values of `seqs`, eval mode (no dropout).
+    ///
+    /// # Panics
+    /// On sequences of the wrong length or with tokens outside the vocabulary.
+    pub fn predict(&self, seqs: &[Vec<u32>]) -> Vec<f32> {
+        self.check_seqs(seqs).expect("valid sequences");
+        let net = self.net();
+        seqs.par_chunks(INFER_CHUNK)
+            .map_init(
+                || Workspace::<f32>::new(&self.dims, INFER_CHUNK, 0),
+                |ws, chunk| {
+                    let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
+                    net.encode(ws, &s, None);
+                    ws.pred[..chunk.len()].to_vec()
+                },
+            )
+            .flatten()
+            .collect()
+    }
+
+    /// Gradient of the predicted value with respect to each encoder output (`length x hidden`
+    /// per sequence, row-major), as used by [`Controller::generate`].
+    pub fn output_gradients(&self, seqs: &[Vec<u32>]) -> Vec<Vec<f32>> {
+        self.check_seqs(seqs).expect("valid sequences");
+        let net = self.net();
+        let (tl, h) = (self.cfg.length, self.cfg.hidden);
+        seqs.par_chunks(INFER_CHUNK)
+            .map_init(
+                || Workspace::<f32>::new(&self.dims, INFER_CHUNK, 0),
+                |ws, chunk| {
+                    let b = chunk.len();
+                    let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
+                    net.encode(ws, &s, None);
+                    net.pred_grad_wrt_outputs(ws, b);
+                    (0..b)
+                        .map(|i| {
+                            let mut g = Vec::with_capacity(tl * h);
+                            for tt in 0..tl {
+                                let r = tt * b + i;
+                                g.extend_from_slice(&ws.g_o[r * h..(r + 1) * h]);
+                            }
+                            g
+                        })
+                        .collect::<Vec<_>>()
+                },
+            )
+            .flatten()
+            .collect()
+    }
+
+    /// NAO generation: moves each sequence's encoder outputs up the predictor's gradient by
+    /// `lambda`, renormalises them, predicts from the new embedding and decodes greedily among
+    /// the tokens allowed at each position. Returns the new sequences and their predicted
+    /// (normalised) values, in input order.
+    ///
+    /// # Panics
+    /// On sequences of the wrong length or with tokens outside the vocabulary.
+    pub fn generate(&self, seqs: &[Vec<u32>], lambda: f32) -> Vec<(Vec<u32>, f32)> {
+        self.check_seqs(seqs).expect("valid sequences");
+        let net = self.net();
+        let tl = self.cfg.length;
+        seqs.par_chunks(INFER_CHUNK)
+            .map_init(
+                || Workspace::<f32>::new(&self.dims, INFER_CHUNK, 0),
+                |ws, chunk| {
+                    let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
+                    let toks = net.generate(ws, &s, lambda, &self.mask);
+                    toks.chunks_exact(tl)
+                        .zip(&ws.pred)
+                        .map(|(t, &p)| (t.to_vec(), p))
+                        .collect::<Vec<_>>()
+                },
+            )
+            .flatten()
+            .collect()
+    }
+}
