@@ -5,6 +5,7 @@
 //! later evaluators train networks for real. Searchers never call an evaluator themselves: the
 //! driver in [`crate::search`] does, so that query accounting lives in one place.
 
+pub mod nb101;
 pub mod nb201;
 pub mod table;
 

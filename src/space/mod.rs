@@ -6,6 +6,7 @@
 //! those).
 
 pub mod categorical;
+pub mod nb101;
 pub mod nb201;
 
 use std::fmt::Debug;
@@ -14,6 +15,7 @@ use std::hash::Hash;
 use crate::rng::Rng;
 
 pub use categorical::{CategoricalArch, CategoricalSpace, Position};
+pub use nb101::Nb101Space;
 pub use nb201::Nb201Space;
 
 /// Token 0 of every vocabulary is reserved: the decoder's start-of-sequence input.
