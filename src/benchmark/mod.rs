@@ -49,6 +49,15 @@ pub trait Evaluator<S: SearchSpace>: Send + Sync {
     fn reference(&self) -> Option<&Reference> {
         None
     }
+    /// A copy whose own random draws (e.g. which repeat of a measured run a query returns)
+    /// come from `seed`, so that searches running in parallel stay reproducible. `None` for
+    /// evaluators without randomness.
+    fn reseed(&self, _seed: u64) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// The reported values of every architecture a benchmark knows, for rank and regret.

@@ -51,6 +51,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     match args.space.problem()? {
         Problem::Nb201(space, bench) => execute(args, &space, &bench),
         Problem::Categorical(space, bench) => execute(args, &space, &bench),
+        Problem::Nb101Table(space, bench) => execute(args, &space, &bench),
+        Problem::Nb101File(space, bench) => execute(args, &space, &bench),
     }
 }
 

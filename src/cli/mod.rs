@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_controller;
+mod nb101;
 mod search;
 mod spaces;
 
@@ -23,6 +24,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Time the controller's training on synthetic data (seconds per epoch, GFLOP/s, memory).
     BenchController(bench_controller::BenchControllerArgs),
+    /// NAS-Bench-101 utilities: enumerate the space, inspect or synthesise dataset files.
+    #[command(subcommand)]
+    Nb101(nb101::Nb101Command),
 }
 
 /// Runs the parsed command.
@@ -31,5 +35,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => search::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::BenchController(args) => bench_controller::run(&args),
+        Command::Nb101(cmd) => nb101::run(&cmd),
     }
 }

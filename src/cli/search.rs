@@ -132,6 +132,8 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
     match args.space.problem()? {
         Problem::Nb201(space, bench) => execute(args, &space, &bench),
         Problem::Categorical(space, bench) => execute(args, &space, &bench),
+        Problem::Nb101Table(space, bench) => execute(args, &space, &bench),
+        Problem::Nb101File(space, bench) => execute(args, &space, &bench),
     }
 }
 
@@ -144,6 +146,8 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
     let algo = args.algo.unwrap_or_else(Algo::best_available);
     let config = args.algo_args.config()?;
     let mut searcher = algo.build(space, args.seed, args.queries, &config);
+    let own = evaluator.reseed(args.seed);
+    let evaluator = own.as_ref().unwrap_or(evaluator);
     let bar =
         ProgressBar::with_draw_target(Some(args.queries as u64), ProgressDrawTarget::stderr());
     bar.set_style(

@@ -6,17 +6,34 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::Args;
 
+use seminas::benchmark::nb101::dataset::{Nb101Benchmark, Nb101Dataset, QueryMode};
+use seminas::benchmark::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
 use seminas::benchmark::nb201::{NB201_COST, NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
 use seminas::benchmark::{Table, TabularBenchmark};
+use seminas::space::nb101::Nb101Space;
 use seminas::space::{CategoricalSpace, Nb201Space};
 
 /// Where architectures come from and how they are evaluated.
 #[derive(Debug, Clone, Args)]
 pub struct SpaceArgs {
-    /// Search space: `nb201` (embedded NAS-Bench-201 CIFAR-10 benchmark) or a TOML file
-    /// defining a categorical space.
-    #[arg(long, default_value = "nb201", value_name = "nb201|FILE.toml")]
+    /// Search space: `nb201` (embedded NAS-Bench-201 CIFAR-10 benchmark), `nb101-20k`
+    /// (embedded 20,001-cell NAS-Bench-101 sample), `nb101` (the official NAS-Bench-101 file,
+    /// given with --nb101-file) or a TOML file defining a categorical space.
+    #[arg(
+        long,
+        default_value = "nb201",
+        value_name = "nb201|nb101-20k|nb101|FILE.toml"
+    )]
     pub space: String,
+    /// The official NAS-Bench-101 file (nasbench_only108.tfrecord or nasbench_full.tfrecord).
+    #[arg(long, value_name = "FILE")]
+    pub nb101_file: Option<PathBuf>,
+    /// NAS-Bench-101: epoch budget queried (4, 12, 36 or 108).
+    #[arg(long, default_value_t = 108)]
+    pub nb101_epochs: u32,
+    /// NAS-Bench-101: queries return the mean of the three runs instead of one at random.
+    #[arg(long)]
+    pub nb101_mean: bool,
     /// CSV table of measured architectures (one column per position of a categorical space, or
     /// an `arch` column of cell strings for nb201).
     #[arg(long, value_name = "FILE.csv")]
@@ -38,6 +55,10 @@ pub enum Problem {
     Nb201(Nb201Space, TabularBenchmark),
     /// A user-defined categorical space.
     Categorical(CategoricalSpace, TabularBenchmark),
+    /// The embedded NAS-Bench-101 sample.
+    Nb101Table(Nb101Space, TabularBenchmark),
+    /// NAS-Bench-101 from the official file.
+    Nb101File(Nb101Space, Nb101Benchmark),
 }
 
 fn open(path: &Path) -> anyhow::Result<std::fs::File> {
@@ -68,10 +89,41 @@ impl SpaceArgs {
             };
             return Ok(Problem::Nb201(space, bench));
         }
+        if self.space == "nb101-20k" {
+            anyhow::ensure!(
+                self.table.is_none() && self.objective.is_none() && self.report.is_none(),
+                "nb101-20k is an embedded table: --table/--objective/--report do not apply"
+            );
+            return Ok(Problem::Nb101Table(
+                nb101_20k_space(),
+                nb101_20k_benchmark(),
+            ));
+        }
+        if self.space == "nb101" {
+            let Some(file) = &self.nb101_file else {
+                bail!(
+                    "--space nb101 needs --nb101-file PATH (the official nasbench_only108.tfrecord); \
+                     without it, try --space nb101-20k"
+                );
+            };
+            let data = Nb101Dataset::load(file)?;
+            let mode = if self.nb101_mean {
+                QueryMode::Mean
+            } else {
+                QueryMode::Sample
+            };
+            let bench = Nb101Benchmark::new(
+                Arc::new(data),
+                self.nb101_epochs,
+                mode,
+                seminas::rng::rng_for(0, "evaluator"),
+            )?;
+            return Ok(Problem::Nb101File(Nb101Space::new(), bench));
+        }
         let path = Path::new(&self.space);
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             bail!(
-                "unknown search space {:?}: use `nb201` or a .toml file defining a categorical space",
+                "unknown search space {:?}: use nb201, nb101-20k, nb101 or a .toml file defining a categorical space",
                 self.space
             );
         }

@@ -138,6 +138,8 @@ where
         .par_iter()
         .map(|&(algo, budget, seed)| {
             let mut searcher = algo.build(space, seed, budget, &config.algo_config);
+            let own = evaluator.reseed(seed);
+            let evaluator = own.as_ref().unwrap_or(evaluator);
             let mut curve = Vec::with_capacity(budget);
             let (mut best_obj, mut best_rep) = (f64::NEG_INFINITY, f64::NAN);
             let run = run_search(

@@ -432,4 +432,7 @@ impl Evaluator<Nb101Space> for Nb101Benchmark {
     fn reference(&self) -> Option<&Reference> {
         Some(&self.reference)
     }
+    fn reseed(&self, seed: u64) -> Option<Self> {
+        Some(self.reseeded(crate::rng::rng_for(seed, "evaluator")))
+    }
 }
