@@ -48,6 +48,11 @@ pub struct AlgoArgs {
     /// RE and SemiNAS-RE: tournament size [default: re 3, seminas-re 5].
     #[arg(long)]
     tournament: Option<usize>,
+    /// SemiNAS/NAO settings preset: `paper` = the paper's NAS-Bench-101 settings (1,100 random,
+    /// 10,000 pseudo-labels, top 100, 3 rounds of 300: use with --queries 2000); other flags
+    /// still override it.
+    #[arg(long, value_parser = ["paper"])]
+    preset: Option<String>,
     /// SemiNAS/NAO: random architectures before the first round [default: budget/3, 10..1100].
     #[arg(long)]
     init: Option<usize>,
@@ -115,6 +120,10 @@ impl AlgoArgs {
             ..d
         };
         Ok(AlgoConfig {
+            seminas_preset: self
+                .preset
+                .as_deref()
+                .map(|_| seminas::search::SemiNasConfig::paper()),
             re: ReConfig {
                 population: self.population.unwrap_or(ReConfig::default().population),
                 tournament: self.tournament.unwrap_or(ReConfig::default().tournament),

@@ -20,6 +20,7 @@ pub mod targets;
 use std::collections::HashMap;
 
 use crate::benchmark::{Evaluation, Evaluator, Outcome};
+use crate::controller::ControllerConfig;
 use crate::space::SearchSpace;
 
 pub use evolution::{ReConfig, RegularizedEvolution};
@@ -39,7 +40,10 @@ pub fn default_controller_hidden(encoding: &crate::space::TokenEncoding) -> usiz
 pub struct AlgoConfig {
     /// Regularized evolution.
     pub re: ReConfig,
-    /// Changes to SemiNAS's and NAO's budget-dependent defaults.
+    /// SemiNAS's and NAO's settings before `seminas` overrides: a preset such as
+    /// [`SemiNasConfig::paper`], or `None` for the budget-dependent defaults.
+    pub seminas_preset: Option<SemiNasConfig>,
+    /// Changes to SemiNAS's and NAO's settings.
     pub seminas: SemiNasOverrides,
     /// SemiNAS-RE.
     pub seminas_re: SemiNasReConfig,
@@ -52,6 +56,7 @@ impl Default for AlgoConfig {
     fn default() -> Self {
         Self {
             re: ReConfig::default(),
+            seminas_preset: None,
             seminas: SemiNasOverrides::default(),
             seminas_re: SemiNasReConfig::default(),
             seminas_re_hidden_is_default: true,
@@ -112,8 +117,16 @@ impl Algo {
         let rng = crate::rng::rng_for(seed, "searcher");
         let hidden = default_controller_hidden(space.encoding());
         let seminas = |base: SemiNasConfig| {
-            let mut base = base;
-            base.controller.hidden = hidden;
+            let base = match &config.seminas_preset {
+                Some(preset) => preset.clone(),
+                None => SemiNasConfig {
+                    controller: ControllerConfig {
+                        hidden,
+                        ..base.controller
+                    },
+                    ..base
+                },
+            };
             config.seminas.apply(base)
         };
         match self {

@@ -77,6 +77,28 @@ impl SemiNasConfig {
         }
     }
 
+    /// The paper's NAS-Bench-101 settings (official `nasbench/train_seminas.py`): 1,100 random
+    /// architectures, 10,000 pseudo-labelled ones, generation from the top 100, 3 rounds of 300
+    /// (so a budget of 2,000), 1,000 + 500 epochs, up-sampling 10, steps up to 100, plain mean /
+    /// standard-deviation normalisation and the 64-wide controller. The official code also
+    /// drops initial architectures below 90% validation accuracy without counting them; here
+    /// every query counts.
+    pub fn paper() -> Self {
+        Self {
+            init: 1100,
+            pseudo: 10_000,
+            top_k: 100,
+            per_round: 300,
+            pretrain_epochs: 1000,
+            train_epochs: 500,
+            upsample: 10,
+            max_lambda: 100.0,
+            oversample: 1,
+            clip_quantile: 0.0,
+            controller: ControllerConfig::default(),
+        }
+    }
+
     /// NAO: the same without pseudo-labels.
     pub fn nao(mut self) -> Self {
         self.pseudo = 0;
