@@ -189,18 +189,3 @@ mod tests {
         );
     }
 }
-
-#[cfg(test)]
-mod bench {
-    #[test]
-    #[ignore]
-    fn md5_speed() {
-        let data = [7u8; 117];
-        let t = std::time::Instant::now();
-        let mut x = 0u8;
-        for _ in 0..1_000_000 {
-            x ^= super::md5(std::hint::black_box(&data))[0];
-        }
-        eprintln!("1M md5 of 117 bytes: {:?} ({x})", t.elapsed());
-    }
-}
