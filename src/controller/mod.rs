@@ -50,6 +50,9 @@ use params::Layout;
 /// Sequences per parallel chunk in [`Controller::predict`] and [`Controller::generate`].
 const INFER_CHUNK: usize = 128;
 
+/// Parameters per parallel chunk in the gradient sum, its norm and the Adam step.
+const PARAM_CHUNK: usize = 16_384;
+
 /// Mean losses over the last epoch of [`Controller::train`].
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct TrainStats {
@@ -280,11 +283,19 @@ impl Controller {
                     nll += b;
                 }
                 let (first, rest) = workspaces.split_first_mut().expect("at least one slice");
-                for ws in rest {
-                    for (g, x) in first.grad.iter_mut().zip(&ws.grad) {
-                        *g += *x;
-                    }
-                }
+                let rest: &[Workspace<f32>] = rest;
+                first
+                    .grad
+                    .par_chunks_mut(PARAM_CHUNK)
+                    .enumerate()
+                    .for_each(|(ci, g)| {
+                        for ws in rest {
+                            let src = &ws.grad[ci * PARAM_CHUNK..][..g.len()];
+                            for (a, b) in g.iter_mut().zip(src) {
+                                *a += *b;
+                            }
+                        }
+                    });
                 let grad = std::mem::take(&mut first.grad);
                 self.adam_step(&grad);
                 first.grad = grad;
@@ -301,11 +312,12 @@ impl Controller {
     /// Clips the gradient's global norm, adds weight decay and takes one Adam step (torch's
     /// order: `clip_grad_norm_` on the loss gradient, then `Adam(weight_decay)`).
     fn adam_step(&mut self, grad: &[f32]) {
-        let norm = grad
-            .iter()
-            .map(|&g| f64::from(g) * f64::from(g))
-            .sum::<f64>()
-            .sqrt();
+        // Partial sums over fixed chunks, added in order: the same norm for any thread count.
+        let partial: Vec<f64> = grad
+            .par_chunks(PARAM_CHUNK)
+            .map(|c| c.iter().map(|&g| f64::from(g) * f64::from(g)).sum::<f64>())
+            .collect();
+        let norm = partial.iter().sum::<f64>().sqrt();
         let clip = f64::from(self.cfg.grad_clip) / (norm + 1e-6);
         let scale = if clip < 1.0 { clip as f32 } else { 1.0 };
         self.step += 1;
@@ -315,19 +327,20 @@ impl Controller {
         let step_size = (f64::from(c.lr) / bc1) as f32;
         let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;
         let (b1, b2, eps, wd) = (c.beta1, c.beta2, c.eps, c.weight_decay);
-        for (((p, m), v), &g) in self
-            .params
-            .iter_mut()
-            .zip(self.adam_m.iter_mut())
-            .zip(self.adam_v.iter_mut())
-            .zip(grad)
-        {
-            let g = g * scale + wd * *p;
-            *m = b1 * *m + (1.0 - b1) * g;
-            *v = b2 * *v + (1.0 - b2) * g * g;
-            let denom = v.sqrt() * inv_sqrt_bc2 + eps;
-            *p -= step_size * *m / denom;
-        }
+        self.params
+            .par_chunks_mut(PARAM_CHUNK)
+            .zip(self.adam_m.par_chunks_mut(PARAM_CHUNK))
+            .zip(self.adam_v.par_chunks_mut(PARAM_CHUNK))
+            .zip(grad.par_chunks(PARAM_CHUNK))
+            .for_each(|(((p, m), v), g)| {
+                for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                    let g = g * scale + wd * *p;
+                    *m = b1 * *m + (1.0 - b1) * g;
+                    *v = b2 * *v + (1.0 - b2) * g * g;
+                    let denom = v.sqrt() * inv_sqrt_bc2 + eps;
+                    *p -= step_size * *m / denom;
+                }
+            });
     }
 
     /// Predicted (normalised) values of `seqs`, eval mode (no dropout).
