@@ -50,6 +50,10 @@ pub struct BenchReport {
     pub threads: usize,
     /// One entry per size.
     pub cases: Vec<BenchCase>,
+    /// Seconds to predict 10,000 sequences (eval mode, all threads).
+    pub predict_10k_s: f64,
+    /// Seconds for one NAO generation step (`lambda = 1`) from 10,000 sequences.
+    pub generate_10k_s: f64,
     /// Peak resident set size of the process (VmHWM), MiB, when known.
     pub peak_rss_mib: Option<f64>,
 }
@@ -167,11 +171,29 @@ pub fn run(sizes: &[usize], epochs: usize, seed: u64) -> BenchReport {
             }
         })
         .collect();
+    let mut rng = rng_for(seed, "bench-controller-infer");
+    let seqs: Vec<Vec<u32>> = (0..10_000)
+        .map(|_| {
+            (0..cfg.length)
+                .map(|_| rng.gen_range(1..cfg.vocab_size as u32))
+                .collect()
+        })
+        .collect();
+    let ctl = Controller::new(cfg.clone(), &enc, &mut rng);
+    let t0 = Instant::now();
+    let p = ctl.predict(&seqs);
+    let predict_10k_s = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let g = ctl.generate(&seqs, 1.0);
+    let generate_10k_s = t0.elapsed().as_secs_f64();
+    assert_eq!((p.len(), g.len()), (seqs.len(), seqs.len()));
     BenchReport {
         config: cfg,
         params,
         threads: rayon::current_num_threads(),
         cases,
+        predict_10k_s,
+        generate_10k_s,
         peak_rss_mib: peak_rss_mib(),
     }
 }
@@ -210,6 +232,11 @@ impl fmt::Display for BenchReport {
                 r.cpu_epoch_s.map_or("-".to_string(), |c| format!("{c:.3}"))
             )?;
         }
+        writeln!(
+            f,
+            "inference on 10000 sequences: predict {:.3} s, generate (lambda 1) {:.3} s",
+            self.predict_10k_s, self.generate_10k_s
+        )?;
         match self.peak_rss_mib {
             Some(m) => write!(f, "peak RSS: {m:.1} MiB"),
             None => write!(f, "peak RSS: unknown"),

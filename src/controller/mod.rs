@@ -48,7 +48,7 @@ use model::{Dims, Net, Workspace};
 use params::Layout;
 
 /// Sequences per parallel chunk in [`Controller::predict`] and [`Controller::generate`].
-const INFER_CHUNK: usize = 128;
+const INFER_CHUNK: usize = 64;
 
 /// Parameters per parallel chunk in the gradient sum, its norm and the Adam step.
 const PARAM_CHUNK: usize = 16_384;
@@ -343,54 +343,66 @@ impl Controller {
             });
     }
 
+    /// Runs `f` on fixed chunks of `INFER_CHUNK` sequences, one workspace per thread; chunk
+    /// boundaries never depend on the thread count, so neither do the results.
+    fn infer<T: Send>(
+        &self,
+        seqs: &[Vec<u32>],
+        f: impl Fn(&Net<'_, f32>, &mut Workspace<f32>, &[&[u32]]) -> Vec<T> + Sync,
+    ) -> Vec<T> {
+        let net = self.net();
+        let chunks: Vec<&[Vec<u32>]> = seqs.chunks(INFER_CHUNK).collect();
+        let per = chunks.len().div_ceil(rayon::current_num_threads()).max(1);
+        let parts: Vec<Vec<T>> = chunks
+            .par_chunks(per)
+            .map(|group| {
+                let mut ws = Workspace::<f32>::new(&self.dims, INFER_CHUNK, 0);
+                let mut out = Vec::new();
+                for chunk in group {
+                    let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
+                    out.extend(f(&net, &mut ws, &s));
+                }
+                out
+            })
+            .collect();
+        parts.into_iter().flatten().collect()
+    }
+
     /// Predicted (normalised) values of `seqs`, eval mode (no dropout).
     ///
     /// # Panics
     /// On sequences of the wrong length or with tokens outside the vocabulary.
     pub fn predict(&self, seqs: &[Vec<u32>]) -> Vec<f32> {
         self.check_seqs(seqs).expect("valid sequences");
-        let net = self.net();
-        seqs.par_chunks(INFER_CHUNK)
-            .map_init(
-                || Workspace::<f32>::new(&self.dims, INFER_CHUNK, 0),
-                |ws, chunk| {
-                    let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
-                    net.encode(ws, &s, None);
-                    ws.pred[..chunk.len()].to_vec()
-                },
-            )
-            .flatten()
-            .collect()
+        self.infer(seqs, |net, ws, s| {
+            net.encode(ws, s, None);
+            ws.pred[..s.len()].to_vec()
+        })
     }
 
     /// Gradient of the predicted value with respect to each encoder output (`length x hidden`
     /// per sequence, row-major), as used by [`Controller::generate`].
+    ///
+    /// # Panics
+    /// On sequences of the wrong length or with tokens outside the vocabulary.
     pub fn output_gradients(&self, seqs: &[Vec<u32>]) -> Vec<Vec<f32>> {
         self.check_seqs(seqs).expect("valid sequences");
-        let net = self.net();
         let (tl, h) = (self.cfg.length, self.cfg.hidden);
-        seqs.par_chunks(INFER_CHUNK)
-            .map_init(
-                || Workspace::<f32>::new(&self.dims, INFER_CHUNK, 0),
-                |ws, chunk| {
-                    let b = chunk.len();
-                    let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
-                    net.encode(ws, &s, None);
-                    net.pred_grad_wrt_outputs(ws, b);
-                    (0..b)
-                        .map(|i| {
-                            let mut g = Vec::with_capacity(tl * h);
-                            for tt in 0..tl {
-                                let r = tt * b + i;
-                                g.extend_from_slice(&ws.g_o[r * h..(r + 1) * h]);
-                            }
-                            g
-                        })
-                        .collect::<Vec<_>>()
-                },
-            )
-            .flatten()
-            .collect()
+        self.infer(seqs, |net, ws, s| {
+            let b = s.len();
+            net.encode(ws, s, None);
+            net.pred_grad_wrt_outputs(ws, b);
+            (0..b)
+                .map(|i| {
+                    let mut g = Vec::with_capacity(tl * h);
+                    for tt in 0..tl {
+                        let r = tt * b + i;
+                        g.extend_from_slice(&ws.g_o[r * h..(r + 1) * h]);
+                    }
+                    g
+                })
+                .collect()
+        })
     }
 
     /// NAO generation: moves each sequence's encoder outputs up the predictor's gradient by
@@ -402,21 +414,13 @@ impl Controller {
     /// On sequences of the wrong length or with tokens outside the vocabulary.
     pub fn generate(&self, seqs: &[Vec<u32>], lambda: f32) -> Vec<(Vec<u32>, f32)> {
         self.check_seqs(seqs).expect("valid sequences");
-        let net = self.net();
         let tl = self.cfg.length;
-        seqs.par_chunks(INFER_CHUNK)
-            .map_init(
-                || Workspace::<f32>::new(&self.dims, INFER_CHUNK, 0),
-                |ws, chunk| {
-                    let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
-                    let toks = net.generate(ws, &s, lambda, &self.mask);
-                    toks.chunks_exact(tl)
-                        .zip(&ws.pred)
-                        .map(|(t, &p)| (t.to_vec(), p))
-                        .collect::<Vec<_>>()
-                },
-            )
-            .flatten()
-            .collect()
+        self.infer(seqs, |net, ws, s| {
+            let toks = net.generate(ws, s, lambda, &self.mask);
+            toks.chunks_exact(tl)
+                .zip(&ws.pred)
+                .map(|(t, &p)| (t.to_vec(), p))
+                .collect()
+        })
     }
 }
