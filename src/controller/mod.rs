@@ -357,6 +357,7 @@ impl Controller {
             .par_chunks(per)
             .map(|group| {
                 let mut ws = Workspace::<f32>::new(&self.dims, INFER_CHUNK, 0);
+                net.prepare_eval(&mut ws);
                 let mut out = Vec::new();
                 for chunk in group {
                     let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
