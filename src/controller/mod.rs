@@ -223,7 +223,8 @@ impl Controller {
     }
 
     /// [`Controller::train`], reporting sequences of the wrong length or with tokens outside
-    /// the vocabulary, and a target count that differs from the sequence count.
+    /// the vocabulary, non-finite targets, and a target count that differs from the sequence
+    /// count.
     pub fn try_train(
         &mut self,
         seqs: &[Vec<u32>],
@@ -237,6 +238,12 @@ impl Controller {
                 "{} sequences but {} targets",
                 seqs.len(),
                 targets.len()
+            )));
+        }
+        if let Some(i) = targets.iter().position(|y| !y.is_finite()) {
+            return Err(ControllerError::Input(format!(
+                "target {i} is {}, targets must be finite",
+                targets[i]
             )));
         }
         let mut stats = TrainStats {

@@ -192,6 +192,10 @@ fn bad_input_and_config_are_errors() {
     let big = vec![vec![99u32; 6]];
     assert!(ctl.try_train(&big, &[0.0], 1, &mut rng).is_err());
     assert!(ctl.try_train(&seqs, &y[1..], 1, &mut rng).is_err());
+    let mut nan = y.clone();
+    nan[3] = f32::NAN;
+    assert!(ctl.try_train(&seqs, &nan, 1, &mut rng).is_err());
+    assert!(ctl.predict(&[]).is_empty());
     let enc = Nb201Space::new().encoding().clone();
     let bad = ControllerConfig {
         dropout: 1.5,
