@@ -32,7 +32,7 @@ pub mod config;
 mod kernel;
 pub(crate) mod model;
 pub(crate) mod params;
-pub mod real;
+pub(crate) mod real;
 #[cfg(test)]
 mod tests;
 
@@ -65,7 +65,7 @@ pub struct TrainStats {
 }
 
 /// A trained (or freshly initialised) SemiNAS controller together with its optimiser state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Controller {
     cfg: ControllerConfig,
     layout: Layout,
@@ -79,6 +79,17 @@ pub struct Controller {
     adam_v: Vec<f32>,
     /// Adam steps taken so far.
     step: u64,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The weights themselves are too many to print.
+        f.debug_struct("Controller")
+            .field("config", &self.cfg)
+            .field("params", &self.layout.total)
+            .field("adam_steps", &self.step)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Controller {
