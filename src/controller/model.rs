@@ -680,8 +680,14 @@ impl<F: Real> Net<'_, F> {
             &mut grad[idx.w_hh.clone()],
             g4,
         );
-        colsum_add(gates, g4, &mut grad[idx.b_ih.clone()]);
-        colsum_add(gates, g4, &mut grad[idx.b_hh.clone()]);
+        // Both biases get the same gradient: one pass over the gates, added twice.
+        let mut colsum = vec![F::ZERO; g4];
+        colsum_add(gates, g4, &mut colsum);
+        for r in [idx.b_ih.clone(), idx.b_hh.clone()] {
+            for (g, c) in grad[r].iter_mut().zip(&colsum) {
+                *g += *c;
+            }
+        }
         gemm(
             rows,
             g4,
