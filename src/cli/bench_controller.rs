@@ -17,7 +17,8 @@ pub struct BenchControllerArgs {
     /// Print the report as JSON: {"config","params","threads","cases":[{"samples","epochs",
     /// "best_epoch_s","mean_epoch_s","samples_per_s","flops_per_sample","gflops","cpu_epoch_s",
     /// "last_loss"}],
-    /// "peak_rss_mib"}.
+    /// "predict_10k_s","generate_10k_s","peak_rss_mib","peak_rss_with_inference_mib",
+    /// "load_avg_1m"}.
     #[arg(long)]
     json: bool,
 }

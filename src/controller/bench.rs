@@ -50,8 +50,17 @@ pub struct BenchReport {
     pub threads: usize,
     /// One entry per size.
     pub cases: Vec<BenchCase>,
-    /// Peak resident set size of the process (VmHWM), MiB, when known.
+    /// Seconds to predict 10,000 sequences (eval mode, all threads).
+    pub predict_10k_s: f64,
+    /// Seconds for one NAO generation step (`lambda = 1`) from 10,000 sequences.
+    pub generate_10k_s: f64,
+    /// Peak resident set size (VmHWM) after the training cases, MiB, when known.
     pub peak_rss_mib: Option<f64>,
+    /// Peak resident set size after the inference timings too, MiB, when known.
+    pub peak_rss_with_inference_mib: Option<f64>,
+    /// The machine's 1-minute load average when the benchmark ended (other work slows
+    /// wall-clock times; CPU seconds are less affected), when known.
+    pub load_avg_1m: Option<f64>,
 }
 
 /// Floating-point operations of the matrix products (2 per multiply-add) of one training
@@ -167,12 +176,35 @@ pub fn run(sizes: &[usize], epochs: usize, seed: u64) -> BenchReport {
             }
         })
         .collect();
+    let peak_rss_train = peak_rss_mib();
+    let mut rng = rng_for(seed, "bench-controller-infer");
+    let seqs: Vec<Vec<u32>> = (0..10_000)
+        .map(|_| {
+            (0..cfg.length)
+                .map(|_| rng.gen_range(1..cfg.vocab_size as u32))
+                .collect()
+        })
+        .collect();
+    let ctl = Controller::new(cfg.clone(), &enc, &mut rng);
+    let t0 = Instant::now();
+    let p = ctl.predict(&seqs);
+    let predict_10k_s = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let g = ctl.generate(&seqs, 1.0);
+    let generate_10k_s = t0.elapsed().as_secs_f64();
+    assert_eq!((p.len(), g.len()), (seqs.len(), seqs.len()));
     BenchReport {
         config: cfg,
         params,
         threads: rayon::current_num_threads(),
         cases,
-        peak_rss_mib: peak_rss_mib(),
+        predict_10k_s,
+        generate_10k_s,
+        peak_rss_mib: peak_rss_train,
+        peak_rss_with_inference_mib: peak_rss_mib(),
+        load_avg_1m: std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse().ok()),
     }
 }
 
@@ -210,9 +242,21 @@ impl fmt::Display for BenchReport {
                 r.cpu_epoch_s.map_or("-".to_string(), |c| format!("{c:.3}"))
             )?;
         }
-        match self.peak_rss_mib {
-            Some(m) => write!(f, "peak RSS: {m:.1} MiB"),
-            None => write!(f, "peak RSS: unknown"),
+        writeln!(
+            f,
+            "inference on 10000 sequences: predict {:.3} s, generate (lambda 1) {:.3} s",
+            self.predict_10k_s, self.generate_10k_s
+        )?;
+        let mib = |m: Option<f64>| m.map_or("unknown".to_string(), |m| format!("{m:.1} MiB"));
+        writeln!(
+            f,
+            "peak RSS: {} training, {} with inference",
+            mib(self.peak_rss_mib),
+            mib(self.peak_rss_with_inference_mib)
+        )?;
+        match self.load_avg_1m {
+            Some(l) => write!(f, "load average (1 min) at the end: {l:.2}"),
+            None => write!(f, "load average: unknown"),
         }
     }
 }

@@ -13,33 +13,33 @@ pub struct ControllerConfig {
     pub vocab_size: usize,
     /// Length of every token sequence.
     pub length: usize,
-    /// Embedding size, LSTM size per direction, attention size [64].
+    /// Embedding size, LSTM size per direction, attention size (paper: 64).
     pub hidden: usize,
-    /// Width of the predictor's hidden MLP layers [16].
+    /// Width of the predictor's hidden MLP layers (paper: 16).
     pub mlp_hidden: usize,
-    /// Number of linear layers of the predictor MLP (>= 1) [2: 64->16->64].
+    /// Number of linear layers of the predictor MLP (>= 1) (paper: 2: 64->16->64).
     pub mlp_layers: usize,
-    /// Dropout probability on both embeddings and after each MLP layer [0.1].
+    /// Dropout probability on both embeddings and after each MLP layer (paper: 0.1).
     pub dropout: f32,
-    /// Weight of the MSE loss; the NLL loss gets `1 - trade_off` [0.8].
+    /// Weight of the MSE loss; the NLL loss gets `1 - trade_off` (paper: 0.8).
     pub trade_off: f32,
-    /// Adam learning rate [1e-3].
+    /// Adam learning rate (paper: 1e-3).
     pub lr: f32,
-    /// Adam first-moment decay [0.9].
+    /// Adam first-moment decay (paper: 0.9).
     pub beta1: f32,
-    /// Adam second-moment decay [0.999].
+    /// Adam second-moment decay (paper: 0.999).
     pub beta2: f32,
-    /// Adam epsilon [1e-8].
+    /// Adam epsilon (paper: 1e-8).
     pub eps: f32,
-    /// L2 weight decay added to the gradient, as torch's Adam does [1e-4].
+    /// L2 weight decay added to the gradient, as torch's Adam does (paper: 1e-4).
     pub weight_decay: f32,
-    /// Global gradient-norm clipping bound [5].
+    /// Global gradient-norm clipping bound (paper: 5).
     pub grad_clip: f32,
-    /// Mini-batch size [100].
+    /// Mini-batch size (paper: 100).
     pub batch_size: usize,
     /// Each mini-batch is split into this many fixed slices, computed in parallel and whose
     /// gradients are summed in slice order: results depend on this number, never on the number
-    /// of threads [2].
+    /// of threads (default 2).
     pub slices: usize,
 }
 

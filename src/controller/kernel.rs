@@ -65,12 +65,13 @@ pub unsafe fn sgemm(
             // packed slab inside `pack`.
             unsafe {
                 let (bs, ldbs, js) = if alias && kk >= 16 {
+                    // Register copies: a variable-length copy would call memmove per row.
                     for p in 0..kk {
-                        std::ptr::copy_nonoverlapping(
-                            b.add(p * ldb + j),
-                            pack.0.as_mut_ptr().add(p * 64),
-                            16 * nb,
-                        );
+                        let src = b.add(p * ldb + j);
+                        let dst = pack.0.as_mut_ptr().add(p * 64);
+                        for q in 0..nb {
+                            _mm512_storeu_ps(dst.add(16 * q), _mm512_loadu_ps(src.add(16 * q)));
+                        }
                     }
                     (pack.0.as_ptr(), 64, 0)
                 } else {

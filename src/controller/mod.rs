@@ -32,7 +32,7 @@ pub mod config;
 mod kernel;
 pub(crate) mod model;
 pub(crate) mod params;
-pub mod real;
+pub(crate) mod real;
 #[cfg(test)]
 mod tests;
 
@@ -48,7 +48,10 @@ use model::{Dims, Net, Workspace};
 use params::Layout;
 
 /// Sequences per parallel chunk in [`Controller::predict`] and [`Controller::generate`].
-const INFER_CHUNK: usize = 128;
+const INFER_CHUNK: usize = 64;
+
+/// Parameters per parallel chunk in the gradient sum, its norm and the Adam step.
+const PARAM_CHUNK: usize = 16_384;
 
 /// Mean losses over the last epoch of [`Controller::train`].
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -62,7 +65,7 @@ pub struct TrainStats {
 }
 
 /// A trained (or freshly initialised) SemiNAS controller together with its optimiser state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Controller {
     cfg: ControllerConfig,
     layout: Layout,
@@ -76,6 +79,17 @@ pub struct Controller {
     adam_v: Vec<f32>,
     /// Adam steps taken so far.
     step: u64,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The weights themselves are too many to print.
+        f.debug_struct("Controller")
+            .field("config", &self.cfg)
+            .field("params", &self.layout.total)
+            .field("adam_steps", &self.step)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Controller {
@@ -220,7 +234,8 @@ impl Controller {
     }
 
     /// [`Controller::train`], reporting sequences of the wrong length or with tokens outside
-    /// the vocabulary, and a target count that differs from the sequence count.
+    /// the vocabulary, non-finite targets, and a target count that differs from the sequence
+    /// count.
     pub fn try_train(
         &mut self,
         seqs: &[Vec<u32>],
@@ -234,6 +249,12 @@ impl Controller {
                 "{} sequences but {} targets",
                 seqs.len(),
                 targets.len()
+            )));
+        }
+        if let Some(i) = targets.iter().position(|y| !y.is_finite()) {
+            return Err(ControllerError::Input(format!(
+                "target {i} is {}, targets must be finite",
+                targets[i]
             )));
         }
         let mut stats = TrainStats {
@@ -280,11 +301,19 @@ impl Controller {
                     nll += b;
                 }
                 let (first, rest) = workspaces.split_first_mut().expect("at least one slice");
-                for ws in rest {
-                    for (g, x) in first.grad.iter_mut().zip(&ws.grad) {
-                        *g += *x;
-                    }
-                }
+                let rest: &[Workspace<f32>] = rest;
+                first
+                    .grad
+                    .par_chunks_mut(PARAM_CHUNK)
+                    .enumerate()
+                    .for_each(|(ci, g)| {
+                        for ws in rest {
+                            let src = &ws.grad[ci * PARAM_CHUNK..][..g.len()];
+                            for (a, b) in g.iter_mut().zip(src) {
+                                *a += *b;
+                            }
+                        }
+                    });
                 let grad = std::mem::take(&mut first.grad);
                 self.adam_step(&grad);
                 first.grad = grad;
@@ -301,11 +330,12 @@ impl Controller {
     /// Clips the gradient's global norm, adds weight decay and takes one Adam step (torch's
     /// order: `clip_grad_norm_` on the loss gradient, then `Adam(weight_decay)`).
     fn adam_step(&mut self, grad: &[f32]) {
-        let norm = grad
-            .iter()
-            .map(|&g| f64::from(g) * f64::from(g))
-            .sum::<f64>()
-            .sqrt();
+        // Partial sums over fixed chunks, added in order: the same norm for any thread count.
+        let partial: Vec<f64> = grad
+            .par_chunks(PARAM_CHUNK)
+            .map(|c| c.iter().map(|&g| f64::from(g) * f64::from(g)).sum::<f64>())
+            .collect();
+        let norm = partial.iter().sum::<f64>().sqrt();
         let clip = f64::from(self.cfg.grad_clip) / (norm + 1e-6);
         let scale = if clip < 1.0 { clip as f32 } else { 1.0 };
         self.step += 1;
@@ -315,19 +345,46 @@ impl Controller {
         let step_size = (f64::from(c.lr) / bc1) as f32;
         let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;
         let (b1, b2, eps, wd) = (c.beta1, c.beta2, c.eps, c.weight_decay);
-        for (((p, m), v), &g) in self
-            .params
-            .iter_mut()
-            .zip(self.adam_m.iter_mut())
-            .zip(self.adam_v.iter_mut())
-            .zip(grad)
-        {
-            let g = g * scale + wd * *p;
-            *m = b1 * *m + (1.0 - b1) * g;
-            *v = b2 * *v + (1.0 - b2) * g * g;
-            let denom = v.sqrt() * inv_sqrt_bc2 + eps;
-            *p -= step_size * *m / denom;
-        }
+        self.params
+            .par_chunks_mut(PARAM_CHUNK)
+            .zip(self.adam_m.par_chunks_mut(PARAM_CHUNK))
+            .zip(self.adam_v.par_chunks_mut(PARAM_CHUNK))
+            .zip(grad.par_chunks(PARAM_CHUNK))
+            .for_each(|(((p, m), v), g)| {
+                for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                    let g = g * scale + wd * *p;
+                    *m = b1 * *m + (1.0 - b1) * g;
+                    *v = b2 * *v + (1.0 - b2) * g * g;
+                    let denom = v.sqrt() * inv_sqrt_bc2 + eps;
+                    *p -= step_size * *m / denom;
+                }
+            });
+    }
+
+    /// Runs `f` on fixed chunks of `INFER_CHUNK` sequences, one workspace per thread; chunk
+    /// boundaries never depend on the thread count, so neither do the results.
+    fn infer<T: Send>(
+        &self,
+        seqs: &[Vec<u32>],
+        f: impl Fn(&Net<'_, f32>, &mut Workspace<f32>, &[&[u32]]) -> Vec<T> + Sync,
+    ) -> Vec<T> {
+        let net = self.net();
+        let chunks: Vec<&[Vec<u32>]> = seqs.chunks(INFER_CHUNK).collect();
+        let per = chunks.len().div_ceil(rayon::current_num_threads()).max(1);
+        let parts: Vec<Vec<T>> = chunks
+            .par_chunks(per)
+            .map(|group| {
+                let mut ws = Workspace::<f32>::new(&self.dims, INFER_CHUNK, 0);
+                net.prepare_eval(&mut ws);
+                let mut out = Vec::new();
+                for chunk in group {
+                    let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
+                    out.extend(f(&net, &mut ws, &s));
+                }
+                out
+            })
+            .collect();
+        parts.into_iter().flatten().collect()
     }
 
     /// Predicted (normalised) values of `seqs`, eval mode (no dropout).
@@ -336,48 +393,35 @@ impl Controller {
     /// On sequences of the wrong length or with tokens outside the vocabulary.
     pub fn predict(&self, seqs: &[Vec<u32>]) -> Vec<f32> {
         self.check_seqs(seqs).expect("valid sequences");
-        let net = self.net();
-        seqs.par_chunks(INFER_CHUNK)
-            .map_init(
-                || Workspace::<f32>::new(&self.dims, INFER_CHUNK, 0),
-                |ws, chunk| {
-                    let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
-                    net.encode(ws, &s, None);
-                    ws.pred[..chunk.len()].to_vec()
-                },
-            )
-            .flatten()
-            .collect()
+        self.infer(seqs, |net, ws, s| {
+            net.encode(ws, s, None);
+            ws.pred[..s.len()].to_vec()
+        })
     }
 
     /// Gradient of the predicted value with respect to each encoder output (`length x hidden`
     /// per sequence, row-major), as used by [`Controller::generate`].
+    ///
+    /// # Panics
+    /// On sequences of the wrong length or with tokens outside the vocabulary.
     pub fn output_gradients(&self, seqs: &[Vec<u32>]) -> Vec<Vec<f32>> {
         self.check_seqs(seqs).expect("valid sequences");
-        let net = self.net();
         let (tl, h) = (self.cfg.length, self.cfg.hidden);
-        seqs.par_chunks(INFER_CHUNK)
-            .map_init(
-                || Workspace::<f32>::new(&self.dims, INFER_CHUNK, 0),
-                |ws, chunk| {
-                    let b = chunk.len();
-                    let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
-                    net.encode(ws, &s, None);
-                    net.pred_grad_wrt_outputs(ws, b);
-                    (0..b)
-                        .map(|i| {
-                            let mut g = Vec::with_capacity(tl * h);
-                            for tt in 0..tl {
-                                let r = tt * b + i;
-                                g.extend_from_slice(&ws.g_o[r * h..(r + 1) * h]);
-                            }
-                            g
-                        })
-                        .collect::<Vec<_>>()
-                },
-            )
-            .flatten()
-            .collect()
+        self.infer(seqs, |net, ws, s| {
+            let b = s.len();
+            net.encode(ws, s, None);
+            net.pred_grad_wrt_outputs(ws, b);
+            (0..b)
+                .map(|i| {
+                    let mut g = Vec::with_capacity(tl * h);
+                    for tt in 0..tl {
+                        let r = tt * b + i;
+                        g.extend_from_slice(&ws.g_o[r * h..(r + 1) * h]);
+                    }
+                    g
+                })
+                .collect()
+        })
     }
 
     /// NAO generation: moves each sequence's encoder outputs up the predictor's gradient by
@@ -389,21 +433,13 @@ impl Controller {
     /// On sequences of the wrong length or with tokens outside the vocabulary.
     pub fn generate(&self, seqs: &[Vec<u32>], lambda: f32) -> Vec<(Vec<u32>, f32)> {
         self.check_seqs(seqs).expect("valid sequences");
-        let net = self.net();
         let tl = self.cfg.length;
-        seqs.par_chunks(INFER_CHUNK)
-            .map_init(
-                || Workspace::<f32>::new(&self.dims, INFER_CHUNK, 0),
-                |ws, chunk| {
-                    let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
-                    let toks = net.generate(ws, &s, lambda, &self.mask);
-                    toks.chunks_exact(tl)
-                        .zip(&ws.pred)
-                        .map(|(t, &p)| (t.to_vec(), p))
-                        .collect::<Vec<_>>()
-                },
-            )
-            .flatten()
-            .collect()
+        self.infer(seqs, |net, ws, s| {
+            let toks = net.generate(ws, s, lambda, &self.mask);
+            toks.chunks_exact(tl)
+                .zip(&ws.pred)
+                .map(|(t, &p)| (t.to_vec(), p))
+                .collect()
+        })
     }
 }

@@ -125,6 +125,10 @@ pub(crate) struct Workspace<F> {
     bias: Vec<F>,
     /// Parameter gradient (empty when the workspace is for inference).
     pub grad: Vec<F>,
+    /// Eval-mode lookup tables `embedding x W_ih + biases` (`vocab x 4h`) of the encoder's
+    /// forward and backward LSTMs and of the decoder's, valid when `tables_ready`.
+    tables: Vec<F>,
+    tables_ready: bool,
     /// Every weight matrix transposed (same offsets as the parameters), so that products with
     /// a transposed weight read contiguous rows.
     wt: Vec<F>,
@@ -190,6 +194,8 @@ impl<F: Real> Workspace<F> {
             bias: z(4 * h),
             grad: z(n_params),
             wt: z(n_params),
+            tables: z(3 * v * 4 * h),
+            tables_ready: false,
         }
     }
 }
@@ -407,6 +413,40 @@ fn cell_fwd<F: Real>(
 }
 
 impl<F: Real> Net<'_, F> {
+    /// Fills the eval-mode lookup tables of `ws` for these parameters; [`Net::encode`] (without
+    /// dropout) and [`Net::generate`] then look input projections up instead of multiplying.
+    /// The tables must be prepared again whenever the parameters change.
+    pub fn prepare_eval(&self, ws: &mut Workspace<F>) {
+        let (v, h) = (self.d.v, self.d.h);
+        let g4 = 4 * h;
+        let lay = self.lay;
+        for (k, (idx, emb)) in [
+            (&lay.enc_fwd, &lay.enc_emb),
+            (&lay.enc_bwd, &lay.enc_emb),
+            (&lay.dec, &lay.dec_emb),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let tab = &mut ws.tables[k * v * g4..(k + 1) * v * g4];
+            self.combined_bias(idx, &mut ws.bias);
+            for row in tab.chunks_exact_mut(g4) {
+                row.copy_from_slice(&ws.bias);
+            }
+            gemm(
+                v,
+                h,
+                g4,
+                n(&self.p[emb.clone()], h),
+                n(&self.p[idx.w_ih.clone()], g4),
+                F::ONE,
+                tab,
+                g4,
+            );
+        }
+        ws.tables_ready = true;
+    }
+
     /// Writes every 2-D weight `[r, c]` transposed (`[c, r]`) into `wt` at its own offsets.
     #[inline(always)]
     fn transpose_weights(&self, wt: &mut [F]) {
@@ -450,24 +490,32 @@ impl<F: Real> Net<'_, F> {
         out: &mut [F],
         ld_out: usize,
         off_out: usize,
+        table: Option<(&[F], &[usize])>,
     ) {
         let (tl, h) = (self.d.t, self.d.h);
         let (g4, rows) = (4 * h, tl * b);
         let in_dim = h;
-        gemm(
-            rows,
-            in_dim,
-            g4,
-            n(x, in_dim),
-            n(&self.p[idx.w_ih.clone()], g4),
-            F::ZERO,
-            &mut st.gates[..rows * g4],
-            g4,
-        );
-        self.combined_bias(idx, bias);
-        for row in st.gates[..rows * g4].chunks_exact_mut(g4) {
-            for (g, bb) in row.iter_mut().zip(bias.iter()) {
-                *g += *bb;
+        if let Some((tab, toks)) = table {
+            // Eval mode: the input is a plain embedding row, so its projection is a lookup.
+            for (row, &tok) in st.gates[..rows * g4].chunks_exact_mut(g4).zip(toks) {
+                row.copy_from_slice(&tab[tok * g4..][..g4]);
+            }
+        } else {
+            gemm(
+                rows,
+                in_dim,
+                g4,
+                n(x, in_dim),
+                n(&self.p[idx.w_ih.clone()], g4),
+                F::ZERO,
+                &mut st.gates[..rows * g4],
+                g4,
+            );
+            self.combined_bias(idx, bias);
+            for row in st.gates[..rows * g4].chunks_exact_mut(g4) {
+                for (g, bb) in row.iter_mut().zip(bias.iter()) {
+                    *g += *bb;
+                }
             }
         }
         let w_hh = &self.p[idx.w_hh.clone()];
@@ -632,8 +680,14 @@ impl<F: Real> Net<'_, F> {
             &mut grad[idx.w_hh.clone()],
             g4,
         );
-        colsum_add(gates, g4, &mut grad[idx.b_ih.clone()]);
-        colsum_add(gates, g4, &mut grad[idx.b_hh.clone()]);
+        // Both biases get the same gradient: one pass over the gates, added twice.
+        let mut colsum = vec![F::ZERO; g4];
+        colsum_add(gates, g4, &mut colsum);
+        for r in [idx.b_ih.clone(), idx.b_hh.clone()] {
+            for (g, c) in grad[r].iter_mut().zip(&colsum) {
+                *g += *c;
+            }
+        }
         gemm(
             rows,
             g4,
@@ -669,6 +723,13 @@ impl<F: Real> Net<'_, F> {
             let tok = ws.enc_tok[r];
             ws.x0[r * h..(r + 1) * h].copy_from_slice(&emb[tok * h..(tok + 1) * h]);
         }
+        // Eval mode with prepared tables: input projections become lookups.
+        let tsz = 4 * h * self.d.v;
+        let eval_tables: Option<&[F]> = if masks.is_none() && ws.tables_ready {
+            Some(&ws.tables)
+        } else {
+            None
+        };
         let mut masks = masks;
         match masks.as_deref_mut() {
             Some(rng) => {
@@ -690,6 +751,7 @@ impl<F: Real> Net<'_, F> {
             &mut ws.hcat,
             2 * h,
             0,
+            eval_tables.map(|t| (&t[..tsz], &ws.enc_tok[..rows])),
         );
         self.lstm_fwd(
             &self.lay.enc_bwd,
@@ -702,6 +764,7 @@ impl<F: Real> Net<'_, F> {
             &mut ws.hcat,
             2 * h,
             h,
+            eval_tables.map(|t| (&t[tsz..2 * tsz], &ws.enc_tok[..rows])),
         );
         // Residual: the (dropped-out) embedding is the starting value of the projection.
         ws.o[..rows * h].copy_from_slice(&ws.x0[..rows * h]);
@@ -900,6 +963,33 @@ impl<F: Real> Net<'_, F> {
     ) {
         let (tl, h) = (self.d.t, self.d.h);
         let tp = tl.next_multiple_of(16);
+        if nq == 1 {
+            // One query per sample (greedy decoding): direct loops beat tiny products.
+            for i in 0..b {
+                let qr = &q[i * h..][..h];
+                let a = &mut attn[i * tl..][..tl];
+                let mut mx = F::from_f64(f64::NEG_INFINITY);
+                for (ts, av) in a.iter_mut().enumerate() {
+                    *av = dot(qr, &o[(ts * b + i) * h..][..h]);
+                    if *av > mx {
+                        mx = *av;
+                    }
+                }
+                let mut sum = F::ZERO;
+                for av in a.iter_mut() {
+                    *av = (*av - mx).exp();
+                    sum += *av;
+                }
+                let inv = F::ONE / sum;
+                let mix = &mut comb[i * 2 * h..][..h];
+                mix.fill(F::ZERO);
+                for (ts, av) in a.iter_mut().enumerate() {
+                    *av *= inv;
+                    axpy(*av, &o[(ts * b + i) * h..][..h], mix);
+                }
+            }
+            return;
+        }
         for i in 0..b {
             // Scores of sample i: its queries times its transposed outputs (padded columns).
             gemm(
@@ -1107,6 +1197,7 @@ impl<F: Real> Net<'_, F> {
             &mut ws.dh,
             h,
             0,
+            None,
         );
         self.transpose_outputs(&ws.o, b, &mut ws.ot);
         self.decoder_head(
@@ -1431,7 +1522,6 @@ impl<F: Real> Net<'_, F> {
         axpy(lambda, &ws.g_o[..rows * h], &mut ws.o[..rows * h]);
         normalize_rows(&mut ws.o[..rows * h], h, &mut ws.onorm);
         self.embed_and_predict(ws, b, None);
-        self.transpose_outputs(&ws.o, b, &mut ws.ot);
 
         let g4 = 4 * h;
         let mut hprev = ws.z[..b * h].to_vec();
@@ -1446,19 +1536,26 @@ impl<F: Real> Net<'_, F> {
                 ws.dx[i * h..(i + 1) * h].copy_from_slice(&demb[tok * h..(tok + 1) * h]);
             }
             let gates = &mut ws.ld.gates[..b * g4];
-            for row in gates.chunks_exact_mut(g4) {
-                row.copy_from_slice(&ws.bias);
+            if ws.tables_ready {
+                let tab = &ws.tables[2 * v * g4..3 * v * g4];
+                for (row, &tok) in gates.chunks_exact_mut(g4).zip(&input) {
+                    row.copy_from_slice(&tab[tok * g4..][..g4]);
+                }
+            } else {
+                for row in gates.chunks_exact_mut(g4) {
+                    row.copy_from_slice(&ws.bias);
+                }
+                gemm(
+                    b,
+                    h,
+                    g4,
+                    n(&ws.dx[..b * h], h),
+                    n(&self.p[self.lay.dec.w_ih.clone()], g4),
+                    F::ONE,
+                    gates,
+                    g4,
+                );
             }
-            gemm(
-                b,
-                h,
-                g4,
-                n(&ws.dx[..b * h], h),
-                n(&self.p[self.lay.dec.w_ih.clone()], g4),
-                F::ONE,
-                gates,
-                g4,
-            );
             gemm(
                 b,
                 h,
@@ -1704,6 +1801,35 @@ mod tests {
             "decoded tokens differ: {same}/{}",
             g32.len()
         );
+    }
+
+    #[test]
+    fn eval_tables_change_nothing_but_rounding() {
+        let (cfg, lay, d) = small();
+        let mut rng = rng_for(9, "tables");
+        let p: Vec<f64> = lay.init(&mut rng).iter().map(|&x| f64::from(x)).collect();
+        let (seqs, _) = data(&mut rng, 5, cfg.length, cfg.vocab_size);
+        let seqs: Vec<&[u32]> = seqs.iter().map(|s| s.as_slice()).collect();
+        let net = Net {
+            p: &p,
+            lay: &lay,
+            d: &d,
+        };
+        let allowed = vec![true; cfg.length * cfg.vocab_size];
+        let mut plain = Workspace::<f64>::new(&d, 5, 0);
+        let mut tabled = Workspace::<f64>::new(&d, 5, 0);
+        net.prepare_eval(&mut tabled);
+        net.encode(&mut plain, &seqs, None);
+        net.encode(&mut tabled, &seqs, None);
+        for (a, b) in plain.pred[..5].iter().zip(&tabled.pred[..5]) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+        let g1 = net.generate(&mut plain, &seqs, 0.7, &allowed);
+        let g2 = net.generate(&mut tabled, &seqs, 0.7, &allowed);
+        assert_eq!(g1, g2);
+        for (a, b) in plain.pred[..5].iter().zip(&tabled.pred[..5]) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
     }
 
     #[test]
