@@ -185,6 +185,47 @@ fn searches_a_user_defined_categorical_space() {
 }
 
 #[test]
+fn controller_searches_run_on_a_categorical_space() {
+    let (space, table) = (fixture("toy_space.toml"), fixture("toy_table.csv"));
+    for algo in ["seminas", "nao", "seminas-re"] {
+        let run = || {
+            seminas(&[
+                "search",
+                "--space",
+                &space,
+                "--table",
+                &table,
+                "--objective",
+                "val_acc",
+                "--report",
+                "test_acc",
+                "--algo",
+                algo,
+                "--queries",
+                "15",
+                "--seed",
+                "2",
+                "--pretrain-epochs",
+                "10",
+                "--train-epochs",
+                "2",
+                "--pseudo",
+                "10",
+                "--population",
+                "5",
+                "--json",
+            ])
+        };
+        let (a, b) = (run(), run());
+        assert_eq!(a.stdout, b.stdout, "{algo} is deterministic");
+        let v = json(&a);
+        assert_eq!(v["algo"], algo);
+        assert_eq!(v["queries"], 15);
+        assert!(v["best"]["rank"].as_u64().unwrap() <= 26);
+    }
+}
+
+#[test]
 fn bad_inputs_fail_with_clear_messages() {
     let space = fixture("toy_space.toml");
     let d = tmp_dir("bad");
