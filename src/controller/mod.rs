@@ -152,14 +152,7 @@ impl Controller {
                 layout.total
             )));
         }
-        let dims = Dims {
-            v: cfg.vocab_size,
-            t: cfg.length,
-            h: cfg.hidden,
-            widths: cfg.mlp_widths(),
-            dropout: f64::from(cfg.dropout),
-            trade_off: f64::from(cfg.trade_off),
-        };
+        let dims = Dims::of(&cfg);
         let (adam_m, adam_v, step) =
             adam.unwrap_or_else(|| (vec![0.0; layout.total], vec![0.0; layout.total], 0));
         Ok(Self {

@@ -27,6 +27,35 @@ pub(crate) struct Dims {
     pub trade_off: f64,
 }
 
+impl Dims {
+    /// The sizes a configuration describes.
+    pub fn of(cfg: &crate::controller::config::ControllerConfig) -> Self {
+        Self {
+            v: cfg.vocab_size,
+            t: cfg.length,
+            h: cfg.hidden,
+            widths: cfg.mlp_widths(),
+            dropout: f64::from(cfg.dropout),
+            trade_off: f64::from(cfg.trade_off),
+        }
+    }
+}
+
+/// Adds the gradient of embedded inputs (`g_x`, through their dropout `mask`) to the rows of
+/// the embedding gradient `ge` that the tokens `toks` looked up.
+fn scatter_embedding_grad<F: Real>(ge: &mut [F], toks: &[usize], g_x: &[F], mask: &[F], h: usize) {
+    for (r, &tok) in toks.iter().enumerate() {
+        let dst = &mut ge[tok * h..(tok + 1) * h];
+        for ((d, g), m) in dst
+            .iter_mut()
+            .zip(&g_x[r * h..(r + 1) * h])
+            .zip(&mask[r * h..(r + 1) * h])
+        {
+            *d += *g * *m;
+        }
+    }
+}
+
 /// The parameters and their layout.
 #[derive(Clone, Copy)]
 pub(crate) struct Net<'a, F> {
@@ -1403,20 +1432,13 @@ impl<F: Real> Net<'_, F> {
             },
             true,
         );
-        {
-            let ge = &mut grad[lay.dec_emb.clone()];
-            for r in 0..rows {
-                let tok = ws.dec_tok[r];
-                let dst = &mut ge[tok * h..(tok + 1) * h];
-                for ((d, g), m) in dst
-                    .iter_mut()
-                    .zip(&ws.g_x[r * h..(r + 1) * h])
-                    .zip(&ws.dmask[r * h..(r + 1) * h])
-                {
-                    *d += *g * *m;
-                }
-            }
-        }
+        scatter_embedding_grad(
+            &mut grad[lay.dec_emb.clone()],
+            &ws.dec_tok[..rows],
+            &ws.g_x,
+            &ws.dmask,
+            h,
+        );
         // ---- predictor backward: the decoder's initial state gave dL/dh0 + dL/dc0 to z
         for ((gz, gh), gc) in ws.g_z[..b * h].iter_mut().zip(&ws.g_h).zip(&ws.g_c) {
             *gz = *gh + *gc;
@@ -1470,20 +1492,13 @@ impl<F: Real> Net<'_, F> {
                 false,
             );
         }
-        {
-            let ge = &mut grad[lay.enc_emb.clone()];
-            for r in 0..rows {
-                let tok = ws.enc_tok[r];
-                let dst = &mut ge[tok * h..(tok + 1) * h];
-                for ((d, g), m) in dst
-                    .iter_mut()
-                    .zip(&ws.g_x[r * h..(r + 1) * h])
-                    .zip(&ws.emb_mask[r * h..(r + 1) * h])
-                {
-                    *d += *g * *m;
-                }
-            }
-        }
+        scatter_embedding_grad(
+            &mut grad[lay.enc_emb.clone()],
+            &ws.enc_tok[..rows],
+            &ws.g_x,
+            &ws.emb_mask,
+            h,
+        );
         ws.grad = gradv;
         (sse, nll)
     }
@@ -1637,14 +1652,7 @@ mod tests {
     }
 
     pub(crate) fn dims_of(cfg: &ControllerConfig) -> Dims {
-        Dims {
-            v: cfg.vocab_size,
-            t: cfg.length,
-            h: cfg.hidden,
-            widths: cfg.mlp_widths(),
-            dropout: f64::from(cfg.dropout),
-            trade_off: f64::from(cfg.trade_off),
-        }
+        Dims::of(cfg)
     }
 
     fn data(rng: &mut crate::rng::Rng, b: usize, t: usize, v: usize) -> (Vec<Vec<u32>>, Vec<f64>) {
