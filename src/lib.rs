@@ -7,7 +7,8 @@
 //!   may see plus reported metrics it must not see (tabular benchmarks first);
 //! - [`search`]: searchers in ask/tell form and the driver that does the query accounting;
 //! - [`controller`]: the encoder-predictor-decoder network of SemiNAS/NAO;
-//! - [`report`]: summaries of finished searches (human text and JSON).
+//! - [`report`]: summaries of finished searches (human text and JSON);
+//! - [`trainer`]: the built-in trainer: datasets, NB201/NB101 networks, training, `TrainEvaluator`.
 
 pub mod benchmark;
 pub mod compare;
@@ -16,3 +17,4 @@ pub mod report;
 pub mod rng;
 pub mod search;
 pub mod space;
+pub mod trainer;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_controller;
+mod bench_trainer;
 mod nb101;
 mod search;
 mod spaces;
@@ -24,6 +25,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Time the controller's training on synthetic data (seconds per epoch, GFLOP/s, memory).
     BenchController(bench_controller::BenchControllerArgs),
+    /// Time the built-in trainer on a fixed NB201 network (images/s) against PyTorch CPU.
+    BenchTrainer(bench_trainer::BenchTrainerArgs),
     /// NAS-Bench-101 utilities: enumerate the space, inspect or synthesise dataset files.
     #[command(subcommand)]
     Nb101(nb101::Nb101Command),
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => search::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::BenchController(args) => bench_controller::run(&args),
+        Command::BenchTrainer(args) => bench_trainer::run(&args),
         Command::Nb101(cmd) => nb101::run(&cmd),
     }
 }

@@ -1,0 +1,188 @@
+//! `seminas bench-trainer`: training throughput of a fixed NB201 network, and the ratio to
+//! PyTorch on the same machine when PyTorch is installed.
+
+use std::process::Command;
+
+use clap::Args;
+use seminas::space::{Nb201Space, SearchSpace};
+use seminas::trainer::TrainDevice;
+use seminas::trainer::bench::{ThroughputConfig, throughput};
+
+/// The PyTorch reference: the same network, batch, optimiser and thread count.
+const TORCH_SCRIPT: &str = include_str!("../../examples/torch_nb201_bench.py");
+
+/// The best NAS-Bench-201 cell on CIFAR-10 (index 6111 of the benchmark).
+const BEST_CELL: &str =
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+
+/// Arguments of `seminas bench-trainer`.
+#[derive(Debug, Args)]
+pub struct BenchTrainerArgs {
+    /// The NB201 cell to train (official string).
+    #[arg(long, default_value = BEST_CELL)]
+    cell: String,
+    /// Channels of the first stage (C; 16 as published).
+    #[arg(long, default_value_t = 16)]
+    channels: usize,
+    /// Cells per stage (N; 5 as published).
+    #[arg(long, default_value_t = 5)]
+    cells: usize,
+    /// Image side (32: CIFAR-10; 28: Fashion-MNIST).
+    #[arg(long, default_value_t = 32)]
+    size: usize,
+    /// Image channels (3: CIFAR-10; 1: Fashion-MNIST).
+    #[arg(long, default_value_t = 3)]
+    in_channels: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Timed steps (after 2 untimed ones).
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    /// Threads for both libraries (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Train on CUDA GPU N (needs the `cuda` build feature); PyTorch stays on the CPU.
+    #[arg(long)]
+    cuda: Option<usize>,
+    /// Python interpreter for the PyTorch reference.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Skip the PyTorch reference.
+    #[arg(long)]
+    no_torch: bool,
+    /// Print JSON: {"config","cell","seminas":{"images_per_s","seconds_per_step","params",
+    /// "last_loss"},"torch":{"images_per_s","seconds_per_step","params","torch","threads"} or
+    /// null,"torch_note","ratio"} (ratio: seminas images/s divided by PyTorch's).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the benchmark and prints images/s (and the ratio to PyTorch).
+pub fn run(args: &BenchTrainerArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.steps > 0 && args.batch > 0, "--steps and --batch must be positive");
+    let space = Nb201Space::new();
+    let arch = space.parse(&args.cell)?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let cfg = ThroughputConfig {
+        channels: args.channels,
+        cells: args.cells,
+        size: args.size,
+        in_channels: args.in_channels,
+        batch: args.batch,
+        steps: args.steps,
+        warmup: 2,
+        threads,
+    };
+    let device = args.cuda.map_or(TrainDevice::Cpu, TrainDevice::Cuda);
+    let ours = throughput(&arch, &cfg, device)?;
+    let (torch, note) = if args.no_torch {
+        (None, "skipped (--no-torch)".to_string())
+    } else {
+        torch_reference(args, &cfg)
+    };
+    let ratio = torch
+        .as_ref()
+        .and_then(|t| t.get("images_per_s")?.as_f64())
+        .map(|t| ours.images_per_s / t);
+    if args.json {
+        let out = serde_json::json!({
+            "config": cfg,
+            "cell": args.cell,
+            "seminas": ours,
+            "torch": torch,
+            "torch_note": note,
+            "ratio": ratio,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "NB201 cell {}\nC={} N={} input {}x{}x{} batch {} threads {}, {} timed steps ({} parameters)",
+        args.cell,
+        cfg.channels,
+        cfg.cells,
+        cfg.in_channels,
+        cfg.size,
+        cfg.size,
+        cfg.batch,
+        threads,
+        cfg.steps,
+        ours.params
+    );
+    println!(
+        "seminas (burn {}): {:.1} images/s ({:.3} s/step, loss {:.3})",
+        if args.cuda.is_some() { "cuda" } else { "flex CPU" },
+        ours.images_per_s,
+        ours.seconds_per_step,
+        ours.last_loss
+    );
+    match (&torch, ratio) {
+        (Some(t), Some(r)) => println!(
+            "PyTorch {} CPU: {:.1} images/s ({:.3} s/step)\nratio seminas / PyTorch: {:.3}",
+            t["torch"].as_str().unwrap_or("?"),
+            t["images_per_s"].as_f64().unwrap_or(f64::NAN),
+            t["seconds_per_step"].as_f64().unwrap_or(f64::NAN),
+            r
+        ),
+        _ => println!("PyTorch: {note}"),
+    }
+    Ok(())
+}
+
+/// Runs the PyTorch script; `(None, why)` when PyTorch is not available or fails.
+fn torch_reference(
+    args: &BenchTrainerArgs,
+    cfg: &ThroughputConfig,
+) -> (Option<serde_json::Value>, String) {
+    let has_torch = Command::new(&args.python)
+        .args(["-c", "import torch"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_torch {
+        return (
+            None,
+            format!(
+                "not measured: `{} -c 'import torch'` failed (install PyTorch, e.g. `pip install torch`)",
+                args.python
+            ),
+        );
+    }
+    let path = std::env::temp_dir().join(format!("seminas-torch-bench-{}.py", std::process::id()));
+    if let Err(e) = std::fs::write(&path, TORCH_SCRIPT) {
+        return (None, format!("not measured: writing {}: {e}", path.display()));
+    }
+    let out = Command::new(&args.python)
+        .arg(&path)
+        .args(["--cell", &args.cell])
+        .args(["--channels", &cfg.channels.to_string()])
+        .args(["--cells", &cfg.cells.to_string()])
+        .args(["--size", &cfg.size.to_string()])
+        .args(["--in-channels", &cfg.in_channels.to_string()])
+        .args(["--batch", &cfg.batch.to_string()])
+        .args(["--steps", &cfg.steps.to_string()])
+        .args(["--warmup", &cfg.warmup.to_string()])
+        .args(["--threads", &cfg.threads.to_string()])
+        .output();
+    let _ = std::fs::remove_file(&path);
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            match text.lines().rev().find_map(|l| serde_json::from_str(l).ok()) {
+                Some(v) => (Some(v), "measured".into()),
+                None => (None, format!("not measured: unexpected output {text:?}")),
+            }
+        }
+        Ok(o) => (
+            None,
+            format!(
+                "not measured: the PyTorch script failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+        ),
+        Err(e) => (None, format!("not measured: {e}")),
+    }
+}

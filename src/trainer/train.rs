@@ -1,0 +1,145 @@
+//! The training loop: SGD with Nesterov momentum and weight decay, a cosine learning rate per
+//! step, cross-entropy loss; then accuracy on the validation and test images.
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::prelude::*;
+use rand::seq::SliceRandom;
+
+use super::data::{Dataset, Images, Normalizer};
+use super::TrainConfig;
+use crate::rng::Rng;
+
+/// A network the loop can train: logits from a batch of images.
+pub(crate) trait Network: Module + Sized {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2>;
+}
+
+impl Network for super::Nb201Net {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        self.forward(x)
+    }
+}
+
+impl Network for super::Nb101Net {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        self.forward(x)
+    }
+}
+
+/// Images selected by index, normalised, as one `[B, C, H, W]` tensor and its labels.
+pub(crate) fn batch(
+    data: &Dataset,
+    images: &Images,
+    idx: &[usize],
+    norm: &Normalizer,
+    device: &Device,
+) -> (Tensor<4>, Vec<u8>) {
+    let len = data.image_len();
+    let plane = data.height * data.width;
+    let mut x = Vec::with_capacity(idx.len() * len);
+    let mut y = Vec::with_capacity(idx.len());
+    for &i in idx {
+        let img = &images.pixels[i * len..(i + 1) * len];
+        for (c, ch) in img.chunks_exact(plane).enumerate() {
+            x.extend(ch.iter().map(|&p| f32::from(p) * norm.scale[c] + norm.shift[c]));
+        }
+        y.push(images.labels[i]);
+    }
+    let shape = [idx.len(), data.channels, data.height, data.width];
+    (Tensor::from_data(TensorData::new(x, shape), device), y)
+}
+
+/// The learning rate at `step` of `total`: cosine from `lr` down to `lr_min`.
+pub fn cosine_lr(lr: f64, lr_min: f64, step: usize, total: usize) -> f64 {
+    let t = step as f64 / total.max(1) as f64;
+    lr_min + 0.5 * (lr - lr_min) * (1.0 + (std::f64::consts::PI * t).cos())
+}
+
+/// Trains `net` on the images `train_idx` of `data.train`; returns the trained network, or an
+/// error when the loss stops being finite.
+pub(crate) fn fit<N: Network>(
+    mut net: N,
+    data: &Dataset,
+    train_idx: &[usize],
+    norm: &Normalizer,
+    cfg: &TrainConfig,
+    rng: &mut Rng,
+    device: &Device,
+) -> Result<N, String> {
+    let mut opt = SgdConfig::new()
+        .with_momentum(Some(MomentumConfig {
+            momentum: cfg.momentum,
+            dampening: 0.0,
+            nesterov: cfg.nesterov,
+        }))
+        .with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)))
+        .init();
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let batch_size = cfg.batch_size.max(1);
+    let per_epoch = train_idx.len().div_ceil(batch_size);
+    let total = per_epoch * cfg.epochs;
+    let mut order = train_idx.to_vec();
+    let mut step = 0;
+    for _ in 0..cfg.epochs {
+        order.shuffle(rng);
+        for chunk in order.chunks(batch_size) {
+            let (x, y) = batch(data, &data.train, chunk, norm, device);
+            let y = Tensor::<1, Int>::from_data(
+                TensorData::new(y.iter().map(|&l| i64::from(l)).collect(), [y.len()]),
+                device,
+            );
+            let loss = loss_fn.forward(net.logits(x), y);
+            // Reading the loss synchronises; every 25 steps is enough to catch divergence.
+            if step % 25 == 0 || step + 1 == total {
+                let v: f32 = loss.clone().into_scalar();
+                if !v.is_finite() {
+                    return Err(format!("training diverged: loss {v} at step {step}"));
+                }
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            let lr = cosine_lr(cfg.learning_rate, cfg.min_learning_rate, step, total);
+            net = opt.step(lr, net, grads);
+            step += 1;
+        }
+    }
+    Ok(net)
+}
+
+/// Accuracy in percent of `net` (in evaluation mode) on the images `idx` of `images`.
+pub(crate) fn accuracy<N: Network>(
+    net: &N,
+    data: &Dataset,
+    images: &Images,
+    idx: &[usize],
+    norm: &Normalizer,
+    batch_size: usize,
+    device: &Device,
+) -> f64 {
+    if idx.is_empty() {
+        return 0.0;
+    }
+    let mut correct = 0usize;
+    for chunk in idx.chunks(batch_size.max(1)) {
+        let (x, y) = batch(data, images, chunk, norm, device);
+        let logits = net.logits(x);
+        let classes = logits.dims()[1];
+        let v: Vec<f32> = logits
+            .into_data()
+            .try_to_vec_as::<f32>()
+            .expect("float logits convert to f32");
+        for (row, &label) in v.chunks_exact(classes).zip(&y) {
+            let best = row
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, _)| i)
+                .unwrap_or(0);
+            correct += usize::from(best == usize::from(label));
+        }
+    }
+    100.0 * correct as f64 / idx.len() as f64
+}
