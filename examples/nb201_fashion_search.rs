@@ -50,7 +50,10 @@ fn main() -> anyhow::Result<()> {
     let dataset = Dataset::fashion_mnist(&data)?;
     let evaluator = TrainEvaluator::new(cfg, dataset)?;
     let (tr, va, te) = evaluator.split_sizes();
-    println!("Fashion-MNIST: {tr} training, {va} validation, {te} test images; {:?}", evaluator.config());
+    println!(
+        "Fashion-MNIST: {tr} training, {va} validation, {te} test images; {:?}",
+        evaluator.config()
+    );
     let space = Nb201Space::new();
     let evaluator = seminas::benchmark::Evaluator::<Nb201Space>::reseed(&evaluator, seed)
         .expect("the trainer is reseedable");
@@ -81,6 +84,10 @@ fn main() -> anyhow::Result<()> {
             e.report.unwrap_or(f64::NAN)
         );
     }
-    println!("{} candidates in {:.1} s", run.records.len(), start.elapsed().as_secs_f64());
+    println!(
+        "{} candidates in {:.1} s",
+        run.records.len(),
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -12,8 +12,7 @@ use seminas::trainer::bench::{ThroughputConfig, throughput};
 const TORCH_SCRIPT: &str = include_str!("../../examples/torch_nb201_bench.py");
 
 /// The best NAS-Bench-201 cell on CIFAR-10 (index 6111 of the benchmark).
-const BEST_CELL: &str =
-    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+const BEST_CELL: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
 
 /// Arguments of `seminas bench-trainer`.
 #[derive(Debug, Args)]
@@ -60,7 +59,10 @@ pub struct BenchTrainerArgs {
 
 /// Runs the benchmark and prints images/s (and the ratio to PyTorch).
 pub fn run(args: &BenchTrainerArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.steps > 0 && args.batch > 0, "--steps and --batch must be positive");
+    anyhow::ensure!(
+        args.steps > 0 && args.batch > 0,
+        "--steps and --batch must be positive"
+    );
     let space = Nb201Space::new();
     let arch = space.parse(&args.cell)?;
     let threads = args
@@ -114,7 +116,11 @@ pub fn run(args: &BenchTrainerArgs) -> anyhow::Result<()> {
     );
     println!(
         "seminas (burn {}): {:.1} images/s ({:.3} s/step, loss {:.3})",
-        if args.cuda.is_some() { "cuda" } else { "flex CPU" },
+        if args.cuda.is_some() {
+            "cuda"
+        } else {
+            "flex CPU"
+        },
         ours.images_per_s,
         ours.seconds_per_step,
         ours.last_loss
@@ -153,7 +159,10 @@ fn torch_reference(
     }
     let path = std::env::temp_dir().join(format!("seminas-torch-bench-{}.py", std::process::id()));
     if let Err(e) = std::fs::write(&path, TORCH_SCRIPT) {
-        return (None, format!("not measured: writing {}: {e}", path.display()));
+        return (
+            None,
+            format!("not measured: writing {}: {e}", path.display()),
+        );
     }
     let out = Command::new(&args.python)
         .arg(&path)
@@ -171,7 +180,11 @@ fn torch_reference(
     match out {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout);
-            match text.lines().rev().find_map(|l| serde_json::from_str(l).ok()) {
+            match text
+                .lines()
+                .rev()
+                .find_map(|l| serde_json::from_str(l).ok())
+            {
                 Some(v) => (Some(v), "measured".into()),
                 None => (None, format!("not measured: unexpected output {text:?}")),
             }

@@ -72,7 +72,7 @@ pub fn throughput(
             &mut rng,
             &device,
         );
-        let params = burn::module::Module::num_params(&net);
+        let params = net.trainable_params();
         let n = cfg.batch * cfg.in_channels * cfg.size * cfg.size;
         let x: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
         let x = Tensor::<4>::from_data(

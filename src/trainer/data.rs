@@ -257,7 +257,10 @@ fn parse_idx_images(b: &[u8], path: &Path) -> Result<(usize, usize, usize, Vec<u
         reason,
     };
     if b.len() < 16 {
-        return Err(bad(format!("{} bytes, shorter than an IDX header", b.len())));
+        return Err(bad(format!(
+            "{} bytes, shorter than an IDX header",
+            b.len()
+        )));
     }
     let magic = be_u32(b, 0);
     if magic != 0x0803 {
@@ -297,7 +300,10 @@ fn parse_idx_labels(
         reason,
     };
     if b.len() < 8 {
-        return Err(bad(format!("{} bytes, shorter than an IDX header", b.len())));
+        return Err(bad(format!(
+            "{} bytes, shorter than an IDX header",
+            b.len()
+        )));
     }
     let magic = be_u32(b, 0);
     if magic != 0x0801 {
@@ -373,7 +379,10 @@ fn parse_digits(gz: &[u8], path: &Path) -> Result<Dataset, DataError> {
             _ => {
                 return Err(DataError::Malformed {
                     path: path.to_path_buf(),
-                    reason: format!("line {}: expected 64 values 0..=16 and a label 0..=9", i + 1),
+                    reason: format!(
+                        "line {}: expected 64 values 0..=16 and a label 0..=9",
+                        i + 1
+                    ),
                 });
             }
         };
@@ -414,10 +423,14 @@ mod tests {
         assert_eq!(d.train.pixels.len(), d.train.len() * 64);
         // First row of the file: label 0.
         assert_eq!(d.train.labels[0], 0);
+        // Class sizes of the UCI optdigits test set (its documentation's class distribution).
         let counts = (0..10)
-            .map(|c| d.train.labels.iter().filter(|&&l| l == c).count())
+            .map(|c| {
+                let n = |s: &Images| s.labels.iter().filter(|&&l| l == c).count();
+                n(&d.train) + n(&d.test)
+            })
             .collect::<Vec<_>>();
-        assert!(counts.iter().all(|&c| (130..160).contains(&c)), "{counts:?}");
+        assert_eq!(counts, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
     }
 
     #[test]
@@ -429,12 +442,21 @@ mod tests {
         assert!(e.to_string().contains("holds 25 bytes"), "{e}");
         let mut bad = idx_images(3, 2, 4, 0);
         bad[3] = 1;
-        assert!(parse_idx_images(&bad, p).unwrap_err().to_string().contains("magic"));
+        assert!(
+            parse_idx_images(&bad, p)
+                .unwrap_err()
+                .to_string()
+                .contains("magic")
+        );
         let labels = [0, 0, 8, 1, 0, 0, 0, 2, 3, 12];
         let e = parse_idx_labels(&labels, p, 2, 10).unwrap_err();
         assert!(e.to_string().contains("label 12 of item 1"), "{e}");
         let e = parse_idx_labels(&labels[..9], p, 2, 10).unwrap_err();
-        assert!(e.to_string().contains("2 labels in the header, 1 in the file"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("2 labels in the header, 1 in the file"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -444,7 +466,14 @@ mod tests {
         let e = Dataset::fashion_mnist(&dir).unwrap_err();
         assert!(matches!(e, DataError::Missing { .. }));
         assert!(e.to_string().contains("train-images-idx3-ubyte.gz"), "{e}");
-        std::fs::write(dir.join("train-images-idx3-ubyte"), b"garbage").unwrap();
+        for stem in ["train-images", "train-labels", "t10k-images", "t10k-labels"] {
+            let kind = if stem.ends_with("images") {
+                "idx3"
+            } else {
+                "idx1"
+            };
+            std::fs::write(dir.join(format!("{stem}-{kind}-ubyte")), b"garbage").unwrap();
+        }
         let e = Dataset::fashion_mnist(&dir).unwrap_err();
         assert!(e.to_string().contains("shorter than an IDX header"), "{e}");
         std::fs::write(dir.join("data_batch_1.bin"), vec![0u8; 100]).unwrap();
@@ -461,7 +490,10 @@ mod tests {
             return;
         }
         let d = Dataset::fashion_mnist(dir).unwrap();
-        assert_eq!((d.train.len(), d.test.len(), d.height, d.width), (60_000, 10_000, 28, 28));
+        assert_eq!(
+            (d.train.len(), d.test.len(), d.height, d.width),
+            (60_000, 10_000, 28, 28)
+        );
         // Fashion-MNIST is balanced: 6,000 training images per class.
         assert_eq!(d.train.labels.iter().filter(|&&l| l == 9).count(), 6000);
     }

@@ -280,7 +280,7 @@ impl TrainEvaluator {
         self.in_pool(|| {
             let mut rng = self.rng(key);
             let net = build(&mut rng, &device)?;
-            let params = net.num_params();
+            let params = net.trainable_params();
             let s = &self.splits;
             let net = fit(
                 net,
@@ -294,8 +294,24 @@ impl TrainEvaluator {
             .map_err(TrainError::Failed)?;
             let net = net.valid();
             let b = self.config.eval_batch_size;
-            let val_acc = accuracy(&net, &self.data, &self.data.train, &s.val, &self.norm, b, &plain);
-            let test_acc = accuracy(&net, &self.data, &self.data.test, &s.test, &self.norm, b, &plain);
+            let val_acc = accuracy(
+                &net,
+                &self.data,
+                &self.data.train,
+                &s.val,
+                &self.norm,
+                b,
+                &plain,
+            );
+            let test_acc = accuracy(
+                &net,
+                &self.data,
+                &self.data.test,
+                &s.test,
+                &self.norm,
+                b,
+                &plain,
+            );
             Ok(TrainReport {
                 val_acc,
                 test_acc,

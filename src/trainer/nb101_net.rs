@@ -85,6 +85,17 @@ struct Nb101Cell {
 }
 
 impl Nb101Cell {
+    /// Channels of the cell's batch norms.
+    fn bn_channels(&self) -> usize {
+        let ch = &self.plan.channels;
+        let mut n = 0;
+        for (t, (p, op)) in self.projections.iter().zip(&self.ops).enumerate() {
+            n += ch[t + 1]
+                * (usize::from(p.is_some()) + usize::from(matches!(op, VertexOp::Conv(_))));
+        }
+        n + self.out_projection.as_ref().map_or(0, |_| ch[ch.len() - 1])
+    }
+
     fn new(cell: &Cell, cin: usize, cout: usize, rng: &mut Rng, device: &Device) -> Self {
         let n = cell.num_vertices();
         let channels = vertex_channels(cell, cin, cout);
@@ -178,6 +189,9 @@ pub struct Nb101Net {
     stem: ConvBn,
     blocks: Vec<Block>,
     classifier: Linear,
+    /// Batch-norm running means and variances: counted by `num_params`, not trainable.
+    #[module(skip)]
+    running_stats: usize,
 }
 
 impl Nb101Net {
@@ -214,11 +228,26 @@ impl Nb101Net {
                 c = cout;
             }
         }
+        let bn_channels = channels
+            + blocks
+                .iter()
+                .map(|b| match b {
+                    Block::Cell(cell) => cell.bn_channels(),
+                    Block::Downsample(_) => 0,
+                })
+                .sum::<usize>();
         Some(Self {
             stem,
             blocks,
             classifier: linear(c, classes, rng, device),
+            running_stats: 2 * bn_channels,
         })
+    }
+
+    /// Trainable parameters (the published NAS-Bench-101 `trainable_parameters`): burn's
+    /// `num_params` also counts the batch-norm running statistics.
+    pub fn trainable_params(&self) -> usize {
+        burn::module::Module::num_params(self) - self.running_stats
     }
 
     /// Logits `[B, classes]` for images `[B, in_channels, H, W]`.

@@ -130,6 +130,9 @@ pub struct Nb201Net {
     blocks: Vec<Block>,
     last_bn: BatchNorm,
     classifier: Linear,
+    /// Batch-norm running means and variances: counted by `num_params`, not trainable.
+    #[module(skip)]
+    running_stats: usize,
 }
 
 impl Nb201Net {
@@ -149,22 +152,35 @@ impl Nb201Net {
         let stem_bn = batch_norm(channels, device);
         let mut blocks = Vec::with_capacity(3 * cells + 2);
         let mut c = channels;
+        // Channels of all batch norms (each has a running mean and variance per channel).
+        let convs_per_cell = arch.0.iter().filter(|&&op| op == 2 || op == 3).count();
+        let mut bn_channels = channels;
         for stage in 0..3 {
             if stage > 0 {
                 blocks.push(Block::Reduction(Reduction::new(c, 2 * c, rng, device)));
                 c *= 2;
+                bn_channels += 2 * c;
             }
             for _ in 0..cells {
                 blocks.push(Block::Cell(Cell::new(arch, c, rng, device)));
             }
+            bn_channels += cells * convs_per_cell * c;
         }
+        bn_channels += c;
         Self {
             stem,
             stem_bn,
             blocks,
             last_bn: batch_norm(c, device),
             classifier: linear(c, classes, rng, device),
+            running_stats: 2 * bn_channels,
         }
+    }
+
+    /// Trainable parameters (PyTorch's `sum(p.numel() for p in net.parameters())`): burn's
+    /// `num_params` also counts the batch-norm running statistics.
+    pub fn trainable_params(&self) -> usize {
+        burn::module::Module::num_params(self) - self.running_stats
     }
 
     /// Logits `[B, classes]` for images `[B, in_channels, H, W]`.

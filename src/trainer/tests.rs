@@ -1,6 +1,5 @@
 use std::io::Read;
 
-use burn::module::Module;
 use burn::prelude::Device;
 
 use super::*;
@@ -9,7 +8,7 @@ use crate::space::nb101::Op;
 fn nb201_params(ops: [u16; 6], classes: usize) -> usize {
     let arch = CategoricalArch(ops.into());
     let mut rng = rng_for(0, "test");
-    Nb201Net::new(&arch, 3, 16, 5, classes, &mut rng, &Device::flex()).num_params()
+    Nb201Net::new(&arch, 3, 16, 5, classes, &mut rng, &Device::flex()).trainable_params()
 }
 
 /// NAS-Bench-201 API figures (parameters in MB of the C=16, N=5 network) for the smallest and
@@ -24,8 +23,16 @@ fn nb201_parameter_counts_match_the_published_ones() {
         (100, 79_156, 1_537_396),
         (120, 80_456, 1_538_696),
     ] {
-        assert_eq!(nb201_params([0; 6], classes), min, "{classes} classes, all none");
-        assert_eq!(nb201_params([3; 6], classes), max, "{classes} classes, all conv3x3");
+        assert_eq!(
+            nb201_params([0; 6], classes),
+            min,
+            "{classes} classes, all none"
+        );
+        assert_eq!(
+            nb201_params([3; 6], classes),
+            max,
+            "{classes} classes, all conv3x3"
+        );
     }
     // Skip, pooling and none carry no parameters; each nor_conv_1x1 edge adds C*C + 2C per
     // cell at C = 16, 32, 64 (5 cells each).
@@ -52,7 +59,12 @@ fn nb101_parameter_counts_match_the_published_ones() {
         let published: usize = cols[7].parse().unwrap();
         let mut rng = rng_for(0, "test");
         let net = Nb101Net::new(&cell, 3, 128, 3, 10, &mut rng, &Device::flex()).unwrap();
-        assert_eq!(net.num_params(), published, "cell {} ({cell:?})", cols[0]);
+        assert_eq!(
+            net.trainable_params(),
+            published,
+            "cell {} ({cell:?})",
+            cols[0]
+        );
         distinct.insert(published);
         checked += 1;
     }
@@ -70,7 +82,13 @@ fn vertex_channels_split_the_output_like_the_official_builder() {
         [0, 0, 0, 0, 1],
         [0, 0, 0, 0, 0],
     ];
-    let ops = [Op::Input, Op::Conv3x3, Op::Conv1x1, Op::MaxPool3x3, Op::Output];
+    let ops = [
+        Op::Input,
+        Op::Conv3x3,
+        Op::Conv1x1,
+        Op::MaxPool3x3,
+        Op::Output,
+    ];
     let cell = Cell::new(&m, &ops).unwrap();
     // Two vertices feed the output: 128 / 2 each; vertex 1 takes the most of its successors.
     assert_eq!(vertex_channels(&cell, 64, 128), vec![64, 64, 64, 64, 128]);
@@ -134,7 +152,9 @@ fn training_is_deterministic_and_thread_safe() {
     assert_ne!((ra.val_acc, ra.test_acc), (rb.val_acc, rb.test_acc));
     let other = Evaluator::<Nb201Space>::reseed(&eval, 5).unwrap();
     match other.evaluate(&space, &a) {
-        Outcome::Evaluated(e) => assert_ne!((e.objective, e.report), (ra.val_acc, Some(ra.test_acc))),
+        Outcome::Evaluated(e) => {
+            assert_ne!((e.objective, e.report), (ra.val_acc, Some(ra.test_acc)))
+        }
         o => panic!("{o:?}"),
     }
 }

@@ -9,24 +9,31 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
 use rand::seq::SliceRandom;
 
-use super::data::{Dataset, Images, Normalizer};
 use super::TrainConfig;
+use super::data::{Dataset, Images, Normalizer};
 use crate::rng::Rng;
 
 /// A network the loop can train: logits from a batch of images.
 pub(crate) trait Network: Module + Sized {
     fn logits(&self, x: Tensor<4>) -> Tensor<2>;
+    fn trainable_params(&self) -> usize;
 }
 
 impl Network for super::Nb201Net {
     fn logits(&self, x: Tensor<4>) -> Tensor<2> {
         self.forward(x)
     }
+    fn trainable_params(&self) -> usize {
+        super::Nb201Net::trainable_params(self)
+    }
 }
 
 impl Network for super::Nb101Net {
     fn logits(&self, x: Tensor<4>) -> Tensor<2> {
         self.forward(x)
+    }
+    fn trainable_params(&self) -> usize {
+        super::Nb101Net::trainable_params(self)
     }
 }
 
@@ -45,7 +52,10 @@ pub(crate) fn batch(
     for &i in idx {
         let img = &images.pixels[i * len..(i + 1) * len];
         for (c, ch) in img.chunks_exact(plane).enumerate() {
-            x.extend(ch.iter().map(|&p| f32::from(p) * norm.scale[c] + norm.shift[c]));
+            x.extend(
+                ch.iter()
+                    .map(|&p| f32::from(p) * norm.scale[c] + norm.shift[c]),
+            );
         }
         y.push(images.labels[i]);
     }
