@@ -12,7 +12,9 @@
 pub mod benchmark;
 pub mod compare;
 pub mod controller;
+pub mod evaluator;
 pub mod report;
 pub mod rng;
 pub mod search;
 pub mod space;
+pub mod store;

@@ -1,0 +1,3 @@
+//! Evaluators that run real training: the user's own command (locally, or as Ray jobs).
+
+pub mod command;
