@@ -2,7 +2,9 @@
 
 mod bench;
 mod bench_controller;
+mod evaluators;
 mod nb101;
+mod resume;
 mod search;
 mod spaces;
 
@@ -20,6 +22,8 @@ pub struct Cli {
 enum Command {
     /// Run one architecture search and print its result.
     Search(search::SearchArgs),
+    /// Continue a stored run (a search's --out directory) where it stopped, even after a kill.
+    Resume(resume::ResumeArgs),
     /// Compare search algorithms over many seeds and budgets on a benchmark.
     Bench(bench::BenchArgs),
     /// Time the controller's training on synthetic data (seconds per epoch, GFLOP/s, memory).
@@ -32,7 +36,8 @@ enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Search(args) => search::run(&args),
+        Command::Search(args) => search::run(&args, None),
+        Command::Resume(args) => resume::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::BenchController(args) => bench_controller::run(&args),
         Command::Nb101(cmd) => nb101::run(&cmd),

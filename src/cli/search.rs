@@ -9,11 +9,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seminas::benchmark::Evaluator;
 use seminas::report::{HumanSummary, summarize, write_run_dir};
 use seminas::search::{
-    Algo, AlgoConfig, Budget, ReConfig, SemiNasOverrides, SemiNasReConfig, run_search,
+    Algo, AlgoConfig, Budget, DriveOptions, NoJournal, ReConfig, SemiNasOverrides, SemiNasReConfig,
+    drive,
 };
 use seminas::space::SearchSpace;
+use seminas::store::{RunMeta, RunStore};
 
-use super::spaces::{Problem, SpaceArgs};
+use super::evaluators::EvalArgs;
+use super::spaces::{Problem, SpaceArgs, SpaceOnly};
 
 /// Arguments of `seminas search`.
 #[derive(Debug, Args)]
@@ -32,9 +35,13 @@ pub struct SearchArgs {
     /// Print the summary as one JSON object instead of text.
     #[arg(long)]
     json: bool,
-    /// Write queries.jsonl and summary.json into this directory.
+    /// The run directory: the run store (run.sqlite, resumable with `seminas resume DIR`),
+    /// one folder per evaluation under evals/, and queries.jsonl and summary.json at the end.
+    /// With --evaluator it defaults to a new folder under seminas-runs/.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    eval: EvalArgs,
     #[command(flatten)]
     algo_args: AlgoArgs,
 }
@@ -136,20 +143,52 @@ impl AlgoArgs {
     }
 }
 
-/// Runs `seminas search`.
-pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
-    match args.space.problem()? {
-        Problem::Nb201(space, bench) => execute(args, &space, &bench),
-        Problem::Categorical(space, bench) => execute(args, &space, &bench),
-        Problem::Nb101Table(space, bench) => execute(args, &space, &bench),
-        Problem::Nb101File(space, bench) => execute(args, &space, &bench),
+/// A stored run being resumed.
+pub struct Resume {
+    /// The run's store, locked.
+    pub store: RunStore,
+}
+
+/// Runs `seminas search` (a new run, or a stored one resumed).
+pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    if let Some(template) = &args.eval.evaluator {
+        let evaluator = args.eval.command(template, &cwd)?;
+        return match args.space.space_only()? {
+            SpaceOnly::Nb201(space) => execute(args, &space, &evaluator, resume, true),
+            SpaceOnly::Categorical(space) => execute(args, &space, &evaluator, resume, true),
+            SpaceOnly::Nb101(space) => execute(args, &space, &evaluator, resume, true),
+        };
     }
+    match args.space.problem()? {
+        Problem::Nb201(space, bench) => execute(args, &space, &bench, resume, false),
+        Problem::Categorical(space, bench) => execute(args, &space, &bench, resume, false),
+        Problem::Nb101Table(space, bench) => execute(args, &space, &bench, resume, false),
+        Problem::Nb101File(space, bench) => execute(args, &space, &bench, resume, false),
+    }
+}
+
+/// The run directory of a new run: `--out`, or for real evaluations (which must never be
+/// lost) a fresh folder under `seminas-runs/`.
+fn new_run_dir(args: &SearchArgs, space: &str, algo: Algo, real: bool) -> Option<PathBuf> {
+    if let Some(dir) = &args.out {
+        return Some(dir.clone());
+    }
+    real.then(|| {
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        PathBuf::from("seminas-runs").join(format!("{space}-{algo}-seed{}-{unix}", args.seed))
+    })
 }
 
 fn execute<S: SearchSpace, E: Evaluator<S>>(
     args: &SearchArgs,
     space: &S,
     evaluator: &E,
+    resume: Option<Resume>,
+    real: bool,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(args.queries > 0, "--queries must be at least 1");
     let algo = args.algo.unwrap_or_else(Algo::best_available);
@@ -157,6 +196,33 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
     let mut searcher = algo.build(space, args.seed, args.queries, &config);
     let own = evaluator.reseed(args.seed);
     let evaluator = own.as_ref().unwrap_or(evaluator);
+    let (store, replay) = match resume {
+        Some(Resume { store }) => {
+            let replay = store.replay()?;
+            (Some(store), Some(replay))
+        }
+        None => match new_run_dir(args, space.name(), algo, real) {
+            Some(dir) => {
+                let meta = RunMeta {
+                    args: std::env::args().skip(1).collect(),
+                    cwd: std::env::current_dir().context("cannot read the current directory")?,
+                    seed: args.seed,
+                    version: env!("CARGO_PKG_VERSION").to_string(),
+                };
+                (Some(RunStore::create(&dir, &meta)?), None)
+            }
+            None => (None, None),
+        },
+    };
+    if let Some(store) = &store
+        && real
+    {
+        eprintln!(
+            "run directory: {} (if interrupted, continue with `seminas resume {}`)",
+            store.dir().display(),
+            store.dir().display()
+        );
+    }
     let bar =
         ProgressBar::with_draw_target(Some(args.queries as u64), ProgressDrawTarget::stderr());
     bar.set_style(
@@ -166,33 +232,68 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
     );
     bar.set_prefix(format!("{algo} on {}", space.name()));
     let mut best = f64::NEG_INFINITY;
-    let run = run_search(
-        space,
-        evaluator,
-        searcher.as_mut(),
-        Budget::queries(args.queries),
-        &mut |q| {
-            if let Ok(e) = &q.result
-                && e.objective > best
-            {
-                best = e.objective;
-                bar.set_message(format!("best objective {best:.4}"));
-            }
-            bar.inc(1);
-        },
-    );
+    let budget = Budget {
+        workers: args.eval.workers.max(1),
+        ..Budget::queries(args.queries)
+    };
+    let options = DriveOptions {
+        workdirs: store.as_ref().map(|s| s.evals_dir()),
+        replay,
+    };
+    let mut on_query = |q: &seminas::search::QueryRecord<S::Arch>| {
+        if let Ok(e) = &q.result
+            && e.objective > best
+        {
+            best = e.objective;
+            bar.set_message(format!("best objective {best:.4}"));
+        }
+        bar.inc(1);
+    };
+    let result = match &store {
+        Some(store) => drive(
+            space,
+            evaluator,
+            searcher.as_mut(),
+            budget,
+            options,
+            &mut store.journal(space),
+            &mut on_query,
+        ),
+        None => drive(
+            space,
+            evaluator,
+            searcher.as_mut(),
+            budget,
+            options,
+            &mut NoJournal,
+            &mut on_query,
+        ),
+    };
     bar.finish_and_clear();
+    let run = match (result, &store) {
+        (Ok(run), _) => run,
+        (Err(e), Some(store)) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "the search stopped; every finished evaluation is kept in {}: continue with \
+                 `seminas resume {}`",
+                store.dir().display(),
+                store.dir().display()
+            )));
+        }
+        (Err(e), None) => return Err(e.into()),
+    };
     let (summary, ctx) = summarize(space, evaluator, algo.name(), args.seed, &run);
-    if let Some(dir) = &args.out {
-        write_run_dir(dir, space, &run.records, &summary)
-            .with_context(|| format!("cannot write results to {}", dir.display()))?;
+    if let Some(store) = &store {
+        store.set_status("finished")?;
+        write_run_dir(store.dir(), space, &run.records, &summary)
+            .with_context(|| format!("cannot write results to {}", store.dir().display()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
         print!("{}", HumanSummary(&summary, &ctx));
-        if let Some(dir) = &args.out {
-            println!("results written to {}", dir.display());
+        if let Some(store) = &store {
+            println!("results written to {}", store.dir().display());
         }
     }
     Ok(())

@@ -61,11 +61,45 @@ pub enum Problem {
     Nb101File(Nb101Space, Nb101Benchmark),
 }
 
+/// A space alone, for evaluators that are not the space's benchmark table.
+pub enum SpaceOnly {
+    /// NAS-Bench-201 cells.
+    Nb201(Nb201Space),
+    /// A user-defined categorical space.
+    Categorical(CategoricalSpace),
+    /// NAS-Bench-101 cells (the 20,001-cell pool for `nb101-20k`).
+    Nb101(Nb101Space),
+}
+
 fn open(path: &Path) -> anyhow::Result<std::fs::File> {
     std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))
 }
 
 impl SpaceArgs {
+    /// The space the arguments name, without loading any benchmark.
+    pub fn space_only(&self) -> anyhow::Result<SpaceOnly> {
+        anyhow::ensure!(
+            self.table.is_none() && self.objective.is_none() && self.report.is_none(),
+            "--table/--objective/--report choose a benchmark table; with --evaluator the \
+             evaluator measures the architectures"
+        );
+        Ok(match self.space.as_str() {
+            "nb201" => SpaceOnly::Nb201(Nb201Space::new()),
+            "nb101-20k" => SpaceOnly::Nb101(nb101_20k_space()),
+            "nb101" => SpaceOnly::Nb101(Nb101Space::new()),
+            other => {
+                let path = Path::new(other);
+                if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                    bail!(
+                        "unknown search space {other:?}: use nb201, nb101-20k, nb101 or a .toml \
+                         file defining a categorical space"
+                    );
+                }
+                SpaceOnly::Categorical(CategoricalSpace::from_toml_file(path)?)
+            }
+        })
+    }
+
     /// Builds the space and evaluator the arguments describe.
     pub fn problem(&self) -> anyhow::Result<Problem> {
         if self.space == "nb201" {

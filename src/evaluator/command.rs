@@ -119,10 +119,13 @@ impl CommandEvaluator {
         if let Err(e) = std::fs::create_dir_all(&workdir) {
             return Outcome::Failed(format!("cannot create {}: {e}", workdir.display()));
         }
-        if ctx.resumed
-            && let Some(e) = self.salvage(&workdir)
-        {
-            return Outcome::Evaluated(e);
+        if ctx.resumed {
+            // Programs the killed run's command started may still be running (the shell dies
+            // with seminas; what it started does not): stop them before looking.
+            process::kill_leftovers(&workdir);
+            if let Some(e) = self.salvage(&workdir) {
+                return Outcome::Evaluated(e);
+            }
         }
         let values = Placeholders {
             arch: space.to_json(arch).to_string(),
@@ -430,6 +433,65 @@ mod process {
                 });
             }
         }
+    }
+
+    /// Kills every process whose environment names `workdir` as its `SEMINAS_WORKDIR` (what
+    /// an earlier, killed seminas started for this evaluation) and waits until they are gone.
+    pub fn kill_leftovers(workdir: &std::path::Path) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let mut needle = b"SEMINAS_WORKDIR=".to_vec();
+            needle.extend_from_slice(workdir.as_os_str().as_bytes());
+            let me = std::process::id();
+            let Ok(entries) = std::fs::read_dir("/proc") else {
+                return;
+            };
+            let mut killed = Vec::new();
+            for entry in entries.flatten() {
+                let Some(pid) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|s| s.parse::<u32>().ok())
+                else {
+                    continue;
+                };
+                if pid == me {
+                    continue;
+                }
+                let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                    continue;
+                };
+                if environ
+                    .split(|&b| b == 0)
+                    .any(|var| var == needle.as_slice())
+                {
+                    // SAFETY: kill has no memory effects.
+                    unsafe {
+                        libc::kill(pid as i32, libc::SIGKILL);
+                    }
+                    killed.push(pid);
+                }
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            for pid in killed {
+                // Gone, or a zombie waiting for its new parent to reap it.
+                while std::time::Instant::now() < deadline {
+                    let stat =
+                        std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                    let state = stat
+                        .rsplit(')')
+                        .next()
+                        .and_then(|r| r.split_whitespace().next());
+                    if matches!(state, None | Some("Z") | Some("X")) {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = workdir;
     }
 
     /// Kills the child's whole process group.

@@ -201,10 +201,12 @@ struct QueryLine<'a> {
     seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics: Option<&'a std::collections::BTreeMap<String, f64>>,
 }
 
-/// Writes `queries.jsonl` (one line per query: n, arch, objective, report, seconds; or n, arch,
-/// error for a failed one) and `summary.json` into `dir`, creating it if needed.
+/// Writes `queries.jsonl` (one line per query: n, arch, objective, report, seconds and the
+/// evaluator's other metrics if any; or n, arch, error for a failed one) and `summary.json` into `dir`, creating it if needed.
 pub fn write_run_dir<S: SearchSpace>(
     dir: &Path,
     space: &S,
@@ -222,6 +224,7 @@ pub fn write_run_dir<S: SearchSpace>(
                 report: e.report,
                 seconds: Some(e.cost_seconds),
                 error: None,
+                metrics: Some(&e.metrics).filter(|m| !m.is_empty()),
             },
             Err(reason) => QueryLine {
                 n: r.n,
@@ -230,6 +233,7 @@ pub fn write_run_dir<S: SearchSpace>(
                 report: None,
                 seconds: None,
                 error: Some(reason),
+                metrics: None,
             },
         };
         serde_json::to_writer(&mut out, &line)?;
