@@ -164,7 +164,7 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
         Problem::Nb201(space, bench) => execute(args, &space, &bench, resume, false),
         Problem::Categorical(space, bench) => execute(args, &space, &bench, resume, false),
         Problem::Nb101Table(space, bench) => execute(args, &space, &bench, resume, false),
-        Problem::Nb101File(space, bench) => execute(args, &space, &bench, resume, false),
+        Problem::Nb101File(space, bench) => execute(args, &space, bench.as_ref(), resume, false),
     }
 }
 

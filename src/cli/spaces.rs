@@ -58,7 +58,7 @@ pub enum Problem {
     /// The embedded NAS-Bench-101 sample.
     Nb101Table(Nb101Space, TabularBenchmark),
     /// NAS-Bench-101 from the official file.
-    Nb101File(Nb101Space, Nb101Benchmark),
+    Nb101File(Nb101Space, Box<Nb101Benchmark>),
 }
 
 /// A space alone, for evaluators that are not the space's benchmark table.
@@ -152,7 +152,7 @@ impl SpaceArgs {
                 mode,
                 seminas::rng::rng_for(0, "evaluator"),
             )?;
-            return Ok(Problem::Nb101File(Nb101Space::new(), bench));
+            return Ok(Problem::Nb101File(Nb101Space::new(), Box::new(bench)));
         }
         let path = Path::new(&self.space);
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
