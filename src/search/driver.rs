@@ -298,6 +298,12 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
                 && self.run.records.len() + self.untold_keys.len() < self.budget.queries
             {
                 let archs = self.searcher.ask(self.space, 1);
+                // Searchers train while asked: save what they trained with `told` as it was.
+                for (name, data) in self.searcher.take_checkpoints() {
+                    journal
+                        .checkpoint(self.told, &name, &data)
+                        .map_err(DriveError::Journal)?;
+                }
                 if archs.is_empty() {
                     exhausted = true;
                     break;
@@ -327,11 +333,6 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
                 continue;
             }
             self.tell_head(on_query);
-            for (name, data) in self.searcher.take_checkpoints() {
-                journal
-                    .checkpoint(self.told, &name, &data)
-                    .map_err(DriveError::Journal)?;
-            }
             if self.free_in_a_row >= self.budget.max_free_proposals {
                 stalled = true;
             }

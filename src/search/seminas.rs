@@ -164,6 +164,8 @@ pub struct SemiNas<A> {
     pub rounds: usize,
     /// Candidates that came from generation (the rest of the rounds came from the fallback).
     pub generated: usize,
+    /// The controller after the latest round, for the run store.
+    checkpoint: Option<Vec<u8>>,
 }
 
 impl<A: Clone> SemiNas<A> {
@@ -184,6 +186,7 @@ impl<A: Clone> SemiNas<A> {
             init_proposed: 0,
             rounds: 0,
             generated: 0,
+            checkpoint: None,
         }
     }
 
@@ -233,6 +236,8 @@ impl<A: Clone> SemiNas<A> {
         if cfg.train_epochs > 0 {
             controller.train(&train_seqs, &train_targets, cfg.train_epochs, &mut self.rng);
         }
+        // The run store keeps the newest trained controller (never read back by the search).
+        self.checkpoint = controller.to_safetensors().ok();
 
         // The K best, true or predicted.
         let mut ranked: Vec<(f32, &Vec<u32>)> = targets
@@ -355,6 +360,14 @@ impl<S: SearchSpace> Searcher<S> for SemiNas<S::Arch> {
         {
             self.evaluated.push((arch.clone(), space.encode(arch), v));
         }
+    }
+
+    fn take_checkpoints(&mut self) -> Vec<(String, Vec<u8>)> {
+        self.checkpoint
+            .take()
+            .map(|c| ("controller".to_string(), c))
+            .into_iter()
+            .collect()
     }
 }
 

@@ -335,15 +335,18 @@ impl RunStore {
         Ok(())
     }
 
-    /// Stores a searcher checkpoint.
+    /// Stores a searcher checkpoint, replacing older ones of the same name (a run keeps the
+    /// newest controller, not one per round).
     pub fn add_checkpoint(&self, told: usize, name: &str, data: &[u8]) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO checkpoints (told, name, data, saved_unix) VALUES (?1, ?2, ?3, ?4)",
-                params![told as i64, name, data, now()],
-            )
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.sql(e))?;
+        tx.execute("DELETE FROM checkpoints WHERE name = ?1", params![name])
             .map_err(|e| self.sql(e))?;
-        Ok(())
+        tx.execute(
+            "INSERT INTO checkpoints (told, name, data, saved_unix) VALUES (?1, ?2, ?3, ?4)",
+            params![told as i64, name, data, now()],
+        )
+        .map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))
     }
 
     /// The newest checkpoint named `name` and the number of proposals told before it.

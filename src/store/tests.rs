@@ -72,6 +72,11 @@ fn outcomes_round_trip_and_gaps_are_reported() {
         store.latest_checkpoint("controller").unwrap(),
         Some((5, vec![4]))
     );
+    let n: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM checkpoints", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
     // An evaluation recorded twice is refused (nothing is evaluated twice).
     assert!(store.add_outcome(0, &Outcome::NotEvaluable).is_err());
     store
@@ -258,6 +263,35 @@ fn a_changed_setting_is_detected_on_resume() {
     .unwrap()
     .to_string();
     assert!(err.contains("cannot resume: proposal 0 is"), "{err}");
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_newest_trained_controller_is_stored_and_loads() {
+    let space = Nb201Space::new();
+    let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+    let dir = tempdir("checkpoint");
+    let store = RunStore::create(&dir, &meta(2)).unwrap();
+    let mut s = Algo::SemiNas.build(&space, 2, 30, &AlgoConfig::default());
+    let run = drive(
+        &space,
+        &bench,
+        s.as_mut(),
+        Budget::queries(30),
+        DriveOptions::default(),
+        &mut store.journal(&space),
+        &mut |_| {},
+    )
+    .unwrap();
+    let (told, bytes) = store.latest_checkpoint("controller").unwrap().unwrap();
+    // SemiNAS trains before its last round: 10 random, then rounds of 5.
+    assert_eq!(told, 25);
+    let path = dir.join("controller.safetensors");
+    std::fs::write(&path, bytes).unwrap();
+    let controller = crate::controller::Controller::load(&path).unwrap();
+    let seqs: Vec<Vec<u32>> = run.records.iter().map(|r| space.encode(&r.arch)).collect();
+    assert!(controller.predict(&seqs).iter().all(|p| p.is_finite()));
     drop(store);
     std::fs::remove_dir_all(&dir).unwrap();
 }
