@@ -1,6 +1,6 @@
 //! `seminas search`: one search, a human summary or JSON on stdout, logs in `--out DIR`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -151,26 +151,33 @@ pub struct Resume {
 
 /// Runs `seminas search` (a new run, or a stored one resumed).
 pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
+    anyhow::ensure!(args.queries > 0, "--queries must be at least 1");
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let store = resume.map(|r| r.store);
+    // Known before the evaluator is built (cluster jobs are named after the run).
+    let run_id = match &store {
+        Some(s) => s.meta().run_id.clone(),
+        None => RunMeta::new_run_id(&format!("{:?}", args.out)),
+    };
     if let Some(template) = &args.eval.evaluator {
         let evaluator = args.eval.command(template, &cwd)?;
         return match args.space.space_only()? {
-            SpaceOnly::Nb201(space) => execute(args, &space, &evaluator, resume, true),
-            SpaceOnly::Categorical(space) => execute(args, &space, &evaluator, resume, true),
-            SpaceOnly::Nb101(space) => execute(args, &space, &evaluator, resume, true),
+            SpaceOnly::Nb201(space) => execute(args, &space, &evaluator, store, &run_id),
+            SpaceOnly::Categorical(space) => execute(args, &space, &evaluator, store, &run_id),
+            SpaceOnly::Nb101(space) => execute(args, &space, &evaluator, store, &run_id),
         };
     }
     match args.space.problem()? {
-        Problem::Nb201(space, bench) => execute(args, &space, &bench, resume, false),
-        Problem::Categorical(space, bench) => execute(args, &space, &bench, resume, false),
-        Problem::Nb101Table(space, bench) => execute(args, &space, &bench, resume, false),
-        Problem::Nb101File(space, bench) => execute(args, &space, bench.as_ref(), resume, false),
+        Problem::Nb201(space, bench) => execute(args, &space, &bench, store, &run_id),
+        Problem::Categorical(space, bench) => execute(args, &space, &bench, store, &run_id),
+        Problem::Nb101Table(space, bench) => execute(args, &space, &bench, store, &run_id),
+        Problem::Nb101File(space, bench) => execute(args, &space, bench.as_ref(), store, &run_id),
     }
 }
 
 /// The run directory of a new run: `--out`, or for real evaluations (which must never be
 /// lost) a fresh folder under `seminas-runs/`.
-fn new_run_dir(args: &SearchArgs, space: &str, algo: Algo, real: bool) -> Option<PathBuf> {
+fn new_run_dir(args: &SearchArgs, real: bool) -> Option<PathBuf> {
     if let Some(dir) = &args.out {
         return Some(dir.clone());
     }
@@ -179,6 +186,11 @@ fn new_run_dir(args: &SearchArgs, space: &str, algo: Algo, real: bool) -> Option
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
+        let space = Path::new(&args.space.space)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "space".into());
+        let algo = args.algo.unwrap_or_else(Algo::best_available);
         PathBuf::from("seminas-runs").join(format!("{space}-{algo}-seed{}-{unix}", args.seed))
     })
 }
@@ -187,33 +199,33 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
     args: &SearchArgs,
     space: &S,
     evaluator: &E,
-    resume: Option<Resume>,
-    real: bool,
+    store: Option<RunStore>,
+    run_id: &str,
 ) -> anyhow::Result<()> {
-    anyhow::ensure!(args.queries > 0, "--queries must be at least 1");
+    let real = args.eval.evaluator.is_some();
     let algo = args.algo.unwrap_or_else(Algo::best_available);
     let config = args.algo_args.config()?;
     let mut searcher = algo.build(space, args.seed, args.queries, &config);
     let own = evaluator.reseed(args.seed);
     let evaluator = own.as_ref().unwrap_or(evaluator);
-    let (store, replay) = match resume {
-        Some(Resume { store }) => {
-            let replay = store.replay()?;
-            (Some(store), Some(replay))
-        }
-        None => match new_run_dir(args, space.name(), algo, real) {
+    // A new run's store is made only now, once its arguments have proved valid.
+    let store = match store {
+        Some(store) => Some(store),
+        None => match new_run_dir(args, real) {
             Some(dir) => {
                 let meta = RunMeta {
                     args: std::env::args().skip(1).collect(),
                     cwd: std::env::current_dir().context("cannot read the current directory")?,
                     seed: args.seed,
                     version: env!("CARGO_PKG_VERSION").to_string(),
+                    run_id: run_id.to_string(),
                 };
-                (Some(RunStore::create(&dir, &meta)?), None)
+                Some(RunStore::create(&dir, &meta)?)
             }
-            None => (None, None),
+            None => None,
         },
     };
+    let replay = store.as_ref().map(|s| s.replay()).transpose()?;
     if let Some(store) = &store
         && real
     {

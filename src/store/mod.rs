@@ -94,11 +94,27 @@ pub struct RunMeta {
     pub seed: u64,
     /// The seminas version that started the run.
     pub version: String,
+    /// A name unique to this run (e.g. in the names of its cluster jobs, so that a resumed run
+    /// finds the jobs it submitted before it was stopped).
+    pub run_id: String,
+}
+
+impl RunMeta {
+    /// A fresh run id: 12 hex digits from the time, the process and `salt`.
+    pub fn new_run_id(salt: &str) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let text = format!("{nanos}-{}-{salt}", std::process::id());
+        format!("{:012x}", crate::rng::fnv1a(text.as_bytes()) >> 16)
+    }
 }
 
 /// A run directory, locked by this process while the value lives.
 pub struct RunStore {
     dir: PathBuf,
+    meta: RunMeta,
     db_path: PathBuf,
     conn: Connection,
     _lock: File,
@@ -147,6 +163,7 @@ impl RunStore {
             ("cwd", meta.cwd.to_string_lossy().into_owned()),
             ("seed", meta.seed.to_string()),
             ("version", meta.version.clone()),
+            ("run_id", meta.run_id.clone()),
             ("created_unix", now().to_string()),
             ("status", "running".into()),
         ];
@@ -159,10 +176,16 @@ impl RunStore {
         }
         Ok(Self {
             dir: dir.to_path_buf(),
+            meta: meta.clone(),
             db_path,
             conn,
             _lock: lock,
         })
+    }
+
+    /// What the run was started with.
+    pub fn meta(&self) -> &RunMeta {
+        &self.meta
     }
 
     /// Opens the run in `dir` to resume it.
@@ -175,8 +198,15 @@ impl RunStore {
         }
         let lock = lock(dir)?;
         let conn = connect(&db_path)?;
-        let store = Self {
+        let mut store = Self {
             dir: dir.to_path_buf(),
+            meta: RunMeta {
+                args: Vec::new(),
+                cwd: PathBuf::new(),
+                seed: 0,
+                version: String::new(),
+                run_id: String::new(),
+            },
             db_path,
             conn,
             _lock: lock,
@@ -194,7 +224,9 @@ impl RunStore {
             cwd: PathBuf::from(store.meta_text("cwd")?),
             seed: store.meta_parse("seed")?,
             version: store.meta_text("version")?,
+            run_id: store.meta_text("run_id")?,
         };
+        store.meta = meta.clone();
         Ok((store, meta))
     }
 

@@ -13,6 +13,7 @@ fn meta(seed: u64) -> RunMeta {
         cwd: PathBuf::from("/somewhere"),
         seed,
         version: "test".into(),
+        run_id: format!("run{seed}"),
     }
 }
 
