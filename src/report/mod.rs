@@ -153,11 +153,15 @@ impl fmt::Display for HumanSummary<'_> {
         }
         writeln!(f, ")")?;
         if c.cost_seconds > 0.0 {
-            writeln!(
-                f,
-                "evaluation cost: {:.1} h of training",
-                c.cost_seconds / 3600.0
-            )?;
+            let t = c.cost_seconds;
+            let cost = if t >= 3600.0 {
+                format!("{:.1} h", t / 3600.0)
+            } else if t >= 60.0 {
+                format!("{:.1} min", t / 60.0)
+            } else {
+                format!("{t:.1} s")
+            };
+            writeln!(f, "evaluation cost: {cost} of training")?;
         }
         let Some(b) = &s.best else {
             return writeln!(f, "no architecture was evaluated successfully");
