@@ -2,8 +2,8 @@
 //!
 //! Each evaluation becomes one Ray job: [`RayClient::run_job`] submits an entrypoint under a
 //! caller-chosen submission id, follows the job until it is terminal and returns its logs, from
-//! which the caller extracts its result with [`extract_between`] (the logs interleave Ray's own
-//! lines with the job's output). Submitting an id that already exists (after a resume) follows
+//! which the caller extracts its result with [`last_marked_line`] or [`extract_between`] (the
+//! logs interleave Ray's own lines with the job's output). Submitting an id that already exists (after a resume) follows
 //! the existing job instead of failing.
 //!
 //! HTTP is written by hand over [`std::net::TcpStream`] rather than with an HTTP crate: the API
@@ -216,14 +216,45 @@ fn stop_note(stop_error: &Option<String>) -> String {
     }
 }
 
-/// Returns the text between the last `begin` marker in `logs` and the first `end` marker after
-/// it, trimmed of surrounding whitespace. `None` when there is no `begin`, or when the last
-/// `begin` has no `end` after it (a truncated block: an earlier, complete one is not trusted
-/// either, since the job went on to write another).
+/// Returns the text between the last line that is exactly `begin` and the first line after it
+/// that is exactly `end` (lines compared without surrounding whitespace), trimmed. `None` when
+/// there is no such `begin` line, or when the last one has no `end` line after it (a truncated
+/// block: an earlier, complete one is not trusted either, since the job went on to write
+/// another).
+///
+/// Markers count only as whole lines because Ray also writes the entrypoint command itself into
+/// the log (`Running entrypoint for job ...: <command>`), at any point, markers and all. Ray
+/// writes that line concurrently with the job's output, so it can land inside a multi-line
+/// block; [`last_marked_line`] with a one-line result avoids that.
 pub fn extract_between<'a>(logs: &'a str, begin: &str, end: &str) -> Option<&'a str> {
-    let start = logs.rfind(begin)? + begin.len();
-    let len = logs[start..].find(end)?;
-    Some(logs[start..start + len].trim())
+    let lines = lines_with_offsets(logs);
+    let b = lines.iter().rposition(|(_, line)| line.trim() == begin)?;
+    let start = lines[b].0 + lines[b].1.len();
+    let e = lines[b + 1..].iter().find(|(_, line)| line.trim() == end)?;
+    Some(logs[start..e.0].trim())
+}
+
+/// The rest of the last line of `logs` that starts with `marker`, trimmed: the job prints
+/// `MARKER {"objective": ...}` as one line, which nothing else can split. Lines that merely
+/// contain the marker (such as Ray's echo of the entrypoint command) do not count.
+pub fn last_marked_line<'a>(logs: &'a str, marker: &str) -> Option<&'a str> {
+    logs.lines()
+        .rev()
+        .find_map(|line| line.strip_prefix(marker))
+        .map(str::trim)
+}
+
+/// Each line of `text` (without its line ending) with its byte offset.
+fn lines_with_offsets(text: &str) -> Vec<(usize, &str)> {
+    let mut offset = 0;
+    text.split_inclusive('\n')
+        .map(|raw| {
+            let line = raw.trim_end_matches(['\n', '\r']);
+            let item = (offset, line);
+            offset += raw.len();
+            item
+        })
+        .collect()
 }
 
 /// A blocking client for one Ray head's Job Submission REST API.

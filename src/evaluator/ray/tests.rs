@@ -566,16 +566,29 @@ fn connections_closed_without_an_answer_are_retried() {
 }
 
 #[test]
-fn extract_between_takes_the_last_complete_block() {
-    let logs = "BEGIN\nold\nEND\nray: INFO something\nBEGIN\n  {\"a\": 1}\nEND\ntrailer";
+fn extract_between_takes_the_last_complete_block_of_whole_lines() {
+    let logs = "BEGIN\nold\nEND\nray: INFO something\n  BEGIN\r\n  {\"a\": 1}\nEND\ntrailer";
     assert_eq!(extract_between(logs, "BEGIN", "END"), Some("{\"a\": 1}"));
     assert_eq!(
         extract_between("BEGIN\nx\nEND\nBEGIN\ncut off", "BEGIN", "END"),
         None
     );
     assert_eq!(extract_between("no markers", "BEGIN", "END"), None);
-    assert_eq!(extract_between("END BEGIN", "BEGIN", "END"), None);
-    assert_eq!(extract_between("BEGINEND", "BEGIN", "END"), Some(""));
+    assert_eq!(extract_between("END\nBEGIN", "BEGIN", "END"), None);
+    assert_eq!(extract_between("BEGIN\nEND", "BEGIN", "END"), Some(""));
+    // What Ray really writes: its echo of the entrypoint, markers inside, after the output.
+    let ray = "INFO job_manager.py:581 -- Runtime env is setting up.\nBEGIN\n{\"a\": 2}\nEND\n\
+               Running entrypoint for job j1: echo BEGIN; echo '{\"a\": 3}'; echo END\n";
+    assert_eq!(extract_between(ray, "BEGIN", "END"), Some("{\"a\": 2}"));
+}
+
+#[test]
+fn last_marked_line_ignores_lines_that_only_contain_the_marker() {
+    let ray = "RESULT {\"a\": 1}\nnoise\nRESULT {\"a\": 2}\r\n\
+               Running entrypoint for job j1: echo 'RESULT {\"a\": 3}'\n";
+    assert_eq!(last_marked_line(ray, "RESULT "), Some("{\"a\": 2}"));
+    assert_eq!(last_marked_line("no result\n", "RESULT "), None);
+    assert_eq!(last_marked_line("", "RESULT "), None);
 }
 
 #[test]
