@@ -268,6 +268,7 @@ pub struct RayClient {
     backoff: Duration,
     connect_timeout: Duration,
     io_timeout: Duration,
+    entrypoint_num_gpus: Option<f64>,
 }
 
 /// A raw answer: status code and body.
@@ -344,6 +345,7 @@ impl RayClient {
             backoff: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(10),
             io_timeout: Duration::from_secs(60),
+            entrypoint_num_gpus: None,
         })
     }
 
@@ -363,6 +365,13 @@ impl RayClient {
         self
     }
 
+    /// Reserves `gpus` GPUs for the entrypoint of every job this client submits, so that Ray
+    /// runs it on a node that has them (as `entrypoint_num_cpus` does for CPUs).
+    pub fn with_entrypoint_num_gpus(mut self, gpus: f64) -> RayClient {
+        self.entrypoint_num_gpus = Some(gpus);
+        self
+    }
+
     /// The head's address, normalised to `http://HOST:PORT`.
     pub fn address(&self) -> &str {
         &self.address
@@ -378,7 +387,9 @@ impl RayClient {
 
     /// Submits `entrypoint` (a shell command run on the cluster, with the PATH of whoever
     /// started Ray there: prefer absolute paths) as job `submission_id`, reserving
-    /// `entrypoint_num_cpus` CPUs for it when given. Returns once Ray has accepted the job.
+    /// `entrypoint_num_cpus` CPUs for it when given. Without a reservation (CPUs here, GPUs
+    /// with [`RayClient::with_entrypoint_num_gpus`]) Ray runs the entrypoint on the head node;
+    /// with one, on any node that has the resources. Returns once Ray has accepted the job.
     /// [`RayError::AlreadyExists`] when the id is taken, which also happens when a retried
     /// submission had in fact reached the head.
     pub fn submit(
@@ -397,6 +408,9 @@ impl RayClient {
         );
         if let Some(cpus) = entrypoint_num_cpus {
             body.insert("entrypoint_num_cpus".into(), cpus.into());
+        }
+        if let Some(gpus) = self.entrypoint_num_gpus {
+            body.insert("entrypoint_num_gpus".into(), gpus.into());
         }
         let body = Value::Object(body).to_string();
         // The trailing slash matters: Ray routes `/api/jobs` (no slash) elsewhere.

@@ -189,8 +189,15 @@ fn submit_posts_the_job_to_the_trailing_slash_path() {
     assert_eq!(body["entrypoint"], "/usr/bin/python3 eval.py --arch 'a b'");
     assert_eq!(body["submission_id"], "j1");
     assert_eq!(body["entrypoint_num_cpus"], 1.5);
+    assert!(body.get("entrypoint_num_gpus").is_none(), "{body}");
     let body: Value = serde_json::from_str(&head.request(1).body).unwrap();
     assert!(body.get("entrypoint_num_cpus").is_none(), "{body}");
+    head.client()
+        .with_entrypoint_num_gpus(0.5)
+        .submit("true", "j1", None)
+        .unwrap();
+    let body: Value = serde_json::from_str(&head.request(2).body).unwrap();
+    assert_eq!(body["entrypoint_num_gpus"], 0.5);
 }
 
 #[test]
