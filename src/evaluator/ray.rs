@@ -414,7 +414,23 @@ impl RayClient {
         }
         let body = Value::Object(body).to_string();
         // The trailing slash matters: Ray routes `/api/jobs` (no slash) elsewhere.
-        let answer = self.call("POST", "/api/jobs/", Some(&body), submission_id, "submit")?;
+        let mut wait = self.backoff;
+        let mut attempt = 1;
+        let answer = loop {
+            let answer = self.call("POST", "/api/jobs/", Some(&body), submission_id, "submit")?;
+            // The head has no job agent yet (just started, or one restarting): nothing was
+            // created, so trying again is safe.
+            if answer.status == 500
+                && answer.body.contains("No available agent")
+                && attempt < self.attempts
+            {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(8));
+                attempt += 1;
+                continue;
+            }
+            break answer;
+        };
         // Ray wraps the job manager's "already exists" ValueError in a 400 or 500 traceback.
         if answer.status != 200 && answer.body.contains("already exists") {
             return Err(RayError::AlreadyExists {

@@ -220,12 +220,41 @@ fn an_existing_submission_id_is_already_exists() {
 }
 
 #[test]
-fn other_submit_failures_are_http_errors_naming_head_and_job() {
+fn a_head_without_a_job_agent_yet_is_asked_again() {
+    let calls = AtomicUsize::new(0);
+    let head = FakeHead::start(move |_| {
+        if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+            respond(
+                500,
+                "No available agent to submit job, please try again later.",
+            )
+        } else {
+            respond(200, r#"{"submission_id":"j1"}"#)
+        }
+    });
+    head.client().submit("true", "j1", None).unwrap();
+    assert_eq!(head.lines(), ["POST /api/jobs/"; 3]);
+    // Not forever: after the last attempt it is an HTTP error.
     let head = FakeHead::start(|_| respond(500, "No available agent to submit job"));
     let err = head.client().submit("true", "j1", None).unwrap_err();
     assert!(matches!(err, RayError::Http { status: 500, .. }), "{err:?}");
+    assert_eq!(head.lines().len(), 3);
+}
+
+#[test]
+fn other_submit_failures_are_http_errors_naming_head_and_job() {
+    let head = FakeHead::start(|_| respond(400, "TypeError: bad runtime_env"));
+    let err = head.client().submit("true", "j1", None).unwrap_err();
+    assert!(matches!(err, RayError::Http { status: 400, .. }), "{err:?}");
+    assert_eq!(head.lines().len(), 1, "a refused job is not resubmitted");
     let msg = err.to_string();
-    for part in ["j1", head.address.as_str(), "submit", "No available agent"] {
+    for part in [
+        "j1",
+        head.address.as_str(),
+        "submit",
+        "HTTP 400",
+        "bad runtime_env",
+    ] {
         assert!(msg.contains(part), "{part} missing: {msg}");
     }
 }
