@@ -736,11 +736,24 @@ impl RayClient {
         stream.write_all(request.as_bytes()).map_err(Failure::Io)?;
         stream.flush().map_err(Failure::Io)?;
 
+        // Read until the answer is complete rather than only until EOF: a server (or proxy)
+        // that keeps the connection open despite `Connection: close` must not cost a timeout.
         let mut raw = Vec::new();
-        stream
-            .take(MAX_RESPONSE_BYTES + 1)
-            .read_to_end(&mut raw)
-            .map_err(Failure::Io)?;
+        let mut buf = [0u8; 16 << 10];
+        loop {
+            let n = match stream.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Failure::Io(e)),
+            };
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+            if raw.len() as u64 > MAX_RESPONSE_BYTES || is_complete(&raw) {
+                break;
+            }
+        }
         if raw.is_empty() {
             // Closed without a word: a restarting server or a dropped connection, worth a retry.
             return Err(Failure::Io(io::Error::new(
@@ -755,6 +768,30 @@ impl RayClient {
         }
         parse_response(&raw).map_err(Failure::Malformed)
     }
+}
+
+/// Whether `raw` holds a whole response whose length its header gives (Content-Length, or a
+/// chunked body's last chunk); without either, only EOF ends it.
+fn is_complete(raw: &[u8]) -> bool {
+    let Some(head_end) = find(raw, b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let body = &raw[head_end + 4..];
+    for line in head.split("\r\n").skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        match name.trim() {
+            "content-length" => return value.trim().parse().is_ok_and(|n: usize| body.len() >= n),
+            // Cheap test first: the decoder runs only once the last chunk may have arrived.
+            "transfer-encoding" if value.contains("chunked") => {
+                return body.ends_with(b"\r\n\r\n") && decode_chunked(body).is_ok();
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Parses a whole HTTP/1.x response (the server closed the connection after it).

@@ -353,6 +353,49 @@ fn chunked_answers_are_decoded() {
 }
 
 #[test]
+fn a_complete_answer_is_read_without_waiting_for_the_connection_to_close() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().enumerate() {
+            let mut stream = stream.unwrap();
+            std::thread::spawn(move || {
+                read_request(&mut stream).unwrap();
+                let answer = if i == 0 {
+                    job("RUNNING")
+                } else {
+                    // The JSON and a newline: 0x11 bytes.
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                     11\r\n{\"logs\": \"done\"}\n\r\n0\r\n\r\n"
+                        .to_string()
+                };
+                stream.write_all(answer.as_bytes()).unwrap();
+                // Held open, as a server ignoring `Connection: close` would.
+                std::thread::sleep(Duration::from_secs(5));
+            });
+        }
+    });
+    let client = RayClient::new(&address)
+        .unwrap()
+        .with_retries(1, Duration::ZERO)
+        .with_timeouts(Duration::from_secs(1), Duration::from_secs(3));
+    let started = Instant::now();
+    assert_eq!(client.status("j1").unwrap().status, JobStatus::Running);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    assert_eq!(client.logs("j1").unwrap(), "done");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn stop_and_delete_report_what_ray_did() {
     let head = FakeHead::start(|r| match r.method.as_str() {
         "POST" => respond(200, r#"{"stopped": true}"#),
