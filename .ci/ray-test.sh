@@ -46,16 +46,18 @@ if [[ "${1-}" == "--inside-namespaces" ]]; then
         tail -n 20 "$tmp/start.log"
         inner_not_run "ray start failed (log above)"
     fi
+    version_url="http://127.0.0.1:$PORT/api/version"
     up=""
-    for _ in $(seq 120); do
-        if "$PY" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$PORT/api/version', timeout=2)" \
-            2>/dev/null; then
+    while ((SECONDS < 90)); do
+        if "$PY" -c "import urllib.request as u; u.urlopen('$version_url', timeout=2)" 2>/dev/null
+        then
             up=1
             break
         fi
         sleep 0.5
     done
-    [[ -n "$up" ]] || inner_not_run "the Ray dashboard did not answer on 127.0.0.1:$PORT within 60 s (is ray[default] installed?)"
+    [[ -n "$up" ]] ||
+        inner_not_run "no answer from $version_url (is ray[default] installed?)"
     echo "== Ray head up after $SECONDS s"
 
     export SEMINAS_RAY_ADDRESS="http://127.0.0.1:$PORT" SEMINAS_RAY_PYTHON="$PY"

@@ -3,12 +3,12 @@
 //! Each evaluation becomes one Ray job: [`RayClient::run_job`] submits an entrypoint under a
 //! caller-chosen submission id, follows the job until it is terminal and returns its logs, from
 //! which the caller extracts its result with [`last_marked_line`] or [`extract_between`] (the
-//! logs interleave Ray's own lines with the job's output). Submitting an id that already exists (after a resume) follows
-//! the existing job instead of failing.
+//! logs interleave Ray's own lines with the job's output). Submitting an id that already
+//! exists (after a resume) follows the existing job instead of failing.
 //!
 //! HTTP is written by hand over [`std::net::TcpStream`] rather than with an HTTP crate: the API
 //! needs plain HTTP/1.1 with one request per connection (`Connection: close`), JSON bodies and a
-//! handful of status codes, which is ~150 lines here against a new dependency tree that CI
+//! handful of status codes, which is ~200 lines here against a new dependency tree that CI
 //! would have to fetch. TLS is deliberately not supported: the dashboard serves plain HTTP.
 
 use std::io::{self, Read, Write};
@@ -285,8 +285,9 @@ enum Failure {
 
 impl RayClient {
     /// A client for the head whose dashboard listens at `address`, `http://HOST:PORT` (a
-    /// trailing `/` is allowed). Nothing is contacted yet. Connection failures are retried 6
-    /// times in all, waiting 0.5 s, 1 s, 2 s, 4 s, 8 s in between (see [`RayClient::with_retries`]).
+    /// trailing `/` is allowed). Nothing is contacted yet. Each request is tried up to 6 times
+    /// while the connection fails, waiting 0.5 s, 1 s, 2 s, 4 s, 8 s in between (see
+    /// [`RayClient::with_retries`]).
     pub fn new(address: &str) -> Result<RayClient, RayError> {
         let bad = |reason: &str| RayError::BadAddress {
             address: address.to_string(),

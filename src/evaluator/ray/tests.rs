@@ -129,7 +129,11 @@ fn job(status: &str) -> String {
     respond(
         200,
         &format!(
-            r#"{{"type":"SUBMISSION","submission_id":"j1","status":"{status}","message":"Job is {status}.","entrypoint":"x"}}"#
+            concat!(
+                r#"{{"type":"SUBMISSION","submission_id":"j1","status":"{status}","#,
+                r#""message":"Job is {status}.","entrypoint":"x"}}"#
+            ),
+            status = status
         ),
     )
 }
