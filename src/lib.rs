@@ -5,6 +5,7 @@
 //!   sampling, validation, canonical keys, mutation and token encodings for the controller;
 //! - [`benchmark`]: evaluators, the thing that turns an architecture into an objective the search
 //!   may see plus reported metrics it must not see (tabular benchmarks first);
+//! - [`evaluator`]: evaluation outside this process (jobs on a Ray cluster);
 //! - [`search`]: searchers in ask/tell form and the driver that does the query accounting;
 //! - [`controller`]: the encoder-predictor-decoder network of SemiNAS/NAO;
 //! - [`report`]: summaries of finished searches (human text and JSON).

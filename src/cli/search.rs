@@ -160,7 +160,7 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
         None => RunMeta::new_run_id(&format!("{:?}", args.out)),
     };
     if let Some(template) = &args.eval.evaluator {
-        let evaluator = args.eval.command(template, &cwd)?;
+        let evaluator = args.eval.external(template, &cwd, &run_id)?;
         return match args.space.space_only()? {
             SpaceOnly::Nb201(space) => execute(args, &space, &evaluator, store, &run_id),
             SpaceOnly::Categorical(space) => execute(args, &space, &evaluator, store, &run_id),

@@ -293,34 +293,40 @@ impl Placeholders {
     /// `template` with `{arch}`, `{result}`, `{workdir}`, `{key}` and `{index}` replaced by
     /// shell-quoted values. Other braces (e.g. `${HOME}`) are left alone.
     pub fn substitute(&self, template: &str) -> String {
-        let mut out = String::with_capacity(template.len() + self.arch.len());
-        let mut rest = template;
-        while let Some(start) = rest.find('{') {
-            out.push_str(&rest[..start]);
-            let tail = &rest[start..];
-            let value = [
+        substitute(
+            template,
+            &[
                 ("{arch}", shell_quote(&self.arch)),
                 ("{result}", shell_quote(&self.result.to_string_lossy())),
                 ("{workdir}", shell_quote(&self.workdir.to_string_lossy())),
                 ("{key}", shell_quote(&self.key)),
                 ("{index}", self.index.to_string()),
-            ]
-            .into_iter()
-            .find(|(name, _)| tail.starts_with(name));
-            match value {
-                Some((name, v)) => {
-                    out.push_str(&v);
-                    rest = &tail[name.len()..];
-                }
-                None => {
-                    out.push('{');
-                    rest = &tail[1..];
-                }
+            ],
+        )
+    }
+}
+
+/// `template` with each `(name, text)` of `values` replaced by its text as is (quote it
+/// first); other braces are left alone.
+pub fn substitute(template: &str, values: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        match values.iter().find(|(name, _)| tail.starts_with(name)) {
+            Some((name, v)) => {
+                out.push_str(v);
+                rest = &tail[name.len()..];
+            }
+            None => {
+                out.push('{');
+                rest = &tail[1..];
             }
         }
-        out.push_str(rest);
-        out
     }
+    out.push_str(rest);
+    out
 }
 
 /// `s` as one shell word.
