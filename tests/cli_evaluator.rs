@@ -324,3 +324,69 @@ fn a_second_process_on_a_run_is_refused() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Processes whose environment holds `SEMINAS_WORKDIR=<a folder under dir>`.
+fn processes_working_in(dir: &Path) -> Vec<u32> {
+    let needle = format!("SEMINAS_WORKDIR={}", dir.display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let env = std::fs::read(e.path().join("environ")).ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let zombie = stat.rsplit(')').next()?.split_whitespace().next()? == "Z";
+            let hit = env
+                .split(|&b| b == 0)
+                .any(|v| String::from_utf8_lossy(v).starts_with(&needle));
+            (hit && !zombie).then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn ctrl_c_stops_the_running_trainings_too() {
+    let dir = tmp_dir("sigint");
+    let child = seminas()
+        .args([
+            "search",
+            "--algo",
+            "random",
+            "--queries",
+            "4",
+            "--workers",
+            "2",
+        ])
+        .args([
+            "--evaluator",
+            "sleep 60; echo '{\"objective\": 1}'",
+            "--out",
+        ])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while processes_working_in(&dir).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        processes_working_in(&dir).len() >= 2,
+        "the evaluations did not start"
+    );
+    // SAFETY: sending a signal to our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stopped 2 running evaluation(s)"), "{err}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_working_in(&dir).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(processes_working_in(&dir), Vec::<u32>::new());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

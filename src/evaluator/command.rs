@@ -214,6 +214,7 @@ impl CommandEvaluator {
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start `sh -c {line}`: {e}"))?;
+        let _running = process::Running::register(child.id());
         let started = Instant::now();
         let mut pause = Duration::from_millis(2);
         let status = loop {
@@ -329,6 +330,13 @@ pub fn substitute(template: &str, values: &[(&str, String)]) -> String {
     out
 }
 
+/// Kills every command the command evaluators of this process are running (with their
+/// process groups) and returns how many there were: for a program that is interrupted and
+/// must not leave trainings running behind it.
+pub fn kill_running_commands() -> usize {
+    process::kill_all()
+}
+
 /// `s` as one shell word.
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -430,6 +438,11 @@ mod process {
             // SAFETY: prctl and getppid are async-signal-safe, as pre_exec requires.
             unsafe {
                 cmd.pre_exec(move || {
+                    // seminas may block signals to handle them on one thread (the CLI does);
+                    // the command gets the default mask.
+                    let mut none: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut none);
+                    libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
                     libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                     // The parent may have died before prctl took effect.
                     if libc::getppid() as u32 != parent {
@@ -498,6 +511,40 @@ mod process {
         }
         #[cfg(not(target_os = "linux"))]
         let _ = workdir;
+    }
+
+    /// Process groups of the commands running now, for [`super::kill_running_commands`].
+    static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+    /// Registers a running command's process group until dropped.
+    pub struct Running(u32);
+
+    impl Running {
+        pub fn register(pgid: u32) -> Self {
+            RUNNING.lock().unwrap_or_else(|p| p.into_inner()).push(pgid);
+            Self(pgid)
+        }
+    }
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            RUNNING
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|&g| g != self.0);
+        }
+    }
+
+    /// Kills the process groups of every running command.
+    pub fn kill_all() -> usize {
+        let groups = RUNNING.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for &g in &groups {
+            // SAFETY: kill has no memory effects; each group is one we created.
+            unsafe {
+                libc::kill(-(g as i32), libc::SIGKILL);
+            }
+        }
+        groups.len()
     }
 
     /// Kills the child's whole process group.
