@@ -258,18 +258,14 @@ fn killed_runs_resume_to_exactly_the_uninterrupted_result() {
 fn a_second_process_on_a_run_is_refused() {
     let dir = tmp_dir("second");
     let cmd = format!("python3 {} --arch {{arch}} --sleep 3", script());
-    let mut first = seminas()
-        .args([
-            "search",
-            "--algo",
-            "random",
-            "--queries",
-            "2",
-            "--evaluator",
-            &cmd,
-            "--out",
-        ])
-        .arg(&dir)
+    let search = || {
+        let mut c = seminas();
+        c.args(["search", "--algo", "random", "--queries", "2"])
+            .args(["--evaluator", &cmd, "--out"])
+            .arg(&dir);
+        c
+    };
+    let mut first = search()
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -279,45 +275,20 @@ fn a_second_process_on_a_run_is_refused() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(100));
-    let out = seminas().arg("resume").arg(&dir).output().unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("is in use by another seminas process (pid "),
-        "{err}"
-    );
-    let out = seminas()
-        .args([
-            "search",
-            "--algo",
-            "random",
-            "--queries",
-            "2",
-            "--evaluator",
-            &cmd,
-            "--out",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let stderr = |out: Output| {
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    for second in [seminas().arg("resume").arg(&dir), &mut search()] {
+        let err = stderr(second.output().unwrap());
+        assert!(
+            err.contains("is in use by another seminas process (pid "),
+            "{err}"
+        );
+    }
     first.kill().unwrap();
     first.wait().unwrap();
-    let out = seminas()
-        .args([
-            "search",
-            "--algo",
-            "random",
-            "--queries",
-            "2",
-            "--evaluator",
-            &cmd,
-            "--out",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(search().output().unwrap());
     assert!(
         err.contains("already holds a run; continue it with `seminas resume"),
         "{err}"

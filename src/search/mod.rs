@@ -211,6 +211,15 @@ pub trait Searcher<S: SearchSpace>: Send {
     }
 }
 
+/// The controller checkpoint a searcher holds, if any, as [`Searcher::take_checkpoints`]
+/// returns it (named `controller`).
+fn controller_checkpoint(slot: &mut Option<Vec<u8>>) -> Vec<(String, Vec<u8>)> {
+    slot.take()
+        .map(|c| ("controller".to_string(), c))
+        .into_iter()
+        .collect()
+}
+
 /// One paid query.
 #[derive(Debug, Clone)]
 pub struct QueryRecord<A> {

@@ -363,11 +363,7 @@ impl<S: SearchSpace> Searcher<S> for SemiNas<S::Arch> {
     }
 
     fn take_checkpoints(&mut self) -> Vec<(String, Vec<u8>)> {
-        self.checkpoint
-            .take()
-            .map(|c| ("controller".to_string(), c))
-            .into_iter()
-            .collect()
+        super::controller_checkpoint(&mut self.checkpoint)
     }
 }
 
