@@ -448,17 +448,19 @@ impl MobileSpace {
             stride: 1,
         }];
         let mut channels = sk.first_block_channels;
-        for (p, op) in arch.0.iter().enumerate() {
+        // Zipped with the positions so that a malformed (too long) architecture built by hand
+        // cannot index out of bounds; `validate` reports its length.
+        for ((op, &s), &first) in arch.0.iter().zip(&self.stage_of).zip(&self.first) {
             let Some((kernel, expansion)) = op.mbconv() else {
                 continue;
             };
-            let stage = sk.stages[self.stage_of[p]];
+            let stage = sk.stages[s];
             blocks.push(MbBlock {
                 in_channels: channels,
                 out_channels: stage.width,
                 kernel,
                 expansion,
-                stride: if self.first[p] { stage.stride } else { 1 },
+                stride: if first { stage.stride } else { 1 },
             });
             channels = stage.width;
         }
@@ -680,7 +682,7 @@ impl MobileSpace {
                 }
                 let mut c = arch.clone();
                 c.0[p] = cheap;
-                let saved = base - self.cost(&c).madds;
+                let saved = base.saturating_sub(self.cost(&c).madds);
                 if best.is_none_or(|b| saved > b.0) {
                     best = Some((saved, p, cheap));
                 }

@@ -239,6 +239,13 @@ fn flops_limit_holds_for_sampling_mutation_and_validation() {
         Err(MobileError::OverLimit { limit: 600.0, .. })
     ));
     assert!(space.decode(&space.encode(&biggest)).is_err());
+    // Malformed architectures built by hand are reported, not panicked on.
+    let long = MobileArch(vec![MobileOp::K3E3; 25].into_boxed_slice());
+    assert!(matches!(
+        space.check(&long),
+        Err(MobileError::WrongLength { found: 25, .. })
+    ));
+    let _ = space.to_json(&long);
     let mut a = space.sample(&mut rng);
     for _ in 0..300 {
         let s = space.sample(&mut rng);
