@@ -65,6 +65,7 @@ fn export_gives_the_trainable_network_and_bad_input_is_refused() {
     assert_eq!(blocks[1]["expansion"], 6);
     assert_eq!(blocks[1]["stride"], 2);
     assert_eq!(v["network"]["head_channels"], 1728);
+    assert_eq!(v["conventions"]["convolution_bias"], false);
     let out = seminas()
         .args([
             "mobile",

@@ -45,7 +45,10 @@ pub fn run(cmd: &MobileCommand) -> anyhow::Result<()> {
     };
     let arch = space.parse(text)?;
     if export {
-        println!("{}", serde_json::to_string_pretty(&space.to_json(&arch))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&space.export_json(&arch))?
+        );
         return Ok(());
     }
     let cost = space.cost(&arch);

@@ -828,7 +828,7 @@ impl SearchSpace for MobileSpace {
     /// The full network description a user can train: `arch` (textual form), `official`
     /// (the official integer form), `mflops`, `params`, and `network` (stem, MBConv blocks with
     /// channels, kernel, expansion and stride, Zero blocks left out, head channels, classes,
-    /// resolution), plus the layer conventions of the official code.
+    /// resolution). [`MobileSpace::export_json`] adds the layer conventions.
     fn to_json(&self, arch: &MobileArch) -> serde_json::Value {
         let network = self.network(arch);
         let cost = network.cost();
@@ -839,16 +839,26 @@ impl SearchSpace for MobileSpace {
             "mflops": (cost.mflops() * 1e4).round() / 1e4,
             "params": cost.params,
             "network": network,
-            "conventions": {
-                "activation": "relu6 after the stem, head, expansion and depthwise convolutions; none after the projection",
-                "batch_norm": "after every convolution (official: momentum 0.1, eps 0.001)",
-                "convolution_bias": false,
-                "padding": "kernel / 2",
-                "shortcut": "identity when stride is 1 and in_channels == out_channels",
-                "pooling": "global average before the classifier",
-                "classifier": "linear with bias (official training: dropout 0.3 before it)",
-            },
         })
+    }
+}
+
+impl MobileSpace {
+    /// [`SearchSpace::to_json`] plus the layer conventions of the official code a training
+    /// script needs (activations, batch normalisation, padding, shortcuts, pooling,
+    /// classifier): what `seminas mobile export` prints.
+    pub fn export_json(&self, arch: &MobileArch) -> serde_json::Value {
+        let mut v = self.to_json(arch);
+        v["conventions"] = serde_json::json!({
+            "activation": "relu6 after the stem, head, expansion and depthwise convolutions; none after the projection",
+            "batch_norm": "after every convolution (official: momentum 0.1, eps 0.001)",
+            "convolution_bias": false,
+            "padding": "kernel / 2",
+            "shortcut": "identity when stride is 1 and in_channels == out_channels",
+            "pooling": "global average before the classifier",
+            "classifier": "linear with bias (official training: dropout 0.3 before it)",
+        });
+        v
     }
 }
 

@@ -202,6 +202,7 @@ fn round_trips_through_tokens_text_and_json() {
         assert_eq!(space.parse(&space.official_string(&a)).unwrap(), a);
         let json = space.to_json(&a);
         assert_eq!(space.arch_from_json(&json).unwrap(), a);
+        assert_eq!(space.arch_from_json(&space.export_json(&a)).unwrap(), a);
         let text = serde_json::to_string(&json).unwrap();
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         let net: Network = serde_json::from_value(back["network"].clone()).unwrap();
