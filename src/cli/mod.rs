@@ -3,6 +3,7 @@
 mod bench;
 mod bench_controller;
 mod evaluators;
+mod mobile;
 mod nb101;
 mod resume;
 mod search;
@@ -31,6 +32,10 @@ enum Command {
     /// NAS-Bench-101 utilities: enumerate the space, inspect or synthesise dataset files.
     #[command(subcommand)]
     Nb101(nb101::Nb101Command),
+    /// MobileNet-style ImageNet space: FLOPs and parameters of an architecture, its network
+    /// as JSON.
+    #[command(subcommand)]
+    Mobile(mobile::MobileCommand),
 }
 
 /// Runs the parsed command.
@@ -41,5 +46,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::BenchController(args) => bench_controller::run(&args),
         Command::Nb101(cmd) => nb101::run(&cmd),
+        Command::Mobile(cmd) => mobile::run(&cmd),
     }
 }

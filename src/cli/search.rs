@@ -56,9 +56,10 @@ pub struct AlgoArgs {
     #[arg(long)]
     tournament: Option<usize>,
     /// SemiNAS/NAO settings preset: `paper` = the paper's NAS-Bench-101 settings (1,100 random,
-    /// 10,000 pseudo-labels, top 100, 3 rounds of 300: use with --queries 2000); other flags
-    /// still override it.
-    #[arg(long, value_parser = ["paper"])]
+    /// 10,000 pseudo-labels, top 100, 3 rounds of 300: use with --queries 2000);
+    /// `paper-imagenet` = its ImageNet settings (100 random, 4,000 pseudo-labels, top 100, 3
+    /// rounds of 100: use with --queries 400, --space mobile); other flags still override it.
+    #[arg(long, value_parser = ["paper", "paper-imagenet"])]
     preset: Option<String>,
     /// SemiNAS/NAO: random architectures before the first round [default: budget/3, 10..1100].
     #[arg(long)]
@@ -127,10 +128,10 @@ impl AlgoArgs {
             ..d
         };
         Ok(AlgoConfig {
-            seminas_preset: self
-                .preset
-                .as_deref()
-                .map(|_| seminas::search::SemiNasConfig::paper()),
+            seminas_preset: self.preset.as_deref().map(|p| match p {
+                "paper-imagenet" => seminas::search::SemiNasConfig::paper_imagenet(),
+                _ => seminas::search::SemiNasConfig::paper(),
+            }),
             re: ReConfig {
                 population: self.population.unwrap_or(ReConfig::default().population),
                 tournament: self.tournament.unwrap_or(ReConfig::default().tournament),
@@ -165,6 +166,7 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
             SpaceOnly::Nb201(space) => execute(args, &space, &evaluator, store, &run_id),
             SpaceOnly::Categorical(space) => execute(args, &space, &evaluator, store, &run_id),
             SpaceOnly::Nb101(space) => execute(args, &space, &evaluator, store, &run_id),
+            SpaceOnly::Mobile(space) => execute(args, &space, &evaluator, store, &run_id),
         };
     }
     match args.space.problem()? {
