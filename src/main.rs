@@ -5,6 +5,13 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    // Like other Unix tools, end quietly when the reader of our output goes away (`| head`)
+    // instead of panicking on a failed write.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = cli::Cli::parse();
     stop_cleanly_on_signals();
     if let Err(e) = cli::run(cli) {

@@ -59,6 +59,8 @@ pub struct SummaryContext {
     pub not_evaluable: usize,
     /// Sum of evaluation costs (seconds).
     pub cost_seconds: f64,
+    /// The best architecture in the space's text form.
+    pub best_text: Option<String>,
 }
 
 /// Builds the summary of a finished search.
@@ -116,6 +118,7 @@ where
             .filter_map(|r| r.result.as_ref().ok())
             .map(|e| e.cost_seconds)
             .sum(),
+        best_text: run.best().map(|r| space.format(&r.arch)),
     };
     (summary, ctx)
 }
@@ -166,9 +169,10 @@ impl fmt::Display for HumanSummary<'_> {
         let Some(b) = &s.best else {
             return writeln!(f, "no architecture was evaluated successfully");
         };
-        let arch = match &b.arch {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
+        let arch = match (&c.best_text, &b.arch) {
+            (Some(text), _) => text.clone(),
+            (None, serde_json::Value::String(s)) => s.clone(),
+            (None, other) => other.to_string(),
         };
         writeln!(f, "best architecture by {}:", c.objective_name)?;
         writeln!(f, "  {arch}")?;
