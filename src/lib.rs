@@ -5,6 +5,7 @@
 //!   sampling, validation, canonical keys, mutation and token encodings for the controller;
 //! - [`benchmark`]: evaluators, the thing that turns an architecture into an objective the search
 //!   may see plus reported metrics it must not see (tabular benchmarks first);
+//! - [`evaluator`]: evaluation outside this process (jobs on a Ray cluster);
 //! - [`search`]: searchers in ask/tell form and the driver that does the query accounting;
 //! - [`controller`]: the encoder-predictor-decoder network of SemiNAS/NAO;
 //! - [`report`]: summaries of finished searches (human text and JSON);
@@ -13,8 +14,10 @@
 pub mod benchmark;
 pub mod compare;
 pub mod controller;
+pub mod evaluator;
 pub mod report;
 pub mod rng;
 pub mod search;
 pub mod space;
+pub mod store;
 pub mod trainer;

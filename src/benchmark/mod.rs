@@ -11,10 +11,13 @@ pub mod table;
 
 pub use table::{Table, TableError, TabularBenchmark};
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
 use crate::space::SearchSpace;
 
 /// A finished evaluation of one architecture.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     /// The value the search maximises (e.g. validation accuracy).
     pub objective: f64,
@@ -22,6 +25,32 @@ pub struct Evaluation {
     pub report: Option<f64>,
     /// What the evaluation cost, in seconds (for a table: the recorded training time).
     pub cost_seconds: f64,
+    /// Every other metric the evaluator measured (e.g. a training script's `metrics` object).
+    pub metrics: BTreeMap<String, f64>,
+}
+
+impl Evaluation {
+    /// An evaluation without extra metrics.
+    pub fn new(objective: f64, report: Option<f64>, cost_seconds: f64) -> Self {
+        Self {
+            objective,
+            report,
+            cost_seconds,
+            metrics: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where and as what an evaluation runs, for evaluators that run programs.
+#[derive(Debug, Clone, Default)]
+pub struct EvalContext {
+    /// 0-based index of the proposal in its search (unique within a run).
+    pub index: usize,
+    /// A folder that belongs to this evaluation alone (logs, result file), if the run has one.
+    pub workdir: Option<PathBuf>,
+    /// True when a killed run is resumed and this evaluation may have run before: an evaluator
+    /// may take a complete result left in `workdir` instead of running again.
+    pub resumed: bool,
 }
 
 /// What evaluating an architecture gave.
@@ -44,6 +73,12 @@ pub trait Evaluator<S: SearchSpace>: Send + Sync {
     fn report_name(&self) -> &str;
     /// Evaluates one architecture.
     fn evaluate(&self, space: &S, arch: &S::Arch) -> Outcome;
+    /// Evaluates one architecture as part of a run: `ctx` gives a folder of its own. The driver
+    /// calls this, possibly from several threads at once. By default it is [`Self::evaluate`].
+    fn evaluate_in(&self, space: &S, arch: &S::Arch, ctx: &EvalContext) -> Outcome {
+        let _ = ctx;
+        self.evaluate(space, arch)
+    }
     /// For benchmarks that know every answer: how the reported values of all evaluable
     /// architectures are distributed, for ranks and regret. `None` for real evaluators.
     fn reference(&self) -> Option<&Reference> {

@@ -289,10 +289,12 @@ impl TabularBenchmark {
 
     /// The evaluation stored for a canonical key, if any.
     pub fn lookup(&self, key: &str) -> Option<Evaluation> {
-        self.table.get(key).map(|v| Evaluation {
-            objective: v[self.objective],
-            report: Some(v[self.report]),
-            cost_seconds: self.cost.map(|c| v[c]).unwrap_or(0.0),
+        self.table.get(key).map(|v| {
+            Evaluation::new(
+                v[self.objective],
+                Some(v[self.report]),
+                self.cost.map(|c| v[c]).unwrap_or(0.0),
+            )
         })
     }
 }

@@ -52,7 +52,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         Problem::Nb201(space, bench) => execute(args, &space, &bench),
         Problem::Categorical(space, bench) => execute(args, &space, &bench),
         Problem::Nb101Table(space, bench) => execute(args, &space, &bench),
-        Problem::Nb101File(space, bench) => execute(args, &space, &bench),
+        Problem::Nb101File(space, bench) => execute(args, &space, bench.as_ref()),
     }
 }
 

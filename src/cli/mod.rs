@@ -3,7 +3,10 @@
 mod bench;
 mod bench_controller;
 mod bench_trainer;
+mod evaluators;
+mod mobile;
 mod nb101;
+mod resume;
 mod search;
 mod spaces;
 
@@ -21,6 +24,8 @@ pub struct Cli {
 enum Command {
     /// Run one architecture search and print its result.
     Search(search::SearchArgs),
+    /// Continue a stored run (a search's --out directory) where it stopped, even after a kill.
+    Resume(resume::ResumeArgs),
     /// Compare search algorithms over many seeds and budgets on a benchmark.
     Bench(bench::BenchArgs),
     /// Time the controller's training on synthetic data (seconds per epoch, GFLOP/s, memory).
@@ -30,15 +35,21 @@ enum Command {
     /// NAS-Bench-101 utilities: enumerate the space, inspect or synthesise dataset files.
     #[command(subcommand)]
     Nb101(nb101::Nb101Command),
+    /// MobileNet-style ImageNet space: FLOPs and parameters of an architecture, its network
+    /// as JSON.
+    #[command(subcommand)]
+    Mobile(mobile::MobileCommand),
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Search(args) => search::run(&args),
+        Command::Search(args) => search::run(&args, None),
+        Command::Resume(args) => resume::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::BenchController(args) => bench_controller::run(&args),
         Command::BenchTrainer(args) => bench_trainer::run(&args),
         Command::Nb101(cmd) => nb101::run(&cmd),
+        Command::Mobile(cmd) => mobile::run(&cmd),
     }
 }

@@ -1,6 +1,6 @@
 //! `seminas search`: one search, a human summary or JSON on stdout, logs in `--out DIR`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -9,11 +9,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seminas::benchmark::Evaluator;
 use seminas::report::{HumanSummary, summarize, write_run_dir};
 use seminas::search::{
-    Algo, AlgoConfig, Budget, ReConfig, SemiNasOverrides, SemiNasReConfig, run_search,
+    Algo, AlgoConfig, Budget, DriveOptions, NoJournal, ReConfig, SemiNasOverrides, SemiNasReConfig,
+    drive,
 };
 use seminas::space::SearchSpace;
+use seminas::store::{RunMeta, RunStore};
 
-use super::spaces::{Problem, SpaceArgs};
+use super::evaluators::EvalArgs;
+use super::spaces::{Problem, SpaceArgs, SpaceOnly};
 
 /// Arguments of `seminas search`.
 #[derive(Debug, Args)]
@@ -32,9 +35,13 @@ pub struct SearchArgs {
     /// Print the summary as one JSON object instead of text.
     #[arg(long)]
     json: bool,
-    /// Write queries.jsonl and summary.json into this directory.
+    /// The run directory: the run store (run.sqlite, resumable with `seminas resume DIR`),
+    /// one folder per evaluation under evals/, and queries.jsonl and summary.json at the end.
+    /// With --evaluator it defaults to a new folder under seminas-runs/.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    eval: EvalArgs,
     #[command(flatten)]
     algo_args: AlgoArgs,
 }
@@ -49,9 +56,10 @@ pub struct AlgoArgs {
     #[arg(long)]
     tournament: Option<usize>,
     /// SemiNAS/NAO settings preset: `paper` = the paper's NAS-Bench-101 settings (1,100 random,
-    /// 10,000 pseudo-labels, top 100, 3 rounds of 300: use with --queries 2000); other flags
-    /// still override it.
-    #[arg(long, value_parser = ["paper"])]
+    /// 10,000 pseudo-labels, top 100, 3 rounds of 300: use with --queries 2000);
+    /// `paper-imagenet` = its ImageNet settings (100 random, 4,000 pseudo-labels, top 100, 3
+    /// rounds of 100: use with --queries 400, --space mobile); other flags still override it.
+    #[arg(long, value_parser = ["paper", "paper-imagenet"])]
     preset: Option<String>,
     /// SemiNAS/NAO: random architectures before the first round [default: budget/3, 10..1100].
     #[arg(long)]
@@ -120,10 +128,10 @@ impl AlgoArgs {
             ..d
         };
         Ok(AlgoConfig {
-            seminas_preset: self
-                .preset
-                .as_deref()
-                .map(|_| seminas::search::SemiNasConfig::paper()),
+            seminas_preset: self.preset.as_deref().map(|p| match p {
+                "paper-imagenet" => seminas::search::SemiNasConfig::paper_imagenet(),
+                _ => seminas::search::SemiNasConfig::paper(),
+            }),
             re: ReConfig {
                 population: self.population.unwrap_or(ReConfig::default().population),
                 tournament: self.tournament.unwrap_or(ReConfig::default().tournament),
@@ -136,27 +144,125 @@ impl AlgoArgs {
     }
 }
 
-/// Runs `seminas search`.
-pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
-    match args.space.problem()? {
-        Problem::Nb201(space, bench) => execute(args, &space, &bench),
-        Problem::Categorical(space, bench) => execute(args, &space, &bench),
-        Problem::Nb101Table(space, bench) => execute(args, &space, &bench),
-        Problem::Nb101File(space, bench) => execute(args, &space, &bench),
+/// A stored run being resumed.
+pub struct Resume {
+    /// The run's store, locked.
+    pub store: RunStore,
+}
+
+/// Runs `seminas search` (a new run, or a stored one resumed).
+pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
+    anyhow::ensure!(args.queries > 0, "--queries must be at least 1");
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let store = resume.map(|r| r.store);
+    // Known before the evaluator is built (cluster jobs are named after the run).
+    let run_id = match &store {
+        Some(s) => s.meta().run_id.clone(),
+        None => RunMeta::new_run_id(&format!("{:?}", args.out)),
+    };
+    match args.eval.evaluator.as_deref() {
+        Some("train") => {
+            let trainer = args.eval.train.trainer(args.eval.workers)?;
+            return match args.space.space_only()? {
+                SpaceOnly::Nb201(space) => execute(args, &space, &trainer, store, &run_id),
+                SpaceOnly::Nb101(space) => execute(args, &space, &trainer, store, &run_id),
+                _ => anyhow::bail!(
+                    "the built-in trainer builds NAS-Bench-201 and NAS-Bench-101 networks \
+                     (--space nb201, nb101, nb101-20k); for --space mobile use --evaluator supernet"
+                ),
+            };
+        }
+        Some("supernet") => {
+            let SpaceOnly::Mobile(space) = args.space.space_only()? else {
+                anyhow::bail!("--evaluator supernet is the weight-sharing supernet of --space mobile");
+            };
+            anyhow::ensure!(
+                args.eval.workers == 1,
+                "--evaluator supernet trains one shared network: use one worker (its labels \
+                 depend on the order of evaluations)"
+            );
+            let supernet = args.eval.train.supernet(&space)?;
+            return execute(args, &space, &supernet, store, &run_id);
+        }
+        _ => {}
     }
+    if let Some(template) = &args.eval.evaluator {
+        let evaluator = args.eval.external(template, &cwd, &run_id)?;
+        return match args.space.space_only()? {
+            SpaceOnly::Nb201(space) => execute(args, &space, &evaluator, store, &run_id),
+            SpaceOnly::Categorical(space) => execute(args, &space, &evaluator, store, &run_id),
+            SpaceOnly::Nb101(space) => execute(args, &space, &evaluator, store, &run_id),
+            SpaceOnly::Mobile(space) => execute(args, &space, &evaluator, store, &run_id),
+        };
+    }
+    match args.space.problem()? {
+        Problem::Nb201(space, bench) => execute(args, &space, &bench, store, &run_id),
+        Problem::Categorical(space, bench) => execute(args, &space, &bench, store, &run_id),
+        Problem::Nb101Table(space, bench) => execute(args, &space, &bench, store, &run_id),
+        Problem::Nb101File(space, bench) => execute(args, &space, bench.as_ref(), store, &run_id),
+    }
+}
+
+/// The run directory of a new run: `--out`, or for real evaluations (which must never be
+/// lost) a fresh folder under `seminas-runs/`.
+fn new_run_dir(args: &SearchArgs, real: bool) -> Option<PathBuf> {
+    if let Some(dir) = &args.out {
+        return Some(dir.clone());
+    }
+    real.then(|| {
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let space = Path::new(&args.space.space)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "space".into());
+        let algo = args.algo.unwrap_or_else(Algo::best_available);
+        PathBuf::from("seminas-runs").join(format!("{space}-{algo}-seed{}-{unix}", args.seed))
+    })
 }
 
 fn execute<S: SearchSpace, E: Evaluator<S>>(
     args: &SearchArgs,
     space: &S,
     evaluator: &E,
+    store: Option<RunStore>,
+    run_id: &str,
 ) -> anyhow::Result<()> {
-    anyhow::ensure!(args.queries > 0, "--queries must be at least 1");
+    let real = args.eval.evaluator.is_some();
     let algo = args.algo.unwrap_or_else(Algo::best_available);
     let config = args.algo_args.config()?;
     let mut searcher = algo.build(space, args.seed, args.queries, &config);
     let own = evaluator.reseed(args.seed);
     let evaluator = own.as_ref().unwrap_or(evaluator);
+    // A new run's store is made only now, once its arguments have proved valid.
+    let store = match store {
+        Some(store) => Some(store),
+        None => match new_run_dir(args, real) {
+            Some(dir) => {
+                let meta = RunMeta {
+                    args: std::env::args().skip(1).collect(),
+                    cwd: std::env::current_dir().context("cannot read the current directory")?,
+                    seed: args.seed,
+                    version: env!("CARGO_PKG_VERSION").to_string(),
+                    run_id: run_id.to_string(),
+                };
+                Some(RunStore::create(&dir, &meta)?)
+            }
+            None => None,
+        },
+    };
+    let replay = store.as_ref().map(|s| s.replay()).transpose()?;
+    if let Some(store) = &store
+        && real
+    {
+        eprintln!(
+            "run directory: {} (if interrupted, continue with `seminas resume {}`)",
+            store.dir().display(),
+            store.dir().display()
+        );
+    }
     let bar =
         ProgressBar::with_draw_target(Some(args.queries as u64), ProgressDrawTarget::stderr());
     bar.set_style(
@@ -166,33 +272,68 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
     );
     bar.set_prefix(format!("{algo} on {}", space.name()));
     let mut best = f64::NEG_INFINITY;
-    let run = run_search(
-        space,
-        evaluator,
-        searcher.as_mut(),
-        Budget::queries(args.queries),
-        &mut |q| {
-            if let Ok(e) = &q.result
-                && e.objective > best
-            {
-                best = e.objective;
-                bar.set_message(format!("best objective {best:.4}"));
-            }
-            bar.inc(1);
-        },
-    );
+    let budget = Budget {
+        workers: args.eval.workers.max(1),
+        ..Budget::queries(args.queries)
+    };
+    let options = DriveOptions {
+        workdirs: store.as_ref().map(|s| s.evals_dir()),
+        replay,
+    };
+    let mut on_query = |q: &seminas::search::QueryRecord<S::Arch>| {
+        if let Ok(e) = &q.result
+            && e.objective > best
+        {
+            best = e.objective;
+            bar.set_message(format!("best objective {best:.4}"));
+        }
+        bar.inc(1);
+    };
+    let result = match &store {
+        Some(store) => drive(
+            space,
+            evaluator,
+            searcher.as_mut(),
+            budget,
+            options,
+            &mut store.journal(space),
+            &mut on_query,
+        ),
+        None => drive(
+            space,
+            evaluator,
+            searcher.as_mut(),
+            budget,
+            options,
+            &mut NoJournal,
+            &mut on_query,
+        ),
+    };
     bar.finish_and_clear();
+    let run = match (result, &store) {
+        (Ok(run), _) => run,
+        (Err(e), Some(store)) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "the search stopped; every finished evaluation is kept in {}: continue with \
+                 `seminas resume {}`",
+                store.dir().display(),
+                store.dir().display()
+            )));
+        }
+        (Err(e), None) => return Err(e.into()),
+    };
     let (summary, ctx) = summarize(space, evaluator, algo.name(), args.seed, &run);
-    if let Some(dir) = &args.out {
-        write_run_dir(dir, space, &run.records, &summary)
-            .with_context(|| format!("cannot write results to {}", dir.display()))?;
+    if let Some(store) = &store {
+        store.set_status("finished")?;
+        write_run_dir(store.dir(), space, &run.records, &summary)
+            .with_context(|| format!("cannot write results to {}", store.dir().display()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
         print!("{}", HumanSummary(&summary, &ctx));
-        if let Some(dir) = &args.out {
-            println!("results written to {}", dir.display());
+        if let Some(store) = &store {
+            println!("results written to {}", store.dir().display());
         }
     }
     Ok(())

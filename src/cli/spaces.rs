@@ -11,20 +11,23 @@ use seminas::benchmark::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
 use seminas::benchmark::nb201::{NB201_COST, NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
 use seminas::benchmark::{Table, TabularBenchmark};
 use seminas::space::nb101::Nb101Space;
-use seminas::space::{CategoricalSpace, Nb201Space};
+use seminas::space::{CategoricalSpace, MobileSkeleton, MobileSpace, Nb201Space};
 
 /// Where architectures come from and how they are evaluated.
 #[derive(Debug, Clone, Args)]
 pub struct SpaceArgs {
     /// Search space: `nb201` (embedded NAS-Bench-201 CIFAR-10 benchmark), `nb101-20k`
     /// (embedded 20,001-cell NAS-Bench-101 sample), `nb101` (the official NAS-Bench-101 file,
-    /// given with --nb101-file) or a TOML file defining a categorical space.
+    /// given with --nb101-file), `mobile` (the paper's ImageNet MobileNet-style space; needs
+    /// --evaluator) or a TOML file defining a categorical space.
     #[arg(
         long,
         default_value = "nb201",
-        value_name = "nb201|nb101-20k|nb101|FILE.toml"
+        value_name = "nb201|nb101-20k|nb101|mobile|FILE.toml"
     )]
     pub space: String,
+    #[command(flatten)]
+    pub mobile: MobileArgs,
     /// The official NAS-Bench-101 file (nasbench_only108.tfrecord or nasbench_full.tfrecord).
     #[arg(long, value_name = "FILE")]
     pub nb101_file: Option<PathBuf>,
@@ -49,6 +52,57 @@ pub struct SpaceArgs {
     pub cost: Option<String>,
 }
 
+/// Settings of the `mobile` space (also used by `seminas mobile`).
+#[derive(Debug, Clone, Args)]
+pub struct MobileArgs {
+    /// mobile: only architectures of at most this many million multiply-adds are proposed
+    /// (the paper's bound is 600).
+    #[arg(long, value_name = "M")]
+    pub max_mflops: Option<f64>,
+    /// mobile: channel widths the FLOPs and the exported network use: `train` (the widths the
+    /// paper trains found networks at; its 600M bound applies there) or `search` (the
+    /// supernet's, ProxylessNAS-mobile's).
+    #[arg(long, default_value = "train", value_parser = ["train", "search"])]
+    pub widths: String,
+    /// mobile: input resolution.
+    #[arg(long, default_value_t = 224)]
+    pub resolution: usize,
+    /// mobile: classes of the classifier.
+    #[arg(long, default_value_t = 1000)]
+    pub num_classes: usize,
+}
+
+impl MobileArgs {
+    /// The skeleton the arguments describe.
+    pub fn skeleton(&self) -> MobileSkeleton {
+        let base = match self.widths.as_str() {
+            "search" => MobileSkeleton::paper_search(),
+            _ => MobileSkeleton::paper_train(),
+        };
+        MobileSkeleton {
+            resolution: self.resolution,
+            num_classes: self.num_classes,
+            ..base
+        }
+    }
+
+    /// The space the arguments describe.
+    pub fn space(&self) -> anyhow::Result<MobileSpace> {
+        let space = MobileSpace::new(self.skeleton())?;
+        Ok(match self.max_mflops {
+            Some(limit) => space.with_max_mflops(limit)?,
+            None => space,
+        })
+    }
+
+    fn is_default(&self) -> bool {
+        self.max_mflops.is_none()
+            && self.widths == "train"
+            && self.resolution == 224
+            && self.num_classes == 1000
+    }
+}
+
 /// A space together with the evaluator chosen for it.
 pub enum Problem {
     /// NAS-Bench-201 cells.
@@ -58,7 +112,19 @@ pub enum Problem {
     /// The embedded NAS-Bench-101 sample.
     Nb101Table(Nb101Space, TabularBenchmark),
     /// NAS-Bench-101 from the official file.
-    Nb101File(Nb101Space, Nb101Benchmark),
+    Nb101File(Nb101Space, Box<Nb101Benchmark>),
+}
+
+/// A space alone, for evaluators that are not the space's benchmark table.
+pub enum SpaceOnly {
+    /// NAS-Bench-201 cells.
+    Nb201(Nb201Space),
+    /// A user-defined categorical space.
+    Categorical(CategoricalSpace),
+    /// NAS-Bench-101 cells (the 20,001-cell pool for `nb101-20k`).
+    Nb101(Nb101Space),
+    /// The MobileNet-style ImageNet space.
+    Mobile(MobileSpace),
 }
 
 fn open(path: &Path) -> anyhow::Result<std::fs::File> {
@@ -66,8 +132,47 @@ fn open(path: &Path) -> anyhow::Result<std::fs::File> {
 }
 
 impl SpaceArgs {
+    /// The space the arguments name, without loading any benchmark.
+    pub fn space_only(&self) -> anyhow::Result<SpaceOnly> {
+        anyhow::ensure!(
+            self.table.is_none() && self.objective.is_none() && self.report.is_none(),
+            "--table/--objective/--report choose a benchmark table; with --evaluator the \
+             evaluator measures the architectures"
+        );
+        anyhow::ensure!(
+            self.space == "mobile" || self.mobile.is_default(),
+            "--max-mflops/--widths/--resolution/--num-classes apply to --space mobile only"
+        );
+        Ok(match self.space.as_str() {
+            "mobile" => SpaceOnly::Mobile(self.mobile.space()?),
+            "nb201" => SpaceOnly::Nb201(Nb201Space::new()),
+            "nb101-20k" => SpaceOnly::Nb101(nb101_20k_space()),
+            "nb101" => SpaceOnly::Nb101(Nb101Space::new()),
+            other => {
+                let path = Path::new(other);
+                if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                    bail!(
+                        "unknown search space {other:?}: use nb201, nb101-20k, nb101, mobile or a \
+                         .toml file defining a categorical space"
+                    );
+                }
+                SpaceOnly::Categorical(CategoricalSpace::from_toml_file(path)?)
+            }
+        })
+    }
+
     /// Builds the space and evaluator the arguments describe.
     pub fn problem(&self) -> anyhow::Result<Problem> {
+        if self.space == "mobile" {
+            bail!(
+                "--space mobile has no benchmark table: evaluate its architectures with \
+                 --evaluator COMMAND (the command gets each network as JSON)"
+            );
+        }
+        anyhow::ensure!(
+            self.mobile.is_default(),
+            "--max-mflops/--widths/--resolution/--num-classes apply to --space mobile only"
+        );
         if self.space == "nb201" {
             let space = Nb201Space::new();
             let objective = self.objective.as_deref().unwrap_or(NB201_OBJECTIVE);
@@ -118,12 +223,12 @@ impl SpaceArgs {
                 mode,
                 seminas::rng::rng_for(0, "evaluator"),
             )?;
-            return Ok(Problem::Nb101File(Nb101Space::new(), bench));
+            return Ok(Problem::Nb101File(Nb101Space::new(), Box::new(bench)));
         }
         let path = Path::new(&self.space);
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             bail!(
-                "unknown search space {:?}: use nb201, nb101-20k, nb101 or a .toml file defining a categorical space",
+                "unknown search space {:?}: use nb201, nb101-20k, nb101, mobile or a .toml file defining a categorical space",
                 self.space
             );
         }

@@ -26,8 +26,23 @@ impl Controller {
     /// Writes the controller (weights, optimiser state, configuration, allowed tokens) to
     /// `path` in the safetensors format described in this module.
     pub fn save(&self, path: &Path) -> Result<(), ControllerError> {
-        let fmt_err = |reason: String| ControllerError::Format {
+        let bytes = self.to_safetensors().map_err(|e| match e {
+            ControllerError::Format { reason, .. } => ControllerError::Format {
+                path: path.display().to_string(),
+                reason,
+            },
+            other => other,
+        })?;
+        std::fs::write(path, bytes).map_err(|source| ControllerError::Io {
             path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// The controller in the safetensors format of [`Controller::save`], as bytes.
+    pub fn to_safetensors(&self) -> Result<Vec<u8>, ControllerError> {
+        let fmt_err = |reason: String| ControllerError::Format {
+            path: "(in memory)".to_string(),
             reason,
         };
         let mut blobs: Vec<(String, Vec<usize>, Vec<u8>)> = self
@@ -71,12 +86,7 @@ impl Controller {
             serde_json::to_string(&self.allowed).map_err(|e| fmt_err(e.to_string()))?,
         );
         meta.insert("adam_step".to_string(), self.step.to_string());
-        let bytes = safetensors::tensor::serialize(views, Some(meta))
-            .map_err(|e| fmt_err(e.to_string()))?;
-        std::fs::write(path, bytes).map_err(|source| ControllerError::Io {
-            path: path.display().to_string(),
-            source,
-        })
+        safetensors::tensor::serialize(views, Some(meta)).map_err(|e| fmt_err(e.to_string()))
     }
 
     /// Reads a controller written by [`Controller::save`].

@@ -59,6 +59,8 @@ pub struct SummaryContext {
     pub not_evaluable: usize,
     /// Sum of evaluation costs (seconds).
     pub cost_seconds: f64,
+    /// The best architecture in the space's text form.
+    pub best_text: Option<String>,
 }
 
 /// Builds the summary of a finished search.
@@ -116,6 +118,7 @@ where
             .filter_map(|r| r.result.as_ref().ok())
             .map(|e| e.cost_seconds)
             .sum(),
+        best_text: run.best().map(|r| space.format(&r.arch)),
     };
     (summary, ctx)
 }
@@ -153,18 +156,23 @@ impl fmt::Display for HumanSummary<'_> {
         }
         writeln!(f, ")")?;
         if c.cost_seconds > 0.0 {
-            writeln!(
-                f,
-                "evaluation cost: {:.1} h of training",
-                c.cost_seconds / 3600.0
-            )?;
+            let t = c.cost_seconds;
+            let cost = if t >= 3600.0 {
+                format!("{:.1} h", t / 3600.0)
+            } else if t >= 60.0 {
+                format!("{:.1} min", t / 60.0)
+            } else {
+                format!("{t:.1} s")
+            };
+            writeln!(f, "evaluation cost: {cost} of training")?;
         }
         let Some(b) = &s.best else {
             return writeln!(f, "no architecture was evaluated successfully");
         };
-        let arch = match &b.arch {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
+        let arch = match (&c.best_text, &b.arch) {
+            (Some(text), _) => text.clone(),
+            (None, serde_json::Value::String(s)) => s.clone(),
+            (None, other) => other.to_string(),
         };
         writeln!(f, "best architecture by {}:", c.objective_name)?;
         writeln!(f, "  {arch}")?;
@@ -201,10 +209,12 @@ struct QueryLine<'a> {
     seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics: Option<&'a std::collections::BTreeMap<String, f64>>,
 }
 
-/// Writes `queries.jsonl` (one line per query: n, arch, objective, report, seconds; or n, arch,
-/// error for a failed one) and `summary.json` into `dir`, creating it if needed.
+/// Writes `queries.jsonl` (one line per query: n, arch, objective, report, seconds and the
+/// evaluator's other metrics if any; or n, arch, error for a failed one) and `summary.json` into `dir`, creating it if needed.
 pub fn write_run_dir<S: SearchSpace>(
     dir: &Path,
     space: &S,
@@ -222,6 +232,7 @@ pub fn write_run_dir<S: SearchSpace>(
                 report: e.report,
                 seconds: Some(e.cost_seconds),
                 error: None,
+                metrics: Some(&e.metrics).filter(|m| !m.is_empty()),
             },
             Err(reason) => QueryLine {
                 n: r.n,
@@ -230,6 +241,7 @@ pub fn write_run_dir<S: SearchSpace>(
                 report: None,
                 seconds: None,
                 error: Some(reason),
+                metrics: None,
             },
         };
         serde_json::to_writer(&mut out, &line)?;

@@ -11,18 +11,18 @@
 //!
 //! The same searcher thus drives an instant table lookup or a slow training run.
 
+pub mod driver;
 pub mod evolution;
 pub mod random;
 pub mod seminas;
 pub mod seminas_re;
 pub mod targets;
 
-use std::collections::HashMap;
-
-use crate::benchmark::{Evaluation, Evaluator, Outcome};
+use crate::benchmark::{Evaluation, Evaluator};
 use crate::controller::ControllerConfig;
 use crate::space::SearchSpace;
 
+pub use driver::{DriveError, DriveOptions, Journal, NoJournal, Replay, drive};
 pub use evolution::{ReConfig, RegularizedEvolution};
 pub use random::RandomSearch;
 pub use seminas::{SemiNas, SemiNasConfig, SemiNasOverrides};
@@ -203,6 +203,21 @@ pub trait Searcher<S: SearchSpace>: Send {
     /// Reports what a proposal gave. Called once for every proposal the driver evaluates or
     /// looks up, in proposal order.
     fn tell(&mut self, space: &S, arch: &S::Arch, feedback: Feedback);
+
+    /// Named snapshots produced since the last call (e.g. trained controller weights as
+    /// safetensors), for the run store. Most searchers have none.
+    fn take_checkpoints(&mut self) -> Vec<(String, Vec<u8>)> {
+        Vec::new()
+    }
+}
+
+/// The controller checkpoint a searcher holds, if any, as [`Searcher::take_checkpoints`]
+/// returns it (named `controller`).
+fn controller_checkpoint(slot: &mut Option<Vec<u8>>) -> Vec<(String, Vec<u8>)> {
+    slot.take()
+        .map(|c| ("controller".to_string(), c))
+        .into_iter()
+        .collect()
 }
 
 /// One paid query.
@@ -210,6 +225,8 @@ pub trait Searcher<S: SearchSpace>: Send {
 pub struct QueryRecord<A> {
     /// 1-based query number.
     pub n: usize,
+    /// 0-based index of the proposal that made the query (its workdir's name in a run).
+    pub index: usize,
     /// The architecture.
     pub arch: A,
     /// Its canonical key.
@@ -235,18 +252,18 @@ pub enum StopReason {
 pub struct Budget {
     /// Number of queries (paid evaluations).
     pub queries: usize,
-    /// Proposals asked for at once (1 for sequential searchers on instant benchmarks).
-    pub batch: usize,
+    /// Evaluations running at once.
+    pub workers: usize,
     /// Stop after this many consecutive proposals that cost nothing.
     pub max_free_proposals: usize,
 }
 
 impl Budget {
-    /// A budget of `queries` queries with the default batch (1) and stall limit (1,000,000).
+    /// A budget of `queries` queries with one worker and the default stall limit (1,000,000).
     pub fn queries(queries: usize) -> Self {
         Self {
             queries,
-            batch: 1,
+            workers: 1,
             max_free_proposals: 1_000_000,
         }
     }
@@ -281,7 +298,8 @@ impl<A> SearchRun<A> {
 }
 
 /// Runs `searcher` against `evaluator` until the budget is spent, the searcher is exhausted or
-/// the search stalls. `on_query` sees every paid query as it finishes.
+/// the search stalls, recording nothing. `on_query` sees every paid query as it is told. See
+/// [`drive`] for runs with workers and a run store.
 pub fn run_search<S, E>(
     space: &S,
     evaluator: &E,
@@ -293,68 +311,16 @@ where
     S: SearchSpace,
     E: Evaluator<S> + ?Sized,
 {
-    let mut known: HashMap<String, Feedback> = HashMap::new();
-    let mut run = SearchRun {
-        records: Vec::new(),
-        repeats: 0,
-        not_evaluable: 0,
-        stop: StopReason::Budget,
-    };
-    let mut free_in_a_row = 0usize;
-    while run.records.len() < budget.queries {
-        let want = budget.batch.max(1).min(budget.queries - run.records.len());
-        let proposals = searcher.ask(space, want);
-        if proposals.is_empty() {
-            run.stop = StopReason::Exhausted;
-            break;
-        }
-        for arch in proposals {
-            if run.records.len() >= budget.queries {
-                break;
-            }
-            let key = space.key(&arch);
-            let feedback = if let Some(&f) = known.get(&key) {
-                run.repeats += 1;
-                free_in_a_row += 1;
-                f
-            } else {
-                let outcome = match space.validate(&arch) {
-                    Ok(()) => evaluator.evaluate(space, &arch),
-                    Err(e) => Outcome::Failed(format!("invalid architecture: {e}")),
-                };
-                let (feedback, result) = match outcome {
-                    Outcome::Evaluated(e) => (Feedback::Objective(e.objective), Some(Ok(e))),
-                    Outcome::Failed(reason) => (Feedback::Failed, Some(Err(reason))),
-                    Outcome::NotEvaluable => (Feedback::NotEvaluable, None),
-                };
-                known.insert(key.clone(), feedback);
-                match result {
-                    Some(result) => {
-                        free_in_a_row = 0;
-                        let record = QueryRecord {
-                            n: run.records.len() + 1,
-                            arch: arch.clone(),
-                            key,
-                            result,
-                        };
-                        on_query(&record);
-                        run.records.push(record);
-                    }
-                    None => {
-                        run.not_evaluable += 1;
-                        free_in_a_row += 1;
-                    }
-                }
-                feedback
-            };
-            searcher.tell(space, &arch, feedback);
-        }
-        if free_in_a_row >= budget.max_free_proposals {
-            run.stop = StopReason::Stalled;
-            break;
-        }
-    }
-    run
+    drive(
+        space,
+        evaluator,
+        searcher,
+        budget,
+        DriveOptions::default(),
+        &mut NoJournal,
+        on_query,
+    )
+    .expect("a search without a journal, workdirs or replay cannot fail")
 }
 
 #[cfg(test)]

@@ -99,6 +99,37 @@ impl SemiNasConfig {
         }
     }
 
+    /// The paper's ImageNet settings (official `imagenet/train_search_imagenet.py` defaults and
+    /// `runs/search_seminas.sh`): 100 random architectures, 4,000 pseudo-labelled ones,
+    /// generation from the top 100, 3 rounds of 100 (so a budget of 400), 10,000 + 1,000
+    /// epochs, no up-sampling, steps up to 100, plain normalisation, and the controller with
+    /// embedding/LSTM size 16 and predictor MLP width 64 (dropout 0.1, L2 1e-4, trade-off 0.8,
+    /// Adam 1e-3, batch 100, clipping 5, as by default). Differences from the official code:
+    /// the step grows by 1 per try (officially by 0.1, up to 100); targets are normalised by
+    /// mean and standard deviation (officially min-max: a monotone change of the targets, not of
+    /// their order); and the top 100 are the best architectures, where the official code takes
+    /// `np.argsort(all_targets)[:100]`, the 100 *lowest*. The supernet training between rounds
+    /// (20,000 updates per round, batch 512, learning rate 0.4) belongs to the evaluator.
+    pub fn paper_imagenet() -> Self {
+        Self {
+            init: 100,
+            pseudo: 4000,
+            top_k: 100,
+            per_round: 100,
+            pretrain_epochs: 10_000,
+            train_epochs: 1000,
+            upsample: 1,
+            max_lambda: 100.0,
+            oversample: 1,
+            clip_quantile: 0.0,
+            controller: ControllerConfig {
+                hidden: 16,
+                mlp_hidden: 64,
+                ..ControllerConfig::default()
+            },
+        }
+    }
+
     /// NAO: the same without pseudo-labels.
     pub fn nao(mut self) -> Self {
         self.pseudo = 0;
@@ -164,6 +195,8 @@ pub struct SemiNas<A> {
     pub rounds: usize,
     /// Candidates that came from generation (the rest of the rounds came from the fallback).
     pub generated: usize,
+    /// The controller after the latest round, for the run store.
+    checkpoint: Option<Vec<u8>>,
 }
 
 impl<A: Clone> SemiNas<A> {
@@ -184,6 +217,7 @@ impl<A: Clone> SemiNas<A> {
             init_proposed: 0,
             rounds: 0,
             generated: 0,
+            checkpoint: None,
         }
     }
 
@@ -233,6 +267,8 @@ impl<A: Clone> SemiNas<A> {
         if cfg.train_epochs > 0 {
             controller.train(&train_seqs, &train_targets, cfg.train_epochs, &mut self.rng);
         }
+        // The run store keeps the newest trained controller (never read back by the search).
+        self.checkpoint = controller.to_safetensors().ok();
 
         // The K best, true or predicted.
         let mut ranked: Vec<(f32, &Vec<u32>)> = targets
@@ -356,6 +392,10 @@ impl<S: SearchSpace> Searcher<S> for SemiNas<S::Arch> {
             self.evaluated.push((arch.clone(), space.encode(arch), v));
         }
     }
+
+    fn take_checkpoints(&mut self) -> Vec<(String, Vec<u8>)> {
+        super::controller_checkpoint(&mut self.checkpoint)
+    }
 }
 
 #[cfg(test)]
@@ -383,6 +423,16 @@ mod tests {
         assert_eq!((c.init, c.per_round), (666, 200));
         assert_eq!(SemiNasConfig::for_budget(5).init, 5);
         assert_eq!(SemiNasConfig::for_budget(100).nao().pseudo, 0);
+    }
+
+    #[test]
+    fn imagenet_preset_spends_400_queries_in_3_rounds() {
+        let c = SemiNasConfig::paper_imagenet();
+        assert_eq!(c.init + 3 * c.per_round, 400);
+        assert_eq!((c.pseudo, c.top_k, c.upsample), (4000, 100, 1));
+        assert_eq!((c.pretrain_epochs, c.train_epochs), (10_000, 1000));
+        assert_eq!((c.controller.hidden, c.controller.mlp_hidden), (16, 64));
+        assert!(c.controller.validate().is_ok());
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub struct SemiNasRe<A> {
     evaluated_keys: HashSet<String>,
     proposed: HashSet<String>,
     trained_at: usize,
+    /// The controller after the latest training, for the run store.
+    checkpoint: Option<Vec<u8>>,
 }
 
 impl<A: Clone> SemiNasRe<A> {
@@ -89,6 +91,7 @@ impl<A: Clone> SemiNasRe<A> {
             evaluated_keys: HashSet::new(),
             proposed: HashSet::new(),
             trained_at: 0,
+            checkpoint: None,
         }
     }
 
@@ -132,6 +135,7 @@ impl<A: Clone> SemiNasRe<A> {
             controller.train(&all_seqs, &all_targets, cfg.train_epochs, &mut self.rng);
         }
         self.trained_at = self.evaluated.len();
+        self.checkpoint = controller.to_safetensors().ok();
     }
 
     fn tournament_winner(&mut self) -> &A {
@@ -208,6 +212,10 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
                 self.evaluated.push((space.encode(arch), v));
             }
         }
+    }
+
+    fn take_checkpoints(&mut self) -> Vec<(String, Vec<u8>)> {
+        super::controller_checkpoint(&mut self.checkpoint)
     }
 }
 

@@ -1,5 +1,5 @@
 //! User-defined categorical spaces: a fixed list of positions, each taking one of its named
-//! choices. NAS-Bench-201 and the MobileNet-style space are categorical spaces too.
+//! choices. NAS-Bench-201 is a categorical space too.
 //!
 //! A space file (TOML) looks like:
 //!

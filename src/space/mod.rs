@@ -6,6 +6,7 @@
 //! those).
 
 pub mod categorical;
+pub mod mobile;
 pub mod nb101;
 pub mod nb201;
 
@@ -15,6 +16,7 @@ use std::hash::Hash;
 use crate::rng::Rng;
 
 pub use categorical::{CategoricalArch, CategoricalSpace, Position};
+pub use mobile::{MobileArch, MobileError, MobileOp, MobileSkeleton, MobileSpace};
 pub use nb101::Nb101Space;
 pub use nb201::Nb201Space;
 
@@ -38,6 +40,10 @@ pub enum SpaceError {
     /// A token sequence does not decode to an architecture of the space.
     #[error("cannot decode tokens: {0}")]
     Decode(String),
+    /// A rule of the MobileNet-style space is broken (unknown operation, wrong length, Zero
+    /// first in a stage, over the FLOPs limit, ...).
+    #[error(transparent)]
+    Mobile(#[from] MobileError),
     /// A space definition file is malformed.
     #[error("{file}: {reason}")]
     Definition {

@@ -45,6 +45,34 @@ pub fn conv(
     c
 }
 
+/// A bias-free `k x k` convolution in `groups` groups (`groups = cin = cout`: depthwise), with
+/// `k/2` zero padding, weights drawn from `rng`.
+pub fn conv_grouped(
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    groups: usize,
+    rng: &mut Rng,
+    device: &Device,
+) -> Conv2d {
+    let p = k / 2;
+    let mut c = Conv2dConfig::new([cin, cout], [k, k])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .with_groups(groups)
+        .with_bias(false)
+        .init(device);
+    let per_group = cin / groups;
+    let bound = 1.0 / ((per_group * k * k) as f32).sqrt();
+    let w = uniform(rng, cout * per_group * k * k, bound);
+    c.weight = Param::from_tensor(Tensor::from_data(
+        TensorData::new(w, [cout, per_group, k, k]),
+        device,
+    ));
+    c
+}
+
 /// A linear layer with bias, weights drawn from `rng`.
 pub fn linear(cin: usize, cout: usize, rng: &mut Rng, device: &Device) -> Linear {
     let mut l = LinearConfig::new(cin, cout).init(device);

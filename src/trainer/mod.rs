@@ -31,6 +31,7 @@ pub mod data;
 mod layers;
 mod nb101_net;
 mod nb201_net;
+pub mod supernet;
 mod train;
 
 pub use data::{DataError, Dataset};
@@ -119,7 +120,7 @@ impl Default for TrainConfig {
 }
 
 /// The tensor library's device for `d`.
-fn device_for(d: TrainDevice) -> Result<Device, TrainError> {
+pub(crate) fn device_for(d: TrainDevice) -> Result<Device, TrainError> {
     match d {
         TrainDevice::Cpu => Ok(Device::flex()),
         #[cfg(feature = "cuda")]
@@ -371,11 +372,7 @@ impl TrainEvaluator {
 
 fn outcome(r: Result<TrainReport, TrainError>) -> Outcome {
     match r {
-        Ok(r) => Outcome::Evaluated(Evaluation {
-            objective: r.val_acc,
-            report: Some(r.test_acc),
-            cost_seconds: r.seconds,
-        }),
+        Ok(r) => Outcome::Evaluated(Evaluation::new(r.val_acc, Some(r.test_acc), r.seconds)),
         Err(TrainError::Arch(_)) => Outcome::NotEvaluable,
         Err(e) => Outcome::Failed(e.to_string()),
     }

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::Nb101Error;
 use super::record::decode_payload;
 use super::tfrecord::RecordReader;
-use crate::benchmark::{Evaluation, Evaluator, Outcome, Reference};
+use crate::benchmark::{EvalContext, Evaluation, Evaluator, Outcome, Reference};
 use crate::rng::Rng;
 use crate::space::nb101::{Cell, ModuleHash, Nb101Space};
 
@@ -350,6 +350,9 @@ pub struct Nb101Benchmark {
     epochs: u32,
     mode: QueryMode,
     rng: Mutex<Rng>,
+    /// The generator as seeded: [`Evaluator::evaluate_in`] derives one stream per proposal
+    /// from it, so parallel workers draw the same repeats whatever order they finish in.
+    base: Rng,
     reference: Reference,
 }
 
@@ -379,6 +382,7 @@ impl Nb101Benchmark {
             data,
             epochs,
             mode,
+            base: rng.clone(),
             rng: Mutex::new(rng),
             reference,
         })
@@ -391,6 +395,7 @@ impl Nb101Benchmark {
             data: self.data.clone(),
             epochs: self.epochs,
             mode: self.mode,
+            base: rng.clone(),
             rng: Mutex::new(rng),
             reference: self.reference.clone(),
         }
@@ -419,20 +424,33 @@ impl Evaluator<Nb101Space> for Nb101Benchmark {
     }
     fn evaluate(&self, _space: &Nb101Space, arch: &Cell) -> Outcome {
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-        match self.data.query(arch, self.epochs, self.mode, &mut rng) {
-            Ok(Some(q)) => Outcome::Evaluated(Evaluation {
-                objective: q.validation_accuracy,
-                report: Some(q.mean_test_accuracy),
-                cost_seconds: q.training_time,
-            }),
-            Ok(None) => Outcome::NotEvaluable,
-            Err(e) => Outcome::Failed(e.to_string()),
-        }
+        self.answer(arch, &mut rng)
+    }
+    fn evaluate_in(&self, _space: &Nb101Space, arch: &Cell, ctx: &EvalContext) -> Outcome {
+        let mut rng = self.base.clone();
+        rng.set_stream(
+            rng.get_stream() ^ (ctx.index as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        self.answer(arch, &mut rng)
     }
     fn reference(&self) -> Option<&Reference> {
         Some(&self.reference)
     }
     fn reseed(&self, seed: u64) -> Option<Self> {
         Some(self.reseeded(crate::rng::rng_for(seed, "evaluator")))
+    }
+}
+
+impl Nb101Benchmark {
+    fn answer(&self, arch: &Cell, rng: &mut Rng) -> Outcome {
+        match self.data.query(arch, self.epochs, self.mode, rng) {
+            Ok(Some(q)) => Outcome::Evaluated(Evaluation::new(
+                q.validation_accuracy,
+                Some(q.mean_test_accuracy),
+                q.training_time,
+            )),
+            Ok(None) => Outcome::NotEvaluable,
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
     }
 }

@@ -1,0 +1,245 @@
+//! Evaluators chosen on the command line besides the space's benchmark table: the user's own
+//! command, run locally or as Ray jobs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use seminas::benchmark::{EvalContext, Evaluator, Outcome};
+use seminas::evaluator::command::{CommandConfig, CommandEvaluator};
+use seminas::evaluator::ray::RayClient;
+use seminas::evaluator::ray_jobs::RayEvaluator;
+use seminas::space::SearchSpace;
+use seminas::space::mobile::MobileSpace;
+use seminas::trainer::data::FASHION_MNIST_DEBIAN_DIR;
+use seminas::trainer::supernet::{SupernetConfig, SupernetEvaluator};
+use seminas::trainer::{Dataset, TrainConfig, TrainDevice, TrainEvaluator};
+
+/// The built-in trainer's settings (`--evaluator train` and `--evaluator supernet`).
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// Dataset of the built-in trainer: fashion-mnist (IDX files), cifar10 (official binary
+    /// batches) or digits (embedded, tiny).
+    #[arg(long, default_value = "fashion-mnist", value_parser = ["fashion-mnist", "cifar10", "digits"])]
+    pub dataset: String,
+    /// Folder of the dataset's files [fashion-mnist: /usr/share/datasets/fashion-mnist, as
+    /// Debian's dataset-fashion-mnist installs it; cifar10: required].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Built-in trainer: epochs per candidate.
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    pub train_epochs: usize,
+    /// Built-in trainer and supernet: train on at most this many training images.
+    #[arg(long, value_name = "K")]
+    pub train_subset: Option<usize>,
+    /// Built-in trainer: validate and test on at most this many images each [default: all].
+    #[arg(long, value_name = "K")]
+    pub eval_subset: Option<usize>,
+    /// Built-in trainer: channels of the first stage [NB201: 16, NB101: 128].
+    #[arg(long)]
+    pub train_channels: Option<usize>,
+    /// Built-in trainer: cells per stage [NB201: 5, NB101: 3].
+    #[arg(long)]
+    pub train_cells: Option<usize>,
+    /// Built-in trainer: images per step.
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    pub train_batch: usize,
+    /// Built-in trainer: initial learning rate (cosine to 0).
+    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
+    pub train_lr: f64,
+    /// Supernet: training steps before each evaluation.
+    #[arg(long, default_value_t = SupernetConfig::default().steps_per_eval)]
+    pub supernet_steps: usize,
+    /// Supernet: channel multiplier of the paper's search-time widths.
+    #[arg(long, default_value_t = SupernetConfig::default().width_multiplier)]
+    pub supernet_width: f64,
+    /// Supernet: held-out training images an architecture is measured on.
+    #[arg(long, default_value_t = SupernetConfig::default().eval_images)]
+    pub supernet_eval_images: usize,
+    /// Train on CUDA GPU N (needs seminas built with `--features cuda`).
+    #[arg(long, value_name = "N")]
+    pub cuda: Option<usize>,
+}
+
+impl TrainArgs {
+    /// The dataset the arguments name, read from its files.
+    pub fn dataset(&self) -> anyhow::Result<Dataset> {
+        Ok(match self.dataset.as_str() {
+            "digits" => Dataset::digits(),
+            "cifar10" => {
+                let Some(dir) = &self.data_dir else {
+                    anyhow::bail!(
+                        "--dataset cifar10 needs --data-dir DIR (the cifar-10-batches-bin folder \
+                         of the official binary archive)"
+                    );
+                };
+                Dataset::cifar10(dir)?
+            }
+            _ => {
+                let dir = self
+                    .data_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(FASHION_MNIST_DEBIAN_DIR));
+                Dataset::fashion_mnist(&dir).with_context(|| {
+                    format!(
+                        "cannot read Fashion-MNIST from {} (on Debian: apt-get install \
+                         dataset-fashion-mnist; elsewhere: --data-dir DIR with the four IDX files)",
+                        dir.display()
+                    )
+                })?
+            }
+        })
+    }
+
+    fn device(&self) -> TrainDevice {
+        self.cuda.map_or(TrainDevice::Cpu, TrainDevice::Cuda)
+    }
+
+    /// The built-in trainer for `workers` evaluations at once (the cores are shared out).
+    pub fn trainer(&self, workers: usize) -> anyhow::Result<TrainEvaluator> {
+        anyhow::ensure!(self.train_epochs >= 1, "--train-epochs must be at least 1");
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let config = TrainConfig {
+            epochs: self.train_epochs,
+            batch_size: self.train_batch,
+            learning_rate: self.train_lr,
+            train_subset: self.train_subset,
+            eval_subset: self.eval_subset,
+            channels: self.train_channels,
+            cells: self.train_cells,
+            threads: (cores / workers.max(1)).max(1),
+            device: self.device(),
+            ..TrainConfig::default()
+        };
+        Ok(TrainEvaluator::new(config, self.dataset()?)?)
+    }
+
+    /// The supernet evaluator for `space`.
+    pub fn supernet(&self, space: &MobileSpace) -> anyhow::Result<SupernetEvaluator> {
+        let config = SupernetConfig {
+            steps_per_eval: self.supernet_steps,
+            width_multiplier: self.supernet_width,
+            eval_images: self.supernet_eval_images,
+            train_subset: self.train_subset,
+            device: self.device(),
+            ..SupernetConfig::default()
+        };
+        Ok(SupernetEvaluator::new(config, self.dataset()?, space)?)
+    }
+}
+
+/// How architectures are evaluated and how many at once.
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// Evaluate by running this shell command once per architecture instead of looking it up
+    /// in a benchmark table; or `train` (the built-in trainer: NB201 and NB101 networks on
+    /// --dataset), or `supernet` (weight sharing, for --space mobile). Placeholders (replaced by shell-quoted values): {arch} (the
+    /// architecture as JSON), {result} (the file to write {"objective": X, "metrics": {...}}
+    /// to; or print it as the last line), {workdir}, {key}, {index}. See docs/evaluators.md.
+    #[arg(long, value_name = "COMMAND")]
+    pub evaluator: Option<String>,
+    /// Time limit of one evaluation attempt, in seconds (default: none).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Attempts after a failed one (a crash, a timeout, garbage output).
+    #[arg(long, default_value_t = 1)]
+    pub retries: usize,
+    /// The metric of the command's result shown as the reported value (never seen by the
+    /// search), e.g. test_acc.
+    #[arg(long, value_name = "NAME")]
+    pub report_metric: Option<String>,
+    /// Evaluations running at once. Results are used in proposal order, so the same seed
+    /// gives the same run whatever the timing.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// Run each evaluation as a job on this Ray cluster (the head's dashboard address,
+    /// http://HOST:8265) instead of here. See docs/ray.md.
+    #[arg(long, value_name = "URL", requires = "evaluator")]
+    pub ray: Option<String>,
+    /// Ray: CPUs each job reserves (Ray runs jobs that reserve nothing on the head node).
+    #[arg(long, default_value_t = 1.0, value_name = "N")]
+    pub ray_cpus: f64,
+    /// Ray: GPUs each job reserves.
+    #[arg(long, value_name = "N")]
+    pub ray_gpus: Option<f64>,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// The user's command, run here or on a Ray cluster.
+pub enum External {
+    /// Runs here.
+    Local(CommandEvaluator),
+    /// Runs as Ray jobs.
+    Ray(Box<RayEvaluator>),
+}
+
+impl<S: SearchSpace> Evaluator<S> for External {
+    fn objective_name(&self) -> &str {
+        "objective"
+    }
+    fn report_name(&self) -> &str {
+        match self {
+            External::Local(e) => Evaluator::<S>::report_name(e),
+            External::Ray(e) => Evaluator::<S>::report_name(e.as_ref()),
+        }
+    }
+    fn evaluate(&self, space: &S, arch: &S::Arch) -> Outcome {
+        match self {
+            External::Local(e) => e.evaluate(space, arch),
+            External::Ray(e) => e.evaluate(space, arch),
+        }
+    }
+    fn evaluate_in(&self, space: &S, arch: &S::Arch, ctx: &EvalContext) -> Outcome {
+        match self {
+            External::Local(e) => e.evaluate_in(space, arch, ctx),
+            External::Ray(e) => e.evaluate_in(space, arch, ctx),
+        }
+    }
+}
+
+impl EvalArgs {
+    /// The evaluator for `template`: local, or Ray jobs named after `run_id`.
+    pub fn external(&self, template: &str, cwd: &Path, run_id: &str) -> anyhow::Result<External> {
+        let command = self.command(template, cwd)?;
+        let Some(address) = &self.ray else {
+            return Ok(External::Local(command));
+        };
+        anyhow::ensure!(
+            self.ray_cpus.is_finite() && self.ray_cpus >= 0.0,
+            "--ray-cpus must be a number of CPUs, not {}",
+            self.ray_cpus
+        );
+        let mut client = RayClient::new(address)?;
+        if let Some(gpus) = self.ray_gpus {
+            anyhow::ensure!(
+                gpus.is_finite() && gpus > 0.0,
+                "--ray-gpus must be positive"
+            );
+            client = client.with_entrypoint_num_gpus(gpus);
+        }
+        let cpus = (self.ray_cpus > 0.0).then_some(self.ray_cpus);
+        Ok(External::Ray(Box::new(RayEvaluator::new(
+            client, command, run_id, cpus,
+        ))))
+    }
+
+    /// The command evaluator the arguments describe, running commands in `cwd`.
+    pub fn command(&self, template: &str, cwd: &Path) -> anyhow::Result<CommandEvaluator> {
+        anyhow::ensure!(self.workers >= 1, "--workers must be at least 1");
+        let timeout = match self.timeout {
+            Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
+            Some(t) => anyhow::bail!("--timeout must be a positive number of seconds, not {t}"),
+            None => None,
+        };
+        Ok(CommandEvaluator::new(CommandConfig {
+            template: template.to_string(),
+            timeout,
+            retries: self.retries,
+            report_metric: self.report_metric.clone(),
+            cwd: Some(cwd.to_path_buf()),
+        })?)
+    }
+}

@@ -1,0 +1,55 @@
+//! `seminas resume DIR`: continues a stored run where it stopped.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser};
+
+use seminas::store::RunStore;
+
+use super::search::Resume;
+use super::{Cli, Command};
+
+/// Arguments of `seminas resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run directory (the `--out` of the search, holding run.sqlite).
+    dir: PathBuf,
+}
+
+/// Reopens the run, re-reads the search's own arguments from it and continues the search in
+/// the folder it was started from (relative paths in its arguments stay valid).
+pub fn run(args: &ResumeArgs) -> anyhow::Result<()> {
+    // Absolute before changing directory.
+    let dir = std::path::absolute(&args.dir)
+        .with_context(|| format!("bad run directory {}", args.dir.display()))?;
+    let (store, meta) = RunStore::open(&dir)?;
+    if store.status()? == "finished" {
+        eprintln!(
+            "{}: the run had finished; printing its result again",
+            dir.display()
+        );
+    }
+    let argv = std::iter::once("seminas".to_string()).chain(meta.args.iter().cloned());
+    let cli = Cli::try_parse_from(argv).with_context(|| {
+        format!(
+            "{}: the stored arguments {:?} are not a search this seminas understands",
+            dir.display(),
+            meta.args
+        )
+    })?;
+    let Command::Search(search) = cli.command else {
+        anyhow::bail!("{}: the stored command is not a search", dir.display());
+    };
+    if meta.cwd.is_dir() {
+        std::env::set_current_dir(&meta.cwd)
+            .with_context(|| format!("cannot enter {}", meta.cwd.display()))?;
+    } else {
+        eprintln!(
+            "warning: {} (where the run started) is gone; relative paths are taken from the \
+             current directory",
+            meta.cwd.display()
+        );
+    }
+    super::search::run(&search, Some(Resume { store }))
+}

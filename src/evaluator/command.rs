@@ -1,0 +1,561 @@
+//! The command evaluator: runs the user's own training command once per architecture.
+//!
+//! The command is a shell command line (run with `sh -c`) with placeholders, each replaced by
+//! a shell-quoted value (write `--arch {arch}`, not `--arch '{arch}'`):
+//! - `{arch}`: the architecture as JSON (NB101: `{"matrix": .., "ops": ..}`; NB201: the cell
+//!   string; a categorical space: an object position -> choice);
+//! - `{result}`: the file the command writes its result to;
+//! - `{workdir}`: a folder of this evaluation alone (its logs are kept there);
+//! - `{key}`, `{index}`: the architecture's canonical key and the proposal's number.
+//!
+//! The same values are in the environment as `SEMINAS_ARCH`, `SEMINAS_RESULT`,
+//! `SEMINAS_WORKDIR`, `SEMINAS_KEY` and `SEMINAS_INDEX`. The result is the JSON object
+//! `{"objective": x, "metrics": {"name": y, ...}}`, written to `{result}` or printed as the
+//! last line of standard output. A non-zero exit, a timeout, a missing, malformed or non-finite
+//! objective is a failed attempt; after `retries` more attempts the evaluation is recorded as
+//! failed with the reason, and the search goes on.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::benchmark::{EvalContext, Evaluation, Evaluator, Outcome};
+use crate::space::SearchSpace;
+
+/// File name of the result inside an evaluation's folder.
+pub const RESULT_FILE: &str = "result.json";
+
+/// How to run the user's command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandConfig {
+    /// The command line with placeholders (see the module documentation).
+    pub template: String,
+    /// Time limit of one attempt.
+    pub timeout: Option<Duration>,
+    /// Attempts after a failed one.
+    pub retries: usize,
+    /// The metric (from the result's `metrics`) reported in results, never seen by the search.
+    pub report_metric: Option<String>,
+    /// Working directory of the command (default: the current one).
+    pub cwd: Option<PathBuf>,
+}
+
+/// Why a command evaluator could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The command line is empty.
+    #[error("the evaluator command is empty")]
+    Empty,
+}
+
+/// Evaluates architectures by running a command (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct CommandEvaluator {
+    config: CommandConfig,
+    report_name: String,
+}
+
+impl CommandEvaluator {
+    /// An evaluator running `config.template`.
+    pub fn new(config: CommandConfig) -> Result<Self, CommandError> {
+        if config.template.trim().is_empty() {
+            return Err(CommandError::Empty);
+        }
+        let report_name = config
+            .report_metric
+            .clone()
+            .unwrap_or_else(|| "none".into());
+        Ok(Self {
+            config,
+            report_name,
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &CommandConfig {
+        &self.config
+    }
+
+    /// The command line for one evaluation, placeholders replaced.
+    pub fn command_line(&self, values: &Placeholders) -> String {
+        values.substitute(&self.config.template)
+    }
+
+    /// Turns a result's text into an evaluation (objective, report, metrics); the cost is
+    /// left at 0.
+    pub fn parse(&self, text: &str) -> Result<Evaluation, String> {
+        let (objective, metrics) = parse_result(text)?;
+        let report = self
+            .config
+            .report_metric
+            .as_ref()
+            .and_then(|m| metrics.get(m).copied());
+        Ok(Evaluation {
+            objective,
+            report,
+            cost_seconds: 0.0,
+            metrics,
+        })
+    }
+
+    fn run<S: SearchSpace>(&self, space: &S, arch: &S::Arch, ctx: &EvalContext) -> Outcome {
+        let temporary = ctx.workdir.is_none();
+        let workdir = match &ctx.workdir {
+            Some(dir) => dir.clone(),
+            None => {
+                static NEXT: AtomicU64 = AtomicU64::new(0);
+                std::env::temp_dir().join(format!(
+                    "seminas-eval-{}-{}-{}",
+                    std::process::id(),
+                    ctx.index,
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                ))
+            }
+        };
+        if let Err(e) = std::fs::create_dir_all(&workdir) {
+            return Outcome::Failed(format!("cannot create {}: {e}", workdir.display()));
+        }
+        if ctx.resumed {
+            // Programs the killed run's command started may still be running (the shell dies
+            // with seminas; what it started does not): stop them before looking.
+            process::kill_leftovers(&workdir);
+            if let Some(e) = self.salvage(&workdir) {
+                return Outcome::Evaluated(e);
+            }
+        }
+        let values = Placeholders {
+            arch: space.to_json(arch).to_string(),
+            result: workdir.join(RESULT_FILE),
+            workdir: workdir.clone(),
+            key: space.key(arch),
+            index: ctx.index,
+        };
+        let started = Instant::now();
+        let mut reasons = Vec::new();
+        let attempts = self.config.retries + 1;
+        let mut outcome = None;
+        for attempt in 1..=attempts {
+            if attempt > 1 {
+                keep_logs_of_attempt(&workdir, attempt - 1);
+            }
+            match self.attempt(&values, &workdir) {
+                Ok(mut e) => {
+                    e.cost_seconds = started.elapsed().as_secs_f64();
+                    outcome = Some(Outcome::Evaluated(e));
+                    break;
+                }
+                Err(reason) => reasons.push(reason),
+            }
+        }
+        let outcome = outcome.unwrap_or_else(|| {
+            let last = reasons.pop().unwrap_or_default();
+            let logs = if temporary {
+                String::new()
+            } else {
+                format!(" (logs in {})", workdir.display())
+            };
+            if attempts == 1 {
+                Outcome::Failed(format!("{last}{logs}"))
+            } else {
+                Outcome::Failed(format!(
+                    "{attempts} attempts failed; the last: {last}{logs}"
+                ))
+            }
+        });
+        if temporary {
+            let _ = std::fs::remove_dir_all(&workdir);
+        }
+        outcome
+    }
+
+    /// A complete result left by an attempt that finished before the run was killed.
+    fn salvage(&self, workdir: &Path) -> Option<Evaluation> {
+        // A JSON object is complete only once its closing brace is written, so a result cut
+        // short by the kill never parses.
+        let text = std::fs::read_to_string(workdir.join(RESULT_FILE))
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .or_else(|| {
+                let out = std::fs::read_to_string(workdir.join("stdout.log")).ok()?;
+                last_line(&out).map(str::to_string)
+            })?;
+        self.parse(&text).ok()
+    }
+
+    /// One run of the command; the evaluation or why it failed.
+    fn attempt(&self, values: &Placeholders, workdir: &Path) -> Result<Evaluation, String> {
+        let _ = std::fs::remove_file(&values.result);
+        let line = self.command_line(values);
+        let create = |name: &str| {
+            File::create(workdir.join(name))
+                .map_err(|e| format!("cannot create {}: {e}", workdir.join(name).display()))
+        };
+        let stdout = create("stdout.log")?;
+        let stderr = create("stderr.log")?;
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(&line)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .env("SEMINAS_ARCH", &values.arch)
+            .env("SEMINAS_RESULT", &values.result)
+            .env("SEMINAS_WORKDIR", &values.workdir)
+            .env("SEMINAS_KEY", &values.key)
+            .env("SEMINAS_INDEX", values.index.to_string());
+        if let Some(cwd) = &self.config.cwd {
+            cmd.current_dir(cwd);
+        }
+        process::own_group_and_die_with_parent(&mut cmd);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start `sh -c {line}`: {e}"))?;
+        let _running = process::Running::register(child.id());
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) => {}
+                Err(e) => return Err(format!("cannot wait for the command: {e}")),
+            }
+            if let Some(limit) = self.config.timeout
+                && started.elapsed() >= limit
+            {
+                process::kill_group(&mut child);
+                let _ = child.wait();
+                return Err(format!(
+                    "timed out after {} s{}",
+                    limit.as_secs_f64(),
+                    stderr_tail(workdir)
+                ));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        };
+        if !status.success() {
+            return Err(format!("{}{}", describe(status), stderr_tail(workdir)));
+        }
+        let text = match std::fs::read_to_string(&values.result) {
+            Ok(t) if !t.trim().is_empty() => t,
+            _ => {
+                let out = std::fs::read_to_string(workdir.join("stdout.log")).unwrap_or_default();
+                match last_line(&out) {
+                    Some(l) => l.to_string(),
+                    None => {
+                        return Err(format!(
+                            "the command wrote no result (neither {} nor a last line of \
+                             standard output)",
+                            values.result.display()
+                        ));
+                    }
+                }
+            }
+        };
+        self.parse(&text)
+    }
+}
+
+impl<S: SearchSpace> Evaluator<S> for CommandEvaluator {
+    fn objective_name(&self) -> &str {
+        "objective"
+    }
+    fn report_name(&self) -> &str {
+        &self.report_name
+    }
+    fn evaluate(&self, space: &S, arch: &S::Arch) -> Outcome {
+        self.run(space, arch, &EvalContext::default())
+    }
+    fn evaluate_in(&self, space: &S, arch: &S::Arch, ctx: &EvalContext) -> Outcome {
+        self.run(space, arch, ctx)
+    }
+}
+
+/// The values substituted into a command line.
+#[derive(Debug, Clone)]
+pub struct Placeholders {
+    /// The architecture as JSON.
+    pub arch: String,
+    /// The result file.
+    pub result: PathBuf,
+    /// The evaluation's folder.
+    pub workdir: PathBuf,
+    /// The canonical key.
+    pub key: String,
+    /// The proposal's index.
+    pub index: usize,
+}
+
+impl Placeholders {
+    /// `template` with `{arch}`, `{result}`, `{workdir}`, `{key}` and `{index}` replaced by
+    /// shell-quoted values. Other braces (e.g. `${HOME}`) are left alone.
+    pub fn substitute(&self, template: &str) -> String {
+        substitute(
+            template,
+            &[
+                ("{arch}", shell_quote(&self.arch)),
+                ("{result}", shell_quote(&self.result.to_string_lossy())),
+                ("{workdir}", shell_quote(&self.workdir.to_string_lossy())),
+                ("{key}", shell_quote(&self.key)),
+                ("{index}", self.index.to_string()),
+            ],
+        )
+    }
+}
+
+/// `template` with each `(name, text)` of `values` replaced by its text as is (quote it
+/// first); other braces are left alone.
+pub fn substitute(template: &str, values: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        match values.iter().find(|(name, _)| tail.starts_with(name)) {
+            Some((name, v)) => {
+                out.push_str(v);
+                rest = &tail[name.len()..];
+            }
+            None => {
+                out.push('{');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Kills every command the command evaluators of this process are running (with their
+/// process groups) and returns how many there were: for a program that is interrupted and
+/// must not leave trainings running behind it.
+pub fn kill_running_commands() -> usize {
+    process::kill_all()
+}
+
+/// `s` as one shell word.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Parses `{"objective": x, "metrics": {...}}`: the objective must be a finite number; metrics
+/// that are not numbers are left out.
+pub fn parse_result(text: &str) -> Result<(f64, BTreeMap<String, f64>), String> {
+    let short = |t: &str| {
+        let t = t.trim();
+        if t.chars().count() > 120 {
+            format!("{}...", t.chars().take(120).collect::<String>())
+        } else {
+            t.to_string()
+        }
+    };
+    let value: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| {
+        if text.contains("NaN") || text.contains("Infinity") {
+            format!("the objective is not a finite number: {}", short(text))
+        } else {
+            format!("the result is not JSON ({e}): {}", short(text))
+        }
+    })?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| format!("the result is not a JSON object: {}", short(text)))?;
+    let objective = match object.get("objective") {
+        Some(serde_json::Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+        Some(other) => return Err(format!("\"objective\" is not a number: {other}")),
+        None => return Err(format!("the result has no \"objective\": {}", short(text))),
+    };
+    if !objective.is_finite() {
+        return Err(format!("the objective is not a finite number: {objective}"));
+    }
+    let mut metrics = BTreeMap::new();
+    if let Some(serde_json::Value::Object(m)) = object.get("metrics") {
+        for (k, v) in m {
+            if let Some(x) = v.as_f64().filter(|x| x.is_finite()) {
+                metrics.insert(k.clone(), x);
+            }
+        }
+    }
+    Ok((objective, metrics))
+}
+
+fn last_line(text: &str) -> Option<&str> {
+    text.lines().map(str::trim).rfind(|l| !l.is_empty())
+}
+
+fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => "ended abnormally".into(),
+    }
+}
+
+/// The end of the attempt's standard error, to put in the failure's reason.
+fn stderr_tail(workdir: &Path) -> String {
+    let Ok(mut f) = File::open(workdir.join("stderr.log")) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(400)));
+    let mut bytes = Vec::new();
+    let _ = f.read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    match lines.len() {
+        0 => String::new(),
+        n => format!(": {}", lines[n.saturating_sub(2)..].join(" / ").trim()),
+    }
+}
+
+/// Renames the logs of attempt `n` to `stdout.N.log` / `stderr.N.log` before the next one.
+fn keep_logs_of_attempt(workdir: &Path, n: usize) {
+    for name in ["stdout", "stderr"] {
+        let _ = std::fs::rename(
+            workdir.join(format!("{name}.log")),
+            workdir.join(format!("{name}.{n}.log")),
+        );
+    }
+}
+
+#[cfg(unix)]
+mod process {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command};
+
+    /// Puts the command in a process group of its own (so a timeout kills everything it
+    /// started) and has Linux kill it if seminas dies (so a killed run leaves no orphans
+    /// writing into a folder the resumed run uses).
+    pub fn own_group_and_die_with_parent(cmd: &mut Command) {
+        cmd.process_group(0);
+        #[cfg(target_os = "linux")]
+        {
+            let parent = std::process::id();
+            // SAFETY: prctl and getppid are async-signal-safe, as pre_exec requires.
+            unsafe {
+                cmd.pre_exec(move || {
+                    // seminas may block signals to handle them on one thread (the CLI does);
+                    // the command gets the default mask.
+                    let mut none: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut none);
+                    libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    // The parent may have died before prctl took effect.
+                    if libc::getppid() as u32 != parent {
+                        libc::_exit(137);
+                    }
+                    Ok(())
+                });
+            }
+        }
+    }
+
+    /// Kills every process whose environment names `workdir` as its `SEMINAS_WORKDIR` (what
+    /// an earlier, killed seminas started for this evaluation) and waits until they are gone.
+    pub fn kill_leftovers(workdir: &std::path::Path) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let mut needle = b"SEMINAS_WORKDIR=".to_vec();
+            needle.extend_from_slice(workdir.as_os_str().as_bytes());
+            let me = std::process::id();
+            let Ok(entries) = std::fs::read_dir("/proc") else {
+                return;
+            };
+            let mut killed = Vec::new();
+            for entry in entries.flatten() {
+                let Some(pid) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|s| s.parse::<u32>().ok())
+                else {
+                    continue;
+                };
+                if pid == me {
+                    continue;
+                }
+                let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                    continue;
+                };
+                if environ
+                    .split(|&b| b == 0)
+                    .any(|var| var == needle.as_slice())
+                {
+                    // SAFETY: kill has no memory effects.
+                    unsafe {
+                        libc::kill(pid as i32, libc::SIGKILL);
+                    }
+                    killed.push(pid);
+                }
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            for pid in killed {
+                // Gone, or a zombie waiting for its new parent to reap it.
+                while std::time::Instant::now() < deadline {
+                    let stat =
+                        std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                    let state = stat
+                        .rsplit(')')
+                        .next()
+                        .and_then(|r| r.split_whitespace().next());
+                    if matches!(state, None | Some("Z") | Some("X")) {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = workdir;
+    }
+
+    /// Process groups of the commands running now, for [`super::kill_running_commands`].
+    static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+    /// Registers a running command's process group until dropped.
+    pub struct Running(u32);
+
+    impl Running {
+        pub fn register(pgid: u32) -> Self {
+            RUNNING.lock().unwrap_or_else(|p| p.into_inner()).push(pgid);
+            Self(pgid)
+        }
+    }
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            RUNNING
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|&g| g != self.0);
+        }
+    }
+
+    /// Kills the process groups of every running command.
+    pub fn kill_all() -> usize {
+        let groups = RUNNING.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for &g in &groups {
+            // SAFETY: kill has no memory effects; each group is one we created.
+            unsafe {
+                libc::kill(-(g as i32), libc::SIGKILL);
+            }
+        }
+        groups.len()
+    }
+
+    /// Kills the child's whole process group.
+    pub fn kill_group(child: &mut Child) {
+        // SAFETY: kill has no memory effects; a negative pid names the group we created.
+        unsafe {
+            libc::kill(-(child.id() as i32), libc::SIGKILL);
+        }
+        let _ = child.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests;

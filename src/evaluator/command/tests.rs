@@ -1,0 +1,179 @@
+use super::*;
+use crate::space::{Nb201Space, SearchSpace};
+
+const CELL: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+
+fn evaluator(template: &str, timeout_ms: Option<u64>, retries: usize) -> CommandEvaluator {
+    CommandEvaluator::new(CommandConfig {
+        template: template.into(),
+        timeout: timeout_ms.map(Duration::from_millis),
+        retries,
+        report_metric: Some("test_acc".into()),
+        cwd: None,
+    })
+    .unwrap()
+}
+
+fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("seminas-cmd-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn run(e: &CommandEvaluator, dir: &Path, resumed: bool) -> Outcome {
+    let space = Nb201Space::new();
+    let arch = space.parse(CELL).unwrap();
+    let ctx = EvalContext {
+        index: 3,
+        workdir: Some(dir.to_path_buf()),
+        resumed,
+    };
+    e.evaluate_in(&space, &arch, &ctx)
+}
+
+#[test]
+fn placeholders_are_shell_quoted_and_other_braces_kept() {
+    let p = Placeholders {
+        arch: r#"{"a": "it's"}"#.into(),
+        result: "/tmp/r s.json".into(),
+        workdir: "/w".into(),
+        key: "k".into(),
+        index: 12,
+    };
+    assert_eq!(
+        p.substitute("x {arch} {result} ${HOME} {index} {workdir}/{key} {other}"),
+        r#"x '{"a": "it'\''s"}' '/tmp/r s.json' ${HOME} 12 '/w'/'k' {other}"#
+    );
+}
+
+#[test]
+fn results_are_parsed_strictly() {
+    let (o, m) =
+        parse_result(r#"{"objective": 91.5, "metrics": {"test_acc": 90, "note": "x"}}"#).unwrap();
+    assert_eq!(o, 91.5);
+    assert_eq!(
+        m.into_iter().collect::<Vec<_>>(),
+        [("test_acc".to_string(), 90.0)]
+    );
+    let err = |t: &str| parse_result(t).unwrap_err();
+    assert!(err(r#"{"objective": NaN}"#).contains("not a finite number"));
+    assert!(err(r#"{"objective": "91"}"#).contains("is not a number"));
+    assert!(err(r#"{"loss": 1}"#).contains("has no \"objective\""));
+    assert!(err("epoch 3 done").contains("not JSON"));
+    assert!(err("[1, 2]").contains("not a JSON object"));
+}
+
+#[test]
+fn a_command_reports_through_its_result_file_or_its_last_line() {
+    let dir = workdir("ok");
+    // The architecture reaches the command as JSON in the argument and the environment.
+    let e = evaluator(
+        r#"test {arch} = "$SEMINAS_ARCH" || exit 9; case {arch} in '"|nor_conv_3x3~0|+'*) ;; *) exit 8;; esac; echo noise; printf '{"objective": 93.25, "metrics": {"test_acc": 92.5}}' > {result}"#,
+        None,
+        0,
+    );
+    let Outcome::Evaluated(ev) = run(&e, &dir, false) else {
+        panic!("{:?}", run(&e, &dir, false))
+    };
+    assert_eq!((ev.objective, ev.report), (93.25, Some(92.5)));
+    assert!(ev.cost_seconds > 0.0);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("stdout.log")).unwrap(),
+        "noise\n"
+    );
+    let e = evaluator(r#"echo training; echo '{"objective": 1.5}'"#, None, 0);
+    let Outcome::Evaluated(ev) = run(&e, &dir, false) else {
+        panic!()
+    };
+    assert_eq!((ev.objective, ev.report), (1.5, None));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn crashes_timeouts_and_garbage_are_failures_with_reasons() {
+    let dir = workdir("fail");
+    let reason = |e: &CommandEvaluator| match run(e, &dir, false) {
+        Outcome::Failed(r) => r,
+        other => panic!("{other:?}"),
+    };
+    let r = reason(&evaluator("echo 'CUDA out of memory' >&2; exit 3", None, 0));
+    assert!(
+        r.starts_with("exit status 3: CUDA out of memory (logs in"),
+        "{r}"
+    );
+    let started = Instant::now();
+    // The shell's child keeps the pipe open: the whole process group must be killed.
+    let r = reason(&evaluator("sleep 30 & sleep 30", Some(300), 0));
+    assert!(r.starts_with("timed out after 0.3 s"), "{r}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let r = reason(&evaluator("echo 'accuracy: great'", None, 0));
+    assert!(r.contains("the result is not JSON"), "{r}");
+    let r = reason(&evaluator(r#"echo '{"objective": NaN}'"#, None, 0));
+    assert!(r.contains("not a finite number"), "{r}");
+    let r = reason(&evaluator("true", None, 0));
+    assert!(r.contains("wrote no result"), "{r}");
+    let r = reason(&evaluator("kill -9 $$", None, 0));
+    assert!(r.starts_with("killed by signal 9"), "{r}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn retries_run_again_and_keep_every_attempts_logs() {
+    let dir = workdir("retry");
+    // Fails on the first attempt only (a counter in the workdir).
+    let cmd = r#"n=$(cat {workdir}/n 2>/dev/null || echo 0); echo $((n+1)) > {workdir}/n; echo "attempt $n"; [ "$n" -ge 1 ] && echo '{"objective": 2}'"#;
+    assert_eq!(
+        match run(&evaluator(cmd, None, 1), &dir, false) {
+            Outcome::Evaluated(e) => e.objective,
+            other => panic!("{other:?}"),
+        },
+        2.0
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("stdout.1.log")).unwrap(),
+        "attempt 0\n"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let r = match run(&evaluator("exit 1", None, 2), &dir, false) {
+        Outcome::Failed(r) => r,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        r.starts_with("3 attempts failed; the last: exit status 1"),
+        "{r}"
+    );
+    assert!(dir.join("stdout.2.log").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_resumed_evaluation_takes_a_complete_result_and_reruns_a_cut_one() {
+    let dir = workdir("salvage");
+    std::fs::create_dir_all(&dir).unwrap();
+    let e = evaluator(r#"echo '{"objective": 7}'"#, None, 0);
+    std::fs::write(
+        dir.join(RESULT_FILE),
+        r#"{"objective": 5, "metrics": {"test_acc": 4"#,
+    )
+    .unwrap();
+    match run(&e, &dir, true) {
+        Outcome::Evaluated(ev) => assert_eq!(ev.objective, 7.0),
+        other => panic!("{other:?}"),
+    }
+    std::fs::write(
+        dir.join(RESULT_FILE),
+        r#"{"objective": 5, "metrics": {"test_acc": 4}}"#,
+    )
+    .unwrap();
+    match run(&e, &dir, true) {
+        Outcome::Evaluated(ev) => assert_eq!((ev.objective, ev.report), (5.0, Some(4.0))),
+        other => panic!("{other:?}"),
+    }
+    // Not resumed: the command always runs.
+    std::fs::write(dir.join(RESULT_FILE), r#"{"objective": 5}"#).unwrap();
+    match run(&e, &dir, false) {
+        Outcome::Evaluated(ev) => assert_eq!(ev.objective, 7.0),
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

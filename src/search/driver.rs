@@ -1,0 +1,473 @@
+//! The search driver: runs a searcher against an evaluator with one or many workers, records
+//! every step in a [`Journal`] (the run store) and replays a stored run to resume it.
+//!
+//! Determinism with parallel workers: results are told to the searcher strictly in proposal
+//! order, and the searcher is asked for its next proposal only at fixed points of that order
+//! (while fewer than `workers` proposals are untold). Which evaluation finishes first changes
+//! when work happens, never what is proposed, so a run with `--workers 2` gives the same
+//! architectures and results every time, and a resumed run gives those of an uninterrupted one.
+//! With one worker this is exactly the sequential ask, evaluate, tell loop.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, mpsc};
+
+use super::{Budget, Feedback, QueryRecord, SearchRun, Searcher, StopReason};
+use crate::benchmark::{EvalContext, Evaluator, Outcome};
+use crate::space::SearchSpace;
+
+/// An error of the journal (the run store), boxed so that the driver does not depend on it.
+pub type JournalError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where the driver records a run as it goes, so that a killed run can be resumed.
+pub trait Journal<A> {
+    /// A new proposal, recorded before it is evaluated.
+    fn proposed(&mut self, index: usize, key: &str, arch: &A) -> Result<(), JournalError>;
+    /// An evaluation finished; called as soon as it does (before the searcher is told), so
+    /// that no finished evaluation is lost.
+    fn finished(&mut self, index: usize, key: &str, outcome: &Outcome) -> Result<(), JournalError>;
+    /// A checkpoint the searcher produced (e.g. trained controller weights) after `told`
+    /// proposals had been told.
+    fn checkpoint(&mut self, told: usize, name: &str, data: &[u8]) -> Result<(), JournalError> {
+        let _ = (told, name, data);
+        Ok(())
+    }
+}
+
+/// A journal that keeps nothing (searches on instant benchmarks without a run directory).
+pub struct NoJournal;
+
+impl<A> Journal<A> for NoJournal {
+    fn proposed(&mut self, _: usize, _: &str, _: &A) -> Result<(), JournalError> {
+        Ok(())
+    }
+    fn finished(&mut self, _: usize, _: &str, _: &Outcome) -> Result<(), JournalError> {
+        Ok(())
+    }
+}
+
+/// What a stored run already did: its proposals' keys in order and the evaluations that
+/// finished. Replaying it re-creates the searcher's state without evaluating anything again.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    /// Canonical keys of the stored proposals, in order.
+    pub keys: Vec<String>,
+    /// Finished evaluations by proposal index.
+    pub outcomes: HashMap<usize, Outcome>,
+}
+
+/// How the driver runs evaluations.
+#[derive(Debug, Clone, Default)]
+pub struct DriveOptions {
+    /// Folder under which each evaluation gets its own folder (`<index>` zero-padded).
+    pub workdirs: Option<PathBuf>,
+    /// A stored run to replay first.
+    pub replay: Option<Replay>,
+}
+
+/// Why a search could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    /// The journal could not record a step.
+    #[error("cannot record the run: {0}")]
+    Journal(#[source] JournalError),
+    /// Replaying a stored run proposed something other than what was stored.
+    #[error(
+        "cannot resume: proposal {index} is {proposed} now but the run stored {stored} \
+         (the run's settings, data or seminas version differ from the original run)"
+    )]
+    Diverged {
+        /// 0-based proposal index.
+        index: usize,
+        /// The stored key.
+        stored: String,
+        /// The key proposed now.
+        proposed: String,
+    },
+    /// A workdir could not be created.
+    #[error("cannot create {path}: {source}")]
+    Workdir {
+        /// The folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Runs `searcher` against `evaluator` until the budget is spent, the searcher is exhausted or
+/// the search stalls, with `budget.workers` evaluations at a time. Every proposal and finished
+/// evaluation goes to `journal`; `on_query` sees every paid query when it is told.
+pub fn drive<S, E>(
+    space: &S,
+    evaluator: &E,
+    searcher: &mut dyn Searcher<S>,
+    budget: Budget,
+    options: DriveOptions,
+    journal: &mut dyn Journal<S::Arch>,
+    on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
+) -> Result<SearchRun<S::Arch>, DriveError>
+where
+    S: SearchSpace,
+    E: Evaluator<S> + ?Sized,
+{
+    let workers = budget.workers.max(1);
+    let mut state = Driver::new(space, searcher, budget, options);
+    if workers == 1 {
+        let mut inline = Inline {
+            space,
+            evaluator,
+            done: VecDeque::new(),
+        };
+        return state.run(&mut inline, journal, on_query);
+    }
+    std::thread::scope(|scope| {
+        let (job_tx, job_rx) = mpsc::channel::<Job<S::Arch>>();
+        let (done_tx, done_rx) = mpsc::channel::<(usize, Outcome)>();
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        for _ in 0..workers {
+            let job_rx = Arc::clone(&job_rx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                loop {
+                    // The lock is held only while taking a job, not while evaluating it.
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    let outcome = evaluate_caught(evaluator, space, &job);
+                    if done_tx.send((job.ctx.index, outcome)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut pool = Pool {
+            jobs: Some(job_tx),
+            done: done_rx,
+        };
+        let result = state.run(&mut pool, journal, on_query);
+        // Closing the job channel lets idle workers end; busy ones finish their evaluation.
+        pool.jobs = None;
+        result
+    })
+}
+
+/// Evaluates a job; an evaluator that panics gives a failed evaluation, not a dead run.
+fn evaluate_caught<S: SearchSpace, E: Evaluator<S> + ?Sized>(
+    evaluator: &E,
+    space: &S,
+    job: &Job<S::Arch>,
+) -> Outcome {
+    let run = std::panic::AssertUnwindSafe(|| evaluator.evaluate_in(space, &job.arch, &job.ctx));
+    std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        Outcome::Failed(format!("the evaluator panicked: {message}"))
+    })
+}
+
+struct Job<A> {
+    arch: A,
+    ctx: EvalContext,
+}
+
+/// Where evaluations go: evaluated on the spot, or sent to worker threads.
+trait Dispatch<A> {
+    fn submit(&mut self, job: Job<A>);
+    /// The next finished evaluation (blocks).
+    fn wait(&mut self) -> (usize, Outcome);
+}
+
+struct Inline<'a, S, E: ?Sized> {
+    space: &'a S,
+    evaluator: &'a E,
+    done: VecDeque<(usize, Outcome)>,
+}
+
+impl<S: SearchSpace, E: Evaluator<S> + ?Sized> Dispatch<S::Arch> for Inline<'_, S, E> {
+    fn submit(&mut self, job: Job<S::Arch>) {
+        let outcome = evaluate_caught(self.evaluator, self.space, &job);
+        self.done.push_back((job.ctx.index, outcome));
+    }
+    fn wait(&mut self) -> (usize, Outcome) {
+        self.done
+            .pop_front()
+            .expect("an inline evaluation finishes when it is submitted")
+    }
+}
+
+struct Pool<A> {
+    jobs: Option<mpsc::Sender<Job<A>>>,
+    done: mpsc::Receiver<(usize, Outcome)>,
+}
+
+impl<A> Dispatch<A> for Pool<A> {
+    fn submit(&mut self, job: Job<A>) {
+        // A send fails only when every worker has ended; `wait` then reports that.
+        if let Some(tx) = &self.jobs {
+            let _ = tx.send(job);
+        }
+    }
+    fn wait(&mut self) -> (usize, Outcome) {
+        self.done.recv().unwrap_or((
+            usize::MAX,
+            Outcome::Failed("every worker thread ended".into()),
+        ))
+    }
+}
+
+enum Slot {
+    /// A new architecture being evaluated.
+    Running,
+    /// A new architecture whose evaluation finished, not yet told.
+    Done(Outcome),
+    /// An architecture proposed before (told, or still in flight at an earlier index).
+    Repeat,
+    /// Told.
+    Told,
+}
+
+struct Proposal<A> {
+    arch: A,
+    key: String,
+    slot: Slot,
+}
+
+struct Driver<'a, S: SearchSpace> {
+    space: &'a S,
+    searcher: &'a mut dyn Searcher<S>,
+    budget: Budget,
+    options: DriveOptions,
+    proposals: Vec<Proposal<S::Arch>>,
+    /// What each told key gave.
+    known: HashMap<String, Feedback>,
+    /// Keys proposed as new and not told yet.
+    untold_keys: HashSet<String>,
+    told: usize,
+    free_in_a_row: usize,
+    run: SearchRun<S::Arch>,
+}
+
+impl<'a, S: SearchSpace> Driver<'a, S> {
+    fn new(
+        space: &'a S,
+        searcher: &'a mut dyn Searcher<S>,
+        budget: Budget,
+        options: DriveOptions,
+    ) -> Self {
+        Self {
+            space,
+            searcher,
+            budget,
+            options,
+            proposals: Vec::new(),
+            known: HashMap::new(),
+            untold_keys: HashSet::new(),
+            told: 0,
+            free_in_a_row: 0,
+            run: SearchRun {
+                records: Vec::new(),
+                repeats: 0,
+                not_evaluable: 0,
+                stop: StopReason::Budget,
+            },
+        }
+    }
+
+    fn run(
+        &mut self,
+        dispatch: &mut dyn Dispatch<S::Arch>,
+        journal: &mut dyn Journal<S::Arch>,
+        on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
+    ) -> Result<SearchRun<S::Arch>, DriveError> {
+        let workers = self.budget.workers.max(1);
+        let mut exhausted = false;
+        let mut stalled = false;
+        loop {
+            // Ask only at fixed points of the told order (see the module documentation):
+            // untold new keys count as paid until told, so a decision never depends on
+            // which evaluation finished first.
+            while !exhausted
+                && !stalled
+                && self.proposals.len() - self.told < workers
+                && self.run.records.len() + self.untold_keys.len() < self.budget.queries
+            {
+                let archs = self.searcher.ask(self.space, 1);
+                // Searchers train while asked: save what they trained with `told` as it was.
+                for (name, data) in self.searcher.take_checkpoints() {
+                    journal
+                        .checkpoint(self.told, &name, &data)
+                        .map_err(DriveError::Journal)?;
+                }
+                if archs.is_empty() {
+                    exhausted = true;
+                    break;
+                }
+                for arch in archs {
+                    self.propose(arch, dispatch, journal)?;
+                }
+            }
+            let Some(head) = self.proposals.get(self.told) else {
+                break;
+            };
+            if let Slot::Running = head.slot {
+                let (index, outcome) = dispatch.wait();
+                let Some(p) = self.proposals.get_mut(index) else {
+                    // Only when every worker died: fail the head so the run still ends.
+                    let key = self.proposals[self.told].key.clone();
+                    journal
+                        .finished(self.told, &key, &outcome)
+                        .map_err(DriveError::Journal)?;
+                    self.proposals[self.told].slot = Slot::Done(outcome);
+                    continue;
+                };
+                journal
+                    .finished(index, &p.key, &outcome)
+                    .map_err(DriveError::Journal)?;
+                p.slot = Slot::Done(outcome);
+                continue;
+            }
+            self.tell_head(on_query);
+            if self.free_in_a_row >= self.budget.max_free_proposals {
+                stalled = true;
+            }
+        }
+        self.run.stop = if stalled {
+            StopReason::Stalled
+        } else if exhausted {
+            StopReason::Exhausted
+        } else {
+            StopReason::Budget
+        };
+        Ok(std::mem::replace(
+            &mut self.run,
+            SearchRun {
+                records: Vec::new(),
+                repeats: 0,
+                not_evaluable: 0,
+                stop: StopReason::Budget,
+            },
+        ))
+    }
+
+    fn propose(
+        &mut self,
+        arch: S::Arch,
+        dispatch: &mut dyn Dispatch<S::Arch>,
+        journal: &mut dyn Journal<S::Arch>,
+    ) -> Result<(), DriveError> {
+        let index = self.proposals.len();
+        let key = self.space.key(&arch);
+        let replayed = self.options.replay.as_mut().and_then(|r| {
+            r.keys
+                .get(index)
+                .map(|stored| (stored.clone(), r.outcomes.remove(&index)))
+        });
+        match &replayed {
+            Some((stored, _)) if *stored != key => {
+                return Err(DriveError::Diverged {
+                    index,
+                    stored: stored.clone(),
+                    proposed: key,
+                });
+            }
+            Some(_) => {}
+            None => journal
+                .proposed(index, &key, &arch)
+                .map_err(DriveError::Journal)?,
+        }
+        if self.known.contains_key(&key) || self.untold_keys.contains(&key) {
+            self.proposals.push(Proposal {
+                arch,
+                key,
+                slot: Slot::Repeat,
+            });
+            return Ok(());
+        }
+        self.untold_keys.insert(key.clone());
+        let slot = if let Some((_, Some(outcome))) = replayed {
+            Slot::Done(outcome)
+        } else if let Err(e) = self.space.validate(&arch) {
+            let outcome = Outcome::Failed(format!("invalid architecture: {e}"));
+            journal
+                .finished(index, &key, &outcome)
+                .map_err(DriveError::Journal)?;
+            Slot::Done(outcome)
+        } else {
+            let workdir = match &self.options.workdirs {
+                Some(root) => {
+                    let dir = root.join(format!("{index:06}"));
+                    std::fs::create_dir_all(&dir).map_err(|source| DriveError::Workdir {
+                        path: dir.clone(),
+                        source,
+                    })?;
+                    Some(dir)
+                }
+                None => None,
+            };
+            dispatch.submit(Job {
+                arch: arch.clone(),
+                ctx: EvalContext {
+                    index,
+                    workdir,
+                    resumed: replayed.is_some(),
+                },
+            });
+            Slot::Running
+        };
+        self.proposals.push(Proposal { arch, key, slot });
+        Ok(())
+    }
+
+    fn tell_head(&mut self, on_query: &mut dyn FnMut(&QueryRecord<S::Arch>)) {
+        let index = self.told;
+        let p = &mut self.proposals[index];
+        let feedback = match std::mem::replace(&mut p.slot, Slot::Told) {
+            Slot::Repeat => {
+                self.run.repeats += 1;
+                self.free_in_a_row += 1;
+                *self
+                    .known
+                    .get(&p.key)
+                    .expect("an earlier proposal of the key was told first")
+            }
+            Slot::Done(outcome) => {
+                self.untold_keys.remove(&p.key);
+                let (feedback, result) = match outcome {
+                    Outcome::Evaluated(e) => (Feedback::Objective(e.objective), Some(Ok(e))),
+                    Outcome::Failed(reason) => (Feedback::Failed, Some(Err(reason))),
+                    Outcome::NotEvaluable => (Feedback::NotEvaluable, None),
+                };
+                self.known.insert(p.key.clone(), feedback);
+                match result {
+                    Some(result) => {
+                        self.free_in_a_row = 0;
+                        let record = QueryRecord {
+                            n: self.run.records.len() + 1,
+                            index,
+                            arch: p.arch.clone(),
+                            key: p.key.clone(),
+                            result,
+                        };
+                        on_query(&record);
+                        self.run.records.push(record);
+                    }
+                    None => {
+                        self.run.not_evaluable += 1;
+                        self.free_in_a_row += 1;
+                    }
+                }
+                feedback
+            }
+            Slot::Running | Slot::Told => unreachable!("only finished proposals are told"),
+        };
+        self.told += 1;
+        let arch = self.proposals[index].arch.clone();
+        self.searcher.tell(self.space, &arch, feedback);
+    }
+}

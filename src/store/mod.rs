@@ -1,0 +1,538 @@
+//! The run store: one directory per run, holding an embedded SQLite database (`run.sqlite`)
+//! with the run's settings and seed, every proposed candidate, every finished evaluation and
+//! the searcher's checkpoints, plus one folder per evaluation under `evals/`.
+//!
+//! A run is resumed by replaying it: the searcher is rebuilt from the stored settings and seed
+//! and told the stored results in their stored order, which re-creates its state (random
+//! generator included) exactly; evaluations that had not finished are started again. Every
+//! step is written before the driver goes on (SQLite's write-ahead log survives SIGKILL), and
+//! a lock file keeps a second process off the same run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::benchmark::{Evaluation, Outcome};
+use crate::search::driver::{Journal, JournalError, Replay};
+use crate::space::SearchSpace;
+
+/// File name of the database inside a run directory.
+pub const DATABASE: &str = "run.sqlite";
+/// Folder of the per-evaluation work directories inside a run directory.
+pub const EVALS: &str = "evals";
+const LOCK: &str = "lock";
+/// Version of the database layout.
+const FORMAT: i64 = 1;
+
+/// Errors of the run store; each names the file it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Another process holds the run.
+    #[error(
+        "{path} is in use by another seminas process{holder}; \
+         only one process may work on a run at a time"
+    )]
+    Locked {
+        /// The run directory.
+        path: PathBuf,
+        /// " (pid N)" when known.
+        holder: String,
+    },
+    /// `create` found a run already there.
+    #[error(
+        "{path} already holds a run; continue it with `seminas resume {path}` \
+         or choose another directory"
+    )]
+    Exists {
+        /// The run directory.
+        path: PathBuf,
+    },
+    /// `open` found no run.
+    #[error("{path}: no run here ({DATABASE} is missing)")]
+    Missing {
+        /// The run directory.
+        path: PathBuf,
+    },
+    /// SQLite failed.
+    #[error("{path}: database error: {source}")]
+    Sql {
+        /// The database file.
+        path: PathBuf,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// The database holds something it should not.
+    #[error("{path}: {message}")]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong, naming the table, row and column.
+        message: String,
+    },
+}
+
+/// What a run was started with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunMeta {
+    /// The command-line arguments of the search (without the program name).
+    pub args: Vec<String>,
+    /// The working directory the search was started in (relative paths in `args` are
+    /// relative to it).
+    pub cwd: PathBuf,
+    /// The seed.
+    pub seed: u64,
+    /// The seminas version that started the run.
+    pub version: String,
+    /// A name unique to this run (e.g. in the names of its cluster jobs, so that a resumed run
+    /// finds the jobs it submitted before it was stopped).
+    pub run_id: String,
+}
+
+impl RunMeta {
+    /// A fresh run id: 12 hex digits from the time, the process and `salt`.
+    pub fn new_run_id(salt: &str) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let text = format!("{nanos}-{}-{salt}", std::process::id());
+        format!("{:012x}", crate::rng::fnv1a(text.as_bytes()) >> 16)
+    }
+}
+
+/// A run directory, locked by this process while the value lives.
+pub struct RunStore {
+    dir: PathBuf,
+    meta: RunMeta,
+    db_path: PathBuf,
+    conn: Connection,
+    _lock: File,
+}
+
+impl RunStore {
+    /// Creates a new run in `dir` (created if needed; it must not hold a run already).
+    pub fn create(dir: &Path, meta: &RunMeta) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let lock = lock(dir)?;
+        let db_path = dir.join(DATABASE);
+        if db_path.exists() {
+            return Err(StoreError::Exists {
+                path: dir.to_path_buf(),
+            });
+        }
+        let conn = connect(&db_path)?;
+        let sql = |source| StoreError::Sql {
+            path: db_path.clone(),
+            source,
+        };
+        conn.execute_batch(
+            "BEGIN;
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE proposals (
+                 idx INTEGER PRIMARY KEY, key TEXT NOT NULL, arch TEXT NOT NULL,
+                 proposed_unix REAL NOT NULL);
+             CREATE TABLE evaluations (
+                 idx INTEGER PRIMARY KEY REFERENCES proposals(idx),
+                 status TEXT NOT NULL CHECK (status IN ('evaluated', 'failed', 'not_evaluable')),
+                 objective REAL, report REAL, cost_seconds REAL, metrics TEXT, reason TEXT,
+                 finished_unix REAL NOT NULL);
+             CREATE TABLE checkpoints (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT, told INTEGER NOT NULL,
+                 name TEXT NOT NULL, data BLOB NOT NULL, saved_unix REAL NOT NULL);
+             COMMIT;",
+        )
+        .map_err(sql)?;
+        let args = serde_json::to_string(&meta.args).expect("strings serialise");
+        let entries = [
+            ("format", FORMAT.to_string()),
+            ("args", args),
+            ("cwd", meta.cwd.to_string_lossy().into_owned()),
+            ("seed", meta.seed.to_string()),
+            ("version", meta.version.clone()),
+            ("run_id", meta.run_id.clone()),
+            ("created_unix", now().to_string()),
+            ("status", "running".into()),
+        ];
+        for (k, v) in entries {
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                params![k, v],
+            )
+            .map_err(sql)?;
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            meta: meta.clone(),
+            db_path,
+            conn,
+            _lock: lock,
+        })
+    }
+
+    /// What the run was started with.
+    pub fn meta(&self) -> &RunMeta {
+        &self.meta
+    }
+
+    /// Opens the run in `dir` to resume it.
+    pub fn open(dir: &Path) -> Result<(Self, RunMeta), StoreError> {
+        let db_path = dir.join(DATABASE);
+        if !db_path.is_file() {
+            return Err(StoreError::Missing {
+                path: dir.to_path_buf(),
+            });
+        }
+        let lock = lock(dir)?;
+        let conn = connect(&db_path)?;
+        let mut store = Self {
+            dir: dir.to_path_buf(),
+            meta: RunMeta {
+                args: Vec::new(),
+                cwd: PathBuf::new(),
+                seed: 0,
+                version: String::new(),
+                run_id: String::new(),
+            },
+            db_path,
+            conn,
+            _lock: lock,
+        };
+        let format: i64 = store.meta_parse("format")?;
+        if format != FORMAT {
+            return Err(store.corrupt(format!(
+                "run format {format}; this seminas reads format {FORMAT}"
+            )));
+        }
+        let args: Vec<String> = serde_json::from_str(&store.meta_text("args")?)
+            .map_err(|e| store.corrupt(format!("meta \"args\": {e}")))?;
+        let meta = RunMeta {
+            args,
+            cwd: PathBuf::from(store.meta_text("cwd")?),
+            seed: store.meta_parse("seed")?,
+            version: store.meta_text("version")?,
+            run_id: store.meta_text("run_id")?,
+        };
+        store.meta = meta.clone();
+        Ok((store, meta))
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The folder holding one work directory per evaluation.
+    pub fn evals_dir(&self) -> PathBuf {
+        self.dir.join(EVALS)
+    }
+
+    /// Everything the run did so far, for [`crate::search::drive`] to replay.
+    pub fn replay(&self) -> Result<Replay, StoreError> {
+        let mut keys = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT idx, key FROM proposals ORDER BY idx")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.sql(e))?;
+        for row in rows {
+            let (idx, key) = row.map_err(|e| self.sql(e))?;
+            if idx != keys.len() as i64 {
+                return Err(self.corrupt(format!(
+                    "table proposals: index {idx} where {} was expected (a proposal is missing)",
+                    keys.len()
+                )));
+            }
+            keys.push(key);
+        }
+        let mut outcomes = HashMap::new();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT idx, status, objective, report, cost_seconds, metrics, reason
+                 FROM evaluations ORDER BY idx",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<f64>>(2)?,
+                    r.get::<_, Option<f64>>(3)?,
+                    r.get::<_, Option<f64>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?;
+        for row in rows {
+            let (idx, status, objective, report, cost, metrics, reason) =
+                row.map_err(|e| self.sql(e))?;
+            let outcome = match status.as_str() {
+                "evaluated" => {
+                    let objective = objective.filter(|v| v.is_finite()).ok_or_else(|| {
+                        self.corrupt(format!(
+                            "table evaluations, index {idx}: column objective is missing"
+                        ))
+                    })?;
+                    let metrics: BTreeMap<String, f64> = match metrics {
+                        Some(m) => serde_json::from_str(&m).map_err(|e| {
+                            self.corrupt(format!(
+                                "table evaluations, index {idx}: column metrics: {e}"
+                            ))
+                        })?,
+                        None => BTreeMap::new(),
+                    };
+                    Outcome::Evaluated(Evaluation {
+                        objective,
+                        report,
+                        cost_seconds: cost.unwrap_or(0.0),
+                        metrics,
+                    })
+                }
+                "failed" => Outcome::Failed(reason.unwrap_or_default()),
+                "not_evaluable" => Outcome::NotEvaluable,
+                other => {
+                    return Err(self.corrupt(format!(
+                        "table evaluations, index {idx}: unknown status {other:?}"
+                    )));
+                }
+            };
+            if idx < 0 || idx as usize >= keys.len() {
+                return Err(self.corrupt(format!("table evaluations: index {idx} has no proposal")));
+            }
+            outcomes.insert(idx as usize, outcome);
+        }
+        Ok(Replay { keys, outcomes })
+    }
+
+    /// Records a proposal.
+    pub fn add_proposal(&self, index: usize, key: &str, arch: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO proposals (idx, key, arch, proposed_unix) VALUES (?1, ?2, ?3, ?4)",
+                params![index as i64, key, arch, now()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Records a finished evaluation.
+    pub fn add_outcome(&self, index: usize, outcome: &Outcome) -> Result<(), StoreError> {
+        let (status, objective, report, cost, metrics, reason) = match outcome {
+            Outcome::Evaluated(e) => (
+                "evaluated",
+                Some(e.objective),
+                e.report,
+                Some(e.cost_seconds),
+                Some(serde_json::to_string(&e.metrics).expect("numbers serialise")),
+                None,
+            ),
+            Outcome::Failed(r) => ("failed", None, None, None, None, Some(r.as_str())),
+            Outcome::NotEvaluable => ("not_evaluable", None, None, None, None, None),
+        };
+        self.conn
+            .execute(
+                "INSERT INTO evaluations
+                 (idx, status, objective, report, cost_seconds, metrics, reason, finished_unix)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    index as i64,
+                    status,
+                    objective,
+                    report,
+                    cost,
+                    metrics,
+                    reason,
+                    now()
+                ],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Stores a searcher checkpoint, replacing older ones of the same name (a run keeps the
+    /// newest controller, not one per round).
+    pub fn add_checkpoint(&self, told: usize, name: &str, data: &[u8]) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.sql(e))?;
+        tx.execute("DELETE FROM checkpoints WHERE name = ?1", params![name])
+            .map_err(|e| self.sql(e))?;
+        tx.execute(
+            "INSERT INTO checkpoints (told, name, data, saved_unix) VALUES (?1, ?2, ?3, ?4)",
+            params![told as i64, name, data, now()],
+        )
+        .map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    /// The newest checkpoint named `name` and the number of proposals told before it.
+    pub fn latest_checkpoint(&self, name: &str) -> Result<Option<(usize, Vec<u8>)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT told, data FROM checkpoints WHERE name = ?1 ORDER BY id DESC LIMIT 1",
+                params![name],
+                |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Marks the run `running` or `finished`.
+    pub fn set_status(&self, status: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'status'",
+                params![status],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// The run's status: `running` (also when it was killed) or `finished`.
+    pub fn status(&self) -> Result<String, StoreError> {
+        self.meta_text("status")
+    }
+
+    /// A journal writing into this store, with architectures in `space`'s JSON form.
+    pub fn journal<'a, S: SearchSpace>(&'a self, space: &'a S) -> StoreJournal<'a, S> {
+        StoreJournal { store: self, space }
+    }
+
+    fn meta_text(&self, key: &str) -> Result<String, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.sql(e))?
+            .ok_or_else(|| self.corrupt(format!("table meta has no {key:?}")))
+    }
+
+    fn meta_parse<T: std::str::FromStr>(&self, key: &str) -> Result<T, StoreError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let text = self.meta_text(key)?;
+        text.parse()
+            .map_err(|e| self.corrupt(format!("meta {key:?} = {text:?}: {e}")))
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sql {
+            path: self.db_path.clone(),
+            source,
+        }
+    }
+
+    fn corrupt(&self, message: String) -> StoreError {
+        StoreError::Corrupt {
+            path: self.db_path.clone(),
+            message,
+        }
+    }
+}
+
+/// [`Journal`] over a [`RunStore`].
+pub struct StoreJournal<'a, S> {
+    store: &'a RunStore,
+    space: &'a S,
+}
+
+impl<S: SearchSpace> Journal<S::Arch> for StoreJournal<'_, S> {
+    fn proposed(&mut self, index: usize, key: &str, arch: &S::Arch) -> Result<(), JournalError> {
+        let json = self.space.to_json(arch).to_string();
+        Ok(self.store.add_proposal(index, key, &json)?)
+    }
+    fn finished(
+        &mut self,
+        index: usize,
+        _key: &str,
+        outcome: &Outcome,
+    ) -> Result<(), JournalError> {
+        Ok(self.store.add_outcome(index, outcome)?)
+    }
+    fn checkpoint(&mut self, told: usize, name: &str, data: &[u8]) -> Result<(), JournalError> {
+        Ok(self.store.add_checkpoint(told, name, data)?)
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let sql = |source| StoreError::Sql {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(sql)?;
+    // WAL: a committed write survives the process being killed at any moment; NORMAL
+    // synchronisation is durable against process death (not power loss) and much faster.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(sql)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(sql)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(sql)?;
+    Ok(conn)
+}
+
+/// Takes the run directory's lock file; the OS releases it when the process dies, however.
+fn lock(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join(LOCK);
+    let io = |source| StoreError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            let pid = pid.trim();
+            return Err(StoreError::Locked {
+                path: dir.to_path_buf(),
+                holder: if pid.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {pid})")
+                },
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    write!(file, "{}", std::process::id()).map_err(io)?;
+    file.flush().map_err(io)?;
+    Ok(file)
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests;

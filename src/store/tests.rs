@@ -1,0 +1,298 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::*;
+use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
+use crate::benchmark::{Evaluator, TabularBenchmark};
+use crate::search::{Algo, AlgoConfig, Budget, DriveError, DriveOptions, NoJournal, drive};
+use crate::space::{CategoricalArch, Nb201Space};
+
+fn meta(seed: u64) -> RunMeta {
+    RunMeta {
+        args: vec!["search".into(), "--seed".into(), seed.to_string()],
+        cwd: PathBuf::from("/somewhere"),
+        seed,
+        version: "test".into(),
+        run_id: format!("run{seed}"),
+    }
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("seminas-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn a_run_is_created_once_locked_and_reopened_with_its_settings() {
+    let dir = tempdir("lock");
+    let store = RunStore::create(&dir, &meta(7)).unwrap();
+    let err = RunStore::open(&dir).err().unwrap().to_string();
+    assert!(err.contains("in use by another seminas process"), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    drop(store);
+    let err = RunStore::create(&dir, &meta(7)).err().unwrap().to_string();
+    assert!(err.contains("already holds a run"), "{err}");
+    let (store, m) = RunStore::open(&dir).unwrap();
+    assert_eq!(m, meta(7));
+    assert_eq!(store.status().unwrap(), "running");
+    let err = RunStore::open(&dir.join("nothing"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("run.sqlite is missing"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn outcomes_round_trip_and_gaps_are_reported() {
+    let dir = tempdir("roundtrip");
+    let store = RunStore::create(&dir, &meta(1)).unwrap();
+    let mut e = Evaluation::new(91.5, Some(90.25), 12.0);
+    e.metrics.insert("loss".into(), 0.125);
+    store.add_proposal(0, "a", "\"a\"").unwrap();
+    store.add_proposal(1, "b", "\"b\"").unwrap();
+    store.add_proposal(2, "c", "\"c\"").unwrap();
+    store
+        .add_outcome(0, &Outcome::Evaluated(e.clone()))
+        .unwrap();
+    store
+        .add_outcome(2, &Outcome::Failed("exit status 1".into()))
+        .unwrap();
+    store.add_checkpoint(3, "controller", &[1, 2, 3]).unwrap();
+    store.add_checkpoint(5, "controller", &[4]).unwrap();
+    let r = store.replay().unwrap();
+    assert_eq!(r.keys, ["a", "b", "c"]);
+    assert_eq!(r.outcomes.len(), 2);
+    assert_eq!(r.outcomes[&0], Outcome::Evaluated(e));
+    assert_eq!(r.outcomes[&2], Outcome::Failed("exit status 1".into()));
+    assert_eq!(
+        store.latest_checkpoint("controller").unwrap(),
+        Some((5, vec![4]))
+    );
+    let n: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM checkpoints", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+    // An evaluation recorded twice is refused (nothing is evaluated twice).
+    assert!(store.add_outcome(0, &Outcome::NotEvaluable).is_err());
+    store
+        .conn
+        .execute("DELETE FROM proposals WHERE idx = 1", [])
+        .unwrap();
+    let err = store.replay().err().unwrap().to_string();
+    assert!(
+        err.contains("run.sqlite: table proposals: index 2 where 1 was expected"),
+        "{err}"
+    );
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The NB201 table, answering after a short random delay so that parallel evaluations finish
+/// in a different order every time.
+struct Jittery(TabularBenchmark, AtomicUsize);
+
+impl Evaluator<Nb201Space> for Jittery {
+    fn objective_name(&self) -> &str {
+        NB201_OBJECTIVE
+    }
+    fn report_name(&self) -> &str {
+        NB201_REPORT
+    }
+    fn evaluate(&self, space: &Nb201Space, arch: &CategoricalArch) -> Outcome {
+        let n = self.1.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        std::thread::sleep(Duration::from_micros(u64::from((nanos ^ n as u32) % 3000)));
+        self.0.evaluate(space, arch)
+    }
+}
+
+/// A journal that records into a store and "dies" after `limit` finished evaluations.
+struct Dying<'a> {
+    inner: StoreJournal<'a, Nb201Space>,
+    left: usize,
+}
+
+impl Journal<CategoricalArch> for Dying<'_> {
+    fn proposed(&mut self, i: usize, k: &str, a: &CategoricalArch) -> Result<(), JournalError> {
+        self.inner.proposed(i, k, a)
+    }
+    fn finished(&mut self, i: usize, k: &str, o: &Outcome) -> Result<(), JournalError> {
+        if self.left == 0 {
+            return Err("killed".into());
+        }
+        self.left -= 1;
+        self.inner.finished(i, k, o)
+    }
+}
+
+fn keys_and_results(run: &crate::search::SearchRun<CategoricalArch>) -> Vec<(String, Option<f64>)> {
+    run.records
+        .iter()
+        .map(|r| (r.key.clone(), r.result.as_ref().ok().map(|e| e.objective)))
+        .collect()
+}
+
+#[test]
+fn interrupted_parallel_runs_resume_to_the_uninterrupted_result() {
+    let space = Nb201Space::new();
+    let bench = Jittery(
+        nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap(),
+        AtomicUsize::new(0),
+    );
+    let budget = Budget {
+        workers: 3,
+        ..Budget::queries(60)
+    };
+    for algo in [Algo::Re, Algo::SemiNasRe] {
+        let build = || algo.build(&space, 4, 60, &AlgoConfig::default());
+        let mut s = build();
+        let reference = drive(
+            &space,
+            &bench,
+            s.as_mut(),
+            budget,
+            DriveOptions::default(),
+            &mut NoJournal,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(reference.records.len(), 60);
+        // The same run with 3 workers again: the same proposals despite the jitter.
+        let mut s = build();
+        let again = drive(
+            &space,
+            &bench,
+            s.as_mut(),
+            budget,
+            DriveOptions::default(),
+            &mut NoJournal,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            keys_and_results(&again),
+            keys_and_results(&reference),
+            "{algo}"
+        );
+
+        let dir = tempdir(&format!("resume-{algo}"));
+        drop(RunStore::create(&dir, &meta(4)).unwrap());
+        let mut kills = 0;
+        let finished = loop {
+            let (store, _) = RunStore::open(&dir).unwrap();
+            let replay = store.replay().unwrap();
+            let done_before = replay.outcomes.len();
+            let mut journal = Dying {
+                inner: store.journal(&space),
+                left: 7,
+            };
+            let mut s = build();
+            let options = DriveOptions {
+                workdirs: None,
+                replay: Some(replay),
+            };
+            match drive(
+                &space,
+                &bench,
+                s.as_mut(),
+                budget,
+                options,
+                &mut journal,
+                &mut |_| {},
+            ) {
+                Ok(run) => break run,
+                Err(DriveError::Journal(_)) => {
+                    kills += 1;
+                    // Every kill keeps what finished before it.
+                    let stored = store.replay().unwrap().outcomes.len();
+                    assert_eq!(stored, done_before + 7);
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert!(kills >= 7, "{algo}: {kills} kills");
+        assert_eq!(
+            keys_and_results(&finished),
+            keys_and_results(&reference),
+            "{algo}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn a_changed_setting_is_detected_on_resume() {
+    let space = Nb201Space::new();
+    let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+    let dir = tempdir("diverge");
+    let store = RunStore::create(&dir, &meta(1)).unwrap();
+    let mut s = Algo::Random.build(&space, 1, 20, &AlgoConfig::default());
+    drive(
+        &space,
+        &bench,
+        s.as_mut(),
+        Budget::queries(20),
+        DriveOptions::default(),
+        &mut store.journal(&space),
+        &mut |_| {},
+    )
+    .unwrap();
+    let mut s = Algo::Random.build(&space, 2, 20, &AlgoConfig::default());
+    let options = DriveOptions {
+        workdirs: None,
+        replay: Some(store.replay().unwrap()),
+    };
+    let err = drive(
+        &space,
+        &bench,
+        s.as_mut(),
+        Budget::queries(20),
+        options,
+        &mut NoJournal,
+        &mut |_| {},
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("cannot resume: proposal 0 is"), "{err}");
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_newest_trained_controller_is_stored_and_loads() {
+    let space = Nb201Space::new();
+    let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+    let dir = tempdir("checkpoint");
+    let store = RunStore::create(&dir, &meta(2)).unwrap();
+    let mut s = Algo::SemiNas.build(&space, 2, 30, &AlgoConfig::default());
+    let run = drive(
+        &space,
+        &bench,
+        s.as_mut(),
+        Budget::queries(30),
+        DriveOptions::default(),
+        &mut store.journal(&space),
+        &mut |_| {},
+    )
+    .unwrap();
+    let (told, bytes) = store.latest_checkpoint("controller").unwrap().unwrap();
+    // SemiNAS trains before its last round: 10 random, then rounds of 5.
+    assert_eq!(told, 25);
+    let path = dir.join("controller.safetensors");
+    std::fs::write(&path, bytes).unwrap();
+    let controller = crate::controller::Controller::load(&path).unwrap();
+    let seqs: Vec<Vec<u32>> = run.records.iter().map(|r| space.encode(&r.arch)).collect();
+    assert!(controller.predict(&seqs).iter().all(|p| p.is_finite()));
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

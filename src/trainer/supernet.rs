@@ -1,0 +1,419 @@
+//! Weight-sharing evaluation for the MobileNet-style space (SemiNAS's ImageNet search).
+//!
+//! One supernet holds every candidate block: for each of the searchable positions, one MBConv
+//! block per operation (k3e3 ... k7e6; Zero skips the position). An architecture is a path
+//! through it. As in the paper, each training step trains one architecture drawn from the pool
+//! of architectures the search has proposed so far, and an architecture's label is its
+//! accuracy on held-out images with the shared weights. The weights live as long as the
+//! evaluator, so they carry over from one SemiNAS round to the next.
+//!
+//! [`SupernetEvaluator::evaluate`] first trains the supernet for
+//! [`SupernetConfig::steps_per_eval`] steps (architectures drawn uniformly from the pool,
+//! which now includes the one being evaluated), then measures the architecture on the
+//! held-out images. The evaluator is stateful: results depend on the order of evaluations, so
+//! it must be driven by one worker.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{BatchNorm, Linear};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, ModuleOptimizer, Optimizer as _, SgdConfig};
+use burn::prelude::*;
+use rand::Rng as _;
+use rand::seq::SliceRandom;
+
+use super::data::{Dataset, Normalizer};
+use super::layers::{batch_norm, conv_grouped, global_avg_pool, linear};
+use super::train::batch;
+use super::{TrainDevice, TrainError, device_for};
+use crate::benchmark::{Evaluation, Evaluator, Outcome};
+use crate::rng::{Rng, rng_for};
+use crate::space::SearchSpace;
+use crate::space::mobile::{MobileArch, MobileOp, MobileSkeleton, MobileSpace};
+
+/// Settings of the supernet and its training.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupernetConfig {
+    /// Channel multiplier applied to the paper's search-time widths (default 0.25: a supernet
+    /// small enough for a CPU; 1.0 is the paper's).
+    pub width_multiplier: f64,
+    /// Training steps before each evaluation (default 20).
+    pub steps_per_eval: usize,
+    /// Images per training step (default 64).
+    pub batch_size: usize,
+    /// Learning rate, constant: the supernet trains for as long as the search runs
+    /// (default 0.05).
+    pub learning_rate: f64,
+    /// SGD momentum, Nesterov (default 0.9).
+    pub momentum: f64,
+    /// Weight decay (default 4e-5, as ProxylessNAS and SemiNAS's ImageNet search).
+    pub weight_decay: f64,
+    /// Held-out images an architecture is measured on: the first images of a fixed split of
+    /// the training set, never trained on (default 500).
+    pub eval_images: usize,
+    /// Train on at most this many images of the rest of the training set (default: all).
+    pub train_subset: Option<usize>,
+    /// Threads for the tensor operations (default: all cores).
+    pub threads: usize,
+    /// Where to train.
+    pub device: TrainDevice,
+}
+
+impl Default for SupernetConfig {
+    fn default() -> Self {
+        Self {
+            width_multiplier: 0.25,
+            steps_per_eval: 20,
+            batch_size: 64,
+            learning_rate: 0.05,
+            momentum: 0.9,
+            weight_decay: 4e-5,
+            eval_images: 500,
+            train_subset: None,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            device: TrainDevice::Cpu,
+        }
+    }
+}
+
+fn relu6(x: Tensor<4>) -> Tensor<4> {
+    x.clamp(0.0, 6.0)
+}
+
+/// Convolution (optionally grouped) then batch norm.
+#[derive(Module, Debug)]
+struct ConvBnG {
+    conv: burn::nn::conv::Conv2d,
+    bn: BatchNorm,
+}
+
+impl ConvBnG {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        groups: usize,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Self {
+        Self {
+            conv: conv_grouped(cin, cout, k, stride, groups, rng, device),
+            bn: batch_norm(cout, device),
+        }
+    }
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.bn.forward(self.conv.forward(x))
+    }
+}
+
+/// An inverted-residual block: 1x1 expansion (when the ratio is above 1), k x k depthwise
+/// convolution, 1x1 linear projection; ReLU6 after the first two; identity shortcut when the
+/// shapes allow.
+#[derive(Module, Debug)]
+struct MbConv {
+    expand: Option<ConvBnG>,
+    depthwise: ConvBnG,
+    project: ConvBnG,
+    residual: bool,
+}
+
+impl MbConv {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        cin: usize,
+        cout: usize,
+        k: usize,
+        e: usize,
+        stride: usize,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Self {
+        let hidden = cin * e;
+        Self {
+            expand: (e > 1).then(|| ConvBnG::new(cin, hidden, 1, 1, 1, rng, device)),
+            depthwise: ConvBnG::new(hidden, hidden, k, stride, hidden, rng, device),
+            project: ConvBnG::new(hidden, cout, 1, 1, 1, rng, device),
+            residual: stride == 1 && cin == cout,
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let h = match &self.expand {
+            Some(e) => relu6(e.forward(x.clone())),
+            None => x.clone(),
+        };
+        let h = self.project.forward(relu6(self.depthwise.forward(h)));
+        if self.residual { h + x } else { h }
+    }
+}
+
+/// The supernet: stem, fixed first block, one block per operation at every searchable
+/// position, head and classifier.
+#[derive(Module, Debug)]
+pub struct MobileSupernet {
+    stem: ConvBnG,
+    first: MbConv,
+    /// `choices[position][op.token() - 1]` for the six MBConv operations.
+    choices: Vec<Vec<MbConv>>,
+    head: ConvBnG,
+    classifier: Linear,
+}
+
+impl MobileSupernet {
+    /// The supernet of `skeleton` for images of `in_channels` channels and `classes` classes.
+    pub fn new(
+        skeleton: &MobileSkeleton,
+        in_channels: usize,
+        classes: usize,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Self {
+        let sk = skeleton;
+        let stem = ConvBnG::new(in_channels, sk.stem_channels, 3, 2, 1, rng, device);
+        let first = MbConv::new(sk.stem_channels, sk.first_block_channels, 3, 1, 1, rng, device);
+        let mut choices = Vec::new();
+        let mut channels = sk.first_block_channels;
+        for stage in &sk.stages {
+            for b in 0..stage.blocks {
+                let stride = if b == 0 { stage.stride } else { 1 };
+                let ops = MobileOp::ALL
+                    .iter()
+                    .filter_map(|op| op.mbconv())
+                    .map(|(k, e)| MbConv::new(channels, stage.width, k, e, stride, rng, device))
+                    .collect();
+                choices.push(ops);
+                channels = stage.width;
+            }
+        }
+        let head = ConvBnG::new(channels, sk.head_channels, 1, 1, 1, rng, device);
+        let classifier = linear(sk.head_channels, classes, rng, device);
+        Self {
+            stem,
+            first,
+            choices,
+            head,
+            classifier,
+        }
+    }
+
+    /// Logits of the path `arch` for a batch of images.
+    pub fn forward(&self, arch: &MobileArch, x: Tensor<4>) -> Tensor<2> {
+        let mut x = self.first.forward(relu6(self.stem.forward(x)));
+        for (op, blocks) in arch.ops().iter().zip(&self.choices) {
+            if *op != MobileOp::Zero {
+                x = blocks[op.token() as usize - 1].forward(x);
+            }
+        }
+        let x = relu6(self.head.forward(x));
+        self.classifier.forward(global_avg_pool(x))
+    }
+}
+
+/// The supernet under training, with everything that changes as it trains.
+struct State {
+    net: Option<MobileSupernet>,
+    opt: ModuleOptimizer,
+    rng: Rng,
+    /// Architectures proposed so far (the pool training steps draw from).
+    pool: Vec<MobileArch>,
+    /// Training images in the order they are used; refilled (shuffled) when used up.
+    order: Vec<usize>,
+    next: usize,
+    steps: usize,
+}
+
+/// An [`Evaluator`] for [`MobileSpace`] labelling architectures with a shared supernet (see
+/// the module documentation).
+pub struct SupernetEvaluator {
+    config: SupernetConfig,
+    data: Arc<Dataset>,
+    norm: Normalizer,
+    train: Vec<usize>,
+    held_out: Vec<usize>,
+    skeleton: MobileSkeleton,
+    /// The skeleton before scaling (for [`Evaluator::reseed`]).
+    base: MobileSkeleton,
+    state: Mutex<State>,
+    objective_name: String,
+}
+
+impl SupernetEvaluator {
+    /// A supernet for `space`'s skeleton scaled by `config.width_multiplier`, trained on
+    /// `data`, seed 0 (see [`Evaluator::reseed`]).
+    pub fn new(config: SupernetConfig, data: Dataset, space: &MobileSpace) -> Result<Self, TrainError> {
+        Self::with_seed(config, Arc::new(data), space.skeleton(), 0)
+    }
+
+    fn with_seed(
+        config: SupernetConfig,
+        data: Arc<Dataset>,
+        skeleton: &MobileSkeleton,
+        seed: u64,
+    ) -> Result<Self, TrainError> {
+        if config.batch_size == 0 || config.threads == 0 || config.eval_images == 0 {
+            return Err(TrainError::Config(
+                "batch size, held-out images and threads must be positive".into(),
+            ));
+        }
+        if !(config.width_multiplier > 0.0 && config.width_multiplier.is_finite()) {
+            return Err(TrainError::Config("the width multiplier must be positive".into()));
+        }
+        let n = data.train.len();
+        let mut perm: Vec<usize> = (0..n).collect();
+        perm.shuffle(&mut rng_for(0, "supernet-split"));
+        if n <= config.eval_images {
+            return Err(TrainError::Config(format!(
+                "{} training images leave none for training after {} held out",
+                n, config.eval_images
+            )));
+        }
+        let (held_out, rest) = perm.split_at(config.eval_images);
+        let mut train = rest.to_vec();
+        if let Some(k) = config.train_subset {
+            train.truncate(k.max(1));
+        }
+        let base = skeleton.clone();
+        let skeleton = MobileSkeleton {
+            num_classes: data.classes,
+            resolution: data.height,
+            ..skeleton.scaled(config.width_multiplier)
+        };
+        let device = device_for(config.device)?.autodiff();
+        let mut rng = rng_for(seed, "supernet");
+        let net = MobileSupernet::new(&skeleton, data.channels, data.classes, &mut rng, &device);
+        let opt = SgdConfig::new()
+            .with_momentum(Some(MomentumConfig {
+                momentum: config.momentum,
+                dampening: 0.0,
+                nesterov: true,
+            }))
+            .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
+            .init();
+        let objective_name = format!("{}_supernet_acc", data.name);
+        Ok(Self {
+            norm: data.normalizer(),
+            train,
+            held_out: held_out.to_vec(),
+            skeleton,
+            base,
+            state: Mutex::new(State {
+                net: Some(net),
+                opt,
+                rng,
+                pool: Vec::new(),
+                order: Vec::new(),
+                next: 0,
+                steps: 0,
+            }),
+            objective_name,
+            config,
+            data,
+        })
+    }
+
+    /// The (scaled) skeleton the supernet is built from.
+    pub fn skeleton(&self) -> &MobileSkeleton {
+        &self.skeleton
+    }
+
+    /// Training steps taken so far.
+    pub fn steps(&self) -> usize {
+        self.state.lock().map(|s| s.steps).unwrap_or(0)
+    }
+
+    /// Trains `steps` steps on architectures drawn from the pool, then measures `arch`.
+    fn train_then_measure(&self, arch: &MobileArch) -> Result<(f64, f64), TrainError> {
+        let start = Instant::now();
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let state = &mut *guard;
+        if !state.pool.contains(arch) {
+            state.pool.push(arch.clone());
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.config.threads)
+            .build()
+            .map_err(|e| TrainError::Config(format!("thread pool: {e}")))?;
+        let device = device_for(self.config.device)?;
+        let autodiff = device.clone().autodiff();
+        let loss_fn = CrossEntropyLossConfig::new().init(&autodiff);
+        let acc = pool.install(|| -> Result<f64, TrainError> {
+            for _ in 0..self.config.steps_per_eval {
+                let path = state.pool[state.rng.gen_range(0..state.pool.len())].clone();
+                let idx = self.next_batch(state);
+                let (x, y) = batch(&self.data, &self.data.train, &idx, &self.norm, &autodiff);
+                let y = Tensor::<1, Int>::from_data(
+                    TensorData::new(y.iter().map(|&l| i64::from(l)).collect(), [y.len()]),
+                    &autodiff,
+                );
+                let net = state.net.take().expect("the supernet is always put back");
+                let loss = loss_fn.forward(net.forward(&path, x), y);
+                let grads = GradientsParams::from_grads(loss.backward(), &net);
+                state.net = Some(state.opt.step(self.config.learning_rate, net, grads));
+                state.steps += 1;
+            }
+            let net = state.net.as_ref().expect("present").valid();
+            let mut correct = 0usize;
+            for chunk in self.held_out.chunks(256) {
+                let (x, y) = batch(&self.data, &self.data.train, chunk, &self.norm, &device);
+                let logits = net.forward(arch, x);
+                let classes = logits.dims()[1];
+                let v: Vec<f32> = logits
+                    .into_data()
+                    .try_to_vec_as::<f32>()
+                    .map_err(|e| TrainError::Failed(format!("logits: {e:?}")))?;
+                for (row, &label) in v.chunks_exact(classes).zip(&y) {
+                    if row.iter().any(|v| !v.is_finite()) {
+                        return Err(TrainError::Failed("the supernet diverged (NaN logits)".into()));
+                    }
+                    let best = row
+                        .iter()
+                        .enumerate()
+                        .max_by(|a, b| a.1.total_cmp(b.1))
+                        .map_or(0, |(i, _)| i);
+                    correct += usize::from(best == usize::from(label));
+                }
+            }
+            Ok(100.0 * correct as f64 / self.held_out.len() as f64)
+        })?;
+        Ok((acc, start.elapsed().as_secs_f64()))
+    }
+
+    fn next_batch(&self, state: &mut State) -> Vec<usize> {
+        let b = self.config.batch_size.min(self.train.len());
+        if state.next + b > state.order.len() {
+            state.order = self.train.clone();
+            state.order.shuffle(&mut state.rng);
+            state.next = 0;
+        }
+        let idx = state.order[state.next..state.next + b].to_vec();
+        state.next += b;
+        idx
+    }
+}
+
+impl Evaluator<MobileSpace> for SupernetEvaluator {
+    fn objective_name(&self) -> &str {
+        &self.objective_name
+    }
+    fn report_name(&self) -> &str {
+        "none"
+    }
+    fn evaluate(&self, space: &MobileSpace, arch: &MobileArch) -> Outcome {
+        if let Err(e) = space.validate(arch) {
+            return Outcome::Failed(e.to_string());
+        }
+        match self.train_then_measure(arch) {
+            Ok((acc, seconds)) => Outcome::Evaluated(Evaluation::new(acc, None, seconds)),
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+    fn reseed(&self, seed: u64) -> Option<Self> {
+        Self::with_seed(self.config.clone(), self.data.clone(), &self.base, seed).ok()
+    }
+}

@@ -1,0 +1,363 @@
+//! End-to-end tests of the command evaluator, the run store and `seminas resume`, with the
+//! example training script (examples/evaluators/toy_train.py) as the user's command.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn seminas() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_seminas"))
+}
+
+fn tmp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("seminas-eval-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn script() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/evaluators/toy_train.py")
+        .display()
+        .to_string()
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// queries.jsonl without timings, run-directory paths replaced by `RUN`.
+fn queries(dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("queries.jsonl")).unwrap();
+    let text = text.replace(&dir.display().to_string(), "RUN");
+    text.lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("seconds");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn a_faulty_training_script_gives_failures_and_the_search_finishes() {
+    let dir = tmp_dir("faulty");
+    let cmd = format!(
+        "python3 {} --arch {{arch}} --out {{result}} --crash-rate 0.1 --hang-rate 0.1 \
+         --garbage-rate 0.1 --nan-rate 0.1",
+        script()
+    );
+    let started = Instant::now();
+    let out = seminas()
+        .args([
+            "search",
+            "--algo",
+            "re",
+            "--queries",
+            "40",
+            "--seed",
+            "1",
+            "--workers",
+            "2",
+        ])
+        .args([
+            "--timeout",
+            "1",
+            "--retries",
+            "1",
+            "--report-metric",
+            "test_acc",
+        ])
+        .args(["--evaluator", &cmd, "--json", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    ok(&out);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["queries"], 40);
+    let best = &summary["best"];
+    assert_eq!(
+        best["report"].as_f64().unwrap(),
+        ((best["objective"].as_f64().unwrap() - 0.5) * 1e4).round() / 1e4
+    );
+    let q = queries(&dir);
+    assert_eq!(q.len(), 40);
+    let errors: Vec<&str> = q.iter().filter_map(|v| v["error"].as_str()).collect();
+    let count = |what: &str| errors.iter().filter(|e| e.contains(what)).count();
+    // Every kind of failure happened, was retried once, and named its cause and logs.
+    assert!(
+        count("exit status 1: RuntimeError: CUDA error") >= 1,
+        "{errors:?}"
+    );
+    assert!(count("timed out after 1 s") >= 1, "{errors:?}");
+    assert!(count("the result is not JSON") >= 1, "{errors:?}");
+    assert!(
+        count("the objective is not a finite number") >= 1,
+        "{errors:?}"
+    );
+    assert_eq!(count("2 attempts failed; the last: "), errors.len());
+    assert_eq!(count("(logs in RUN/evals/"), errors.len());
+    assert!(
+        errors.len() >= 8 && errors.len() <= 30,
+        "{} failures",
+        errors.len()
+    );
+    // The successes are the script's deterministic scores.
+    for v in q.iter().filter(|v| v.get("objective").is_some()) {
+        let o = v["objective"].as_f64().unwrap();
+        assert!((50.0..92.0).contains(&o), "{v}");
+        assert_eq!(
+            v["metrics"]["test_acc"].as_f64().unwrap(),
+            v["report"].as_f64().unwrap()
+        );
+    }
+    // The failed attempts' logs are kept.
+    let failed_n = q.iter().find(|v| v["error"].is_string()).unwrap()["n"]
+        .as_u64()
+        .unwrap();
+    assert!(failed_n >= 1);
+    assert!(started.elapsed() < Duration::from_secs(120));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A small number generator for the kill moments (the moments are meant to vary between
+/// runs of the test; the seed is printed so that a failure can be replayed).
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn killed_runs_resume_to_exactly_the_uninterrupted_result() {
+    let reference = tmp_dir("kill-ref");
+    let killed = tmp_dir("kill-resumed");
+    std::fs::create_dir_all(&killed).unwrap();
+    let journal = killed.join("journal.txt");
+    let cmd = |journal: &Path| {
+        format!(
+            "python3 {} --arch {{arch}} --out {{result}} --sleep 0.15 --crash-rate 0.1 \
+             --garbage-rate 0.05 --journal {}",
+            script(),
+            journal.display()
+        )
+    };
+    let search = |dir: &Path, journal: &Path| {
+        let mut c = seminas();
+        c.args([
+            "search",
+            "--algo",
+            "seminas",
+            "--queries",
+            "24",
+            "--seed",
+            "5",
+        ])
+        .args(["--init", "8", "--per-round", "4", "--pseudo", "100"])
+        .args([
+            "--pretrain-epochs",
+            "20",
+            "--train-epochs",
+            "5",
+            "--workers",
+            "2",
+        ])
+        .args(["--timeout", "20", "--evaluator", &cmd(journal), "--out"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        c
+    };
+    std::fs::create_dir_all(&reference).unwrap();
+    let out = search(&reference, &reference.join("journal.txt"))
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    ok(&out);
+
+    let mut state = std::env::var("SEMINAS_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("kill moments from SEMINAS_KILL_SEED={state}");
+    let mut child = search(&killed.join("run"), &journal).spawn().unwrap();
+    let mut kills = 0;
+    loop {
+        let wait = Duration::from_millis(150 + next(&mut state) % 900);
+        let deadline = Instant::now() + wait;
+        let mut finished = None;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                finished = Some(status);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Some(status) = finished {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        // A second process on a run in use is refused (here: the run is free again).
+        child = seminas()
+            .arg("resume")
+            .arg(killed.join("run"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        if kills == 6 {
+            ok(&child.wait_with_output().unwrap());
+            break;
+        }
+    }
+    assert!(
+        kills >= 2,
+        "the run finished before it could be killed twice ({kills})"
+    );
+    assert_eq!(queries(&killed.join("run")), queries(&reference));
+    // No finished evaluation ran twice: the script logs each completed one once.
+    let mut times: HashMap<String, usize> = HashMap::new();
+    for line in std::fs::read_to_string(&journal).unwrap().lines() {
+        *times.entry(line.to_string()).or_default() += 1;
+    }
+    assert!(times.values().all(|&n| n == 1), "{times:?}");
+    // Resuming a finished run evaluates nothing and gives the same result.
+    let lines = std::fs::read_to_string(&journal).unwrap().lines().count();
+    ok(&seminas()
+        .arg("resume")
+        .arg(killed.join("run"))
+        .output()
+        .unwrap());
+    assert_eq!(
+        std::fs::read_to_string(&journal).unwrap().lines().count(),
+        lines
+    );
+    assert_eq!(queries(&killed.join("run")), queries(&reference));
+    std::fs::remove_dir_all(&reference).unwrap();
+    std::fs::remove_dir_all(&killed).unwrap();
+}
+
+#[test]
+fn a_second_process_on_a_run_is_refused() {
+    let dir = tmp_dir("second");
+    let cmd = format!("python3 {} --arch {{arch}} --sleep 3", script());
+    let search = || {
+        let mut c = seminas();
+        c.args(["search", "--algo", "random", "--queries", "2"])
+            .args(["--evaluator", &cmd, "--out"])
+            .arg(&dir);
+        c
+    };
+    let mut first = search()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.join("run.sqlite").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let stderr = |out: Output| {
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    for second in [seminas().arg("resume").arg(&dir), &mut search()] {
+        let err = stderr(second.output().unwrap());
+        assert!(
+            err.contains("is in use by another seminas process (pid "),
+            "{err}"
+        );
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let err = stderr(search().output().unwrap());
+    assert!(
+        err.contains("already holds a run; continue it with `seminas resume"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Processes whose environment holds `SEMINAS_WORKDIR=<a folder under dir>`.
+fn processes_working_in(dir: &Path) -> Vec<u32> {
+    let needle = format!("SEMINAS_WORKDIR={}", dir.display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let env = std::fs::read(e.path().join("environ")).ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let zombie = stat.rsplit(')').next()?.split_whitespace().next()? == "Z";
+            let hit = env
+                .split(|&b| b == 0)
+                .any(|v| String::from_utf8_lossy(v).starts_with(&needle));
+            (hit && !zombie).then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn ctrl_c_stops_the_running_trainings_too() {
+    let dir = tmp_dir("sigint");
+    let child = seminas()
+        .args([
+            "search",
+            "--algo",
+            "random",
+            "--queries",
+            "4",
+            "--workers",
+            "2",
+        ])
+        .args([
+            "--evaluator",
+            "sleep 60; echo '{\"objective\": 1}'",
+            "--out",
+        ])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while processes_working_in(&dir).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        processes_working_in(&dir).len() >= 2,
+        "the evaluations did not start"
+    );
+    // SAFETY: sending a signal to our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stopped 2 running evaluation(s)"), "{err}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_working_in(&dir).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(processes_working_in(&dir), Vec::<u32>::new());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
