@@ -41,7 +41,7 @@ pub struct BenchTrainerArgs {
     /// Threads for both libraries (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Train on CUDA GPU N (needs the `cuda` build feature); PyTorch stays on the CPU.
+    /// Train on CUDA GPU N (needs the `cuda` build feature); PyTorch then runs on its GPU too.
     #[arg(long)]
     cuda: Option<usize>,
     /// Python interpreter for the PyTorch reference.
@@ -127,8 +127,9 @@ pub fn run(args: &BenchTrainerArgs) -> anyhow::Result<()> {
     );
     match (&torch, ratio) {
         (Some(t), Some(r)) => println!(
-            "PyTorch {} CPU: {:.1} images/s ({:.3} s/step)\nratio seminas / PyTorch: {:.3}",
+            "PyTorch {} {}: {:.1} images/s ({:.3} s/step)\nratio seminas / PyTorch: {:.3}",
             t["torch"].as_str().unwrap_or("?"),
+            t["device"].as_str().unwrap_or("cpu"),
             t["images_per_s"].as_f64().unwrap_or(f64::NAN),
             t["seconds_per_step"].as_f64().unwrap_or(f64::NAN),
             r
@@ -175,6 +176,7 @@ fn torch_reference(
         .args(["--steps", &cfg.steps.to_string()])
         .args(["--warmup", &cfg.warmup.to_string()])
         .args(["--threads", &cfg.threads.to_string()])
+        .args(["--device", if args.cuda.is_some() { "cuda" } else { "cpu" }])
         .output();
     let _ = std::fs::remove_file(&path);
     match out {

@@ -267,14 +267,11 @@ impl TrainEvaluator {
         Ok(pool.install(f))
     }
 
-    fn run<N: Network>(
+    fn run<N: Network + Send>(
         &self,
         build: impl FnOnce(&mut Rng, &Device) -> Result<N, TrainError> + Send,
         key: &str,
-    ) -> Result<TrainReport, TrainError>
-    where
-        N: Send,
-    {
+    ) -> Result<TrainReport, TrainError> {
         let start = Instant::now();
         let plain = self.device()?;
         let device = plain.clone().autodiff();

@@ -61,6 +61,9 @@ pub fn vertex_channels(cell: &Cell, in_channels: usize, out_channels: usize) -> 
     ch
 }
 
+// A network holds a few dozen of these: boxing would save little, and the module derive
+// handles plain variants.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 enum VertexOp {
     Conv(ConvBn),
@@ -101,12 +104,11 @@ impl Nb101Cell {
         let channels = vertex_channels(cell, cin, cout);
         let mut projections = Vec::new();
         let mut ops = Vec::new();
-        for t in 1..n - 1 {
+        for (t, &c) in channels.iter().enumerate().take(n - 1).skip(1) {
             projections.push(
                 cell.has_edge(0, t)
-                    .then(|| ConvBn::new(cin, channels[t], 1, 1, rng, device)),
+                    .then(|| ConvBn::new(cin, c, 1, 1, rng, device)),
             );
-            let c = channels[t];
             ops.push(match cell.ops()[t] {
                 Op::Conv3x3 => VertexOp::Conv(ConvBn::new(c, c, 3, 1, rng, device)),
                 Op::Conv1x1 => VertexOp::Conv(ConvBn::new(c, c, 1, 1, rng, device)),
@@ -177,6 +179,9 @@ impl Nb101Cell {
     }
 }
 
+// A network holds a few dozen of these: boxing would save little, and the module derive
+// handles plain variants.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 enum Block {
     Cell(Nb101Cell),

@@ -21,6 +21,9 @@ use crate::space::nb201::NB201_EDGES;
 
 /// One edge of a cell other than `none` (the module derive has no unit variants: `none` is an
 /// absent edge).
+// A network holds a few dozen of these: boxing would save little, and the module derive
+// handles plain variants.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 enum Edge {
     Skip(Identity),
@@ -116,6 +119,9 @@ impl Reduction {
     }
 }
 
+// A network holds a few dozen of these: boxing would save little, and the module derive
+// handles plain variants.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 enum Block {
     Cell(Cell),

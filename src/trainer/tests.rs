@@ -188,3 +188,18 @@ fn nb101_cells_train_and_bad_configs_are_rejected() {
         Err(TrainError::Config(_))
     ));
 }
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_without_the_feature_is_a_clear_failure() {
+    let cfg = TrainConfig {
+        device: TrainDevice::Cuda(0),
+        ..small_digits_config()
+    };
+    let eval = TrainEvaluator::new(cfg, Dataset::digits()).unwrap();
+    let space = Nb201Space::new();
+    match eval.evaluate(&space, &space.nth(0).unwrap()) {
+        Outcome::Failed(why) => assert!(why.contains("`cuda` feature"), "{why}"),
+        o => panic!("{o:?}"),
+    }
+}
