@@ -23,11 +23,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one architecture search and print its result.
-    Search(search::SearchArgs),
+    Search(Box<search::SearchArgs>),
     /// Continue a stored run (a search's --out directory) where it stopped, even after a kill.
     Resume(resume::ResumeArgs),
     /// Compare search algorithms over many seeds and budgets on a benchmark.
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
     /// Time the controller's training on synthetic data (seconds per epoch, GFLOP/s, memory).
     BenchController(bench_controller::BenchControllerArgs),
     /// Time the built-in trainer on a fixed NB201 network (images/s) against PyTorch CPU.

@@ -174,7 +174,9 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
         }
         Some("supernet") => {
             let SpaceOnly::Mobile(space) = args.space.space_only()? else {
-                anyhow::bail!("--evaluator supernet is the weight-sharing supernet of --space mobile");
+                anyhow::bail!(
+                    "--evaluator supernet is the weight-sharing supernet of --space mobile"
+                );
             };
             anyhow::ensure!(
                 args.eval.workers == 1,

@@ -187,7 +187,15 @@ impl MobileSupernet {
     ) -> Self {
         let sk = skeleton;
         let stem = ConvBnG::new(in_channels, sk.stem_channels, 3, 2, 1, rng, device);
-        let first = MbConv::new(sk.stem_channels, sk.first_block_channels, 3, 1, 1, rng, device);
+        let first = MbConv::new(
+            sk.stem_channels,
+            sk.first_block_channels,
+            3,
+            1,
+            1,
+            rng,
+            device,
+        );
         let mut choices = Vec::new();
         let mut channels = sk.first_block_channels;
         for stage in &sk.stages {
@@ -273,7 +281,11 @@ pub struct SupernetEvaluator {
 impl SupernetEvaluator {
     /// A supernet for `space`'s skeleton scaled by `config.width_multiplier`, trained on
     /// `data`, seed 0 (see [`Evaluator::reseed`]).
-    pub fn new(config: SupernetConfig, data: Dataset, space: &MobileSpace) -> Result<Self, TrainError> {
+    pub fn new(
+        config: SupernetConfig,
+        data: Dataset,
+        space: &MobileSpace,
+    ) -> Result<Self, TrainError> {
         Self::with_seed(config, Arc::new(data), space.skeleton(), 0)
     }
 
@@ -289,7 +301,9 @@ impl SupernetEvaluator {
             ));
         }
         if !(config.width_multiplier > 0.0 && config.width_multiplier.is_finite()) {
-            return Err(TrainError::Config("the width multiplier must be positive".into()));
+            return Err(TrainError::Config(
+                "the width multiplier must be positive".into(),
+            ));
         }
         let n = data.train.len();
         let mut perm: Vec<usize> = (0..n).collect();
@@ -397,7 +411,9 @@ impl SupernetEvaluator {
                     .map_err(|e| TrainError::Failed(format!("logits: {e:?}")))?;
                 for (row, &label) in v.chunks_exact(classes).zip(&y) {
                     if row.iter().any(|v| !v.is_finite()) {
-                        return Err(TrainError::Failed("the supernet diverged (NaN logits)".into()));
+                        return Err(TrainError::Failed(
+                            "the supernet diverged (NaN logits)".into(),
+                        ));
                     }
                     let best = row
                         .iter()
