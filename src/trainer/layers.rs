@@ -30,19 +30,7 @@ pub fn conv(
     rng: &mut Rng,
     device: &Device,
 ) -> Conv2d {
-    let p = k / 2;
-    let mut c = Conv2dConfig::new([cin, cout], [k, k])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-        .with_bias(false)
-        .init(device);
-    let bound = 1.0 / ((cin * k * k) as f32).sqrt();
-    let w = uniform(rng, cout * cin * k * k, bound);
-    c.weight = Param::from_tensor(Tensor::from_data(
-        TensorData::new(w, [cout, cin, k, k]),
-        device,
-    ));
-    c
+    conv_grouped(cin, cout, k, stride, 1, rng, device)
 }
 
 /// A bias-free `k x k` convolution in `groups` groups (`groups = cin = cout`: depthwise), with
@@ -112,8 +100,22 @@ impl ConvBn {
         rng: &mut Rng,
         device: &Device,
     ) -> Self {
+        Self::grouped(cin, cout, k, stride, 1, rng, device)
+    }
+
+    /// The same with the convolution in `groups` groups (depthwise when `groups = cin = cout`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn grouped(
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        groups: usize,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Self {
         Self {
-            conv: conv(cin, cout, k, stride, rng, device),
+            conv: conv_grouped(cin, cout, k, stride, groups, rng, device),
             bn: batch_norm(cout, device),
         }
     }
@@ -121,6 +123,12 @@ impl ConvBn {
     /// Convolution, then batch norm.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.bn.forward(self.conv.forward(x))
+    }
+
+    /// Trainable parameters: the convolution's weights and batch norm's scale and shift (its
+    /// running statistics are not trained).
+    pub fn trainable_params(&self) -> usize {
+        burn::module::Module::num_params(&self.conv) + 2 * self.bn.gamma.val().dims()[0]
     }
 }
 

@@ -16,8 +16,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use burn::nn::Linear;
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::nn::{BatchNorm, Linear};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
@@ -26,7 +26,7 @@ use rand::Rng as _;
 use rand::seq::SliceRandom;
 
 use super::data::{Dataset, Normalizer};
-use super::layers::{batch_norm, conv_grouped, global_avg_pool, linear};
+use super::layers::{ConvBn, global_avg_pool, linear};
 use super::train::batch;
 use super::{TrainDevice, TrainError, device_for};
 use crate::benchmark::{Evaluation, Evaluator, Outcome};
@@ -83,48 +83,14 @@ fn relu6(x: Tensor<4>) -> Tensor<4> {
     x.clamp(0.0, 6.0)
 }
 
-/// Convolution (optionally grouped) then batch norm.
-#[derive(Module, Debug)]
-struct ConvBnG {
-    conv: burn::nn::conv::Conv2d,
-    bn: BatchNorm,
-}
-
-impl ConvBnG {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        groups: usize,
-        rng: &mut Rng,
-        device: &Device,
-    ) -> Self {
-        Self {
-            conv: conv_grouped(cin, cout, k, stride, groups, rng, device),
-            bn: batch_norm(cout, device),
-        }
-    }
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(self.conv.forward(x))
-    }
-
-    /// Trainable parameters: the convolution's weights and batch norm's scale and shift (its
-    /// running statistics are not trained).
-    fn trainable_params(&self) -> usize {
-        burn::module::Module::num_params(&self.conv) + 2 * self.bn.gamma.val().dims()[0]
-    }
-}
-
 /// An inverted-residual block: 1x1 expansion (when the ratio is above 1), k x k depthwise
 /// convolution, 1x1 linear projection; ReLU6 after the first two; identity shortcut when the
 /// shapes allow.
 #[derive(Module, Debug)]
 struct MbConv {
-    expand: Option<ConvBnG>,
-    depthwise: ConvBnG,
-    project: ConvBnG,
+    expand: Option<ConvBn>,
+    depthwise: ConvBn,
+    project: ConvBn,
     residual: bool,
 }
 
@@ -141,9 +107,9 @@ impl MbConv {
     ) -> Self {
         let hidden = cin * e;
         Self {
-            expand: (e > 1).then(|| ConvBnG::new(cin, hidden, 1, 1, 1, rng, device)),
-            depthwise: ConvBnG::new(hidden, hidden, k, stride, hidden, rng, device),
-            project: ConvBnG::new(hidden, cout, 1, 1, 1, rng, device),
+            expand: (e > 1).then(|| ConvBn::grouped(cin, hidden, 1, 1, 1, rng, device)),
+            depthwise: ConvBn::grouped(hidden, hidden, k, stride, hidden, rng, device),
+            project: ConvBn::grouped(hidden, cout, 1, 1, 1, rng, device),
             residual: stride == 1 && cin == cout,
         }
     }
@@ -158,7 +124,7 @@ impl MbConv {
     }
 
     fn trainable_params(&self) -> usize {
-        self.expand.as_ref().map_or(0, ConvBnG::trainable_params)
+        self.expand.as_ref().map_or(0, ConvBn::trainable_params)
             + self.depthwise.trainable_params()
             + self.project.trainable_params()
     }
@@ -168,11 +134,11 @@ impl MbConv {
 /// position, head and classifier.
 #[derive(Module, Debug)]
 pub struct MobileSupernet {
-    stem: ConvBnG,
+    stem: ConvBn,
     first: MbConv,
     /// `choices[position][op.token() - 1]` for the six MBConv operations.
     choices: Vec<Vec<MbConv>>,
-    head: ConvBnG,
+    head: ConvBn,
     classifier: Linear,
 }
 
@@ -186,7 +152,7 @@ impl MobileSupernet {
         device: &Device,
     ) -> Self {
         let sk = skeleton;
-        let stem = ConvBnG::new(in_channels, sk.stem_channels, 3, 2, 1, rng, device);
+        let stem = ConvBn::grouped(in_channels, sk.stem_channels, 3, 2, 1, rng, device);
         let first = MbConv::new(
             sk.stem_channels,
             sk.first_block_channels,
@@ -210,7 +176,7 @@ impl MobileSupernet {
                 channels = stage.width;
             }
         }
-        let head = ConvBnG::new(channels, sk.head_channels, 1, 1, 1, rng, device);
+        let head = ConvBn::grouped(channels, sk.head_channels, 1, 1, 1, rng, device);
         let classifier = linear(sk.head_channels, classes, rng, device);
         Self {
             stem,
