@@ -296,8 +296,8 @@ fn a_second_process_on_a_run_is_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Processes whose environment holds `SEMINAS_WORKDIR=<a folder under dir>`.
-fn processes_working_in(dir: &Path) -> Vec<u32> {
+/// Processes whose environment holds `SEMINAS_WORKDIR=<a folder under dir>`, with that folder.
+fn processes_working_in(dir: &Path) -> Vec<(u32, String)> {
     let needle = format!("SEMINAS_WORKDIR={}", dir.display());
     std::fs::read_dir("/proc")
         .unwrap()
@@ -307,12 +307,23 @@ fn processes_working_in(dir: &Path) -> Vec<u32> {
             let env = std::fs::read(e.path().join("environ")).ok()?;
             let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
             let zombie = stat.rsplit(')').next()?.split_whitespace().next()? == "Z";
-            let hit = env
+            let workdir = env
                 .split(|&b| b == 0)
-                .any(|v| String::from_utf8_lossy(v).starts_with(&needle));
-            (hit && !zombie).then_some(pid)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .find(|v| v.starts_with(&needle))?;
+            (!zombie).then_some((pid, workdir))
         })
         .collect()
+}
+
+/// How many evaluations have a live process: an evaluation is a shell and what it started, so
+/// processes are counted by their distinct workdirs.
+fn evaluations_running_in(dir: &Path) -> usize {
+    let workdirs: std::collections::BTreeSet<String> = processes_working_in(dir)
+        .into_iter()
+        .map(|(_, w)| w)
+        .collect();
+    workdirs.len()
 }
 
 #[test]
@@ -339,13 +350,15 @@ fn ctrl_c_stops_the_running_trainings_too() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while processes_working_in(&dir).len() < 2 && Instant::now() < deadline {
+    while evaluations_running_in(&dir) < 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(
-        processes_working_in(&dir).len() >= 2,
+        evaluations_running_in(&dir) >= 2,
         "the evaluations did not start"
     );
+    // seminas registers a command just after its exec, which the loop above can see first.
+    std::thread::sleep(Duration::from_millis(300));
     // SAFETY: sending a signal to our own child.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
@@ -358,6 +371,6 @@ fn ctrl_c_stops_the_running_trainings_too() {
     while !processes_working_in(&dir).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(processes_working_in(&dir), Vec::<u32>::new());
+    assert_eq!(processes_working_in(&dir), Vec::<(u32, String)>::new());
     std::fs::remove_dir_all(&dir).unwrap();
 }
