@@ -13,7 +13,7 @@ use seminas::evaluator::ray::RayClient;
 use seminas::evaluator::ray_jobs::RayEvaluator;
 use seminas::space::SearchSpace;
 use seminas::space::mobile::MobileSpace;
-use seminas::trainer::data::FASHION_MNIST_DEBIAN_DIR;
+use seminas::trainer::data::{FASHION_MNIST_DEBIAN_DIR, FolderOptions};
 use seminas::trainer::supernet::{SupernetConfig, SupernetEvaluator};
 use seminas::trainer::{Dataset, TrainConfig, TrainDevice, TrainEvaluator};
 
@@ -21,13 +21,22 @@ use seminas::trainer::{Dataset, TrainConfig, TrainDevice, TrainEvaluator};
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// Dataset of the built-in trainer: fashion-mnist (IDX files), cifar10 (official binary
-    /// batches) or digits (embedded, tiny).
-    #[arg(long, default_value = "fashion-mnist", value_parser = ["fashion-mnist", "cifar10", "digits"])]
+    /// batches), digits (embedded, tiny) or imagefolder (DIR/train/<class>/*.jpg|png and
+    /// DIR/val/<class>/..., the ImageNet layout, read from disk batch by batch).
+    #[arg(long, default_value = "fashion-mnist", value_parser = ["fashion-mnist", "cifar10", "digits", "imagefolder"])]
     pub dataset: String,
     /// Folder of the dataset's files [fashion-mnist: /usr/share/datasets/fashion-mnist, as
-    /// Debian's dataset-fashion-mnist installs it; cifar10: required].
+    /// Debian's dataset-fashion-mnist installs it; cifar10, imagefolder: required].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Image folder: side R of the network's square input; images are resized so that their
+    /// shorter side is round(R / --crop-fraction), then center-cropped to R x R [default: 32;
+    /// ImageNet searches use 224].
+    #[arg(long, value_name = "R")]
+    pub image_size: Option<usize>,
+    /// Image folder: the center crop's share of the resized shorter side [default: 0.875].
+    #[arg(long, value_name = "F")]
+    pub crop_fraction: Option<f64>,
     /// Built-in trainer: epochs per candidate.
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     pub train_epochs: usize,
@@ -66,8 +75,29 @@ pub struct TrainArgs {
 impl TrainArgs {
     /// The dataset the arguments name, read from its files.
     pub fn dataset(&self) -> anyhow::Result<Dataset> {
+        if self.dataset != "imagefolder" {
+            anyhow::ensure!(
+                self.image_size.is_none() && self.crop_fraction.is_none(),
+                "--image-size and --crop-fraction apply to --dataset imagefolder only"
+            );
+        }
         Ok(match self.dataset.as_str() {
             "digits" => Dataset::digits(),
+            "imagefolder" => {
+                let Some(dir) = &self.data_dir else {
+                    anyhow::bail!(
+                        "--dataset imagefolder needs --data-dir DIR (a folder holding train/ and \
+                         val/, each with one subfolder of JPEG or PNG images per class)"
+                    );
+                };
+                let defaults = FolderOptions::default();
+                let options = FolderOptions {
+                    image_size: self.image_size.unwrap_or(defaults.image_size),
+                    crop_fraction: self.crop_fraction.unwrap_or(defaults.crop_fraction),
+                };
+                Dataset::image_folder(dir, &options)
+                    .with_context(|| format!("cannot read the image folder {}", dir.display()))?
+            }
             "cifar10" => {
                 let Some(dir) = &self.data_dir else {
                     anyhow::bail!(

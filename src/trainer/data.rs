@@ -1,12 +1,20 @@
 //! Image classification datasets for the trainer: Fashion-MNIST (IDX files), CIFAR-10 (official
-//! binary batches) and the tiny 8x8 digits set embedded in the binary.
+//! binary batches) and the tiny 8x8 digits set embedded in the binary, held in memory; and
+//! image folders (the ImageNet layout, JPEG and PNG files), read from disk batch by batch.
 //!
-//! Images are kept as bytes (`u8`, channel-major per image: `C x H x W`) with their labels;
-//! [`Dataset::normalizer`] gives the per-channel mean and standard deviation of the training
-//! images, which the trainer applies when it builds a batch.
+//! [`Dataset::read`] gives a batch's images as bytes (`u8`, channel-major per image:
+//! `C x H x W`); [`Dataset::normalizer`] the per-channel normalisation the trainer applies to
+//! them.
+
+mod folder;
+mod image;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+pub use folder::{FolderOptions, IMAGE_EXTENSIONS, ImageFiles};
 
 /// Where Debian's `dataset-fashion-mnist` package installs the IDX files.
 pub const FASHION_MNIST_DEBIAN_DIR: &str = "/usr/share/datasets/fashion-mnist";
@@ -15,7 +23,13 @@ pub const FASHION_MNIST_DEBIAN_DIR: &str = "/usr/share/datasets/fashion-mnist";
 /// 64 pixel values 0..=16, then the label.
 const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
 
-/// What went wrong reading a dataset; every variant names the file.
+/// ImageNet's per-channel mean of pixels scaled to 0..1 (R, G, B), as torchvision's models use.
+pub const IMAGENET_MEAN: [f64; 3] = [0.485, 0.456, 0.406];
+/// ImageNet's per-channel standard deviation of pixels scaled to 0..1 (R, G, B).
+pub const IMAGENET_STD: [f64; 3] = [0.229, 0.224, 0.225];
+
+/// What went wrong reading a dataset; every variant but [`DataError::Invalid`] names the file
+/// or folder.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A file could not be opened or read.
@@ -26,10 +40,10 @@ pub enum DataError {
         /// The operating system's error.
         source: std::io::Error,
     },
-    /// A file exists but its contents are not what the format requires.
+    /// A file or folder exists but its contents are not what the format requires.
     #[error("{path}: {reason}")]
     Malformed {
-        /// The file.
+        /// The file or folder.
         path: PathBuf,
         /// What is wrong.
         reason: String,
@@ -42,18 +56,47 @@ pub enum DataError {
         /// How to get it.
         hint: String,
     },
+    /// An image file could not be decoded when its batch was built.
+    #[error("{path}: {reason}")]
+    Decode {
+        /// The image file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The options cannot work (e.g. an image size of 0).
+    #[error("{0}")]
+    Invalid(String),
 }
 
-/// One split of a dataset: `len()` images of `channels x height x width` bytes and their labels.
+/// One split of a dataset: `len()` images and their labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Images {
-    /// Pixels, image after image, each channel-major (`C x H x W`).
-    pub pixels: Vec<u8>,
     /// One label per image, `0..classes`.
-    pub labels: Vec<u8>,
+    pub labels: Vec<u16>,
+    /// The images.
+    pub pixels: Pixels,
+}
+
+/// Where a split's images are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pixels {
+    /// Decoded, image after image, each channel-major (`C x H x W` bytes).
+    Memory(Vec<u8>),
+    /// Image files, decoded, resized and cropped each time a batch needs them: only the paths
+    /// are held, so a dataset larger than memory (ImageNet: 1.28 million images) works.
+    Files(ImageFiles),
 }
 
 impl Images {
+    /// In-memory images: `pixels` holds `labels.len()` images, channel-major.
+    pub fn in_memory(pixels: Vec<u8>, labels: Vec<u16>) -> Self {
+        Self {
+            labels,
+            pixels: Pixels::Memory(pixels),
+        }
+    }
+
     /// Number of images.
     pub fn len(&self) -> usize {
         self.labels.len()
@@ -61,6 +104,10 @@ impl Images {
     /// True when the split holds no image.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
+    }
+    /// True when the images are files read batch by batch.
+    pub fn on_disk(&self) -> bool {
+        matches!(self.pixels, Pixels::Files(_))
     }
 }
 
@@ -79,6 +126,13 @@ pub struct Dataset {
     pub classes: usize,
     /// The largest pixel value of the format (255, or 16 for digits).
     pub max_value: u8,
+    /// Class names in label order where the format has them (an image folder's class folder
+    /// names); empty otherwise.
+    pub class_names: Vec<String>,
+    /// Mirror training images left-right at random (probability 1/2, drawn from the trainer's
+    /// seeded generator): true for image folders (ImageNet training's minimal augmentation),
+    /// false for the in-memory sets (their recipes here use no augmentation).
+    pub flip_train: bool,
     /// The training split (the validation split is carved from it by the trainer).
     pub train: Images,
     /// The test split (reported, never seen by the search).
@@ -100,13 +154,25 @@ impl Dataset {
         self.channels * self.height * self.width
     }
 
-    /// Per-channel mean and standard deviation of the training pixels (scaled to 0..1), as the
-    /// normalisation that gives them mean 0 and standard deviation 1.
+    /// Per-channel normalisation to mean 0 and standard deviation 1: for in-memory sets by the
+    /// mean and standard deviation of the training pixels (scaled to 0..1); for image folders
+    /// by ImageNet's ([`IMAGENET_MEAN`], [`IMAGENET_STD`]), as scanning every file would take
+    /// longer than a short search.
     pub fn normalizer(&self) -> Normalizer {
+        let Pixels::Memory(pixels) = &self.train.pixels else {
+            let max = f64::from(self.max_value);
+            let (scale, shift) = (0..self.channels)
+                .map(|c| {
+                    let (mean, std) = (IMAGENET_MEAN[c % 3], IMAGENET_STD[c % 3]);
+                    ((1.0 / (max * std)) as f32, (-mean / std) as f32)
+                })
+                .unzip();
+            return Normalizer { scale, shift };
+        };
         let plane = self.height * self.width;
         let mut sum = vec![0f64; self.channels];
         let mut sq = vec![0f64; self.channels];
-        for img in self.train.pixels.chunks_exact(self.image_len()) {
+        for img in pixels.chunks_exact(self.image_len()) {
             for (c, ch) in img.chunks_exact(plane).enumerate() {
                 for &p in ch {
                     let v = f64::from(p) / f64::from(self.max_value);
@@ -125,6 +191,76 @@ impl Dataset {
             shift.push((-mean / std) as f32);
         }
         Normalizer { scale, shift }
+    }
+
+    /// The images `idx` of `split` (a split of this dataset), one after the other, each
+    /// channel-major at the dataset's shape; image `k` is mirrored left-right when `flip[k]`
+    /// (an empty `flip`: none). Files are decoded in parallel on the current rayon pool; the
+    /// bytes do not depend on the number of threads. A file that cannot be read or decoded
+    /// gives the error of the first such image in `idx` order.
+    pub fn read(&self, split: &Images, idx: &[usize], flip: &[bool]) -> Result<Vec<u8>, DataError> {
+        let len = self.image_len();
+        let flipped = |k: usize| flip.get(k).copied().unwrap_or(false);
+        match &split.pixels {
+            Pixels::Memory(pixels) => {
+                let mut out = Vec::with_capacity(idx.len() * len);
+                for (k, &i) in idx.iter().enumerate() {
+                    let img = &pixels[i * len..(i + 1) * len];
+                    if flipped(k) {
+                        for row in img.chunks_exact(self.width) {
+                            out.extend(row.iter().rev());
+                        }
+                    } else {
+                        out.extend_from_slice(img);
+                    }
+                }
+                Ok(out)
+            }
+            Pixels::Files(files) => {
+                if self.channels != 3 || self.height != self.width {
+                    return Err(DataError::Invalid(format!(
+                        "image files give square RGB inputs, not {}x{}x{}",
+                        self.channels, self.height, self.width
+                    )));
+                }
+                let images: Vec<Result<Vec<u8>, DataError>> = idx
+                    .par_iter()
+                    .enumerate()
+                    .map(|(k, &i)| {
+                        let path = files.path(i);
+                        let bytes = std::fs::read(&path).map_err(|source| DataError::Io {
+                            path: path.clone(),
+                            source,
+                        })?;
+                        let rgb = image::decode(&bytes)
+                            .map_err(|reason| DataError::Decode { path, reason })?;
+                        Ok(image::resize_crop(
+                            &rgb,
+                            files.resize_size(),
+                            self.width,
+                            flipped(k),
+                        ))
+                    })
+                    .collect();
+                let mut out = Vec::with_capacity(idx.len() * len);
+                for img in images {
+                    out.extend_from_slice(&img?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// An image folder in the ImageNet layout, as torchvision's `ImageFolder` reads it:
+    /// `dir/train/<class>/<images>` is the training split, `dir/val/<class>/<images>` the test
+    /// split; both must have the same class folders (a missing `val` is an error). A class's
+    /// label is the position of its folder name in sorted order. Images are JPEG or PNG files
+    /// ([`IMAGE_EXTENSIONS`], any case; also in nested folders); hidden entries (names starting
+    /// with `.`) are ignored, other files skipped, and BMP, GIF, PNM, TIFF and WebP files
+    /// refused. Only the file list is read now; [`Dataset::read`] decodes a batch's images,
+    /// converts them to RGB, resizes and center-crops them as `options` says.
+    pub fn image_folder(dir: &Path, options: &FolderOptions) -> Result<Dataset, DataError> {
+        folder::image_folder(dir, options)
     }
 
     /// The embedded 8x8 digits set (1,797 images, 10 classes), split deterministically: every
@@ -161,14 +297,10 @@ impl Dataset {
             width: w,
             classes: 10,
             max_value: 255,
-            train: Images {
-                pixels: pixels_tr,
-                labels: labels_tr,
-            },
-            test: Images {
-                pixels: pixels_te,
-                labels: labels_te,
-            },
+            class_names: Vec::new(),
+            flip_train: false,
+            train: Images::in_memory(pixels_tr, labels_tr),
+            test: Images::in_memory(pixels_te, labels_te),
         })
     }
 
@@ -176,18 +308,13 @@ impl Dataset {
     /// `data_batch_5.bin` and `test_batch.bin` (the `cifar-10-batches-bin` folder of the official
     /// archive). Each record: one label byte, then 1,024 red, 1,024 green and 1,024 blue bytes.
     pub fn cifar10(dir: &Path) -> Result<Dataset, DataError> {
-        let mut train = Images {
-            pixels: Vec::new(),
-            labels: Vec::new(),
-        };
+        let (mut train_px, mut train_lab) = (Vec::new(), Vec::new());
         for i in 1..=5 {
-            read_cifar_batch(&dir.join(format!("data_batch_{i}.bin")), &mut train)?;
+            let path = dir.join(format!("data_batch_{i}.bin"));
+            read_cifar_batch(&path, &mut train_px, &mut train_lab)?;
         }
-        let mut test = Images {
-            pixels: Vec::new(),
-            labels: Vec::new(),
-        };
-        read_cifar_batch(&dir.join("test_batch.bin"), &mut test)?;
+        let (mut test_px, mut test_lab) = (Vec::new(), Vec::new());
+        read_cifar_batch(&dir.join("test_batch.bin"), &mut test_px, &mut test_lab)?;
         Ok(Dataset {
             name: "cifar10".into(),
             channels: 3,
@@ -195,8 +322,10 @@ impl Dataset {
             width: 32,
             classes: 10,
             max_value: 255,
-            train,
-            test,
+            class_names: Vec::new(),
+            flip_train: false,
+            train: Images::in_memory(train_px, train_lab),
+            test: Images::in_memory(test_px, test_lab),
         })
     }
 }
@@ -294,7 +423,7 @@ fn parse_idx_labels(
     path: &Path,
     expect: usize,
     classes: u8,
-) -> Result<Vec<u8>, DataError> {
+) -> Result<Vec<u16>, DataError> {
     let bad = |reason: String| DataError::Malformed {
         path: path.to_path_buf(),
         reason,
@@ -324,12 +453,16 @@ fn parse_idx_labels(
             b[8 + i]
         )));
     }
-    Ok(b[8..].to_vec())
+    Ok(b[8..].iter().map(|&l| u16::from(l)).collect())
 }
 
 const CIFAR_RECORD: usize = 1 + 3 * 32 * 32;
 
-fn read_cifar_batch(path: &Path, out: &mut Images) -> Result<(), DataError> {
+fn read_cifar_batch(
+    path: &Path,
+    pixels: &mut Vec<u8>,
+    labels: &mut Vec<u16>,
+) -> Result<(), DataError> {
     if !path.is_file() {
         return Err(DataError::Missing {
             path: path.to_path_buf(),
@@ -355,8 +488,8 @@ fn read_cifar_batch(path: &Path, out: &mut Images) -> Result<(), DataError> {
                 reason: format!("record {i} has label {}, not below 10", rec[0]),
             });
         }
-        out.labels.push(rec[0]);
-        out.pixels.extend_from_slice(&rec[1..]);
+        labels.push(u16::from(rec[0]));
+        pixels.extend_from_slice(&rec[1..]);
     }
     Ok(())
 }
@@ -367,11 +500,9 @@ fn parse_digits(gz: &[u8], path: &Path) -> Result<Dataset, DataError> {
         path: path.to_path_buf(),
         reason: "not UTF-8 text".into(),
     })?;
-    let mut train = Images {
-        pixels: Vec::new(),
-        labels: Vec::new(),
-    };
-    let mut test = train.clone();
+    // (pixels, labels) of the training and test splits.
+    let mut train = (Vec::new(), Vec::new());
+    let mut test = (Vec::new(), Vec::new());
     for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
         let vals: Result<Vec<u8>, _> = line.split(',').map(|v| v.trim().parse::<u8>()).collect();
         let vals = match vals {
@@ -387,8 +518,8 @@ fn parse_digits(gz: &[u8], path: &Path) -> Result<Dataset, DataError> {
             }
         };
         let split = if i % 5 == 4 { &mut test } else { &mut train };
-        split.pixels.extend_from_slice(&vals[..64]);
-        split.labels.push(vals[64]);
+        split.0.extend_from_slice(&vals[..64]);
+        split.1.push(u16::from(vals[64]));
     }
     Ok(Dataset {
         name: "digits".into(),
@@ -397,8 +528,10 @@ fn parse_digits(gz: &[u8], path: &Path) -> Result<Dataset, DataError> {
         width: 8,
         classes: 10,
         max_value: 16,
-        train,
-        test,
+        class_names: Vec::new(),
+        flip_train: false,
+        train: Images::in_memory(train.0, train.1),
+        test: Images::in_memory(test.0, test.1),
     })
 }
 
@@ -420,7 +553,10 @@ mod tests {
         let d = Dataset::digits();
         assert_eq!(d.train.len() + d.test.len(), 1797);
         assert_eq!(d.test.len(), 359);
-        assert_eq!(d.train.pixels.len(), d.train.len() * 64);
+        let Pixels::Memory(pixels) = &d.train.pixels else {
+            panic!("in memory")
+        };
+        assert_eq!(pixels.len(), d.train.len() * 64);
         // First row of the file: label 0.
         assert_eq!(d.train.labels[0], 0);
         // Class sizes of the UCI optdigits test set (its documentation's class distribution).

@@ -1,7 +1,7 @@
 //! The built-in trainer: trains candidate networks for real and reports their accuracy.
 //!
 //! - [`data`]: Fashion-MNIST (IDX), CIFAR-10 (official binary batches) and the embedded 8x8
-//!   digits;
+//!   digits in memory; image folders in the ImageNet layout (JPEG, PNG) read from disk;
 //! - [`Nb201Net`] and [`Nb101Net`]: the published NAS-Bench-201 and NAS-Bench-101 networks for
 //!   a cell of [`Nb201Space`] or [`Nb101Space`] (smaller widths and depths allowed);
 //! - [`TrainEvaluator`]: an [`Evaluator`] for both spaces. The objective is the accuracy (%) on
@@ -14,9 +14,10 @@
 //!
 //! # Recipe ([`TrainConfig`])
 //! SGD with Nesterov momentum 0.9, weight decay 5e-4 (on every parameter), learning rate 0.1
-//! decayed per step by a cosine to 0, batch 64, cross-entropy, no data augmentation; batch norm
-//! uses batch statistics in training and running statistics for validation and test. Inputs are
-//! normalised per channel by the training images' mean and standard deviation.
+//! decayed per step by a cosine to 0, batch 64, cross-entropy, no data augmentation (image
+//! folders: random horizontal flips, see [`Dataset::flip_train`]); batch norm uses batch
+//! statistics in training and running statistics for validation and test. Inputs are
+//! normalised per channel ([`Dataset::normalizer`]).
 //!
 //! # Determinism and threads
 //! A candidate's weights and batch order come from [`rng_for`]`(seed, "trainer:" + key)`, so an
@@ -83,7 +84,8 @@ pub struct TrainConfig {
     pub val_fraction: f64,
     /// Train on at most this many images of the rest of the training set (default: all).
     pub train_subset: Option<usize>,
-    /// Validate and test on at most this many images each (default: all).
+    /// Validate and test on at most this many images each (default: all): the first ones of
+    /// the test split, or for an image folder (its files in class order) evenly spaced ones.
     pub eval_subset: Option<usize>,
     /// Channels of the first stage; `None`: the published value (16 for NB201, 128 for NB101).
     pub channels: Option<usize>,
@@ -215,7 +217,13 @@ impl TrainEvaluator {
         }
         let cap = config.eval_subset.unwrap_or(usize::MAX);
         let val: Vec<usize> = val.iter().copied().take(cap).collect();
-        let test: Vec<usize> = (0..data.test.len().min(cap)).collect();
+        let n_test = data.test.len();
+        let test: Vec<usize> = if data.test.on_disk() && cap < n_test {
+            // An image folder's files are in class order: spread the subset over all classes.
+            (0..cap).map(|k| k * n_test / cap).collect()
+        } else {
+            (0..n_test.min(cap)).collect()
+        };
         let norm = data.normalizer();
         let objective_name = format!("{}_valid_acc", data.name);
         let report_name = format!("{}_test_acc", data.name);
@@ -288,8 +296,7 @@ impl TrainEvaluator {
                 &self.config,
                 &mut rng,
                 &device,
-            )
-            .map_err(TrainError::Failed)?;
+            )?;
             let net = net.valid();
             let b = self.config.eval_batch_size;
             let val_acc = accuracy(
@@ -300,7 +307,7 @@ impl TrainEvaluator {
                 &self.norm,
                 b,
                 &plain,
-            );
+            )?;
             let test_acc = accuracy(
                 &net,
                 &self.data,
@@ -309,7 +316,7 @@ impl TrainEvaluator {
                 &self.norm,
                 b,
                 &plain,
-            );
+            )?;
             Ok(TrainReport {
                 val_acc,
                 test_acc,

@@ -27,7 +27,7 @@ use rand::seq::SliceRandom;
 
 use super::data::{Dataset, Normalizer};
 use super::layers::{ConvBn, global_avg_pool, linear};
-use super::train::batch;
+use super::train::{batch, flips};
 use super::{TrainDevice, TrainError, device_for};
 use crate::benchmark::{Evaluation, Evaluator, Outcome};
 use crate::rng::{Rng, rng_for};
@@ -352,7 +352,15 @@ impl SupernetEvaluator {
             for _ in 0..self.config.steps_per_eval {
                 let path = state.pool[state.rng.gen_range(0..state.pool.len())].clone();
                 let idx = self.next_batch(state);
-                let (x, y) = batch(&self.data, &self.data.train, &idx, &self.norm, &autodiff);
+                let flip = flips(&self.data, idx.len(), &mut state.rng);
+                let (x, y) = batch(
+                    &self.data,
+                    &self.data.train,
+                    &idx,
+                    &flip,
+                    &self.norm,
+                    &autodiff,
+                )?;
                 let y = Tensor::<1, Int>::from_data(
                     TensorData::new(y.iter().map(|&l| i64::from(l)).collect(), [y.len()]),
                     &autodiff,
@@ -368,7 +376,14 @@ impl SupernetEvaluator {
             let net = state.net.as_ref().expect("present");
             let mut correct = 0usize;
             for chunk in self.held_out.chunks(250) {
-                let (x, y) = batch(&self.data, &self.data.train, chunk, &self.norm, &autodiff);
+                let (x, y) = batch(
+                    &self.data,
+                    &self.data.train,
+                    chunk,
+                    &[],
+                    &self.norm,
+                    &autodiff,
+                )?;
                 let logits = net.forward(arch, x);
                 let classes = logits.dims()[1];
                 let v: Vec<f32> = logits

@@ -7,10 +7,11 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
+use rand::Rng as _;
 use rand::seq::SliceRandom;
 
-use super::TrainConfig;
-use super::data::{Dataset, Images, Normalizer};
+use super::data::{DataError, Dataset, Images, Normalizer};
+use super::{TrainConfig, TrainError};
 use crate::rng::Rng;
 
 /// A network the loop can train: logits from a batch of images.
@@ -37,30 +38,40 @@ impl Network for super::Nb101Net {
     }
 }
 
-/// Images selected by index, normalised, as one `[B, C, H, W]` tensor and its labels.
+/// Which images of a training batch of `n` to mirror: none unless the dataset asks for it (so
+/// that `rng` is not advanced for the in-memory sets), else each with probability 1/2.
+pub(crate) fn flips(data: &Dataset, n: usize, rng: &mut Rng) -> Vec<bool> {
+    if data.flip_train {
+        (0..n).map(|_| rng.r#gen::<bool>()).collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Images selected by index (mirrored where `flip` says, see [`Dataset::read`]), normalised,
+/// as one `[B, C, H, W]` tensor and their labels.
 pub(crate) fn batch(
     data: &Dataset,
     images: &Images,
     idx: &[usize],
+    flip: &[bool],
     norm: &Normalizer,
     device: &Device,
-) -> (Tensor<4>, Vec<u8>) {
-    let len = data.image_len();
+) -> Result<(Tensor<4>, Vec<u16>), DataError> {
+    let pixels = data.read(images, idx, flip)?;
     let plane = data.height * data.width;
-    let mut x = Vec::with_capacity(idx.len() * len);
-    let mut y = Vec::with_capacity(idx.len());
-    for &i in idx {
-        let img = &images.pixels[i * len..(i + 1) * len];
+    let mut x = Vec::with_capacity(pixels.len());
+    for img in pixels.chunks_exact(data.image_len()) {
         for (c, ch) in img.chunks_exact(plane).enumerate() {
             x.extend(
                 ch.iter()
                     .map(|&p| f32::from(p) * norm.scale[c] + norm.shift[c]),
             );
         }
-        y.push(images.labels[i]);
     }
+    let y = idx.iter().map(|&i| images.labels[i]).collect();
     let shape = [idx.len(), data.channels, data.height, data.width];
-    (Tensor::from_data(TensorData::new(x, shape), device), y)
+    Ok((Tensor::from_data(TensorData::new(x, shape), device), y))
 }
 
 /// The learning rate at `step` of `total`: cosine from `lr` down to `lr_min`.
@@ -70,7 +81,7 @@ pub fn cosine_lr(lr: f64, lr_min: f64, step: usize, total: usize) -> f64 {
 }
 
 /// Trains `net` on the images `train_idx` of `data.train`; returns the trained network, or an
-/// error when the loss stops being finite.
+/// error when the loss stops being finite or an image cannot be read.
 pub(crate) fn fit<N: Network>(
     mut net: N,
     data: &Dataset,
@@ -79,7 +90,7 @@ pub(crate) fn fit<N: Network>(
     cfg: &TrainConfig,
     rng: &mut Rng,
     device: &Device,
-) -> Result<N, String> {
+) -> Result<N, TrainError> {
     let mut opt = SgdConfig::new()
         .with_momentum(Some(MomentumConfig {
             momentum: cfg.momentum,
@@ -97,7 +108,8 @@ pub(crate) fn fit<N: Network>(
     for _ in 0..cfg.epochs {
         order.shuffle(rng);
         for chunk in order.chunks(batch_size) {
-            let (x, y) = batch(data, &data.train, chunk, norm, device);
+            let flip = flips(data, chunk.len(), rng);
+            let (x, y) = batch(data, &data.train, chunk, &flip, norm, device)?;
             let y = Tensor::<1, Int>::from_data(
                 TensorData::new(y.iter().map(|&l| i64::from(l)).collect(), [y.len()]),
                 device,
@@ -107,7 +119,9 @@ pub(crate) fn fit<N: Network>(
             if step % 25 == 0 || step + 1 == total {
                 let v: f32 = loss.clone().into_scalar();
                 if !v.is_finite() {
-                    return Err(format!("training diverged: loss {v} at step {step}"));
+                    return Err(TrainError::Failed(format!(
+                        "training diverged: loss {v} at step {step}"
+                    )));
                 }
             }
             let grads = GradientsParams::from_grads(loss.backward(), &net);
@@ -119,7 +133,8 @@ pub(crate) fn fit<N: Network>(
     Ok(net)
 }
 
-/// Accuracy in percent of `net` (in evaluation mode) on the images `idx` of `images`.
+/// Accuracy in percent of `net` (in evaluation mode) on the images `idx` of `images` (never
+/// mirrored).
 pub(crate) fn accuracy<N: Network>(
     net: &N,
     data: &Dataset,
@@ -128,13 +143,13 @@ pub(crate) fn accuracy<N: Network>(
     norm: &Normalizer,
     batch_size: usize,
     device: &Device,
-) -> f64 {
+) -> Result<f64, DataError> {
     if idx.is_empty() {
-        return 0.0;
+        return Ok(0.0);
     }
     let mut correct = 0usize;
     for chunk in idx.chunks(batch_size.max(1)) {
-        let (x, y) = batch(data, images, chunk, norm, device);
+        let (x, y) = batch(data, images, chunk, &[], norm, device)?;
         let logits = net.logits(x);
         let classes = logits.dims()[1];
         let v: Vec<f32> = logits
@@ -151,5 +166,5 @@ pub(crate) fn accuracy<N: Network>(
             correct += usize::from(best == usize::from(label));
         }
     }
-    100.0 * correct as f64 / idx.len() as f64
+    Ok(100.0 * correct as f64 / idx.len() as f64)
 }
