@@ -5,16 +5,19 @@
 //! ```sh
 //! cargo run --release --example supernet_ranking -- [--data DIR] [--archs 8] \
 //!     [--rounds 4] [--steps 20] [--alone-steps 300] [--subset 10000] [--eval-images 500] \
-//!     [--width 0.25] [--seed 0]
+//!     [--width 0.25] [--jobs 1] [--seed 0]
 //! ```
 //!
 //! `--data` is a Fashion-MNIST folder (default: Debian's /usr/share/datasets/fashion-mnist);
 //! `--data digits` uses the embedded 8x8 digits. The supernet evaluates the N architectures
 //! `--rounds` times in turn, `--steps` training steps before each evaluation; its labels are
-//! the last round's. A stand-alone network is a supernet whose pool holds one architecture.
+//! the last round's. A stand-alone network is a supernet whose pool holds one architecture;
+//! `--jobs J` trains J of them at once.
 
 use std::path::PathBuf;
 use std::time::Instant;
+
+use rayon::prelude::*;
 
 use seminas::benchmark::{Evaluator, Outcome};
 use seminas::rng::rng_for;
@@ -56,6 +59,7 @@ fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
 fn main() -> anyhow::Result<()> {
     let mut data = FASHION_MNIST_DEBIAN_DIR.to_string();
     let (mut archs, mut rounds, mut alone_steps, mut seed) = (8usize, 4usize, 300usize, 0u64);
+    let mut jobs = 1usize;
     let mut cfg = SupernetConfig {
         train_subset: Some(10_000),
         ..SupernetConfig::default()
@@ -71,6 +75,7 @@ fn main() -> anyhow::Result<()> {
             "--rounds" => rounds = value.parse()?,
             "--steps" => cfg.steps_per_eval = value.parse()?,
             "--alone-steps" => alone_steps = value.parse()?,
+            "--jobs" => jobs = value.parse::<usize>()?.max(1),
             "--subset" => cfg.train_subset = Some(value.parse()?),
             "--eval-images" => cfg.eval_images = value.parse()?,
             "--width" => cfg.width_multiplier = value.parse()?,
@@ -108,13 +113,25 @@ fn main() -> anyhow::Result<()> {
         steps_per_eval: alone_steps,
         ..cfg
     };
-    let mut alone = Vec::with_capacity(archs);
-    for arch in &pool {
-        let e = SupernetEvaluator::new(alone_cfg.clone(), dataset.clone(), &space)?
-            .reseed(seed)
-            .expect("the configuration was accepted");
-        alone.push(label(&e, &space, arch)?);
-    }
+    // `--jobs` stand-alone trainings at once, the cores shared out (results do not depend on
+    // it: each network is trained by its own seeded evaluator).
+    let alone_cfg = SupernetConfig {
+        threads: (alone_cfg.threads / jobs).max(1),
+        ..alone_cfg
+    };
+    let alone: Vec<f64> = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()?
+        .install(|| {
+            pool.par_iter()
+                .map(|arch| {
+                    let e = SupernetEvaluator::new(alone_cfg.clone(), dataset.clone(), &space)?
+                        .reseed(seed)
+                        .expect("the configuration was accepted");
+                    label(&e, &space, arch)
+                })
+                .collect::<anyhow::Result<_>>()
+        })?;
     println!(
         "stand-alone: {alone_steps} steps each, {:.0} s",
         start.elapsed().as_secs_f64()
