@@ -1,8 +1,10 @@
-//! `seminas mobile cost|export` and a search on `--space mobile` under `--max-mflops` with a
-//! command evaluator.
+//! `seminas mobile cost|export`, a search on `--space mobile` under `--max-mflops` with a
+//! command evaluator, and a weight-sharing supernet search killed and resumed.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn seminas() -> Command {
     Command::new(env!("CARGO_BIN_EXE_seminas"))
@@ -130,4 +132,118 @@ fn search_under_max_mflops_evaluates_nothing_over_the_limit() {
         assert!((objective - mflops / 450.0).abs() < 1e-9, "{l}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// queries.jsonl without timings.
+fn queries(dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("queries.jsonl")).unwrap();
+    text.lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("seconds");
+            v
+        })
+        .collect()
+}
+
+/// A small number generator for the kill moments (meant to vary between runs of the test; the
+/// seed is printed so that a failure can be replayed).
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn a_killed_supernet_search_resumes_to_exactly_the_uninterrupted_labels() {
+    let dir = tmp_dir("supernet-kill");
+    let (reference, run) = (dir.join("reference"), dir.join("run"));
+    // Each process's stderr, to see what the resumes said.
+    let log = dir.join("stderr.txt");
+    let stderr = || {
+        Stdio::from(
+            File::options()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .unwrap(),
+        )
+    };
+    let search = |out: &Path| {
+        let mut c = seminas();
+        c.args(["search", "--space", "mobile", "--evaluator", "supernet"])
+            .args(["--dataset", "digits", "--train-subset", "400"])
+            .args(["--supernet-width", "0.25", "--supernet-steps", "3"])
+            .args(["--supernet-eval-images", "300", "--algo", "re"])
+            .args(["--population", "4", "--tournament", "2", "--queries", "12"])
+            .args(["--seed", "4", "--out"])
+            .arg(out)
+            .stdout(Stdio::null());
+        c
+    };
+    ok(&search(&reference).output().unwrap());
+
+    let mut state = std::env::var("SEMINAS_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("kill moments from SEMINAS_KILL_SEED={state}");
+    let mut child = search(&run).stderr(stderr()).spawn().unwrap();
+    // Kills start once the run store exists (a kill before leaves nothing to resume).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !run.join("run.sqlite").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut kills = 0;
+    loop {
+        let wait = Duration::from_millis(150 + next(&mut state) % 1200);
+        let deadline = Instant::now() + wait;
+        let mut finished = None;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                finished = Some(status);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Some(status) = finished {
+            assert!(
+                status.success(),
+                "{status:?}: {}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+            break;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        child = seminas()
+            .arg("resume")
+            .arg(&run)
+            .stdout(Stdio::null())
+            .stderr(stderr())
+            .spawn()
+            .unwrap();
+        if kills == 5 {
+            assert!(child.wait().unwrap().success());
+            break;
+        }
+    }
+    assert!(kills >= 1, "the run finished before it could be killed");
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(!said.contains("restarts untrained"), "{said}");
+    eprintln!(
+        "{kills} kill(s), {} resume(s) continued a stored supernet",
+        said.matches("the supernet continues from its state")
+            .count()
+    );
+    assert_eq!(queries(&run), queries(&reference));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -65,7 +65,25 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// Why an evaluator's state could not be saved or restored.
+pub type StateError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A stateful evaluator's state after an evaluation, as the run store keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluatorState {
+    /// What the state is of ([`Evaluator::state_name`]).
+    pub name: String,
+    /// The state, as [`Evaluator::save_state`] wrote it.
+    pub data: Vec<u8>,
+}
+
 /// Turns architectures of space `S` into [`Outcome`]s.
+///
+/// Most evaluators are stateless: an outcome depends on the architecture alone. A stateful one
+/// (the weight-sharing supernet) gives outcomes that depend on the evaluations before; it names
+/// its state with [`Self::state_name`], the driver stores [`Self::save_state`] with each of its
+/// outcomes, and a resumed run puts the state back with [`Self::load_state`] (see
+/// [`crate::search::driver::restore_evaluator`]).
 pub trait Evaluator<S: SearchSpace>: Send + Sync {
     /// Name of the objective, e.g. `cifar10_valid_valid_acc`.
     fn objective_name(&self) -> &str;
@@ -92,6 +110,22 @@ pub trait Evaluator<S: SearchSpace>: Send + Sync {
         Self: Sized,
     {
         None
+    }
+    /// For stateful evaluators: the name their state is stored under (e.g. `supernet`).
+    /// `None`, the default, for evaluators whose outcomes depend on the architecture alone.
+    /// A stateful evaluator is driven by one worker.
+    fn state_name(&self) -> Option<&str> {
+        None
+    }
+    /// The state after the evaluations so far, as bytes that [`Self::load_state`] reads.
+    fn save_state(&self) -> Result<Vec<u8>, StateError> {
+        Err("this evaluator keeps no state".into())
+    }
+    /// Replaces the state by one [`Self::save_state`] wrote. A state this evaluator cannot
+    /// continue exactly (another format, configuration or dataset) is refused with the reason.
+    fn load_state(&self, data: &[u8]) -> Result<(), StateError> {
+        let _ = data;
+        Err("this evaluator keeps no state".into())
     }
 }
 

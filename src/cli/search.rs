@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use seminas::benchmark::Evaluator;
 use seminas::report::{HumanSummary, summarize, write_run_dir};
+use seminas::search::driver::{Restored, restore_evaluator};
 use seminas::search::{
     Algo, AlgoConfig, Budget, DriveOptions, NoJournal, ReConfig, SemiNasOverrides, SemiNasReConfig,
     drive,
@@ -256,6 +257,25 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
         },
     };
     let replay = store.as_ref().map(|s| s.replay()).transpose()?;
+    // A finished run evaluates nothing more: its evaluator's state is not needed.
+    if let (Some(store), Some(replay), Some(name)) = (&store, &replay, evaluator.state_name())
+        && store.status()? != "finished"
+    {
+        let stored = store.evaluator_state(name)?;
+        match restore_evaluator::<S, _>(evaluator, replay, stored)? {
+            Restored::Nothing => {}
+            Restored::State { after } => eprintln!(
+                "the {name} continues from its state after proposal {after} (the newest \
+                 finished evaluation)"
+            ),
+            Restored::Missing { outcomes, .. } => eprintln!(
+                "warning: {} holds {outcomes} finished evaluation(s) but not the {name}'s state \
+                 after them (a run stored by an older seminas): the {name} restarts untrained, \
+                 so the evaluations still to come differ from those of an uninterrupted run",
+                store.dir().display()
+            ),
+        }
+    }
     if let Some(store) = &store
         && real
     {

@@ -7,13 +7,18 @@
 //! when work happens, never what is proposed, so a run with `--workers 2` gives the same
 //! architectures and results every time, and a resumed run gives those of an uninterrupted one.
 //! With one worker this is exactly the sequential ask, evaluate, tell loop.
+//!
+//! A stateful evaluator (see [`Evaluator::state_name`]) is driven by one worker; its state is
+//! saved after every outcome and written with that outcome in one step of the journal, so a
+//! stored run always holds the state that follows its newest outcome. [`restore_evaluator`]
+//! puts it back before a stored run is resumed.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::{Budget, Feedback, QueryRecord, SearchRun, Searcher, StopReason};
-use crate::benchmark::{EvalContext, Evaluator, Outcome};
+use crate::benchmark::{EvalContext, Evaluator, EvaluatorState, Outcome, StateError};
 use crate::space::SearchSpace;
 
 /// An error of the journal (the run store), boxed so that the driver does not depend on it.
@@ -26,6 +31,20 @@ pub trait Journal<A> {
     /// An evaluation finished; called as soon as it does (before the searcher is told), so
     /// that no finished evaluation is lost.
     fn finished(&mut self, index: usize, key: &str, outcome: &Outcome) -> Result<(), JournalError>;
+    /// An outcome of a run with a stateful evaluator, with the evaluator's state after it. The
+    /// two must be kept together or not at all (one transaction): a resumed run needs the
+    /// state that follows its newest outcome, and the process may die between any two writes.
+    fn finished_with_state(
+        &mut self,
+        index: usize,
+        key: &str,
+        outcome: &Outcome,
+        state: &EvaluatorState,
+    ) -> Result<(), JournalError>;
+    /// False for a journal that keeps nothing: the driver then saves no evaluator state.
+    fn keeps_states(&self) -> bool {
+        true
+    }
     /// A checkpoint the searcher produced (e.g. trained controller weights) after `told`
     /// proposals had been told.
     fn checkpoint(&mut self, told: usize, name: &str, data: &[u8]) -> Result<(), JournalError> {
@@ -43,6 +62,18 @@ impl<A> Journal<A> for NoJournal {
     }
     fn finished(&mut self, _: usize, _: &str, _: &Outcome) -> Result<(), JournalError> {
         Ok(())
+    }
+    fn finished_with_state(
+        &mut self,
+        _: usize,
+        _: &str,
+        _: &Outcome,
+        _: &EvaluatorState,
+    ) -> Result<(), JournalError> {
+        Ok(())
+    }
+    fn keeps_states(&self) -> bool {
+        false
     }
 }
 
@@ -84,6 +115,30 @@ pub enum DriveError {
         /// The key proposed now.
         proposed: String,
     },
+    /// A stateful evaluator was given several workers.
+    #[error(
+        "the {name} evaluator's results depend on the order of its evaluations: it runs with \
+         one worker, not {workers}"
+    )]
+    StatefulParallel {
+        /// The evaluator's state name.
+        name: String,
+        /// The workers asked for.
+        workers: usize,
+    },
+    /// A stateful evaluator could not save its state after an evaluation (the evaluation is
+    /// not recorded, so a resumed run makes it again from the stored state).
+    #[error("cannot save the evaluator's state: {0}")]
+    SaveState(#[source] StateError),
+    /// The stored state of a stateful evaluator was refused.
+    #[error("cannot resume: the stored {name} state cannot be restored: {source}")]
+    RestoreState {
+        /// The evaluator's state name.
+        name: String,
+        /// Why.
+        #[source]
+        source: StateError,
+    },
     /// A workdir could not be created.
     #[error("cannot create {path}: {source}")]
     Workdir {
@@ -97,6 +152,9 @@ pub enum DriveError {
 /// Runs `searcher` against `evaluator` until the budget is spent, the searcher is exhausted or
 /// the search stalls, with `budget.workers` evaluations at a time. Every proposal and finished
 /// evaluation goes to `journal`; `on_query` sees every paid query when it is told.
+///
+/// To resume a stored run with a stateful evaluator, restore the evaluator first with
+/// [`restore_evaluator`].
 pub fn drive<S, E>(
     space: &S,
     evaluator: &E,
@@ -111,12 +169,21 @@ where
     E: Evaluator<S> + ?Sized,
 {
     let workers = budget.workers.max(1);
+    if let Some(name) = evaluator.state_name()
+        && workers > 1
+    {
+        return Err(DriveError::StatefulParallel {
+            name: name.to_string(),
+            workers,
+        });
+    }
     let mut state = Driver::new(space, searcher, budget, options);
     if workers == 1 {
         let mut inline = Inline {
             space,
             evaluator,
             done: VecDeque::new(),
+            keep_state: journal.keeps_states(),
         };
         return state.run(&mut inline, journal, on_query);
     }
@@ -181,12 +248,17 @@ trait Dispatch<A> {
     fn submit(&mut self, job: Job<A>);
     /// The next finished evaluation (blocks).
     fn wait(&mut self) -> (usize, Outcome);
+    /// A stateful evaluator's state now, to be stored with the outcome being recorded.
+    fn state(&mut self) -> Option<Result<EvaluatorState, StateError>> {
+        None
+    }
 }
 
 struct Inline<'a, S, E: ?Sized> {
     space: &'a S,
     evaluator: &'a E,
     done: VecDeque<(usize, Outcome)>,
+    keep_state: bool,
 }
 
 impl<S: SearchSpace, E: Evaluator<S> + ?Sized> Dispatch<S::Arch> for Inline<'_, S, E> {
@@ -198,6 +270,19 @@ impl<S: SearchSpace, E: Evaluator<S> + ?Sized> Dispatch<S::Arch> for Inline<'_, 
         self.done
             .pop_front()
             .expect("an inline evaluation finishes when it is submitted")
+    }
+    // With one worker nothing is evaluated between an evaluation and the recording of its
+    // outcome (the driver asks for the next proposal only once the last one is told), so the
+    // state now is the state after the outcome being recorded.
+    fn state(&mut self) -> Option<Result<EvaluatorState, StateError>> {
+        if !self.keep_state {
+            return None;
+        }
+        let name = self.evaluator.state_name()?;
+        Some(self.evaluator.save_state().map(|data| EvaluatorState {
+            name: name.to_string(),
+            data,
+        }))
     }
 }
 
@@ -218,6 +303,83 @@ impl<A> Dispatch<A> for Pool<A> {
             usize::MAX,
             Outcome::Failed("every worker thread ended".into()),
         ))
+    }
+}
+
+/// Writes an outcome, with the evaluator's state after it when the evaluator keeps one. An
+/// outcome whose state cannot be saved is not written: a resumed run makes it again.
+fn record<A>(
+    journal: &mut dyn Journal<A>,
+    dispatch: &mut dyn Dispatch<A>,
+    index: usize,
+    key: &str,
+    outcome: &Outcome,
+) -> Result<(), DriveError> {
+    match dispatch.state() {
+        None => journal.finished(index, key, outcome),
+        Some(Ok(state)) => journal.finished_with_state(index, key, outcome, &state),
+        Some(Err(e)) => return Err(DriveError::SaveState(e)),
+    }
+    .map_err(DriveError::Journal)
+}
+
+/// What [`restore_evaluator`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restored {
+    /// Nothing to restore: the evaluator keeps no state, or the run has no outcome yet.
+    Nothing,
+    /// The evaluator continues from its state after the outcome of proposal `after`, the
+    /// run's newest.
+    State {
+        /// 0-based index of the proposal whose outcome the state follows.
+        after: usize,
+    },
+    /// The run holds outcomes but no state that follows the newest (a run stored by a seminas
+    /// that did not save evaluator states): the evaluator starts afresh, so the outcomes still
+    /// to come differ from those of an uninterrupted run.
+    Missing {
+        /// The stored outcomes.
+        outcomes: usize,
+        /// The proposal the newest stored state follows, if there is one.
+        stored_after: Option<usize>,
+    },
+}
+
+/// Before resuming `replay`: puts back the state a stateful `evaluator` had after the run's
+/// newest outcome. `stored` is the newest stored state of [`Evaluator::state_name`] with the
+/// index of the proposal whose outcome it was written with (the run store's
+/// `evaluator_state`). The driver writes each outcome with the state after it in one step, so
+/// the newest state follows the newest outcome unless the run stored none (see
+/// [`Restored::Missing`]). A state the evaluator refuses is an error.
+pub fn restore_evaluator<S, E>(
+    evaluator: &E,
+    replay: &Replay,
+    stored: Option<(usize, Vec<u8>)>,
+) -> Result<Restored, DriveError>
+where
+    S: SearchSpace,
+    E: Evaluator<S> + ?Sized,
+{
+    let Some(name) = evaluator.state_name() else {
+        return Ok(Restored::Nothing);
+    };
+    let Some(&newest) = replay.outcomes.keys().max() else {
+        return Ok(Restored::Nothing);
+    };
+    match stored {
+        Some((after, data)) if after == newest => {
+            evaluator
+                .load_state(&data)
+                .map_err(|source| DriveError::RestoreState {
+                    name: name.to_string(),
+                    source,
+                })?;
+            Ok(Restored::State { after })
+        }
+        other => Ok(Restored::Missing {
+            outcomes: replay.outcomes.len(),
+            stored_after: other.map(|(after, _)| after),
+        }),
     }
 }
 
@@ -317,19 +479,20 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
             };
             if let Slot::Running = head.slot {
                 let (index, outcome) = dispatch.wait();
-                let Some(p) = self.proposals.get_mut(index) else {
-                    // Only when every worker died: fail the head so the run still ends.
-                    let key = self.proposals[self.told].key.clone();
-                    journal
-                        .finished(self.told, &key, &outcome)
-                        .map_err(DriveError::Journal)?;
-                    self.proposals[self.told].slot = Slot::Done(outcome);
-                    continue;
+                // `usize::MAX` only when every worker died: fail the head so the run still ends.
+                let index = if index < self.proposals.len() {
+                    index
+                } else {
+                    self.told
                 };
-                journal
-                    .finished(index, &p.key, &outcome)
-                    .map_err(DriveError::Journal)?;
-                p.slot = Slot::Done(outcome);
+                record(
+                    journal,
+                    dispatch,
+                    index,
+                    &self.proposals[index].key,
+                    &outcome,
+                )?;
+                self.proposals[index].slot = Slot::Done(outcome);
                 continue;
             }
             self.tell_head(on_query);
@@ -394,9 +557,7 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
             Slot::Done(outcome)
         } else if let Err(e) = self.space.validate(&arch) {
             let outcome = Outcome::Failed(format!("invalid architecture: {e}"));
-            journal
-                .finished(index, &key, &outcome)
-                .map_err(DriveError::Journal)?;
+            record(journal, dispatch, index, &key, &outcome)?;
             Slot::Done(outcome)
         } else {
             let workdir = match &self.options.workdirs {

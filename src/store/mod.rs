@@ -7,6 +7,11 @@
 //! generator included) exactly; evaluations that had not finished are started again. Every
 //! step is written before the driver goes on (SQLite's write-ahead log survives SIGKILL), and
 //! a lock file keeps a second process off the same run.
+//!
+//! A stateful evaluator's state (the supernet's weights) is kept in the `checkpoints` table as
+//! `evaluator:<name>`, with `told` holding the index of the proposal whose outcome it follows:
+//! it is written in one transaction with that outcome, replacing the previous state, so that a
+//! kill at any moment leaves the newest outcome with the state after it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -15,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::benchmark::{Evaluation, Outcome};
+use crate::benchmark::{Evaluation, EvaluatorState, Outcome};
 use crate::search::driver::{Journal, JournalError, Replay};
 use crate::space::SearchSpace;
 
@@ -24,6 +29,8 @@ pub const DATABASE: &str = "run.sqlite";
 /// Folder of the per-evaluation work directories inside a run directory.
 pub const EVALS: &str = "evals";
 const LOCK: &str = "lock";
+/// Prefix of evaluator states in the `checkpoints` table (searcher checkpoints have none).
+const EVALUATOR_STATE: &str = "evaluator:";
 /// Version of the database layout.
 const FORMAT: i64 = 1;
 
@@ -335,49 +342,36 @@ impl RunStore {
 
     /// Records a finished evaluation.
     pub fn add_outcome(&self, index: usize, outcome: &Outcome) -> Result<(), StoreError> {
-        let (status, objective, report, cost, metrics, reason) = match outcome {
-            Outcome::Evaluated(e) => (
-                "evaluated",
-                Some(e.objective),
-                e.report,
-                Some(e.cost_seconds),
-                Some(serde_json::to_string(&e.metrics).expect("numbers serialise")),
-                None,
-            ),
-            Outcome::Failed(r) => ("failed", None, None, None, None, Some(r.as_str())),
-            Outcome::NotEvaluable => ("not_evaluable", None, None, None, None, None),
-        };
-        self.conn
-            .execute(
-                "INSERT INTO evaluations
-                 (idx, status, objective, report, cost_seconds, metrics, reason, finished_unix)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    index as i64,
-                    status,
-                    objective,
-                    report,
-                    cost,
-                    metrics,
-                    reason,
-                    now()
-                ],
-            )
+        insert_outcome(&self.conn, index, outcome).map_err(|e| self.sql(e))
+    }
+
+    /// Records a finished evaluation and the evaluator's state after it in one transaction
+    /// (a kill leaves both or neither), replacing the previous state of that name.
+    pub fn add_outcome_with_state(
+        &self,
+        index: usize,
+        outcome: &Outcome,
+        name: &str,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.sql(e))?;
+        insert_outcome(&tx, index, outcome).map_err(|e| self.sql(e))?;
+        replace_checkpoint(&tx, index, &format!("{EVALUATOR_STATE}{name}"), data)
             .map_err(|e| self.sql(e))?;
-        Ok(())
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    /// The stored state of the evaluator whose state is named `name`, with the index of the
+    /// proposal whose outcome it follows.
+    pub fn evaluator_state(&self, name: &str) -> Result<Option<(usize, Vec<u8>)>, StoreError> {
+        self.latest_checkpoint(&format!("{EVALUATOR_STATE}{name}"))
     }
 
     /// Stores a searcher checkpoint, replacing older ones of the same name (a run keeps the
     /// newest controller, not one per round).
     pub fn add_checkpoint(&self, told: usize, name: &str, data: &[u8]) -> Result<(), StoreError> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.sql(e))?;
-        tx.execute("DELETE FROM checkpoints WHERE name = ?1", params![name])
-            .map_err(|e| self.sql(e))?;
-        tx.execute(
-            "INSERT INTO checkpoints (told, name, data, saved_unix) VALUES (?1, ?2, ?3, ?4)",
-            params![told as i64, name, data, now()],
-        )
-        .map_err(|e| self.sql(e))?;
+        replace_checkpoint(&tx, told, name, data).map_err(|e| self.sql(e))?;
         tx.commit().map_err(|e| self.sql(e))
     }
 
@@ -467,9 +461,67 @@ impl<S: SearchSpace> Journal<S::Arch> for StoreJournal<'_, S> {
     ) -> Result<(), JournalError> {
         Ok(self.store.add_outcome(index, outcome)?)
     }
+    fn finished_with_state(
+        &mut self,
+        index: usize,
+        _key: &str,
+        outcome: &Outcome,
+        state: &EvaluatorState,
+    ) -> Result<(), JournalError> {
+        Ok(self
+            .store
+            .add_outcome_with_state(index, outcome, &state.name, &state.data)?)
+    }
     fn checkpoint(&mut self, told: usize, name: &str, data: &[u8]) -> Result<(), JournalError> {
         Ok(self.store.add_checkpoint(told, name, data)?)
     }
+}
+
+/// Inserts a finished evaluation (refused when the index has one already).
+fn insert_outcome(conn: &Connection, index: usize, outcome: &Outcome) -> rusqlite::Result<()> {
+    let (status, objective, report, cost, metrics, reason) = match outcome {
+        Outcome::Evaluated(e) => (
+            "evaluated",
+            Some(e.objective),
+            e.report,
+            Some(e.cost_seconds),
+            Some(serde_json::to_string(&e.metrics).expect("numbers serialise")),
+            None,
+        ),
+        Outcome::Failed(r) => ("failed", None, None, None, None, Some(r.as_str())),
+        Outcome::NotEvaluable => ("not_evaluable", None, None, None, None, None),
+    };
+    conn.execute(
+        "INSERT INTO evaluations
+         (idx, status, objective, report, cost_seconds, metrics, reason, finished_unix)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            index as i64,
+            status,
+            objective,
+            report,
+            cost,
+            metrics,
+            reason,
+            now()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Replaces the checkpoints named `name` by `data`.
+fn replace_checkpoint(
+    conn: &Connection,
+    told: usize,
+    name: &str,
+    data: &[u8],
+) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM checkpoints WHERE name = ?1", params![name])?;
+    conn.execute(
+        "INSERT INTO checkpoints (told, name, data, saved_unix) VALUES (?1, ?2, ?3, ?4)",
+        params![told as i64, name, data, now()],
+    )?;
+    Ok(())
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {

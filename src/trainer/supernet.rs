@@ -12,6 +12,16 @@
 //! which now includes the one being evaluated), then measures the architecture on the
 //! held-out images. The evaluator is stateful: results depend on the order of evaluations, so
 //! it must be driven by one worker.
+//!
+//! # State
+//! [`Evaluator::save_state`] writes everything that changes as the supernet trains, so that a
+//! resumed run continues it bit for bit: a safetensors file whose tensors are `net` (the
+//! weights and batch-norm statistics, burn's burnpack module record, which keeps the parameter
+//! ids the optimiser state is keyed by), `optimizer` (SGD's momentum buffers, burnpack) and
+//! `order` (`U32`, the training images in their shuffled order), and whose metadata holds
+//! `format` (`seminas-supernet-1`), `config` (what must match for the state to be continued:
+//! dataset, width, skeleton, training settings), `rng` (ChaCha seed, stream, word position),
+//! `pool` (the architectures trained so far, as tokens), `next` and `steps`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -22,14 +32,17 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
-use rand::Rng as _;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
 use rand::seq::SliceRandom;
+use rand::{Rng as _, SeedableRng as _};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use super::data::{Dataset, Normalizer};
 use super::layers::{ConvBn, global_avg_pool, linear};
 use super::train::{batch, flips};
 use super::{TrainDevice, TrainError, device_for};
-use crate::benchmark::{Evaluation, Evaluator, Outcome};
+use crate::benchmark::{Evaluation, Evaluator, Outcome, StateError};
 use crate::rng::{Rng, rng_for};
 use crate::space::SearchSpace;
 use crate::space::mobile::{MobileArch, MobileOp, MobileSkeleton, MobileSpace};
@@ -216,6 +229,43 @@ impl MobileSupernet {
     }
 }
 
+/// Name of the supernet's state in a run store.
+pub const STATE_NAME: &str = "supernet";
+/// Format of [`Evaluator::save_state`]'s bytes (see the module documentation).
+pub const STATE_FORMAT: &str = "seminas-supernet-1";
+
+/// Why a supernet state could not be saved or restored.
+#[derive(Debug, thiserror::Error)]
+pub enum SupernetStateError {
+    /// The bytes are not a readable supernet state.
+    #[error("not a readable supernet state: {0}")]
+    Damaged(String),
+    /// Another format version.
+    #[error("the state is in format {found:?}; this seminas reads {STATE_FORMAT:?}")]
+    Format {
+        /// The state's format.
+        found: String,
+    },
+    /// A state of a supernet with other settings.
+    #[error(
+        "the state is of another supernet: its {what} is {stored}, this supernet's is {current}"
+    )]
+    Mismatch {
+        /// The setting.
+        what: String,
+        /// Its value in the state.
+        stored: String,
+        /// Its value here.
+        current: String,
+    },
+    /// An earlier evaluation panicked while the supernet trained, leaving no network.
+    #[error("the supernet was lost when an evaluation panicked while training it")]
+    Lost,
+    /// Serialisation failed.
+    #[error("cannot serialise the supernet: {0}")]
+    Save(String),
+}
+
 /// The supernet under training, with everything that changes as it trains.
 struct State {
     net: Option<MobileSupernet>,
@@ -242,6 +292,8 @@ pub struct SupernetEvaluator {
     base: MobileSkeleton,
     state: Mutex<State>,
     objective_name: String,
+    /// What a saved state must match to be continued: (setting, value), see [`STATE_FORMAT`].
+    settings: Vec<(&'static str, String)>,
 }
 
 impl SupernetEvaluator {
@@ -294,15 +346,42 @@ impl SupernetEvaluator {
         let device = device_for(config.device)?.autodiff();
         let mut rng = rng_for(seed, "supernet");
         let net = MobileSupernet::new(&skeleton, data.channels, data.classes, &mut rng, &device);
-        let opt = SgdConfig::new()
-            .with_momentum(Some(MomentumConfig {
-                momentum: config.momentum,
-                dampening: 0.0,
-                nesterov: true,
-            }))
-            .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
-            .init();
+        let opt = optimizer(&config);
         let objective_name = format!("{}_supernet_acc", data.name);
+        // Threads and device are left out: a state may continue elsewhere.
+        let settings = vec![
+            ("dataset (--dataset)", data.name.clone()),
+            (
+                "image shape",
+                format!("{}x{}x{}", data.channels, data.height, data.width),
+            ),
+            ("classes", data.classes.to_string()),
+            ("training images", n.to_string()),
+            (
+                "width multiplier (--supernet-width)",
+                config.width_multiplier.to_string(),
+            ),
+            (
+                "held-out images (--supernet-eval-images)",
+                config.eval_images.to_string(),
+            ),
+            (
+                "training subset (--train-subset)",
+                format!("{:?}", config.train_subset),
+            ),
+            ("batch size", config.batch_size.to_string()),
+            (
+                "steps per evaluation (--supernet-steps)",
+                config.steps_per_eval.to_string(),
+            ),
+            ("learning rate", config.learning_rate.to_string()),
+            ("momentum", config.momentum.to_string()),
+            ("weight decay", config.weight_decay.to_string()),
+            (
+                "skeleton",
+                serde_json::to_string(&skeleton).expect("a skeleton serialises"),
+            ),
+        ];
         Ok(Self {
             norm: data.normalizer(),
             train,
@@ -319,6 +398,7 @@ impl SupernetEvaluator {
                 steps: 0,
             }),
             objective_name,
+            settings,
             config,
             data,
         })
@@ -409,6 +489,195 @@ impl SupernetEvaluator {
         Ok((acc, start.elapsed().as_secs_f64()))
     }
 
+    /// The state as bytes (see the module documentation).
+    fn state_bytes(&self) -> Result<Vec<u8>, SupernetStateError> {
+        let save = |e: String| SupernetStateError::Save(e);
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let net = state.net.as_ref().ok_or(SupernetStateError::Lost)?;
+        let weights = net
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| save(e.to_string()))?;
+        let optim = state.opt.into_bytes().map_err(|e| save(e.to_string()))?;
+        let order: Vec<u8> = state
+            .order
+            .iter()
+            .flat_map(|&i| (i as u32).to_le_bytes())
+            .collect();
+        let views = [
+            ("net", Dtype::U8, vec![weights.len()], &weights[..]),
+            ("optimizer", Dtype::U8, vec![optim.len()], &optim[..]),
+            ("order", Dtype::U32, vec![state.order.len()], &order[..]),
+        ]
+        .into_iter()
+        .map(|(name, dtype, shape, data)| {
+            TensorView::new(dtype, shape, data)
+                .map(|v| (name.to_string(), v))
+                .map_err(|e| save(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+        let settings: serde_json::Map<String, serde_json::Value> = self
+            .settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone().into()))
+            .collect();
+        let pool: Vec<Vec<u32>> = state
+            .pool
+            .iter()
+            .map(|a| a.ops().iter().map(|o| o.token()).collect())
+            .collect();
+        let rng = serde_json::json!({
+            "seed": state.rng.get_seed().iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "stream": state.rng.get_stream().to_string(),
+            "word_pos": state.rng.get_word_pos().to_string(),
+        });
+        let meta = std::collections::HashMap::from([
+            ("format".to_string(), STATE_FORMAT.to_string()),
+            (
+                "config".to_string(),
+                serde_json::Value::Object(settings).to_string(),
+            ),
+            ("rng".to_string(), rng.to_string()),
+            (
+                "pool".to_string(),
+                serde_json::to_string(&pool).expect("tokens serialise"),
+            ),
+            ("next".to_string(), state.next.to_string()),
+            ("steps".to_string(), state.steps.to_string()),
+        ]);
+        safetensors::tensor::serialize(views, Some(meta)).map_err(|e| save(e.to_string()))
+    }
+
+    /// Replaces the state by one [`Self::state_bytes`] wrote; checks everything before
+    /// changing anything.
+    fn restore(&self, bytes: &[u8]) -> Result<(), SupernetStateError> {
+        let damaged = |e: String| SupernetStateError::Damaged(e);
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| damaged(e.to_string()))?;
+        let meta = header
+            .metadata()
+            .clone()
+            .ok_or_else(|| damaged("no metadata".into()))?;
+        let get = |k: &str| {
+            meta.get(k)
+                .ok_or_else(|| damaged(format!("the metadata lacks {k:?}")))
+        };
+        let format = get("format")?;
+        if format != STATE_FORMAT {
+            return Err(SupernetStateError::Format {
+                found: format.clone(),
+            });
+        }
+        let settings: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(get("config")?).map_err(|e| damaged(format!("config: {e}")))?;
+        for (what, current) in &self.settings {
+            let stored = settings.get(*what).and_then(|v| v.as_str());
+            if stored != Some(current.as_str()) {
+                return Err(SupernetStateError::Mismatch {
+                    what: what.to_string(),
+                    stored: stored.unwrap_or("absent").to_string(),
+                    current: current.clone(),
+                });
+            }
+        }
+        let rng: serde_json::Value =
+            serde_json::from_str(get("rng")?).map_err(|e| damaged(format!("rng: {e}")))?;
+        let field = |k: &str| {
+            rng[k]
+                .as_str()
+                .ok_or_else(|| damaged(format!("rng lacks {k}")))
+        };
+        let hex = field("seed")?;
+        let mut seed = [0u8; 32];
+        if hex.len() != 64 || !hex.is_ascii() {
+            return Err(damaged("rng seed: not 64 hex digits".into()));
+        }
+        for (i, b) in seed.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+                .map_err(|e| damaged(format!("rng seed: {e}")))?;
+        }
+        let stream: u64 = field("stream")?
+            .parse()
+            .map_err(|e| damaged(format!("rng stream: {e}")))?;
+        let word_pos: u128 = field("word_pos")?
+            .parse()
+            .map_err(|e| damaged(format!("rng word_pos: {e}")))?;
+        let blocks = self.skeleton.num_blocks();
+        let tokens: Vec<Vec<u32>> =
+            serde_json::from_str(get("pool")?).map_err(|e| damaged(format!("pool: {e}")))?;
+        let pool = tokens
+            .iter()
+            .map(|t| {
+                let ops: Option<Box<[MobileOp]>> =
+                    t.iter().map(|&t| MobileOp::from_token(t)).collect();
+                ops.filter(|ops| ops.len() == blocks)
+                    .map(MobileArch)
+                    .ok_or_else(|| damaged(format!("pool: {t:?} is not an architecture")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let number = |k: &str| -> Result<usize, SupernetStateError> {
+            get(k)?.parse().map_err(|e| damaged(format!("{k}: {e}")))
+        };
+        let (next, steps) = (number("next")?, number("steps")?);
+        let st = SafeTensors::deserialize(bytes).map_err(|e| damaged(e.to_string()))?;
+        let tensor = |name: &str, dtype: Dtype| {
+            let t = st
+                .tensor(name)
+                .map_err(|e| damaged(format!("{name}: {e}")))?;
+            if t.dtype() != dtype {
+                return Err(damaged(format!(
+                    "{name}: {:?}, expected {dtype:?}",
+                    t.dtype()
+                )));
+            }
+            Ok(t.data())
+        };
+        let order: Vec<usize> = tensor("order", Dtype::U32)?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize)
+            .collect();
+        let images = self.data.train.len();
+        if !(order.is_empty() || order.len() == self.train.len())
+            || order.iter().any(|&i| i >= images)
+            || next > order.len()
+        {
+            return Err(damaged("the image order does not fit the dataset".into()));
+        }
+        let weights = Bytes::from_bytes_vec(tensor("net", Dtype::U8)?.to_vec());
+        let optim = Bytes::from_bytes_vec(tensor("optimizer", Dtype::U8)?.to_vec());
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let state = &mut *guard;
+        let net = match &state.net {
+            Some(net) => net.clone(),
+            None => return Err(SupernetStateError::Lost),
+        };
+        // burn may panic on records it cannot read; a damaged state must not end the run.
+        let config = &self.config;
+        let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let record = ModuleRecord::from_bytes(weights).map_err(|e| e.to_string())?;
+            let net = net.try_load_record(record).map_err(|e| e.to_string())?;
+            let opt = optimizer(config)
+                .from_bytes(optim)
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((net, opt))
+        }))
+        .map_err(|_| damaged("burn could not read the weights".into()))?;
+        let (net, opt) = loaded.map_err(damaged)?;
+        let mut rng = Rng::from_seed(seed);
+        rng.set_stream(stream);
+        rng.set_word_pos(word_pos);
+        *state = State {
+            net: Some(net),
+            opt,
+            rng,
+            pool,
+            order,
+            next,
+            steps,
+        };
+        Ok(())
+    }
+
     fn next_batch(&self, state: &mut State) -> Vec<usize> {
         let b = self.config.batch_size.min(self.train.len());
         if state.next + b > state.order.len() {
@@ -441,6 +710,27 @@ impl Evaluator<MobileSpace> for SupernetEvaluator {
     fn reseed(&self, seed: u64) -> Option<Self> {
         Self::with_seed(self.config.clone(), self.data.clone(), &self.base, seed).ok()
     }
+    fn state_name(&self) -> Option<&str> {
+        Some(STATE_NAME)
+    }
+    fn save_state(&self) -> Result<Vec<u8>, StateError> {
+        Ok(self.state_bytes()?)
+    }
+    fn load_state(&self, data: &[u8]) -> Result<(), StateError> {
+        Ok(self.restore(data)?)
+    }
+}
+
+/// SGD with Nesterov momentum and weight decay, as `config` sets them.
+fn optimizer(config: &SupernetConfig) -> ModuleOptimizer {
+    SgdConfig::new()
+        .with_momentum(Some(MomentumConfig {
+            momentum: config.momentum,
+            dampening: 0.0,
+            nesterov: true,
+        }))
+        .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
+        .init()
 }
 
 #[cfg(test)]
@@ -518,5 +808,108 @@ mod tests {
         let (a_acc, b_acc) = (acc(&b), acc(&a));
         assert_eq!(e.steps(), 225);
         assert!(a_acc > 35.0 && b_acc > 35.0, "{first} {a_acc} {b_acc}");
+    }
+
+    /// Logits of `arch` on the first 50 held-out images, with the evaluator's weights now.
+    fn logits(e: &SupernetEvaluator, arch: &MobileArch) -> Vec<u32> {
+        let device = device_for(TrainDevice::Cpu).unwrap().autodiff();
+        let (x, _) = batch(&e.data, &e.data.train, &e.held_out[..50], &e.norm, &device);
+        let state = e.state.lock().unwrap();
+        let out = state.net.as_ref().unwrap().forward(arch, x);
+        let v: Vec<f32> = out.into_data().try_to_vec_as::<f32>().unwrap();
+        v.iter().map(|f| f.to_bits()).collect()
+    }
+
+    fn objective(o: Outcome) -> u64 {
+        match o {
+            Outcome::Evaluated(e) => e.objective.to_bits(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_restored_supernet_continues_bit_for_bit() {
+        let space = MobileSpace::paper();
+        let mut rng = rng_for(5, "t");
+        let archs: Vec<MobileArch> = (0..3).map(|_| space.sample(&mut rng)).collect();
+        let a = evaluator(3);
+        for arch in &archs[..2] {
+            objective(a.evaluate(&space, arch));
+        }
+        let bytes = a.save_state().unwrap();
+        // Another seed: other weights, generator and order, all replaced by the state.
+        let b = evaluator(3).reseed(1).unwrap();
+        assert_ne!(logits(&a, &archs[0]), logits(&b, &archs[0]));
+        b.load_state(&bytes).unwrap();
+        assert_eq!(b.steps(), 6);
+        assert_eq!(logits(&a, &archs[0]), logits(&b, &archs[0]));
+        // The next training steps (paths, batches, momentum) are the same.
+        assert_eq!(
+            objective(a.evaluate(&space, &archs[2])),
+            objective(b.evaluate(&space, &archs[2]))
+        );
+        for arch in &archs {
+            assert_eq!(logits(&a, arch), logits(&b, arch));
+        }
+    }
+
+    /// `bytes` with its metadata `key` set to `value`.
+    fn with_meta(bytes: &[u8], key: &str, value: &str) -> Vec<u8> {
+        let st = SafeTensors::deserialize(bytes).unwrap();
+        let (_, header) = SafeTensors::read_metadata(bytes).unwrap();
+        let mut meta = header.metadata().clone().unwrap();
+        meta.insert(key.into(), value.into());
+        let views: Vec<(String, TensorView)> = st.tensors();
+        safetensors::tensor::serialize(views, Some(meta)).unwrap()
+    }
+
+    #[test]
+    fn a_state_of_another_supernet_is_refused_with_the_reason() {
+        let space = MobileSpace::paper();
+        let arch = space.sample(&mut rng_for(6, "t"));
+        let a = evaluator(1);
+        objective(a.evaluate(&space, &arch));
+        let bytes = a.save_state().unwrap();
+        let err =
+            |e: &SupernetEvaluator, bytes: &[u8]| e.load_state(bytes).unwrap_err().to_string();
+
+        let wide = SupernetEvaluator::new(
+            SupernetConfig {
+                width_multiplier: 0.5,
+                ..a.config.clone()
+            },
+            Dataset::digits(),
+            &space,
+        )
+        .unwrap();
+        let e = err(&wide, &bytes);
+        assert_eq!(
+            e,
+            "the state is of another supernet: its width multiplier (--supernet-width) is 0.25, \
+             this supernet's is 0.5"
+        );
+        let mut data = Dataset::digits();
+        data.name = "other".into();
+        let other = SupernetEvaluator::new(a.config.clone(), data, &space).unwrap();
+        assert!(
+            err(&other, &bytes)
+                .contains("its dataset (--dataset) is digits, this supernet's is other")
+        );
+
+        let b = evaluator(1);
+        let e = err(&b, &with_meta(&bytes, "format", "seminas-supernet-0"));
+        assert_eq!(
+            e,
+            "the state is in format \"seminas-supernet-0\"; this seminas reads \
+             \"seminas-supernet-1\""
+        );
+        assert!(err(&b, b"garbage").starts_with("not a readable supernet state"));
+        let e = err(&b, &with_meta(&bytes, "pool", "[[9, 9]]"));
+        assert!(e.contains("pool: [9, 9] is not an architecture"), "{e}");
+        // A refused state changes nothing; the right one is taken.
+        assert_eq!(b.steps(), 0);
+        b.load_state(&bytes).unwrap();
+        assert_eq!(b.steps(), 1);
+        assert_eq!(logits(&a, &arch), logits(&b, &arch));
     }
 }
