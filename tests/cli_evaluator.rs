@@ -165,7 +165,7 @@ fn killed_runs_resume_to_exactly_the_uninterrupted_result() {
         .args([
             "--pretrain-epochs",
             "20",
-            "--train-epochs",
+            "--controller-epochs",
             "5",
             "--workers",
             "2",

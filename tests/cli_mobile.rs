@@ -113,7 +113,13 @@ fn search_under_max_mflops_evaluates_nothing_over_the_limit() {
             "--pretrain-epochs",
             "10",
         ])
-        .args(["--train-epochs", "2", "--controller-hidden", "16", "--json"])
+        .args([
+            "--controller-epochs",
+            "2",
+            "--controller-hidden",
+            "16",
+            "--json",
+        ])
         .args(["--evaluator", &cmd, "--out"])
         .arg(&run)
         .output()

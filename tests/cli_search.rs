@@ -207,7 +207,7 @@ fn controller_searches_run_on_a_categorical_space() {
                 "2",
                 "--pretrain-epochs",
                 "10",
-                "--train-epochs",
+                "--controller-epochs",
                 "2",
                 "--pseudo",
                 "10",

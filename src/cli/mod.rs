@@ -53,3 +53,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mobile(cmd) => mobile::run(&cmd),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // clap checks its definition (e.g. two flattened argument groups declaring the same
+        // flag) only in debug builds; the tests run in release, so ask for it here.
+        super::Cli::command().debug_assert();
+    }
+}

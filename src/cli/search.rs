@@ -78,9 +78,9 @@ pub struct AlgoArgs {
     #[arg(long)]
     pretrain_epochs: Option<usize>,
     /// Controller epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones
-    /// [default: 10].
+    /// [default: 10]. (`--train-epochs` is the built-in trainer's.)
     #[arg(long)]
-    train_epochs: Option<usize>,
+    controller_epochs: Option<usize>,
     /// Up-sampling of the evaluated pairs in the second training [default: 10].
     #[arg(long)]
     upsample: Option<usize>,
@@ -108,7 +108,7 @@ impl AlgoArgs {
             top_k: self.top_k,
             per_round: self.per_round,
             pretrain_epochs: self.pretrain_epochs,
-            train_epochs: self.train_epochs,
+            train_epochs: self.controller_epochs,
             upsample: self.upsample,
             hidden: self.controller_hidden,
         };
@@ -118,7 +118,7 @@ impl AlgoArgs {
             retrain_every: self.retrain_every.max(1),
             pseudo: self.pseudo.unwrap_or(d.pseudo),
             pretrain_epochs: self.pretrain_epochs.unwrap_or(d.pretrain_epochs),
-            train_epochs: self.train_epochs.unwrap_or(d.train_epochs),
+            train_epochs: self.controller_epochs.unwrap_or(d.train_epochs),
             upsample: self.upsample.unwrap_or(d.upsample),
             population: self.population.unwrap_or(d.population),
             tournament: self.tournament.unwrap_or(d.tournament),

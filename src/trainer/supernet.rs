@@ -813,7 +813,15 @@ mod tests {
     /// Logits of `arch` on the first 50 held-out images, with the evaluator's weights now.
     fn logits(e: &SupernetEvaluator, arch: &MobileArch) -> Vec<u32> {
         let device = device_for(TrainDevice::Cpu).unwrap().autodiff();
-        let (x, _) = batch(&e.data, &e.data.train, &e.held_out[..50], &e.norm, &device);
+        let (x, _) = batch(
+            &e.data,
+            &e.data.train,
+            &e.held_out[..50],
+            &[],
+            &e.norm,
+            &device,
+        )
+        .unwrap();
         let state = e.state.lock().unwrap();
         let out = state.net.as_ref().unwrap().forward(arch, x);
         let v: Vec<f32> = out.into_data().try_to_vec_as::<f32>().unwrap();
