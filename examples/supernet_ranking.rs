@@ -20,6 +20,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use seminas::benchmark::{Evaluator, Outcome};
+use seminas::compare::kendall_tau;
 use seminas::rng::rng_for;
 use seminas::space::SearchSpace;
 use seminas::space::mobile::{MobileArch, MobileSpace};
@@ -32,28 +33,6 @@ fn label(e: &SupernetEvaluator, space: &MobileSpace, arch: &MobileArch) -> anyho
         Outcome::Evaluated(ev) => Ok(ev.objective),
         other => anyhow::bail!("{}: {other:?}", space.format(arch)),
     }
-}
-
-/// Kendall's tau-b.
-fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
-    let (mut conc, mut disc, mut ties_a, mut ties_b) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for i in 0..a.len() {
-        for j in i + 1..a.len() {
-            let (da, db) = (a[i] - a[j], b[i] - b[j]);
-            if da == 0.0 && db == 0.0 {
-                continue;
-            } else if da == 0.0 {
-                ties_a += 1.0;
-            } else if db == 0.0 {
-                ties_b += 1.0;
-            } else if (da > 0.0) == (db > 0.0) {
-                conc += 1.0;
-            } else {
-                disc += 1.0;
-            }
-        }
-    }
-    (conc - disc) / ((conc + disc + ties_a) * (conc + disc + ties_b)).sqrt()
 }
 
 fn main() -> anyhow::Result<()> {

@@ -5,30 +5,9 @@ use rand::Rng as _;
 
 use super::*;
 use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
+use crate::compare::kendall_tau;
 use crate::rng::rng_for;
 use crate::space::{Nb201Space, SearchSpace};
-
-/// Kendall's tau-b between two score lists.
-fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
-    let (mut conc, mut disc, mut ties_a, mut ties_b) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for i in 0..a.len() {
-        for j in i + 1..a.len() {
-            let (da, db) = (a[i] - a[j], b[i] - b[j]);
-            if da == 0.0 && db == 0.0 {
-                continue;
-            } else if da == 0.0 {
-                ties_a += 1.0;
-            } else if db == 0.0 {
-                ties_b += 1.0;
-            } else if (da > 0.0) == (db > 0.0) {
-                conc += 1.0;
-            } else {
-                disc += 1.0;
-            }
-        }
-    }
-    (conc - disc) / ((conc + disc + ties_a) * (conc + disc + ties_b)).sqrt()
-}
 
 /// `n` distinct NB201 cells with their validation accuracy, drawn with `seed`.
 fn nb201_sample(n: usize, seed: u64) -> (Nb201Space, Vec<Vec<u32>>, Vec<f64>) {
