@@ -9,7 +9,8 @@
 //! - [`search`]: searchers in ask/tell form and the driver that does the query accounting;
 //! - [`controller`]: the encoder-predictor-decoder network of SemiNAS/NAO;
 //! - [`report`]: summaries of finished searches (human text and JSON);
-//! - [`trainer`]: the built-in trainer: datasets, NB201/NB101 networks, training, `TrainEvaluator`.
+//! - `trainer` (cargo feature `trainer`): the built-in trainer: datasets, NB201/NB101 networks,
+//!   training, `TrainEvaluator`.
 
 pub mod benchmark;
 pub mod compare;
@@ -20,4 +21,5 @@ pub mod rng;
 pub mod search;
 pub mod space;
 pub mod store;
+#[cfg(feature = "trainer")]
 pub mod trainer;

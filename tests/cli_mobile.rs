@@ -162,6 +162,7 @@ fn next(state: &mut u64) -> u64 {
 }
 
 #[test]
+#[cfg(feature = "trainer")]
 fn a_killed_supernet_search_resumes_to_exactly_the_uninterrupted_labels() {
     let dir = tmp_dir("supernet-kill");
     let (reference, run) = (dir.join("reference"), dir.join("run"));

@@ -284,3 +284,21 @@ fn bad_inputs_fail_with_clear_messages() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such metric column"));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+#[cfg(not(feature = "trainer"))]
+fn without_the_trainer_feature_the_trainer_commands_say_how_to_get_it() {
+    for args in [
+        &["search", "--evaluator", "train", "--queries", "2"][..],
+        &["search", "--space", "mobile", "--evaluator", "supernet"][..],
+        &["bench-trainer"][..],
+    ] {
+        let out = seminas(args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("built without it") && err.contains("--features trainer"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -1,20 +1,26 @@
 //! `seminas bench-trainer`: training throughput of a fixed NB201 network, and the ratio to
 //! PyTorch on the same machine when PyTorch is installed.
 
+#[cfg(feature = "trainer")]
 use std::process::Command;
 
 use clap::Args;
+#[cfg(feature = "trainer")]
 use seminas::space::{Nb201Space, SearchSpace};
+#[cfg(feature = "trainer")]
 use seminas::trainer::TrainDevice;
+#[cfg(feature = "trainer")]
 use seminas::trainer::bench::{ThroughputConfig, throughput};
 
 /// The PyTorch reference: the same network, batch, optimiser and thread count.
+#[cfg(feature = "trainer")]
 const TORCH_SCRIPT: &str = include_str!("../../examples/torch_nb201_bench.py");
 
 /// The best NAS-Bench-201 cell on CIFAR-10 (index 6111 of the benchmark).
 const BEST_CELL: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
 
 /// Arguments of `seminas bench-trainer`.
+#[cfg_attr(not(feature = "trainer"), allow(dead_code))]
 #[derive(Debug, Args)]
 pub struct BenchTrainerArgs {
     /// The NB201 cell to train (official string).
@@ -58,6 +64,13 @@ pub struct BenchTrainerArgs {
 }
 
 /// Runs the benchmark and prints images/s (and the ratio to PyTorch).
+#[cfg(not(feature = "trainer"))]
+pub fn run(_: &BenchTrainerArgs) -> anyhow::Result<()> {
+    Err(super::evaluators::without_trainer("bench-trainer"))
+}
+
+/// Runs `seminas bench-trainer`.
+#[cfg(feature = "trainer")]
 pub fn run(args: &BenchTrainerArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.steps > 0 && args.batch > 0,
@@ -140,6 +153,7 @@ pub fn run(args: &BenchTrainerArgs) -> anyhow::Result<()> {
 }
 
 /// Runs the PyTorch script; `(None, why)` when PyTorch is not available or fails.
+#[cfg(feature = "trainer")]
 fn torch_reference(
     args: &BenchTrainerArgs,
     cfg: &ThroughputConfig,

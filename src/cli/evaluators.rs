@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+#[cfg(feature = "trainer")]
 use anyhow::Context;
 use clap::Args;
 
@@ -12,12 +13,37 @@ use seminas::evaluator::command::{CommandConfig, CommandEvaluator};
 use seminas::evaluator::ray::RayClient;
 use seminas::evaluator::ray_jobs::RayEvaluator;
 use seminas::space::SearchSpace;
+#[cfg(feature = "trainer")]
 use seminas::space::mobile::MobileSpace;
+#[cfg(feature = "trainer")]
 use seminas::trainer::data::{FASHION_MNIST_DEBIAN_DIR, FolderOptions};
+#[cfg(feature = "trainer")]
 use seminas::trainer::supernet::{SupernetConfig, SupernetEvaluator};
+#[cfg(feature = "trainer")]
 use seminas::trainer::{Dataset, TrainConfig, TrainDevice, TrainEvaluator};
 
+/// The error of a command that needs the built-in trainer in a seminas built without it.
+#[cfg(not(feature = "trainer"))]
+pub fn without_trainer(what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{what} needs the built-in trainer, and this seminas was built without it (cargo \
+         feature `trainer`, off by default: it adds burn to the build). Build it with \
+         `cargo build --release --features trainer` (or `cargo install --path . --features \
+         trainer`; `cargo run --release --features trainer -- ...`)"
+    )
+}
+
+// The trainer's defaults, for the help text (the trainer itself may not be built; a test
+// checks that they are its defaults).
+const TRAIN_EPOCHS: usize = 4;
+const TRAIN_BATCH: usize = 64;
+const TRAIN_LR: f64 = 0.1;
+const SUPERNET_STEPS: usize = 20;
+const SUPERNET_WIDTH: f64 = 0.25;
+const SUPERNET_EVAL_IMAGES: usize = 500;
+
 /// The built-in trainer's settings (`--evaluator train` and `--evaluator supernet`).
+#[cfg_attr(not(feature = "trainer"), allow(dead_code))]
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// Dataset of the built-in trainer: fashion-mnist (IDX files), cifar10 (official binary
@@ -38,7 +64,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "F")]
     pub crop_fraction: Option<f64>,
     /// Built-in trainer: epochs per candidate.
-    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    #[arg(long, default_value_t = TRAIN_EPOCHS)]
     pub train_epochs: usize,
     /// Built-in trainer and supernet: train on at most this many training images.
     #[arg(long, value_name = "K")]
@@ -53,25 +79,26 @@ pub struct TrainArgs {
     #[arg(long)]
     pub train_cells: Option<usize>,
     /// Built-in trainer: images per step.
-    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    #[arg(long, default_value_t = TRAIN_BATCH)]
     pub train_batch: usize,
     /// Built-in trainer: initial learning rate (cosine to 0).
-    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
+    #[arg(long, default_value_t = TRAIN_LR)]
     pub train_lr: f64,
     /// Supernet: training steps before each evaluation.
-    #[arg(long, default_value_t = SupernetConfig::default().steps_per_eval)]
+    #[arg(long, default_value_t = SUPERNET_STEPS)]
     pub supernet_steps: usize,
     /// Supernet: channel multiplier of the paper's search-time widths.
-    #[arg(long, default_value_t = SupernetConfig::default().width_multiplier)]
+    #[arg(long, default_value_t = SUPERNET_WIDTH)]
     pub supernet_width: f64,
     /// Supernet: held-out training images an architecture is measured on.
-    #[arg(long, default_value_t = SupernetConfig::default().eval_images)]
+    #[arg(long, default_value_t = SUPERNET_EVAL_IMAGES)]
     pub supernet_eval_images: usize,
     /// Train on CUDA GPU N (needs seminas built with `--features cuda`).
     #[arg(long, value_name = "N")]
     pub cuda: Option<usize>,
 }
 
+#[cfg(feature = "trainer")]
 impl TrainArgs {
     /// The dataset the arguments name, read from its files.
     pub fn dataset(&self) -> anyhow::Result<Dataset> {
@@ -271,5 +298,24 @@ impl EvalArgs {
             report_metric: self.report_metric.clone(),
             cwd: Some(cwd.to_path_buf()),
         })?)
+    }
+}
+
+#[cfg(all(test, feature = "trainer"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_texts_defaults_are_the_trainers() {
+        let t = TrainConfig::default();
+        assert_eq!(
+            (t.epochs, t.batch_size, t.learning_rate),
+            (TRAIN_EPOCHS, TRAIN_BATCH, TRAIN_LR)
+        );
+        let s = SupernetConfig::default();
+        assert_eq!(
+            (s.steps_per_eval, s.width_multiplier, s.eval_images),
+            (SUPERNET_STEPS, SUPERNET_WIDTH, SUPERNET_EVAL_IMAGES)
+        );
     }
 }

@@ -161,6 +161,13 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
         Some(s) => s.meta().run_id.clone(),
         None => RunMeta::new_run_id(&format!("{:?}", args.out)),
     };
+    #[cfg(not(feature = "trainer"))]
+    if let Some(name @ ("train" | "supernet")) = args.eval.evaluator.as_deref() {
+        return Err(super::evaluators::without_trainer(&format!(
+            "--evaluator {name}"
+        )));
+    }
+    #[cfg(feature = "trainer")]
     match args.eval.evaluator.as_deref() {
         Some("train") => {
             let trainer = args.eval.train.trainer(args.eval.workers)?;

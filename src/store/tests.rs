@@ -4,12 +4,8 @@ use std::time::Duration;
 use super::*;
 use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
 use crate::benchmark::{Evaluator, TabularBenchmark};
-use crate::search::driver::{Restored, restore_evaluator};
 use crate::search::{Algo, AlgoConfig, Budget, DriveError, DriveOptions, NoJournal, drive};
-use crate::space::mobile::MobileSpace;
 use crate::space::{CategoricalArch, Nb201Space};
-use crate::trainer::Dataset;
-use crate::trainer::supernet::{STATE_NAME, SupernetConfig, SupernetEvaluator};
 
 fn meta(seed: u64) -> RunMeta {
     RunMeta {
@@ -379,149 +375,160 @@ fn an_outcome_and_the_evaluator_state_after_it_are_written_together() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A small supernet on the digits, one thread (results are exact for a fixed thread count).
-fn supernet() -> SupernetEvaluator {
-    let config = SupernetConfig {
-        steps_per_eval: 2,
-        batch_size: 16,
-        eval_images: 100,
-        train_subset: Some(400),
-        threads: 1,
-        ..SupernetConfig::default()
-    };
-    SupernetEvaluator::new(config, Dataset::digits(), &MobileSpace::paper())
-        .unwrap()
-        .reseed(9)
-        .unwrap()
-}
+/// The supernet's kill-and-resume test (it needs the built-in trainer).
+#[cfg(feature = "trainer")]
+mod with_trainer {
+    use super::*;
+    use crate::search::driver::{Restored, restore_evaluator};
+    use crate::space::mobile::MobileSpace;
+    use crate::trainer::Dataset;
+    use crate::trainer::supernet::{STATE_NAME, SupernetConfig, SupernetEvaluator};
 
-fn bit_exact<A>(run: &crate::search::SearchRun<A>) -> Vec<(String, Option<u64>)> {
-    run.records
-        .iter()
-        .map(|r| {
-            let objective = r.result.as_ref().ok().map(|e| e.objective.to_bits());
-            (r.key.clone(), objective)
-        })
-        .collect()
-}
-
-#[test]
-fn a_killed_supernet_search_resumes_to_the_uninterrupted_labels() {
-    let space = MobileSpace::paper();
-    let config = AlgoConfig {
-        re: crate::search::ReConfig {
-            population: 3,
-            tournament: 2,
-            ..Default::default()
-        },
-        ..AlgoConfig::default()
-    };
-    let build = || Algo::Re.build(&space, 6, 8, &config);
-    let budget = Budget::queries(8);
-    let mut s = build();
-    let reference = drive(
-        &space,
-        &supernet(),
-        s.as_mut(),
-        budget,
-        DriveOptions::default(),
-        &mut NoJournal,
-        &mut |_| {},
-    )
-    .unwrap();
-    assert_eq!(reference.records.len(), 8);
-    // Labels differ between architectures: the comparison below is not of constants.
-    let labels: std::collections::BTreeSet<u64> =
-        bit_exact(&reference).iter().filter_map(|r| r.1).collect();
-    assert!(labels.len() > 2, "{labels:?}");
-
-    // Kills after (outcomes written, new proposals written); `None`: no proposal limit. A kill
-    // at an outcome write loses an evaluation the supernet has already trained for: the
-    // resumed run must make it again from the stored state.
-    let kills = [(2, None), (0, None), (1, Some(1)), (2, Some(0)), (1, None)];
-    let dir = tempdir("supernet");
-    drop(RunStore::create(&dir, &meta(6)).unwrap());
-    let mut round = 0;
-    let finished = loop {
-        let (store, _) = RunStore::open(&dir).unwrap();
-        let replay = store.replay().unwrap();
-        // A new process: a new supernet, restored from the store.
-        let evaluator = supernet();
-        let stored = store.evaluator_state(STATE_NAME).unwrap();
-        let restored = restore_evaluator::<MobileSpace, _>(&evaluator, &replay, stored).unwrap();
-        match replay.outcomes.keys().max() {
-            Some(&newest) => assert_eq!(restored, Restored::State { after: newest }),
-            None => assert_eq!(restored, Restored::Nothing),
-        }
-        let (left, proposals_left) = kills.get(round).copied().unwrap_or((usize::MAX, None));
-        let mut journal = Dying {
-            inner: store.journal(&space),
-            left,
-            proposals_left,
+    /// A small supernet on the digits, one thread (results are exact for a fixed thread count).
+    fn supernet() -> SupernetEvaluator {
+        let config = SupernetConfig {
+            steps_per_eval: 2,
+            batch_size: 16,
+            eval_images: 100,
+            train_subset: Some(400),
+            threads: 1,
+            ..SupernetConfig::default()
         };
-        let options = DriveOptions {
-            workdirs: None,
-            replay: Some(replay),
+        SupernetEvaluator::new(config, Dataset::digits(), &MobileSpace::paper())
+            .unwrap()
+            .reseed(9)
+            .unwrap()
+    }
+
+    fn bit_exact<A>(run: &crate::search::SearchRun<A>) -> Vec<(String, Option<u64>)> {
+        run.records
+            .iter()
+            .map(|r| {
+                let objective = r.result.as_ref().ok().map(|e| e.objective.to_bits());
+                (r.key.clone(), objective)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_killed_supernet_search_resumes_to_the_uninterrupted_labels() {
+        let space = MobileSpace::paper();
+        let config = AlgoConfig {
+            re: crate::search::ReConfig {
+                population: 3,
+                tournament: 2,
+                ..Default::default()
+            },
+            ..AlgoConfig::default()
         };
+        let build = || Algo::Re.build(&space, 6, 8, &config);
+        let budget = Budget::queries(8);
         let mut s = build();
-        match drive(
+        let reference = drive(
             &space,
-            &evaluator,
+            &supernet(),
             s.as_mut(),
             budget,
-            options,
-            &mut journal,
+            DriveOptions::default(),
+            &mut NoJournal,
             &mut |_| {},
-        ) {
-            Ok(run) => break run,
-            Err(DriveError::Journal(_)) => round += 1,
-            Err(e) => panic!("{e}"),
-        }
-    };
-    assert_eq!(round, kills.len());
-    assert_eq!(bit_exact(&finished), bit_exact(&reference));
-
-    // Without the state after the newest outcome (a run stored before states were kept), the
-    // resume says so; a stateful evaluator is refused more than one worker.
-    let (store, _) = RunStore::open(&dir).unwrap();
-    let replay = store.replay().unwrap();
-    store
-        .conn
-        .execute(
-            "DELETE FROM checkpoints WHERE name = 'evaluator:supernet'",
-            [],
         )
         .unwrap();
-    let restored = restore_evaluator::<MobileSpace, _>(
-        &supernet(),
-        &replay,
-        store.evaluator_state(STATE_NAME).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(
-        restored,
-        Restored::Missing {
-            outcomes: replay.outcomes.len(),
-            stored_after: None
-        }
-    );
-    let mut s = build();
-    let err = drive(
-        &space,
-        &supernet(),
-        s.as_mut(),
-        Budget {
-            workers: 2,
-            ..budget
-        },
-        DriveOptions::default(),
-        &mut NoJournal,
-        &mut |_| {},
-    )
-    .err()
-    .unwrap()
-    .to_string();
-    assert!(err.contains("runs with one worker, not 2"), "{err}");
-    drop(store);
-    std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(reference.records.len(), 8);
+        // Labels differ between architectures: the comparison below is not of constants.
+        let labels: std::collections::BTreeSet<u64> =
+            bit_exact(&reference).iter().filter_map(|r| r.1).collect();
+        assert!(labels.len() > 2, "{labels:?}");
+
+        // Kills after (outcomes written, new proposals written); `None`: no proposal limit. A kill
+        // at an outcome write loses an evaluation the supernet has already trained for: the
+        // resumed run must make it again from the stored state.
+        let kills = [(2, None), (0, None), (1, Some(1)), (2, Some(0)), (1, None)];
+        let dir = tempdir("supernet");
+        drop(RunStore::create(&dir, &meta(6)).unwrap());
+        let mut round = 0;
+        let finished = loop {
+            let (store, _) = RunStore::open(&dir).unwrap();
+            let replay = store.replay().unwrap();
+            // A new process: a new supernet, restored from the store.
+            let evaluator = supernet();
+            let stored = store.evaluator_state(STATE_NAME).unwrap();
+            let restored =
+                restore_evaluator::<MobileSpace, _>(&evaluator, &replay, stored).unwrap();
+            match replay.outcomes.keys().max() {
+                Some(&newest) => assert_eq!(restored, Restored::State { after: newest }),
+                None => assert_eq!(restored, Restored::Nothing),
+            }
+            let (left, proposals_left) = kills.get(round).copied().unwrap_or((usize::MAX, None));
+            let mut journal = Dying {
+                inner: store.journal(&space),
+                left,
+                proposals_left,
+            };
+            let options = DriveOptions {
+                workdirs: None,
+                replay: Some(replay),
+            };
+            let mut s = build();
+            match drive(
+                &space,
+                &evaluator,
+                s.as_mut(),
+                budget,
+                options,
+                &mut journal,
+                &mut |_| {},
+            ) {
+                Ok(run) => break run,
+                Err(DriveError::Journal(_)) => round += 1,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(round, kills.len());
+        assert_eq!(bit_exact(&finished), bit_exact(&reference));
+
+        // Without the state after the newest outcome (a run stored before states were kept), the
+        // resume says so; a stateful evaluator is refused more than one worker.
+        let (store, _) = RunStore::open(&dir).unwrap();
+        let replay = store.replay().unwrap();
+        store
+            .conn
+            .execute(
+                "DELETE FROM checkpoints WHERE name = 'evaluator:supernet'",
+                [],
+            )
+            .unwrap();
+        let restored = restore_evaluator::<MobileSpace, _>(
+            &supernet(),
+            &replay,
+            store.evaluator_state(STATE_NAME).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            restored,
+            Restored::Missing {
+                outcomes: replay.outcomes.len(),
+                stored_after: None
+            }
+        );
+        let mut s = build();
+        let err = drive(
+            &space,
+            &supernet(),
+            s.as_mut(),
+            Budget {
+                workers: 2,
+                ..budget
+            },
+            DriveOptions::default(),
+            &mut NoJournal,
+            &mut |_| {},
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("runs with one worker, not 2"), "{err}");
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
