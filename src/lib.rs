@@ -8,6 +8,7 @@
 //! - [`evaluator`]: evaluation outside this process (jobs on a Ray cluster);
 //! - [`search`]: searchers in ask/tell form and the driver that does the query accounting;
 //! - [`controller`]: the encoder-predictor-decoder network of SemiNAS/NAO;
+//! - [`study`]: a search driven by its user (ask/tell), optionally stored and resumable;
 //! - [`report`]: summaries of finished searches (human text and JSON);
 //! - `trainer` (cargo feature `trainer`): the built-in trainer: datasets, NB201/NB101 networks,
 //!   training, `TrainEvaluator`.
@@ -21,5 +22,6 @@ pub mod rng;
 pub mod search;
 pub mod space;
 pub mod store;
+pub mod study;
 #[cfg(feature = "trainer")]
 pub mod trainer;

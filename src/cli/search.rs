@@ -7,14 +7,12 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use seminas::benchmark::Evaluator;
-use seminas::report::{HumanSummary, summarize, write_run_dir};
-use seminas::search::driver::{Restored, restore_evaluator};
-use seminas::search::{
-    Algo, AlgoConfig, Budget, DriveOptions, NoJournal, ReConfig, SemiNasOverrides, SemiNasReConfig,
-    drive,
-};
+use seminas::report::{HumanSummary, summarize};
+use seminas::search::driver::Restored;
+use seminas::search::{Algo, AlgoConfig, AlgoOverrides, Preset, SemiNasReConfig};
 use seminas::space::SearchSpace;
 use seminas::store::{RunMeta, RunStore};
+use seminas::study::{Direction, Study, StudySettings};
 
 use super::evaluators::EvalArgs;
 use super::spaces::{Problem, SpaceArgs, SpaceOnly};
@@ -98,50 +96,25 @@ pub struct AlgoArgs {
 impl AlgoArgs {
     /// The algorithm settings, checked.
     pub fn config(&self) -> anyhow::Result<AlgoConfig> {
-        anyhow::ensure!(
-            self.population != Some(0) && self.tournament != Some(0),
-            "--population and --tournament must be at least 1"
-        );
-        let seminas = SemiNasOverrides {
+        let overrides = AlgoOverrides {
+            population: self.population,
+            tournament: self.tournament,
+            preset: self.preset.as_deref().map(|p| match p {
+                "paper-imagenet" => Preset::PaperImagenet,
+                _ => Preset::Paper,
+            }),
             init: self.init,
             pseudo: self.pseudo,
             top_k: self.top_k,
             per_round: self.per_round,
             pretrain_epochs: self.pretrain_epochs,
-            train_epochs: self.controller_epochs,
+            controller_epochs: self.controller_epochs,
             upsample: self.upsample,
-            hidden: self.controller_hidden,
+            controller_hidden: self.controller_hidden,
+            children: Some(self.children),
+            retrain_every: Some(self.retrain_every),
         };
-        let d = SemiNasReConfig::default();
-        let seminas_re = SemiNasReConfig {
-            children: self.children.max(1),
-            retrain_every: self.retrain_every.max(1),
-            pseudo: self.pseudo.unwrap_or(d.pseudo),
-            pretrain_epochs: self.pretrain_epochs.unwrap_or(d.pretrain_epochs),
-            train_epochs: self.controller_epochs.unwrap_or(d.train_epochs),
-            upsample: self.upsample.unwrap_or(d.upsample),
-            population: self.population.unwrap_or(d.population),
-            tournament: self.tournament.unwrap_or(d.tournament),
-            controller: seminas::controller::ControllerConfig {
-                hidden: self.controller_hidden.unwrap_or(d.controller.hidden),
-                ..d.controller.clone()
-            },
-            ..d
-        };
-        Ok(AlgoConfig {
-            seminas_preset: self.preset.as_deref().map(|p| match p {
-                "paper-imagenet" => seminas::search::SemiNasConfig::paper_imagenet(),
-                _ => seminas::search::SemiNasConfig::paper(),
-            }),
-            re: ReConfig {
-                population: self.population.unwrap_or(ReConfig::default().population),
-                tournament: self.tournament.unwrap_or(ReConfig::default().tournament),
-                ..ReConfig::default()
-            },
-            seminas,
-            seminas_re,
-            seminas_re_hidden_is_default: self.controller_hidden.is_none(),
-        })
+        overrides.config().map_err(anyhow::Error::msg)
     }
 }
 
@@ -233,7 +206,7 @@ fn new_run_dir(args: &SearchArgs, real: bool) -> Option<PathBuf> {
     })
 }
 
-fn execute<S: SearchSpace, E: Evaluator<S>>(
+fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
     args: &SearchArgs,
     space: &S,
     evaluator: &E,
@@ -242,8 +215,14 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
 ) -> anyhow::Result<()> {
     let real = args.eval.evaluator.is_some();
     let algo = args.algo.unwrap_or_else(Algo::best_available);
-    let config = args.algo_args.config()?;
-    let mut searcher = algo.build(space, args.seed, args.queries, &config);
+    let settings = StudySettings {
+        algo,
+        config: args.algo_args.config()?,
+        queries: args.queries,
+        seed: args.seed,
+        workers: args.eval.workers.max(1),
+        direction: Direction::Maximize,
+    };
     let own = evaluator.reseed(args.seed);
     let evaluator = own.as_ref().unwrap_or(evaluator);
     // A new run's store is made only now, once its arguments have proved valid.
@@ -263,13 +242,12 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
             None => None,
         },
     };
-    let replay = store.as_ref().map(|s| s.replay()).transpose()?;
-    // A finished run evaluates nothing more: its evaluator's state is not needed.
-    if let (Some(store), Some(replay), Some(name)) = (&store, &replay, evaluator.state_name())
-        && store.status()? != "finished"
-    {
-        let stored = store.evaluator_state(name)?;
-        match restore_evaluator::<S, _>(evaluator, replay, stored)? {
+    let mut study = match store {
+        Some(store) => Study::with_store(space.clone(), settings, store)?,
+        None => Study::new(space.clone(), settings),
+    };
+    if let (Some(store), Some(name)) = (study.store(), evaluator.state_name()) {
+        match study.restore_evaluator(evaluator)? {
             Restored::Nothing => {}
             Restored::State { after } => eprintln!(
                 "the {name} continues from its state after proposal {after} (the newest \
@@ -283,7 +261,7 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
             ),
         }
     }
-    if let Some(store) = &store
+    if let Some(store) = study.store()
         && real
     {
         eprintln!(
@@ -301,14 +279,6 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
     );
     bar.set_prefix(format!("{algo} on {}", space.name()));
     let mut best = f64::NEG_INFINITY;
-    let budget = Budget {
-        workers: args.eval.workers.max(1),
-        ..Budget::queries(args.queries)
-    };
-    let options = DriveOptions {
-        workdirs: store.as_ref().map(|s| s.evals_dir()),
-        replay,
-    };
     let mut on_query = |q: &seminas::search::QueryRecord<S::Arch>| {
         if let Ok(e) = &q.result
             && e.objective > best
@@ -318,50 +288,30 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
         }
         bar.inc(1);
     };
-    let result = match &store {
-        Some(store) => drive(
-            space,
-            evaluator,
-            searcher.as_mut(),
-            budget,
-            options,
-            &mut store.journal(space),
-            &mut on_query,
-        ),
-        None => drive(
-            space,
-            evaluator,
-            searcher.as_mut(),
-            budget,
-            options,
-            &mut NoJournal,
-            &mut on_query,
-        ),
-    };
+    let result = study.optimize(evaluator, &mut on_query);
     bar.finish_and_clear();
-    let run = match (result, &store) {
-        (Ok(run), _) => run,
-        (Err(e), Some(store)) => {
-            return Err(anyhow::Error::new(e).context(format!(
+    if let Err(e) = result {
+        return Err(match study.store() {
+            Some(store) => anyhow::Error::new(e).context(format!(
                 "the search stopped; every finished evaluation is kept in {}: continue with \
                  `seminas resume {}`",
                 store.dir().display(),
                 store.dir().display()
-            )));
-        }
-        (Err(e), None) => return Err(e.into()),
-    };
-    let (summary, ctx) = summarize(space, evaluator, algo.name(), args.seed, &run);
-    if let Some(store) = &store {
-        store.set_status("finished")?;
-        write_run_dir(store.dir(), space, &run.records, &summary)
+            )),
+            None => e.into(),
+        });
+    }
+    let (summary, ctx) = summarize(space, evaluator, algo.name(), args.seed, study.run());
+    if let Some(store) = study.store() {
+        study
+            .write_results(&summary)
             .with_context(|| format!("cannot write results to {}", store.dir().display()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
         print!("{}", HumanSummary(&summary, &ctx));
-        if let Some(store) = &store {
+        if let Some(store) = study.store() {
             println!("results written to {}", store.dir().display());
         }
     }

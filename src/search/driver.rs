@@ -168,7 +168,35 @@ where
     S: SearchSpace,
     E: Evaluator<S> + ?Sized,
 {
-    let workers = budget.workers.max(1);
+    let mut ledger = Ledger::new(budget, options);
+    drive_ledger(
+        &mut ledger,
+        space,
+        evaluator,
+        searcher,
+        budget.workers,
+        journal,
+        on_query,
+    )?;
+    Ok(ledger.take_run())
+}
+
+/// [`drive`] on a ledger (also a [`crate::study::Study`]'s): evaluates its proposals with
+/// `workers` at once until it is finished.
+pub(crate) fn drive_ledger<S, E>(
+    ledger: &mut Ledger<S::Arch>,
+    space: &S,
+    evaluator: &E,
+    searcher: &mut dyn Searcher<S>,
+    workers: usize,
+    journal: &mut dyn Journal<S::Arch>,
+    on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
+) -> Result<(), DriveError>
+where
+    S: SearchSpace,
+    E: Evaluator<S> + ?Sized,
+{
+    let workers = workers.max(1);
     if let Some(name) = evaluator.state_name()
         && workers > 1
     {
@@ -177,7 +205,6 @@ where
             workers,
         });
     }
-    let mut state = Driver::new(space, searcher, budget, options);
     if workers == 1 {
         let mut inline = Inline {
             space,
@@ -185,7 +212,7 @@ where
             done: VecDeque::new(),
             keep_state: journal.keeps_states(),
         };
-        return state.run(&mut inline, journal, on_query);
+        return run_ledger(ledger, space, searcher, &mut inline, journal, on_query);
     }
     std::thread::scope(|scope| {
         let (job_tx, job_rx) = mpsc::channel::<Job<S::Arch>>();
@@ -214,7 +241,7 @@ where
             jobs: Some(job_tx),
             done: done_rx,
         };
-        let result = state.run(&mut pool, journal, on_query);
+        let result = run_ledger(ledger, space, searcher, &mut pool, journal, on_query);
         // Closing the job channel lets idle workers end; busy ones finish their evaluation.
         pool.jobs = None;
         result
@@ -306,21 +333,102 @@ impl<A> Dispatch<A> for Pool<A> {
     }
 }
 
-/// Writes an outcome, with the evaluator's state after it when the evaluator keeps one. An
-/// outcome whose state cannot be saved is not written: a resumed run makes it again.
-fn record<A>(
-    journal: &mut dyn Journal<A>,
-    dispatch: &mut dyn Dispatch<A>,
-    index: usize,
-    key: &str,
-    outcome: &Outcome,
-) -> Result<(), DriveError> {
-    match dispatch.state() {
-        None => journal.finished(index, key, outcome),
-        Some(Ok(state)) => journal.finished_with_state(index, key, outcome, &state),
-        Some(Err(e)) => return Err(DriveError::SaveState(e)),
+/// Where the ledger records a run: the journal, and how an outcome is written (with a stateful
+/// evaluator's state after it, when there is one).
+pub(crate) trait Recorder<A> {
+    /// The journal.
+    fn journal(&mut self) -> &mut dyn Journal<A>;
+    /// Writes an outcome.
+    fn record(&mut self, index: usize, key: &str, outcome: &Outcome) -> Result<(), DriveError>;
+}
+
+/// A journal alone: outcomes are written without evaluator state.
+pub(crate) struct JournalOnly<'a, A>(pub &'a mut dyn Journal<A>);
+
+impl<A> Recorder<A> for JournalOnly<'_, A> {
+    fn journal(&mut self) -> &mut dyn Journal<A> {
+        self.0
     }
-    .map_err(DriveError::Journal)
+    fn record(&mut self, index: usize, key: &str, outcome: &Outcome) -> Result<(), DriveError> {
+        self.0
+            .finished(index, key, outcome)
+            .map_err(DriveError::Journal)
+    }
+}
+
+/// The driver's recorder: the journal plus the dispatch that knows the evaluator's state.
+struct WithState<'a, 'b, A> {
+    journal: &'a mut dyn Journal<A>,
+    dispatch: &'b mut dyn Dispatch<A>,
+}
+
+impl<A> Recorder<A> for WithState<'_, '_, A> {
+    fn journal(&mut self) -> &mut dyn Journal<A> {
+        self.journal
+    }
+    /// Writes an outcome, with the evaluator's state after it when the evaluator keeps one.
+    /// An outcome whose state cannot be saved is not written: a resumed run makes it again.
+    fn record(&mut self, index: usize, key: &str, outcome: &Outcome) -> Result<(), DriveError> {
+        match self.dispatch.state() {
+            None => self.journal.finished(index, key, outcome),
+            Some(Ok(state)) => self
+                .journal
+                .finished_with_state(index, key, outcome, &state),
+            Some(Err(e)) => return Err(DriveError::SaveState(e)),
+        }
+        .map_err(DriveError::Journal)
+    }
+}
+
+/// The driver: the ledger's proposals go to `dispatch`, outcomes come back in whatever order
+/// they finish and are told in proposal order by the ledger.
+fn run_ledger<S: SearchSpace>(
+    ledger: &mut Ledger<S::Arch>,
+    space: &S,
+    searcher: &mut dyn Searcher<S>,
+    dispatch: &mut dyn Dispatch<S::Arch>,
+    journal: &mut dyn Journal<S::Arch>,
+    on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
+) -> Result<(), DriveError> {
+    loop {
+        {
+            let mut rec = WithState {
+                journal: &mut *journal,
+                dispatch: &mut *dispatch,
+            };
+            ledger.advance(space, searcher, &mut rec, on_query)?;
+        }
+        while let Some(index) = ledger.next_pending() {
+            let p = &ledger.proposals[index];
+            let job = Job {
+                arch: p.arch.clone(),
+                ctx: EvalContext {
+                    index,
+                    workdir: p.workdir.clone(),
+                    resumed: p.resumed,
+                },
+            };
+            dispatch.submit(job);
+        }
+        if !ledger.head_running() {
+            break;
+        }
+        let (index, outcome) = dispatch.wait();
+        // `usize::MAX` only when every worker died: fail the head so the run still ends.
+        let index = if index < ledger.proposals.len() {
+            index
+        } else {
+            ledger.told
+        };
+        let key = ledger.proposals[index].key.clone();
+        WithState {
+            journal: &mut *journal,
+            dispatch: &mut *dispatch,
+        }
+        .record(index, &key, &outcome)?;
+        ledger.finish(index, outcome);
+    }
+    Ok(())
 }
 
 /// What [`restore_evaluator`] did.
@@ -384,6 +492,8 @@ where
 }
 
 enum Slot {
+    /// A new architecture, not yet handed out for evaluation.
+    Queued,
     /// A new architecture being evaluated.
     Running,
     /// A new architecture whose evaluation finished, not yet told.
@@ -394,139 +504,189 @@ enum Slot {
     Told,
 }
 
-struct Proposal<A> {
-    arch: A,
-    key: String,
+pub(crate) struct Proposal<A> {
+    pub(crate) arch: A,
+    pub(crate) key: String,
     slot: Slot,
+    /// The evaluation's own folder, when the run has workdirs.
+    pub(crate) workdir: Option<PathBuf>,
+    /// True when a stored run had proposed it already (its evaluation may have started).
+    pub(crate) resumed: bool,
 }
 
-struct Driver<'a, S: SearchSpace> {
-    space: &'a S,
-    searcher: &'a mut dyn Searcher<S>,
-    budget: Budget,
-    options: DriveOptions,
-    proposals: Vec<Proposal<S::Arch>>,
-    /// What each told key gave.
+/// Why a proposal cannot be told as asked (see [`Ledger::finish_checked`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TellError {
+    /// No proposal has that index.
+    Unknown,
+    /// It was not handed out for evaluation (a repeat, or not asked yet).
+    NotAsked,
+    /// It was told already.
+    AlreadyTold,
+}
+
+/// The query accounting of a search, shared by [`drive`] and [`crate::study::Study`]: which
+/// proposals are new (paid), repeats (free) or not evaluable (free), the budget, the order in
+/// which results reach the searcher (proposal order, whatever order they finish in) and the
+/// points at which the searcher is asked (see the module documentation).
+pub(crate) struct Ledger<A> {
+    pub(crate) budget: Budget,
+    replay: Option<Replay>,
+    workdirs: Option<PathBuf>,
+    /// Searchers maximise: a minimised objective reaches them negated.
+    pub(crate) minimize: bool,
+    /// Architectures to propose before asking the searcher.
+    enqueued: VecDeque<A>,
+    pub(crate) proposals: Vec<Proposal<A>>,
+    /// What each told key gave (as the searcher was told it).
     known: HashMap<String, Feedback>,
     /// Keys proposed as new and not told yet.
     untold_keys: HashSet<String>,
-    told: usize,
+    pub(crate) told: usize,
     free_in_a_row: usize,
-    run: SearchRun<S::Arch>,
+    exhausted: bool,
+    stalled: bool,
+    /// New proposals not handed out yet, in proposal order.
+    pending: VecDeque<usize>,
+    pub(crate) run: SearchRun<A>,
 }
 
-impl<'a, S: SearchSpace> Driver<'a, S> {
-    fn new(
-        space: &'a S,
-        searcher: &'a mut dyn Searcher<S>,
-        budget: Budget,
-        options: DriveOptions,
-    ) -> Self {
+fn empty_run<A>() -> SearchRun<A> {
+    SearchRun {
+        records: Vec::new(),
+        repeats: 0,
+        not_evaluable: 0,
+        stop: StopReason::Budget,
+    }
+}
+
+impl<A: Clone> Ledger<A> {
+    pub(crate) fn new(budget: Budget, options: DriveOptions) -> Self {
         Self {
-            space,
-            searcher,
             budget,
-            options,
+            replay: options.replay,
+            workdirs: options.workdirs,
+            minimize: false,
+            enqueued: VecDeque::new(),
             proposals: Vec::new(),
             known: HashMap::new(),
             untold_keys: HashSet::new(),
             told: 0,
             free_in_a_row: 0,
-            run: SearchRun {
-                records: Vec::new(),
-                repeats: 0,
-                not_evaluable: 0,
-                stop: StopReason::Budget,
-            },
+            exhausted: false,
+            stalled: false,
+            pending: VecDeque::new(),
+            run: empty_run(),
         }
     }
 
-    fn run(
+    /// Proposes `arch` before asking the searcher again.
+    pub(crate) fn enqueue(&mut self, arch: A) {
+        self.enqueued.push_back(arch);
+    }
+
+    /// A result known before the search (warm start): the searcher learns it, and proposing
+    /// the architecture later costs nothing.
+    pub(crate) fn warm_start<S: SearchSpace<Arch = A>>(
         &mut self,
-        dispatch: &mut dyn Dispatch<S::Arch>,
-        journal: &mut dyn Journal<S::Arch>,
-        on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
-    ) -> Result<SearchRun<S::Arch>, DriveError> {
-        let workers = self.budget.workers.max(1);
-        let mut exhausted = false;
-        let mut stalled = false;
+        space: &S,
+        searcher: &mut dyn Searcher<S>,
+        arch: &A,
+        objective: f64,
+    ) {
+        let feedback = Feedback::Objective(self.signed(objective));
+        self.known.insert(space.key(arch), feedback);
+        searcher.tell(space, arch, feedback);
+    }
+
+    /// More queries for the search; a stalled search may go on.
+    pub(crate) fn extend(&mut self, queries: usize) {
+        self.budget.queries += queries;
+        self.stalled = false;
+        self.free_in_a_row = 0;
+    }
+
+    fn signed(&self, objective: f64) -> f64 {
+        if self.minimize { -objective } else { objective }
+    }
+
+    /// Asks the searcher at every point where the driver may, and tells every result that is
+    /// ready in proposal order, until neither is possible.
+    pub(crate) fn advance<S: SearchSpace<Arch = A>>(
+        &mut self,
+        space: &S,
+        searcher: &mut dyn Searcher<S>,
+        rec: &mut dyn Recorder<A>,
+        on_query: &mut dyn FnMut(&QueryRecord<A>),
+    ) -> Result<(), DriveError> {
         loop {
-            // Ask only at fixed points of the told order (see the module documentation):
-            // untold new keys count as paid until told, so a decision never depends on
-            // which evaluation finished first.
-            while !exhausted
-                && !stalled
-                && self.proposals.len() - self.told < workers
-                && self.run.records.len() + self.untold_keys.len() < self.budget.queries
-            {
-                let archs = self.searcher.ask(self.space, 1);
-                // Searchers train while asked: save what they trained with `told` as it was.
-                for (name, data) in self.searcher.take_checkpoints() {
-                    journal
-                        .checkpoint(self.told, &name, &data)
-                        .map_err(DriveError::Journal)?;
-                }
-                if archs.is_empty() {
-                    exhausted = true;
-                    break;
-                }
-                for arch in archs {
-                    self.propose(arch, dispatch, journal)?;
-                }
-            }
-            let Some(head) = self.proposals.get(self.told) else {
-                break;
+            self.fill(space, searcher, rec)?;
+            let ready = match self.proposals.get(self.told) {
+                Some(p) => matches!(p.slot, Slot::Done(_) | Slot::Repeat),
+                None => false,
             };
-            if let Slot::Running = head.slot {
-                let (index, outcome) = dispatch.wait();
-                // `usize::MAX` only when every worker died: fail the head so the run still ends.
-                let index = if index < self.proposals.len() {
-                    index
-                } else {
-                    self.told
-                };
-                record(
-                    journal,
-                    dispatch,
-                    index,
-                    &self.proposals[index].key,
-                    &outcome,
-                )?;
-                self.proposals[index].slot = Slot::Done(outcome);
-                continue;
+            if !ready {
+                break;
             }
-            self.tell_head(on_query);
+            self.tell_head(space, searcher, on_query);
             if self.free_in_a_row >= self.budget.max_free_proposals {
-                stalled = true;
+                self.stalled = true;
             }
         }
-        self.run.stop = if stalled {
+        self.run.stop = if self.stalled {
             StopReason::Stalled
-        } else if exhausted {
+        } else if self.exhausted {
             StopReason::Exhausted
         } else {
             StopReason::Budget
         };
-        Ok(std::mem::replace(
-            &mut self.run,
-            SearchRun {
-                records: Vec::new(),
-                repeats: 0,
-                not_evaluable: 0,
-                stop: StopReason::Budget,
-            },
-        ))
+        Ok(())
     }
 
-    fn propose(
+    /// Asks only at fixed points of the told order (see the module documentation): untold new
+    /// keys count as paid until told, so a decision never depends on which evaluation
+    /// finished first.
+    fn fill<S: SearchSpace<Arch = A>>(
         &mut self,
-        arch: S::Arch,
-        dispatch: &mut dyn Dispatch<S::Arch>,
-        journal: &mut dyn Journal<S::Arch>,
+        space: &S,
+        searcher: &mut dyn Searcher<S>,
+        rec: &mut dyn Recorder<A>,
+    ) -> Result<(), DriveError> {
+        while self.can_fill() {
+            let archs = match self.enqueued.pop_front() {
+                Some(arch) => vec![arch],
+                None => {
+                    let archs = searcher.ask(space, 1);
+                    // Searchers train while asked: save what they trained with `told` as
+                    // it was.
+                    for (name, data) in searcher.take_checkpoints() {
+                        rec.journal()
+                            .checkpoint(self.told, &name, &data)
+                            .map_err(DriveError::Journal)?;
+                    }
+                    archs
+                }
+            };
+            if archs.is_empty() {
+                self.exhausted = true;
+                break;
+            }
+            for arch in archs {
+                self.propose(space, arch, rec)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn propose<S: SearchSpace<Arch = A>>(
+        &mut self,
+        space: &S,
+        arch: A,
+        rec: &mut dyn Recorder<A>,
     ) -> Result<(), DriveError> {
         let index = self.proposals.len();
-        let key = self.space.key(&arch);
-        let replayed = self.options.replay.as_mut().and_then(|r| {
+        let key = space.key(&arch);
+        let replayed = self.replay.as_mut().and_then(|r| {
             r.keys
                 .get(index)
                 .map(|stored| (stored.clone(), r.outcomes.remove(&index)))
@@ -540,53 +700,107 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
                 });
             }
             Some(_) => {}
-            None => journal
+            None => rec
+                .journal()
                 .proposed(index, &key, &arch)
                 .map_err(DriveError::Journal)?,
         }
-        if self.known.contains_key(&key) || self.untold_keys.contains(&key) {
-            self.proposals.push(Proposal {
-                arch,
-                key,
-                slot: Slot::Repeat,
-            });
+        let resumed = replayed.is_some();
+        let mut proposal = Proposal {
+            arch,
+            key,
+            slot: Slot::Repeat,
+            workdir: None,
+            resumed,
+        };
+        if self.known.contains_key(&proposal.key) || self.untold_keys.contains(&proposal.key) {
+            self.proposals.push(proposal);
             return Ok(());
         }
-        self.untold_keys.insert(key.clone());
-        let slot = if let Some((_, Some(outcome))) = replayed {
+        self.untold_keys.insert(proposal.key.clone());
+        proposal.slot = if let Some((_, Some(outcome))) = replayed {
             Slot::Done(outcome)
-        } else if let Err(e) = self.space.validate(&arch) {
+        } else if let Err(e) = space.validate(&proposal.arch) {
             let outcome = Outcome::Failed(format!("invalid architecture: {e}"));
-            record(journal, dispatch, index, &key, &outcome)?;
+            rec.record(index, &proposal.key, &outcome)?;
             Slot::Done(outcome)
         } else {
-            let workdir = match &self.options.workdirs {
-                Some(root) => {
-                    let dir = root.join(format!("{index:06}"));
-                    std::fs::create_dir_all(&dir).map_err(|source| DriveError::Workdir {
-                        path: dir.clone(),
-                        source,
-                    })?;
-                    Some(dir)
-                }
-                None => None,
-            };
-            dispatch.submit(Job {
-                arch: arch.clone(),
-                ctx: EvalContext {
-                    index,
-                    workdir,
-                    resumed: replayed.is_some(),
-                },
-            });
-            Slot::Running
+            if let Some(root) = &self.workdirs {
+                let dir = root.join(format!("{index:06}"));
+                std::fs::create_dir_all(&dir).map_err(|source| DriveError::Workdir {
+                    path: dir.clone(),
+                    source,
+                })?;
+                proposal.workdir = Some(dir);
+            }
+            self.pending.push_back(index);
+            Slot::Queued
         };
-        self.proposals.push(Proposal { arch, key, slot });
+        self.proposals.push(proposal);
         Ok(())
     }
 
-    fn tell_head(&mut self, on_query: &mut dyn FnMut(&QueryRecord<S::Arch>)) {
+    /// True when the searcher may be asked now.
+    pub(crate) fn can_fill(&self) -> bool {
+        !self.exhausted
+            && !self.stalled
+            && self.proposals.len() - self.told < self.budget.workers.max(1)
+            && self.run.records.len() + self.untold_keys.len() < self.budget.queries
+    }
+
+    /// The next new proposal to evaluate, in proposal order; it is running from now on.
+    pub(crate) fn next_pending(&mut self) -> Option<usize> {
+        let index = self.pending.pop_front()?;
+        self.proposals[index].slot = Slot::Running;
+        Some(index)
+    }
+
+    /// True when the oldest untold proposal is still being evaluated.
+    pub(crate) fn head_running(&self) -> bool {
+        self.proposals
+            .get(self.told)
+            .is_some_and(|p| matches!(p.slot, Slot::Running | Slot::Queued))
+    }
+
+    /// True when every proposal is told and the searcher will not be asked again.
+    pub(crate) fn finished(&self) -> bool {
+        self.told == self.proposals.len()
+    }
+
+    /// True when a new proposal waits to be handed out.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The outcome of a running proposal (recorded by the caller).
+    pub(crate) fn finish(&mut self, index: usize, outcome: Outcome) {
+        self.proposals[index].slot = Slot::Done(outcome);
+    }
+
+    /// Like [`Ledger::finish`], for outcomes told by a user: refuses an index that is not a
+    /// running proposal.
+    pub(crate) fn check_running(&self, index: usize) -> Result<(), TellError> {
+        match self.proposals.get(index).map(|p| &p.slot) {
+            None => Err(TellError::Unknown),
+            Some(Slot::Running) => Ok(()),
+            Some(Slot::Done(_) | Slot::Told) => Err(TellError::AlreadyTold),
+            Some(Slot::Queued | Slot::Repeat) => Err(TellError::NotAsked),
+        }
+    }
+
+    /// The run so far; the ledger starts afresh.
+    pub(crate) fn take_run(&mut self) -> SearchRun<A> {
+        std::mem::replace(&mut self.run, empty_run())
+    }
+
+    fn tell_head<S: SearchSpace<Arch = A>>(
+        &mut self,
+        space: &S,
+        searcher: &mut dyn Searcher<S>,
+        on_query: &mut dyn FnMut(&QueryRecord<A>),
+    ) {
         let index = self.told;
+        let sign = if self.minimize { -1.0 } else { 1.0 };
         let p = &mut self.proposals[index];
         let feedback = match std::mem::replace(&mut p.slot, Slot::Told) {
             Slot::Repeat => {
@@ -600,7 +814,7 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
             Slot::Done(outcome) => {
                 self.untold_keys.remove(&p.key);
                 let (feedback, result) = match outcome {
-                    Outcome::Evaluated(e) => (Feedback::Objective(e.objective), Some(Ok(e))),
+                    Outcome::Evaluated(e) => (Feedback::Objective(sign * e.objective), Some(Ok(e))),
                     Outcome::Failed(reason) => (Feedback::Failed, Some(Err(reason))),
                     Outcome::NotEvaluable => (Feedback::NotEvaluable, None),
                 };
@@ -625,10 +839,12 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
                 }
                 feedback
             }
-            Slot::Running | Slot::Told => unreachable!("only finished proposals are told"),
+            Slot::Queued | Slot::Running | Slot::Told => {
+                unreachable!("only finished proposals are told")
+            }
         };
         self.told += 1;
         let arch = self.proposals[index].arch.clone();
-        self.searcher.tell(self.space, &arch, feedback);
+        searcher.tell(space, &arch, feedback);
     }
 }

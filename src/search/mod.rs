@@ -64,6 +64,98 @@ impl Default for AlgoConfig {
     }
 }
 
+/// A settings preset of SemiNAS and NAO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// The paper's NAS-Bench-101 settings ([`SemiNasConfig::paper`]).
+    Paper,
+    /// The paper's ImageNet settings ([`SemiNasConfig::paper_imagenet`]).
+    PaperImagenet,
+}
+
+/// Changes to the algorithms' defaults, as the command line and the Python package take them
+/// (every field optional).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlgoOverrides {
+    /// RE and SemiNAS-RE: population size.
+    pub population: Option<usize>,
+    /// RE and SemiNAS-RE: tournament size.
+    pub tournament: Option<usize>,
+    /// SemiNAS/NAO settings preset.
+    pub preset: Option<Preset>,
+    /// SemiNAS/NAO: random architectures before the first round.
+    pub init: Option<usize>,
+    /// SemiNAS/SemiNAS-RE: pseudo-labelled architectures per training.
+    pub pseudo: Option<usize>,
+    /// SemiNAS/NAO: architectures generation starts from.
+    pub top_k: Option<usize>,
+    /// SemiNAS/NAO: new architectures per round.
+    pub per_round: Option<usize>,
+    /// Controller epochs on the evaluated pairs per training.
+    pub pretrain_epochs: Option<usize>,
+    /// Controller epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones.
+    pub controller_epochs: Option<usize>,
+    /// Up-sampling of the evaluated pairs in the second training.
+    pub upsample: Option<usize>,
+    /// Controller embedding and LSTM size.
+    pub controller_hidden: Option<usize>,
+    /// SemiNAS-RE: children ranked by the predictor per proposal.
+    pub children: Option<usize>,
+    /// SemiNAS-RE: retrain the controller after this many new evaluations.
+    pub retrain_every: Option<usize>,
+}
+
+impl AlgoOverrides {
+    /// The algorithm settings, checked.
+    pub fn config(&self) -> Result<AlgoConfig, String> {
+        if self.population == Some(0) || self.tournament == Some(0) {
+            return Err("--population and --tournament must be at least 1".into());
+        }
+        let seminas = SemiNasOverrides {
+            init: self.init,
+            pseudo: self.pseudo,
+            top_k: self.top_k,
+            per_round: self.per_round,
+            pretrain_epochs: self.pretrain_epochs,
+            train_epochs: self.controller_epochs,
+            upsample: self.upsample,
+            hidden: self.controller_hidden,
+        };
+        let d = SemiNasReConfig::default();
+        let seminas_re = SemiNasReConfig {
+            children: self.children.unwrap_or(d.children).max(1),
+            retrain_every: self.retrain_every.unwrap_or(d.retrain_every).max(1),
+            pseudo: self.pseudo.unwrap_or(d.pseudo),
+            pretrain_epochs: self.pretrain_epochs.unwrap_or(d.pretrain_epochs),
+            train_epochs: self.controller_epochs.unwrap_or(d.train_epochs),
+            upsample: self.upsample.unwrap_or(d.upsample),
+            population: self.population.unwrap_or(d.population),
+            tournament: self.tournament.unwrap_or(d.tournament),
+            controller: ControllerConfig {
+                hidden: self.controller_hidden.unwrap_or(d.controller.hidden),
+                ..d.controller.clone()
+            },
+            ..d
+        };
+        Ok(AlgoConfig {
+            seminas_preset: self.preset.map(|p| match p {
+                Preset::PaperImagenet => SemiNasConfig::paper_imagenet(),
+                Preset::Paper => SemiNasConfig::paper(),
+            }),
+            re: ReConfig {
+                population: self.population.unwrap_or(ReConfig::default().population),
+                tournament: self.tournament.unwrap_or(ReConfig::default().tournament),
+                ..ReConfig::default()
+            },
+            seminas,
+            seminas_re,
+            seminas_re_hidden_is_default: self.controller_hidden.is_none(),
+        })
+    }
+}
+
 /// The search algorithms seminas offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algo {

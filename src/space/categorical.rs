@@ -69,7 +69,27 @@ struct SpaceFile {
 #[serde(deny_unknown_fields)]
 struct PositionFile {
     name: String,
-    choices: Vec<String>,
+    choices: Vec<ChoiceFile>,
+}
+
+/// A choice in a definition file: a name, or a number (named by its decimal text, e.g. `2`,
+/// `0.5`), so that `choices = [1, 2]` and `choices = ["1", "2"]` are the same position.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ChoiceFile {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+impl ChoiceFile {
+    fn name(self) -> String {
+        match self {
+            ChoiceFile::Text(s) => s,
+            ChoiceFile::Int(i) => i.to_string(),
+            ChoiceFile::Float(f) => f.to_string(),
+        }
+    }
 }
 
 impl CategoricalSpace {
@@ -184,7 +204,7 @@ impl CategoricalSpace {
             .into_iter()
             .map(|p| Position {
                 name: p.name,
-                choices: p.choices,
+                choices: p.choices.into_iter().map(ChoiceFile::name).collect(),
             })
             .collect();
         Self::new(&name, positions)
@@ -379,6 +399,46 @@ impl SearchSpace for CategoricalSpace {
         Ok(CategoricalArch(out.into_boxed_slice()))
     }
 
+    /// An object with one entry per position, position name to choice name (a number is
+    /// read as its decimal text).
+    fn from_json(&self, value: &serde_json::Value) -> Result<CategoricalArch, SpaceError> {
+        let bad = |reason: String| SpaceError::Parse {
+            text: value.to_string(),
+            reason,
+        };
+        let map = match value {
+            serde_json::Value::String(text) => return self.parse(text),
+            serde_json::Value::Object(map) => map,
+            _ => return Err(bad("expected an object of position: choice".into())),
+        };
+        for name in map.keys() {
+            if !self.positions.iter().any(|p| &p.name == name) {
+                return Err(bad(format!("unknown position {name:?}")));
+            }
+        }
+        let mut choices = Vec::with_capacity(self.positions.len());
+        for (p, position) in self.positions.iter().enumerate() {
+            let Some(v) = map.get(&position.name) else {
+                return Err(bad(format!("no choice for position {:?}", position.name)));
+            };
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                other => return Err(bad(format!("{:?}: bad choice {other}", position.name))),
+            };
+            let Some(&c) = self.by_name[p].get(&text) else {
+                return Err(bad(format!(
+                    "{:?}: unknown choice {text:?} (choices: {})",
+                    position.name,
+                    position.choices.join(", ")
+                )));
+            };
+            choices.push(c);
+        }
+        Ok(CategoricalArch(choices.into()))
+    }
+
     fn to_json(&self, arch: &CategoricalArch) -> serde_json::Value {
         let mut m = serde_json::Map::new();
         for (p, &c) in arch.0.iter().enumerate() {
@@ -395,6 +455,33 @@ impl SearchSpace for CategoricalSpace {
 mod tests {
     use super::*;
     use crate::rng::rng_for;
+
+    #[test]
+    fn numeric_choices_are_named_by_their_decimal_text() {
+        let space = CategoricalSpace::from_toml_str(
+            "[[position]]\nname = 'depth'\nchoices = [2, 3]\n[[position]]\nname = 'lr'\nchoices = [0.5, 'x']\n",
+            "n",
+        )
+        .unwrap();
+        assert_eq!(space.positions()[0].choices, ["2", "3"]);
+        assert_eq!(space.positions()[1].choices, ["0.5", "x"]);
+        let arch = space
+            .from_json(&serde_json::json!({"depth": 3, "lr": 0.5}))
+            .unwrap();
+        assert_eq!(space.format(&arch), "depth=3,lr=0.5");
+        let bad = space.from_json(&serde_json::json!({"depth": 4, "lr": "x"}));
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("unknown choice \"4\"")
+        );
+        let bad = space.from_json(&serde_json::json!({"depth": 2}));
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("no choice for position \"lr\"")
+        );
+    }
 
     const TOY: &str = r#"
         name = "toy"

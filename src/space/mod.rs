@@ -153,4 +153,16 @@ pub trait SearchSpace: Send + Sync {
     fn to_json(&self, arch: &Self::Arch) -> serde_json::Value {
         serde_json::Value::String(self.format(arch))
     }
+
+    /// Reads the JSON form written by [`SearchSpace::to_json`] (a JSON string is read as the
+    /// textual form by every space).
+    fn from_json(&self, value: &serde_json::Value) -> Result<Self::Arch, SpaceError> {
+        match value {
+            serde_json::Value::String(text) => self.parse(text),
+            other => Err(SpaceError::Parse {
+                text: other.to_string(),
+                reason: "expected the architecture's textual form (a string)".into(),
+            }),
+        }
+    }
 }

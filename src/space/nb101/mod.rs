@@ -872,6 +872,13 @@ impl SearchSpace for Nb101Space {
     }
 
     /// `{"matrix": [[...]], "ops": [...]}` of the cell as given (not pruned).
+    fn from_json(&self, value: &serde_json::Value) -> Result<Cell, SpaceError> {
+        match value {
+            serde_json::Value::String(text) => self.parse(text),
+            other => self.parse_json(other),
+        }
+    }
+
     fn to_json(&self, arch: &Cell) -> serde_json::Value {
         serde_json::json!({
             "matrix": arch.matrix(),

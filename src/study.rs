@@ -1,0 +1,550 @@
+//! A study: one search whose evaluations its user makes, in ask/tell form, with an optional
+//! run store that makes it resumable.
+//!
+//! The study owns the space, the searcher and the query accounting of [`drive`] (the same
+//! implementation): a repeat costs nothing, a not-evaluable architecture costs nothing, a failure
+//! counts, and results reach the searcher in proposal order however they are told. The
+//! searcher is asked at the points where `seminas search --workers N` asks it, `N` being
+//! [`StudySettings::workers`]: [`Study::ask`] gives nothing (status [`StudyStatus::Waiting`])
+//! while `N` trials wait to be told. So a study whose trials are told in any order gives the
+//! trials of `seminas search --workers N` with the same seed.
+//!
+//! [`drive`]: crate::search::drive
+
+use std::path::{Path, PathBuf};
+
+use crate::benchmark::{Evaluation, Evaluator, Outcome};
+use crate::search::driver::{JournalOnly, Ledger, Restored, TellError, restore_evaluator};
+use crate::search::{
+    Algo, AlgoConfig, Budget, DriveError, DriveOptions, Journal, NoJournal, QueryRecord, SearchRun,
+    Searcher, StopReason,
+};
+use crate::space::{SearchSpace, SpaceError};
+use crate::store::{RunMeta, RunStore, StoreError};
+
+/// Whether the objective is maximised or minimised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Larger is better (accuracy).
+    #[default]
+    Maximize,
+    /// Smaller is better (error, loss, latency).
+    Minimize,
+}
+
+/// The settings of a study.
+#[derive(Debug, Clone)]
+pub struct StudySettings {
+    /// The search algorithm.
+    pub algo: Algo,
+    /// The algorithms' settings.
+    pub config: AlgoConfig,
+    /// Query budget: evaluations of distinct architectures.
+    pub queries: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Trials evaluated at once (see the module documentation).
+    pub workers: usize,
+    /// Maximise or minimise the objective.
+    pub direction: Direction,
+}
+
+impl StudySettings {
+    /// The best available algorithm with its defaults, one worker, maximising.
+    pub fn new(queries: usize, seed: u64) -> Self {
+        Self {
+            algo: Algo::best_available(),
+            config: AlgoConfig::default(),
+            queries,
+            seed,
+            workers: 1,
+            direction: Direction::Maximize,
+        }
+    }
+
+    /// What a stored study records of its settings, to recognise them when reopened.
+    fn stored_args(&self, space: &str) -> Vec<String> {
+        let mut args = vec![
+            "study".to_string(),
+            format!("--space={space}"),
+            format!("--algo={}", self.algo),
+            format!("--queries={}", self.queries),
+            format!("--seed={}", self.seed),
+            format!("--workers={}", self.workers.max(1)),
+        ];
+        if self.direction == Direction::Minimize {
+            args.push("--minimize".into());
+        }
+        args
+    }
+}
+
+/// One architecture to evaluate.
+#[derive(Debug, Clone)]
+pub struct Trial<A> {
+    /// 0-based number of the proposal (its workdir's name in a stored study).
+    pub number: usize,
+    /// The architecture.
+    pub arch: A,
+    /// Its canonical key.
+    pub key: String,
+    /// A folder of its own, in a stored study.
+    pub workdir: Option<PathBuf>,
+}
+
+/// Where a study stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StudyStatus {
+    /// [`Study::ask`] has a trial to give.
+    Running,
+    /// Trials are out: tell one before asking again.
+    Waiting,
+    /// Every trial is told and no more will be proposed.
+    Finished(StopReason),
+}
+
+/// Why a study refused a call.
+#[derive(Debug, thiserror::Error)]
+pub enum StudyError {
+    /// The run store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The search could not go on (journal, replay, workdir).
+    #[error(transparent)]
+    Drive(#[from] DriveError),
+    /// No trial has this number.
+    #[error("there is no trial {0}")]
+    UnknownTrial(usize),
+    /// The trial was not handed out by [`Study::ask`].
+    #[error("trial {0} was not asked for")]
+    NotAsked(usize),
+    /// The trial was told already.
+    #[error("trial {0} was told already")]
+    AlreadyTold(usize),
+    /// An objective that is not a finite number.
+    #[error("trial {number}: the objective must be a finite number, not {value}")]
+    NotFinite {
+        /// The trial.
+        number: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A bad architecture (enqueued or warm-started).
+    #[error(transparent)]
+    Space(#[from] SpaceError),
+    /// A stored study reopened with other settings.
+    #[error(
+        "{dir}: the stored study was made with {stored:?}, not {now:?} (open it with the \
+         same space and settings, or use another folder)"
+    )]
+    Mismatch {
+        /// The study's folder.
+        dir: PathBuf,
+        /// The stored settings.
+        stored: Vec<String>,
+        /// The settings given now.
+        now: Vec<String>,
+    },
+    /// A warm-start file that cannot be read.
+    #[error("{path}:{line}: {message}")]
+    WarmStart {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A search driven by its user (see the module documentation).
+pub struct Study<S: SearchSpace> {
+    space: S,
+    searcher: Box<dyn Searcher<S>>,
+    ledger: Ledger<S::Arch>,
+    store: Option<RunStore>,
+    settings: StudySettings,
+}
+
+impl<S: SearchSpace> Study<S> {
+    /// A study kept in memory only.
+    pub fn new(space: S, settings: StudySettings) -> Self {
+        Self::build(space, settings, None, DriveOptions::default())
+    }
+
+    /// A study recorded in `store`; what the store holds already (a run being resumed) is
+    /// replayed: its finished trials are neither lost nor repeated, and trials that were asked
+    /// but never told are asked again first. The settings must be those the store was made
+    /// with (a changed setting is detected when a replayed proposal differs).
+    pub fn with_store(
+        space: S,
+        settings: StudySettings,
+        store: RunStore,
+    ) -> Result<Self, StudyError> {
+        let options = DriveOptions {
+            workdirs: Some(store.evals_dir()),
+            replay: Some(store.replay()?),
+        };
+        Ok(Self::build(space, settings, Some(store), options))
+    }
+
+    /// A study stored in `dir`: created there, or reopened (resumed) when `dir` holds one
+    /// made with the same space and settings.
+    pub fn open_or_create(
+        space: S,
+        settings: StudySettings,
+        dir: &Path,
+    ) -> Result<Self, StudyError> {
+        let now = settings.stored_args(space.name());
+        let store = if dir.join("run.sqlite").is_file() {
+            let (store, meta) = RunStore::open(dir)?;
+            if meta.args != now {
+                return Err(StudyError::Mismatch {
+                    dir: dir.to_path_buf(),
+                    stored: meta.args,
+                    now,
+                });
+            }
+            store
+        } else {
+            let meta = RunMeta {
+                args: now,
+                cwd: std::env::current_dir().unwrap_or_default(),
+                seed: settings.seed,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                run_id: RunMeta::new_run_id(&dir.display().to_string()),
+            };
+            RunStore::create(dir, &meta)?
+        };
+        Self::with_store(space, settings, store)
+    }
+
+    fn build(
+        space: S,
+        settings: StudySettings,
+        store: Option<RunStore>,
+        options: DriveOptions,
+    ) -> Self {
+        let searcher =
+            settings
+                .algo
+                .build(&space, settings.seed, settings.queries, &settings.config);
+        let budget = Budget {
+            workers: settings.workers.max(1),
+            ..Budget::queries(settings.queries)
+        };
+        let mut ledger = Ledger::new(budget, options);
+        ledger.minimize = settings.direction == Direction::Minimize;
+        Self {
+            space,
+            searcher,
+            ledger,
+            store,
+            settings,
+        }
+    }
+
+    /// The search space.
+    pub fn space(&self) -> &S {
+        &self.space
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &StudySettings {
+        &self.settings
+    }
+
+    /// The run store, for a stored study.
+    pub fn store(&self) -> Option<&RunStore> {
+        self.store.as_ref()
+    }
+
+    /// Evaluates `arch` before anything the searcher proposes (in the order enqueued). In a
+    /// stored study, enqueue the same architectures again when reopening it.
+    pub fn enqueue(&mut self, arch: S::Arch) -> Result<(), StudyError> {
+        self.space.validate(&arch)?;
+        self.ledger.enqueue(arch);
+        Ok(())
+    }
+
+    /// Results known before the study (warm start): the searcher learns them, and they cost
+    /// nothing when proposed. In a stored study, warm-start again with the same pairs when
+    /// reopening it.
+    pub fn warm_start(&mut self, pairs: &[(S::Arch, f64)]) -> Result<(), StudyError> {
+        for (arch, objective) in pairs {
+            self.space.validate(arch)?;
+            if !objective.is_finite() {
+                return Err(StudyError::NotFinite {
+                    number: 0,
+                    value: *objective,
+                });
+            }
+        }
+        for (arch, objective) in pairs {
+            self.ledger
+                .warm_start(&self.space, self.searcher.as_mut(), arch, *objective);
+        }
+        Ok(())
+    }
+
+    /// Reads warm-start pairs from a file: JSON lines with `arch` (the architecture's JSON
+    /// or its text form) and `objective`, as the `queries.jsonl` of a run directory holds (its
+    /// failed lines are skipped); or a CSV file with columns `arch` (text form) and `objective`.
+    pub fn warm_start_pairs(&self, path: &Path) -> Result<Vec<(S::Arch, f64)>, StudyError> {
+        let bad = |line: usize, message: String| StudyError::WarmStart {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(0, e.to_string()))?;
+        let mut pairs = Vec::new();
+        if path.extension().is_some_and(|e| e == "csv") {
+            let mut reader = csv::Reader::from_reader(text.as_bytes());
+            let headers = reader.headers().map_err(|e| bad(1, e.to_string()))?.clone();
+            let col = |name: &str| {
+                headers
+                    .iter()
+                    .position(|h| h == name)
+                    .ok_or_else(|| bad(1, format!("no column {name:?}")))
+            };
+            let (a, o) = (col("arch")?, col("objective")?);
+            for (i, row) in reader.records().enumerate() {
+                let line = i + 2;
+                let row = row.map_err(|e| bad(line, e.to_string()))?;
+                let arch = self
+                    .space
+                    .parse(&row[a])
+                    .map_err(|e| bad(line, e.to_string()))?;
+                let objective: f64 = row[o]
+                    .trim()
+                    .parse()
+                    .map_err(|e| bad(line, format!("objective {:?}: {e}", &row[o])))?;
+                pairs.push((arch, objective));
+            }
+            return Ok(pairs);
+        }
+        for (i, raw) in text.lines().enumerate() {
+            let line = i + 1;
+            if raw.trim().is_empty() {
+                continue;
+            }
+            let value: serde_json::Value =
+                serde_json::from_str(raw).map_err(|e| bad(line, e.to_string()))?;
+            let Some(objective) = value.get("objective").and_then(|o| o.as_f64()) else {
+                if value.get("error").is_some() {
+                    continue;
+                }
+                return Err(bad(line, "no numeric \"objective\"".into()));
+            };
+            let arch = match value.get("arch") {
+                Some(serde_json::Value::String(text)) => self.space.parse(text),
+                Some(json) => self.space.from_json(json),
+                None => return Err(bad(line, "no \"arch\"".into())),
+            }
+            .map_err(|e| bad(line, e.to_string()))?;
+            pairs.push((arch, objective));
+        }
+        Ok(pairs)
+    }
+
+    /// `queries` more queries (e.g. for a finished study).
+    pub fn extend(&mut self, queries: usize) {
+        self.ledger.extend(queries);
+        if let Some(store) = &self.store {
+            // Best effort: the status is informative, the evaluations are what resume uses.
+            let _ = store.set_status("running");
+        }
+    }
+
+    /// The next trial to evaluate; `None` when the budget is spent, the space is exhausted or
+    /// trials must be told first (see [`Study::status`]).
+    pub fn ask(&mut self) -> Result<Option<Trial<S::Arch>>, StudyError> {
+        self.advance()?;
+        let Some(number) = self.ledger.next_pending() else {
+            return Ok(None);
+        };
+        let p = &self.ledger.proposals[number];
+        Ok(Some(Trial {
+            number,
+            arch: p.arch.clone(),
+            key: p.key.clone(),
+            workdir: p.workdir.clone(),
+        }))
+    }
+
+    /// Reports a trial's evaluation (`Err(reason)`: it failed, which counts as a query), in
+    /// any order.
+    pub fn tell(
+        &mut self,
+        number: usize,
+        result: Result<Evaluation, String>,
+    ) -> Result<(), StudyError> {
+        if let Ok(e) = &result
+            && !e.objective.is_finite()
+        {
+            return Err(StudyError::NotFinite {
+                number,
+                value: e.objective,
+            });
+        }
+        let outcome = match result {
+            Ok(e) => Outcome::Evaluated(e),
+            Err(reason) => Outcome::Failed(reason),
+        };
+        self.tell_outcome(number, outcome)
+    }
+
+    /// Reports that a trial cannot be evaluated (e.g. over a resource limit): it costs no
+    /// query.
+    pub fn tell_not_evaluable(&mut self, number: usize) -> Result<(), StudyError> {
+        self.tell_outcome(number, Outcome::NotEvaluable)
+    }
+
+    fn tell_outcome(&mut self, number: usize, outcome: Outcome) -> Result<(), StudyError> {
+        self.ledger.check_running(number).map_err(|e| match e {
+            TellError::Unknown => StudyError::UnknownTrial(number),
+            TellError::NotAsked => StudyError::NotAsked(number),
+            TellError::AlreadyTold => StudyError::AlreadyTold(number),
+        })?;
+        let key = self.ledger.proposals[number].key.clone();
+        if let Some(store) = &self.store {
+            store
+                .journal(&self.space)
+                .finished(number, &key, &outcome)
+                .map_err(DriveError::Journal)?;
+        }
+        self.ledger.finish(number, outcome);
+        self.advance()
+    }
+
+    fn advance(&mut self) -> Result<(), StudyError> {
+        match &self.store {
+            Some(store) => self.ledger.advance(
+                &self.space,
+                self.searcher.as_mut(),
+                &mut JournalOnly(&mut store.journal(&self.space)),
+                &mut |_| {},
+            )?,
+            None => self.ledger.advance(
+                &self.space,
+                self.searcher.as_mut(),
+                &mut JournalOnly(&mut NoJournal),
+                &mut |_| {},
+            )?,
+        }
+        if self.ledger.finished()
+            && let Some(store) = &self.store
+        {
+            store.set_status("finished")?;
+        }
+        Ok(())
+    }
+
+    /// Where the study stands.
+    pub fn status(&self) -> StudyStatus {
+        if self.ledger.has_pending() || self.ledger.can_fill() {
+            StudyStatus::Running
+        } else if self.ledger.finished() {
+            StudyStatus::Finished(self.ledger.run.stop)
+        } else {
+            StudyStatus::Waiting
+        }
+    }
+
+    /// The told queries (evaluated or failed), in the order they reached the searcher.
+    pub fn trials(&self) -> &[QueryRecord<S::Arch>] {
+        &self.ledger.run.records
+    }
+
+    /// The search so far: queries, repeats, not-evaluable proposals, why it stopped.
+    pub fn run(&self) -> &SearchRun<S::Arch> {
+        &self.ledger.run
+    }
+
+    /// The best told trial in the study's direction (the earliest among equals).
+    pub fn best(&self) -> Option<&QueryRecord<S::Arch>> {
+        let sign = match self.settings.direction {
+            Direction::Maximize => 1.0,
+            Direction::Minimize => -1.0,
+        };
+        let mut best: Option<(&QueryRecord<S::Arch>, f64)> = None;
+        for r in &self.ledger.run.records {
+            if let Ok(e) = &r.result
+                && best.is_none_or(|(_, b)| sign * e.objective > b)
+            {
+                best = Some((r, sign * e.objective));
+            }
+        }
+        best.map(|(r, _)| r)
+    }
+
+    /// Before evaluating with a stateful `evaluator` (see [`Evaluator::state_name`]): puts
+    /// back the state it had after the stored run's newest outcome. Nothing to do for a
+    /// finished run (it evaluates nothing more), a study without a store or an evaluator
+    /// without state.
+    pub fn restore_evaluator<E: Evaluator<S> + ?Sized>(
+        &self,
+        evaluator: &E,
+    ) -> Result<Restored, StudyError> {
+        let (Some(store), Some(name)) = (&self.store, evaluator.state_name()) else {
+            return Ok(Restored::Nothing);
+        };
+        if store.status()? == "finished" {
+            return Ok(Restored::Nothing);
+        }
+        let replay = store.replay()?;
+        let stored = store.evaluator_state(name)?;
+        Ok(restore_evaluator::<S, E>(evaluator, &replay, stored)?)
+    }
+
+    /// Writes the results of a stored study into its folder: `queries.jsonl` and
+    /// `summary.json` (see [`crate::report::write_run_dir`]). Nothing for a study in memory.
+    pub fn write_results(&self, summary: &crate::report::Summary) -> std::io::Result<()> {
+        match &self.store {
+            Some(store) => crate::report::write_run_dir(
+                store.dir(),
+                &self.space,
+                &self.ledger.run.records,
+                summary,
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs the study to its end with `evaluator` (`workers` evaluations at once, as set),
+    /// exactly as [`crate::search::drive`] would; `on_query` sees every paid query.
+    pub fn optimize<E: Evaluator<S> + ?Sized>(
+        &mut self,
+        evaluator: &E,
+        on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
+    ) -> Result<(), StudyError> {
+        let budget = self.ledger.budget;
+        match &self.store {
+            Some(store) => crate::search::driver::drive_ledger(
+                &mut self.ledger,
+                &self.space,
+                evaluator,
+                self.searcher.as_mut(),
+                budget.workers,
+                &mut store.journal(&self.space),
+                on_query,
+            )?,
+            None => crate::search::driver::drive_ledger(
+                &mut self.ledger,
+                &self.space,
+                evaluator,
+                self.searcher.as_mut(),
+                budget.workers,
+                &mut NoJournal,
+                on_query,
+            )?,
+        }
+        if let Some(store) = &self.store {
+            store.set_status("finished")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
