@@ -338,7 +338,7 @@ impl<S: SearchSpace> Study<S> {
             };
             let arch = match value.get("arch") {
                 Some(serde_json::Value::String(text)) => self.space.parse(text),
-                Some(json) => self.space.from_json(json),
+                Some(json) => self.space.read_json(json),
                 None => return Err(bad(line, "no \"arch\"".into())),
             }
             .map_err(|e| bad(line, e.to_string()))?;

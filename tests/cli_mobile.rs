@@ -1,9 +1,15 @@
 //! `seminas mobile cost|export`, a search on `--space mobile` under `--max-mflops` with a
 //! command evaluator, and a weight-sharing supernet search killed and resumed.
 
+#[cfg(feature = "trainer")]
 use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+#[cfg(feature = "trainer")]
+use std::path::Path;
+use std::path::PathBuf;
+#[cfg(feature = "trainer")]
+use std::process::Stdio;
+use std::process::{Command, Output};
+#[cfg(feature = "trainer")]
 use std::time::{Duration, Instant};
 
 fn seminas() -> Command {
@@ -141,6 +147,7 @@ fn search_under_max_mflops_evaluates_nothing_over_the_limit() {
 }
 
 /// queries.jsonl without timings.
+#[cfg(feature = "trainer")]
 fn queries(dir: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join("queries.jsonl")).unwrap();
     text.lines()
@@ -154,6 +161,7 @@ fn queries(dir: &Path) -> Vec<serde_json::Value> {
 
 /// A small number generator for the kill moments (meant to vary between runs of the test; the
 /// seed is printed so that a failure can be replayed).
+#[cfg(feature = "trainer")]
 fn next(state: &mut u64) -> u64 {
     *state ^= *state << 13;
     *state ^= *state >> 7;

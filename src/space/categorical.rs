@@ -401,7 +401,7 @@ impl SearchSpace for CategoricalSpace {
 
     /// An object with one entry per position, position name to choice name (a number is
     /// read as its decimal text).
-    fn from_json(&self, value: &serde_json::Value) -> Result<CategoricalArch, SpaceError> {
+    fn read_json(&self, value: &serde_json::Value) -> Result<CategoricalArch, SpaceError> {
         let bad = |reason: String| SpaceError::Parse {
             text: value.to_string(),
             reason,
@@ -466,16 +466,16 @@ mod tests {
         assert_eq!(space.positions()[0].choices, ["2", "3"]);
         assert_eq!(space.positions()[1].choices, ["0.5", "x"]);
         let arch = space
-            .from_json(&serde_json::json!({"depth": 3, "lr": 0.5}))
+            .read_json(&serde_json::json!({"depth": 3, "lr": 0.5}))
             .unwrap();
         assert_eq!(space.format(&arch), "depth=3,lr=0.5");
-        let bad = space.from_json(&serde_json::json!({"depth": 4, "lr": "x"}));
+        let bad = space.read_json(&serde_json::json!({"depth": 4, "lr": "x"}));
         assert!(
             bad.unwrap_err()
                 .to_string()
                 .contains("unknown choice \"4\"")
         );
-        let bad = space.from_json(&serde_json::json!({"depth": 2}));
+        let bad = space.read_json(&serde_json::json!({"depth": 2}));
         assert!(
             bad.unwrap_err()
                 .to_string()

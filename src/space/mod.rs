@@ -156,7 +156,7 @@ pub trait SearchSpace: Send + Sync {
 
     /// Reads the JSON form written by [`SearchSpace::to_json`] (a JSON string is read as the
     /// textual form by every space).
-    fn from_json(&self, value: &serde_json::Value) -> Result<Self::Arch, SpaceError> {
+    fn read_json(&self, value: &serde_json::Value) -> Result<Self::Arch, SpaceError> {
         match value {
             serde_json::Value::String(text) => self.parse(text),
             other => Err(SpaceError::Parse {

@@ -872,7 +872,7 @@ impl SearchSpace for Nb101Space {
     }
 
     /// `{"matrix": [[...]], "ops": [...]}` of the cell as given (not pruned).
-    fn from_json(&self, value: &serde_json::Value) -> Result<Cell, SpaceError> {
+    fn read_json(&self, value: &serde_json::Value) -> Result<Cell, SpaceError> {
         match value {
             serde_json::Value::String(text) => self.parse(text),
             other => self.parse_json(other),
