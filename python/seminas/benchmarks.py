@@ -1,0 +1,32 @@
+"""Tabular benchmarks: look architectures up instead of training them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict
+
+from . import _seminas
+
+
+class Table:
+    """A benchmark table: ``query(arch)`` gives every recorded metric of an architecture,
+    with ``objective`` (what a search maximises) and ``report`` (what is reported)."""
+
+    def __init__(self, raw: Any, space: Any) -> None:
+        self._raw = raw
+        self.space = space
+
+    def query(self, arch: Any) -> Dict[str, float]:
+        """The architecture's metrics (ValueError when it is not in the table)."""
+        return json.loads(self._raw.query(self.space._to_json(arch)))
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
+def nb201() -> Table:
+    """The embedded NAS-Bench-201 table (CIFAR-10, all 15,625 cells): objective = validation
+    accuracy, report = test accuracy."""
+    from . import NB201Space
+
+    return Table(_seminas.Table.nb201(), NB201Space())

@@ -1,0 +1,442 @@
+//! `seminas._seminas`: the Rust half of the Python package. Architectures cross the boundary
+//! as JSON text (the spaces' own JSON form); `seminas/__init__.py` turns them into plain Python
+//! values and documents the API. The GIL is released while Rust computes.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+use seminas::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
+use seminas::benchmark::{Evaluation, TabularBenchmark};
+use seminas::search::{Algo, AlgoOverrides, QueryRecord};
+use seminas::space::{CategoricalSpace, Nb101Space, Nb201Space, SearchSpace};
+use seminas::study::{Direction, Study, StudyError, StudySettings, StudyStatus};
+
+fn value_error(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+fn study_error(e: StudyError) -> PyErr {
+    match e {
+        StudyError::Store(_) | StudyError::Drive(_) | StudyError::Mismatch { .. } => {
+            PyRuntimeError::new_err(e.to_string())
+        }
+        other => value_error(other),
+    }
+}
+
+fn parse_json(text: &str) -> PyResult<serde_json::Value> {
+    serde_json::from_str(text).map_err(value_error)
+}
+
+/// The spaces the package offers.
+#[derive(Clone)]
+enum AnySpace {
+    Nb201(Nb201Space),
+    Nb101(Nb101Space),
+    Categorical(CategoricalSpace),
+}
+
+/// Runs `$body` with `$s` bound to the concrete space.
+macro_rules! with_space {
+    ($space:expr, $s:ident => $body:expr) => {
+        match $space {
+            AnySpace::Nb201($s) => $body,
+            AnySpace::Nb101($s) => $body,
+            AnySpace::Categorical($s) => $body,
+        }
+    };
+}
+
+/// A search space (built by `seminas.NB201Space()` and the others).
+#[pyclass(module = "seminas._seminas", frozen)]
+struct Space {
+    inner: AnySpace,
+}
+
+fn arch_of<S: SearchSpace>(space: &S, json: &str) -> PyResult<S::Arch> {
+    let arch = space.read_json(&parse_json(json)?).map_err(value_error)?;
+    space.validate(&arch).map_err(value_error)?;
+    Ok(arch)
+}
+
+#[pymethods]
+impl Space {
+    /// `kind`: nb201, nb101 or categorical (`definition`: the TOML text of the space).
+    #[new]
+    #[pyo3(signature = (kind, definition=None, name=None))]
+    fn new(kind: &str, definition: Option<&str>, name: Option<&str>) -> PyResult<Self> {
+        let inner = match (kind, definition) {
+            ("nb201", None) => AnySpace::Nb201(Nb201Space::new()),
+            ("nb101", None) => AnySpace::Nb101(Nb101Space::new()),
+            ("categorical", Some(text)) => AnySpace::Categorical(
+                CategoricalSpace::from_toml_str(text, name.unwrap_or("categorical"))
+                    .map_err(value_error)?,
+            ),
+            _ => return Err(value_error(format!("unknown space {kind:?}"))),
+        };
+        Ok(Self { inner })
+    }
+
+    /// The space's short name.
+    #[getter]
+    fn name(&self) -> String {
+        with_space!(&self.inner, s => s.name().to_string())
+    }
+
+    /// Number of distinct architectures, when known.
+    #[getter]
+    fn cardinality(&self) -> Option<u128> {
+        with_space!(&self.inner, s => s.cardinality())
+    }
+
+    /// Checks an architecture (JSON); returns its canonical JSON form.
+    fn canonical(&self, arch: &str) -> PyResult<String> {
+        with_space!(&self.inner, s => Ok(s.to_json(&arch_of(s, arch)?).to_string()))
+    }
+
+    /// The canonical key of an architecture (JSON).
+    fn key(&self, arch: &str) -> PyResult<String> {
+        with_space!(&self.inner, s => Ok(s.key(&arch_of(s, arch)?)))
+    }
+
+    /// The textual form of an architecture (JSON).
+    fn format(&self, arch: &str) -> PyResult<String> {
+        with_space!(&self.inner, s => Ok(s.format(&arch_of(s, arch)?)))
+    }
+
+    /// Positions and choices of a categorical space as JSON ([{"name", "choices"}]).
+    fn positions(&self) -> PyResult<String> {
+        match &self.inner {
+            AnySpace::Categorical(s) => Ok(serde_json::json!(
+                s.positions()
+                    .iter()
+                    .map(|p| serde_json::json!({"name": p.name, "choices": p.choices}))
+                    .collect::<Vec<_>>()
+            )
+            .to_string()),
+            _ => Err(value_error("only a categorical space has positions")),
+        }
+    }
+}
+
+/// A study of any space.
+enum AnyStudy {
+    Nb201(Study<Nb201Space>),
+    Nb101(Study<Nb101Space>),
+    Categorical(Study<CategoricalSpace>),
+}
+
+macro_rules! with_study {
+    ($study:expr, $s:ident => $body:expr) => {
+        match $study {
+            AnyStudy::Nb201($s) => $body,
+            AnyStudy::Nb101($s) => $body,
+            AnyStudy::Categorical($s) => $body,
+        }
+    };
+}
+
+fn record_json<S: SearchSpace>(space: &S, r: &QueryRecord<S::Arch>) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "number": r.index,
+        "query": r.n,
+        "arch": space.to_json(&r.arch),
+        "key": r.key,
+    });
+    match &r.result {
+        Ok(e) => {
+            v["state"] = "complete".into();
+            v["objective"] = e.objective.into();
+            if let Some(report) = e.report {
+                v["report"] = report.into();
+            }
+            v["metrics"] = serde_json::json!(e.metrics);
+        }
+        Err(reason) => {
+            v["state"] = "failed".into();
+            v["reason"] = reason.clone().into();
+        }
+    }
+    v
+}
+
+/// A trial as `RawStudy::ask` gives it: number, architecture JSON, key, workdir.
+type AskedTrial = (usize, String, String, Option<PathBuf>);
+
+/// A study in ask/tell form (see `seminas.Study`).
+#[pyclass(module = "seminas._seminas", frozen)]
+struct RawStudy {
+    inner: Mutex<AnyStudy>,
+}
+
+impl RawStudy {
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut AnyStudy) -> PyResult<T> + Send,
+    ) -> PyResult<T> {
+        py.detach(|| {
+            let mut guard = self
+                .inner
+                .lock()
+                .map_err(|_| PyRuntimeError::new_err("the study was poisoned by a panic"))?;
+            f(&mut guard)
+        })
+    }
+}
+
+#[pymethods]
+impl RawStudy {
+    #[new]
+    #[pyo3(signature = (space, algo, budget, seed, workers, minimize, storage, settings))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        space: &Space,
+        algo: &str,
+        budget: usize,
+        seed: u64,
+        workers: usize,
+        minimize: bool,
+        storage: Option<PathBuf>,
+        settings: &str,
+    ) -> PyResult<Self> {
+        if budget == 0 {
+            return Err(value_error("budget must be at least 1"));
+        }
+        if workers == 0 {
+            return Err(value_error("workers must be at least 1"));
+        }
+        let algo: Algo = algo.parse().map_err(value_error)?;
+        let overrides: AlgoOverrides = serde_json::from_str(settings).map_err(value_error)?;
+        let config = overrides.config().map_err(value_error)?;
+        let settings = StudySettings {
+            algo,
+            config,
+            queries: budget,
+            seed,
+            workers,
+            direction: if minimize {
+                Direction::Minimize
+            } else {
+                Direction::Maximize
+            },
+        };
+        let space = space.inner.clone();
+        let inner = py.detach(move || -> Result<AnyStudy, StudyError> {
+            fn make<S: SearchSpace>(
+                space: S,
+                settings: StudySettings,
+                storage: Option<PathBuf>,
+            ) -> Result<Study<S>, StudyError> {
+                match storage {
+                    Some(dir) => Study::open_or_create(space, settings, &dir),
+                    None => Ok(Study::new(space, settings)),
+                }
+            }
+            Ok(match space {
+                AnySpace::Nb201(s) => AnyStudy::Nb201(make(s, settings, storage)?),
+                AnySpace::Nb101(s) => AnyStudy::Nb101(make(s, settings, storage)?),
+                AnySpace::Categorical(s) => AnyStudy::Categorical(make(s, settings, storage)?),
+            })
+        });
+        Ok(Self {
+            inner: Mutex::new(inner.map_err(study_error)?),
+        })
+    }
+
+    /// `(number, arch JSON, key, workdir)` of the next trial, or None.
+    fn ask(&self, py: Python<'_>) -> PyResult<Option<AskedTrial>> {
+        self.with(py, |study| {
+            with_study!(study, s => {
+                let trial = s.ask().map_err(study_error)?;
+                Ok(trial.map(|t| {
+                    let json = s.space().to_json(&t.arch).to_string();
+                    (t.number, json, t.key, t.workdir)
+                }))
+            })
+        })
+    }
+
+    /// Reports a trial's objective (and its report value and metrics).
+    #[pyo3(signature = (number, objective, report=None, metrics=None))]
+    fn tell(
+        &self,
+        py: Python<'_>,
+        number: usize,
+        objective: f64,
+        report: Option<f64>,
+        metrics: Option<std::collections::BTreeMap<String, f64>>,
+    ) -> PyResult<()> {
+        let mut e = Evaluation::new(objective, report, 0.0);
+        e.metrics = metrics.unwrap_or_default();
+        self.with(
+            py,
+            |study| with_study!(study, s => s.tell(number, Ok(e)).map_err(study_error)),
+        )
+    }
+
+    /// Reports a failed trial (it counts as a query).
+    fn tell_failed(&self, py: Python<'_>, number: usize, reason: String) -> PyResult<()> {
+        self.with(
+            py,
+            |study| with_study!(study, s => s.tell(number, Err(reason)).map_err(study_error)),
+        )
+    }
+
+    /// Reports a trial that cannot be evaluated (it costs nothing).
+    fn tell_not_evaluable(&self, py: Python<'_>, number: usize) -> PyResult<()> {
+        self.with(
+            py,
+            |study| with_study!(study, s => s.tell_not_evaluable(number).map_err(study_error)),
+        )
+    }
+
+    /// Evaluates this architecture (JSON) first.
+    fn enqueue(&self, py: Python<'_>, arch: String) -> PyResult<()> {
+        self.with(py, |study| {
+            with_study!(study, s => {
+                let arch = arch_of(s.space(), &arch)?;
+                s.enqueue(arch).map_err(study_error)
+            })
+        })
+    }
+
+    /// Known results: `[(arch JSON, objective)]`.
+    fn warm_start(&self, py: Python<'_>, pairs: Vec<(String, f64)>) -> PyResult<()> {
+        self.with(py, |study| {
+            with_study!(study, s => {
+                let pairs = pairs
+                    .iter()
+                    .map(|(a, o)| Ok((arch_of(s.space(), a)?, *o)))
+                    .collect::<PyResult<Vec<_>>>()?;
+                s.warm_start(&pairs).map_err(study_error)
+            })
+        })
+    }
+
+    /// Known results from a file (JSON lines or CSV with arch and objective); returns how many.
+    fn warm_start_file(&self, py: Python<'_>, path: PathBuf) -> PyResult<usize> {
+        self.with(py, |study| {
+            with_study!(study, s => {
+                let pairs = s.warm_start_pairs(&path).map_err(study_error)?;
+                s.warm_start(&pairs).map_err(study_error)?;
+                Ok(pairs.len())
+            })
+        })
+    }
+
+    /// More queries.
+    fn extend(&self, py: Python<'_>, queries: usize) -> PyResult<()> {
+        self.with(
+            py,
+            |study| with_study!(study, s => { s.extend(queries); Ok(()) }),
+        )
+    }
+
+    /// The told trials as a JSON list.
+    fn trials(&self, py: Python<'_>) -> PyResult<String> {
+        self.with(py, |study| {
+            with_study!(study, s => Ok(serde_json::Value::Array(
+                s.trials().iter().map(|r| record_json(s.space(), r)).collect()
+            ).to_string()))
+        })
+    }
+
+    /// The best trial as JSON (`null` when none).
+    fn best(&self, py: Python<'_>) -> PyResult<String> {
+        self.with(py, |study| {
+            with_study!(study, s => Ok(s
+                .best()
+                .map_or(serde_json::Value::Null, |r| record_json(s.space(), r))
+                .to_string()))
+        })
+    }
+
+    /// running, waiting, or finished:<why> (budget, exhausted, stalled).
+    fn status(&self, py: Python<'_>) -> PyResult<String> {
+        self.with(py, |study| {
+            Ok(match with_study!(study, s => s.status()) {
+                StudyStatus::Running => "running".to_string(),
+                StudyStatus::Waiting => "waiting".to_string(),
+                StudyStatus::Finished(why) => format!(
+                    "finished:{}",
+                    serde_json::to_value(why)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ),
+            })
+        })
+    }
+}
+
+/// A benchmark table (the embedded NAS-Bench-201 CIFAR-10 one).
+#[pyclass(module = "seminas._seminas", frozen)]
+struct Table {
+    bench: TabularBenchmark,
+    space: Nb201Space,
+}
+
+#[pymethods]
+impl Table {
+    /// The embedded NAS-Bench-201 table (CIFAR-10: validation accuracy as the objective, test
+    /// accuracy as the report).
+    #[staticmethod]
+    fn nb201(py: Python<'_>) -> PyResult<Self> {
+        let bench = py
+            .detach(|| nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT))
+            .map_err(value_error)?;
+        Ok(Self {
+            bench,
+            space: Nb201Space::new(),
+        })
+    }
+
+    /// Every metric of an architecture (JSON) as a JSON object, with `objective` and `report`.
+    fn query(&self, arch: &str) -> PyResult<String> {
+        let arch = arch_of(&self.space, arch)?;
+        let key = self.space.key(&arch);
+        let table = self.bench.table();
+        let Some(row) = table.get(&key) else {
+            return Err(value_error(format!("{key} is not in the table")));
+        };
+        let mut out = serde_json::Map::new();
+        for (name, v) in table.metric_names().iter().zip(row) {
+            out.insert(name.clone(), (*v).into());
+        }
+        if let Some(e) = self.bench.lookup(&key) {
+            out.insert("objective".into(), e.objective.into());
+            if let Some(r) = e.report {
+                out.insert("report".into(), r.into());
+            }
+        }
+        Ok(serde_json::Value::Object(out).to_string())
+    }
+
+    /// Number of architectures in the table.
+    fn __len__(&self) -> usize {
+        self.bench.table().len()
+    }
+}
+
+/// Parses a categorical space's TOML into JSON, keeping numeric choices as numbers.
+#[pyfunction]
+fn toml_to_json(text: &str) -> PyResult<String> {
+    let value: serde_json::Value = toml::from_str(text).map_err(value_error)?;
+    Ok(value.to_string())
+}
+
+/// The Rust half of the seminas package.
+#[pymodule]
+fn _seminas(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Space>()?;
+    m.add_class::<RawStudy>()?;
+    m.add_class::<Table>()?;
+    m.add_function(wrap_pyfunction!(toml_to_json, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,192 @@
+"""The Python package against the CLI and the library's rules (run by .ci/run)."""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import seminas
+
+REPO = Path(__file__).resolve().parents[2]
+# The cell of the highest validation accuracy (index 6111 of the benchmark).
+BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+
+
+def seminas_cli():
+    """The CLI binary: $SEMINAS_BIN, else the release build of this checkout."""
+    path = Path(os.environ.get("SEMINAS_BIN", REPO / "target" / "release" / "seminas"))
+    if not path.is_file():
+        pytest.skip(f"the seminas binary is not built ({path}); run `cargo build --release`")
+    return str(path)
+
+
+def cli_queries(tmp_path, *args):
+    out = tmp_path / "cli"
+    subprocess.run([seminas_cli(), "search", "--out", str(out), *args], check=True,
+                   capture_output=True)
+    with open(out / "queries.jsonl") as f:
+        return [(q["arch"], q["objective"]) for q in map(json.loads, f)]
+
+
+def table_loop(study, table, order=None, workers=1):
+    """Evaluates on the NB201 table; with `order`, `workers` trials finish in random order."""
+    out = []
+    while True:
+        while len(out) < workers or order is None:
+            trial = study.ask()
+            if trial is None:
+                break
+            out.append(trial)
+            if order is None:
+                break
+        if not out:
+            return
+        trial = out.pop(order.randrange(len(out)) if order else 0)
+        study.tell(trial, table.query(trial.arch)["objective"])
+
+
+@pytest.mark.parametrize("algo", ["seminas", "re"])
+def test_an_ask_tell_loop_gives_the_queries_of_seminas_search(tmp_path, algo):
+    want = cli_queries(tmp_path, "--algo", algo, "--queries", "30", "--seed", "3")
+    study = seminas.Study(seminas.NB201Space(), algo=algo, budget=30, seed=3)
+    table_loop(study, seminas.benchmarks.nb201())
+    got = [(t["arch"], t["objective"]) for t in study.trials]
+    assert got == want
+    assert study.status == "finished:budget"
+
+
+def test_three_workers_telling_out_of_order_give_the_cli_with_workers_3(tmp_path):
+    want = cli_queries(tmp_path, "--algo", "seminas", "--queries", "30", "--seed", "5",
+                       "--workers", "3")
+    study = seminas.Study(seminas.NB201Space(), algo="seminas", budget=30, seed=5, workers=3)
+    table_loop(study, seminas.benchmarks.nb201(), order=random.Random(2), workers=3)
+    assert [(t["arch"], t["objective"]) for t in study.trials] == want
+
+
+def test_optimize_with_threads_equals_the_cli(tmp_path):
+    want = cli_queries(tmp_path, "--algo", "re", "--queries", "25", "--seed", "1",
+                       "--workers", "4")
+    table = seminas.benchmarks.nb201()
+    study = seminas.optimize(seminas.NB201Space(), lambda a: table.query(a)["objective"],
+                             budget=25, workers=4, algo="re", seed=1)
+    assert [(t["arch"], t["objective"]) for t in study.trials] == want
+
+
+def test_the_table_and_the_best_cell():
+    table = seminas.benchmarks.nb201()
+    assert len(table) == 15625
+    row = table.query(BEST)
+    assert row["report"] == 94.3733 and row["index"] == 6111
+
+
+def test_bad_inputs_raise():
+    space = seminas.NB201Space()
+    with pytest.raises(ValueError, match="nor_conv_9x9"):
+        space.validate(BEST.replace("nor_conv_3x3~0|+", "nor_conv_9x9~0|+", 1))
+    with pytest.raises(ValueError):
+        space.validate({"not": "a cell"})
+    with pytest.raises(ValueError):
+        seminas.Study(space, algo="nope")
+    with pytest.raises(ValueError):
+        seminas.Study(space, budget=10, population=3, tournaments=2)  # unknown setting
+    cat = seminas.CategoricalSpace({"depth": [2, 3, 4], "op": ["conv", "skip"]})
+    with pytest.raises(ValueError, match="depth"):
+        cat.validate({"op": "conv"})
+    with pytest.raises(ValueError, match="unknown position"):
+        cat.validate({"depth": 2, "op": "conv", "width": 1})
+    with pytest.raises(ValueError, match="unknown choice"):
+        cat.validate({"depth": 5, "op": "conv"})
+    with pytest.raises(ValueError):
+        seminas.CategoricalSpace({"a": [1, "1"]})
+    study = seminas.Study(space, algo="random", budget=5, seed=0)
+    trial = study.ask()
+    with pytest.raises(ValueError, match="finite"):
+        study.tell(trial, float("nan"))
+    with pytest.raises(ValueError):
+        study.tell(trial, "high")
+    study.tell(trial, 1.0)
+    with pytest.raises(ValueError, match="told already"):
+        study.tell(trial, 2.0)
+    with pytest.raises(ValueError, match="no trial 99"):
+        study.tell(99, 1.0)
+
+
+def test_categorical_spaces_take_numeric_choices_from_dicts_and_toml(tmp_path):
+    toml = tmp_path / "space.toml"
+    toml.write_text('name = "toy"\n[[position]]\nname = "depth"\nchoices = [2, 3, 4]\n'
+                    '[[position]]\nname = "lr"\nchoices = [0.1, 0.01]\n'
+                    '[[position]]\nname = "op"\nchoices = ["conv", "skip"]\n')
+    for space in (seminas.CategoricalSpace.from_toml(str(toml)),
+                  seminas.CategoricalSpace({"depth": [2, 3, 4], "lr": [0.1, 0.01], "op": ["conv", "skip"]})):
+        assert space.positions["depth"] == [2, 3, 4]
+        study = seminas.Study(space, algo="random", budget=12, seed=0)
+        seen = []
+        while (t := study.ask()) is not None:
+            assert isinstance(t.arch["depth"], int) and isinstance(t.arch["lr"], float)
+            seen.append(t.arch)
+            study.tell(t, t.arch["depth"] * t.arch["lr"])
+        # Random search without replacement covers the whole space of 12.
+        assert len({json.dumps(a, sort_keys=True) for a in seen}) == 12
+        assert study.best["arch"] == {"depth": 4, "lr": 0.1, "op": study.best["arch"]["op"]}
+
+
+def test_minimize_enqueue_warm_start_and_extend(tmp_path):
+    table = seminas.benchmarks.nb201()
+    space = seminas.NB201Space()
+    study = seminas.Study(space, algo="re", budget=30, seed=2, direction="minimize")
+    study.enqueue(BEST)
+    first = study.ask()
+    assert first.arch == BEST
+    study.tell(first, 100 - table.query(first.arch)["objective"])
+    table_loop(study, type("Err", (), {"query": lambda self, a: {"objective": 100 - table.query(a)["objective"]}})())
+    errors = [t["objective"] for t in study.trials]
+    assert study.best["objective"] == min(errors)
+    assert study.best["arch"] == BEST  # the best cell of the table
+    # Extend a finished study.
+    assert study.status == "finished:budget"
+    study.extend(10)
+    table_loop(study, type("Err", (), {"query": lambda self, a: {"objective": 100 - table.query(a)["objective"]}})())
+    assert len(study.trials) == 40
+    # Warm start from the CLI's queries.jsonl: the algorithm learns them, and they are free.
+    cli_dir = tmp_path / "warm"
+    subprocess.run([seminas_cli(), "search", "--algo", "random", "--queries", "20",
+                    "--out", str(cli_dir)], check=True, capture_output=True)
+    warm = seminas.Study(space, algo="re", budget=5, seed=0)
+    warm.warm_start(str(cli_dir / "queries.jsonl"))
+    known = [json.loads(line)["arch"] for line in open(cli_dir / "queries.jsonl")]
+    while (t := warm.ask()) is not None:
+        # A full population from the warm start: evolution mutates its members at once.
+        assert t.arch not in known
+        assert any(sum(a != b for a, b in zip(k.split("|"), t.arch.split("|"))) == 1 for k in known)
+        warm.tell(t, table.query(t.arch)["objective"])
+
+
+def test_a_stored_study_reopens_where_it_stopped(tmp_path):
+    table = seminas.benchmarks.nb201()
+    reference = seminas.Study(seminas.NB201Space(), algo="seminas", budget=20, seed=4)
+    table_loop(reference, table)
+    store = str(tmp_path / "run")
+    told = []
+    for _ in range(10):
+        study = seminas.Study(seminas.NB201Space(), algo="seminas", budget=20, seed=4, storage=store)
+        for _ in range(6):  # then "killed"
+            t = study.ask()
+            if t is None:
+                break
+            told.append(t.arch)
+            study.tell(t, table.query(t.arch)["objective"])
+        if study.status.startswith("finished"):
+            break
+        del study
+    assert len(told) == len(set(told)) == 20
+    assert study.trials == reference.trials
+    # The store is locked while its study lives; reopened with other settings, it refuses.
+    with pytest.raises(RuntimeError, match="in use by another seminas process"):
+        seminas.Study(seminas.NB201Space(), algo="seminas", budget=20, seed=4, storage=store)
+    del study
+    with pytest.raises(RuntimeError, match="stored study"):
+        seminas.Study(seminas.NB201Space(), algo="re", budget=20, seed=4, storage=store)
