@@ -48,6 +48,8 @@ pub struct BenchReport {
     pub params: usize,
     /// Threads in rayon's pool.
     pub threads: usize,
+    /// The matrix kernel that ran (see [`super::active_kernel`]).
+    pub kernel: super::Kernel,
     /// One entry per size.
     pub cases: Vec<BenchCase>,
     /// Seconds to predict 10,000 sequences (eval mode, all threads).
@@ -197,6 +199,7 @@ pub fn run(sizes: &[usize], epochs: usize, seed: u64) -> BenchReport {
         config: cfg,
         params,
         threads: rayon::current_num_threads(),
+        kernel: super::active_kernel(),
         cases,
         predict_10k_s,
         generate_10k_s,
@@ -213,8 +216,9 @@ impl fmt::Display for BenchReport {
         let c = &self.config;
         writeln!(
             f,
-            "controller: vocab {}, length {}, hidden {}, batch {}, {} parameters, {} threads",
-            c.vocab_size, c.length, c.hidden, c.batch_size, self.params, self.threads
+            "controller: vocab {}, length {}, hidden {}, batch {}, {} parameters, {} threads, \
+             {} matrix kernel",
+            c.vocab_size, c.length, c.hidden, c.batch_size, self.params, self.threads, self.kernel
         )?;
         writeln!(
             f,
