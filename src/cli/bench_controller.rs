@@ -22,6 +22,9 @@ pub struct BenchControllerArgs {
     /// this CPU uses (see `SEMINAS_KERNEL`).
     #[arg(long, value_delimiter = ',')]
     kernels: Vec<String>,
+    /// Skip the inference timings (e.g. to count instructions under callgrind).
+    #[arg(long)]
+    no_inference: bool,
     /// Instead of epoch times: the controller training of one SemiNAS round at the paper's
     /// NAS-Bench-101 settings on the embedded nb101-20k table (1,100 evaluated cells, 1,000
     /// epochs, 10,000 pseudo-labelled, 500 epochs on up-sampled + pseudo-labelled pairs), once
@@ -93,7 +96,12 @@ pub fn run(args: &BenchControllerArgs) -> anyhow::Result<()> {
     let mut reports = Vec::new();
     for &k in &kernels {
         seminas::controller::set_kernel(k)?;
-        let report = seminas::controller::bench::run(&args.sizes, args.epochs, args.seed);
+        let report = seminas::controller::bench::run_with(
+            &args.sizes,
+            args.epochs,
+            args.seed,
+            !args.no_inference,
+        );
         if !args.json {
             println!("{report}");
         }
