@@ -1,6 +1,9 @@
 //! `seminas bench-controller`: controller training speed on synthetic data.
 
+use anyhow::Context;
 use clap::Args;
+use seminas::controller::bench_round::RoundSettings;
+use seminas::controller::{EarlyStopping, Kernel};
 
 /// Arguments of `seminas bench-controller`.
 #[derive(Debug, Args)]
@@ -14,7 +17,32 @@ pub struct BenchControllerArgs {
     /// Seed of the synthetic data and the initial weights.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Print the report as JSON: {"config","params","threads","cases":[{"samples","epochs",
+    /// Matrix kernels to time, comma-separated, each on the same data (`avx512`, `avx2`,
+    /// `matrixmultiply`); the first is the one compared against the others. Default: the one
+    /// this CPU uses (see `SEMINAS_KERNEL`).
+    #[arg(long, value_delimiter = ',')]
+    kernels: Vec<String>,
+    /// Skip the inference timings (e.g. to count instructions under callgrind).
+    #[arg(long)]
+    no_inference: bool,
+    /// Instead of epoch times: the controller training of one SemiNAS round at the paper's
+    /// NAS-Bench-101 settings on the embedded nb101-20k table (1,100 evaluated cells, 1,000
+    /// epochs, 10,000 pseudo-labelled, 500 epochs on up-sampled + pseudo-labelled pairs), once
+    /// per --early-stopping variant: seconds and epochs per phase and the predictor's Kendall
+    /// tau on 1,000 held-out cells.
+    #[arg(long)]
+    round: bool,
+    /// With --round: early-stopping variants, comma-separated: `off` or `HELD_OUT/PATIENCE`
+    /// (e.g. `0.1/10`).
+    #[arg(long, value_delimiter = ',', default_value = "off,0.1/10")]
+    early_stopping: Vec<String>,
+    /// With --round: epochs of the first training (on the evaluated pairs).
+    #[arg(long, default_value_t = 1000)]
+    pretrain_epochs: usize,
+    /// With --round: epochs of the second training (up-sampled + pseudo-labelled pairs).
+    #[arg(long, default_value_t = 500)]
+    train_epochs: usize,
+    /// Print the report as JSON (a list of reports when several kernels are timed): {"config","params","threads","cases":[{"samples","epochs",
     /// "best_epoch_s","mean_epoch_s","samples_per_s","flops_per_sample","gflops","cpu_epoch_s",
     /// "last_loss"}],
     /// "predict_10k_s","generate_10k_s","peak_rss_mib","peak_rss_with_inference_mib",
@@ -27,11 +55,102 @@ pub struct BenchControllerArgs {
 pub fn run(args: &BenchControllerArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!args.sizes.is_empty(), "--sizes needs at least one size");
     anyhow::ensure!(args.epochs > 0, "--epochs must be positive");
-    let report = seminas::controller::bench::run(&args.sizes, args.epochs, args.seed);
+    let mut kernels = Vec::new();
+    for name in &args.kernels {
+        let k = Kernel::parse(name.trim()).with_context(|| {
+            format!("--kernels: unknown kernel {name:?} (avx512, avx2 or matrixmultiply)")
+        })?;
+        anyhow::ensure!(
+            k.supported(),
+            "--kernels: this CPU cannot run the {k} kernel"
+        );
+        kernels.push(k);
+    }
+    if kernels.is_empty() {
+        kernels.push(seminas::controller::active_kernel());
+    }
+    if args.round {
+        anyhow::ensure!(
+            kernels.len() == 1,
+            "--round times one kernel; give at most one in --kernels"
+        );
+        seminas::controller::set_kernel(kernels[0])?;
+        let variants = args
+            .early_stopping
+            .iter()
+            .map(|v| parse_early_stopping(v.trim()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let settings = RoundSettings {
+            pretrain_epochs: args.pretrain_epochs,
+            train_epochs: args.train_epochs,
+            ..RoundSettings::default()
+        };
+        let report = seminas::controller::bench_round::run(&settings, &variants, args.seed);
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!("{report}");
+        }
+        return Ok(());
+    }
+    let mut reports = Vec::new();
+    for &k in &kernels {
+        seminas::controller::set_kernel(k)?;
+        let report = seminas::controller::bench::run_with(
+            &args.sizes,
+            args.epochs,
+            args.seed,
+            !args.no_inference,
+        );
+        if !args.json {
+            println!("{report}");
+        }
+        reports.push(report);
+    }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("{report}");
+        if reports.len() == 1 {
+            println!("{}", serde_json::to_string_pretty(&reports[0])?);
+        } else {
+            println!("{}", serde_json::to_string_pretty(&reports)?);
+        }
+        return Ok(());
+    }
+    // Ratios against the first kernel, measured in this run (the machine's load changes
+    // between runs).
+    let first = &reports[0];
+    for other in &reports[1..] {
+        for (a, b) in first.cases.iter().zip(&other.cases) {
+            let cpu = match (a.cpu_epoch_s, b.cpu_epoch_s) {
+                (Some(x), Some(y)) => format!("{:.3}", x / y),
+                _ => "-".to_string(),
+            };
+            println!(
+                "{} vs {}, {} samples: best epoch time ratio {:.3}, CPU time ratio {cpu}",
+                first.kernel,
+                other.kernel,
+                a.samples,
+                a.best_epoch_s / b.best_epoch_s
+            );
+        }
     }
     Ok(())
+}
+
+/// `off`, or `HELD_OUT/PATIENCE` such as `0.1/10`.
+fn parse_early_stopping(v: &str) -> anyhow::Result<Option<EarlyStopping>> {
+    if v == "off" {
+        return Ok(None);
+    }
+    let bad =
+        || format!("--early-stopping: {v:?} is neither `off` nor HELD_OUT/PATIENCE (e.g. 0.1/10)");
+    let (h, p) = v.split_once('/').with_context(bad)?;
+    let es = EarlyStopping {
+        held_out: h.parse().with_context(bad)?,
+        patience: p.parse().with_context(bad)?,
+    };
+    anyhow::ensure!(
+        es.held_out > 0.0 && es.held_out < 1.0 && es.patience > 0,
+        "--early-stopping {v}: the held-out share must be in (0, 1) and the patience positive"
+    );
+    Ok(Some(es))
 }

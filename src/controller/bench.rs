@@ -48,12 +48,14 @@ pub struct BenchReport {
     pub params: usize,
     /// Threads in rayon's pool.
     pub threads: usize,
+    /// The matrix kernel that ran (see [`super::active_kernel`]).
+    pub kernel: super::Kernel,
     /// One entry per size.
     pub cases: Vec<BenchCase>,
-    /// Seconds to predict 10,000 sequences (eval mode, all threads).
-    pub predict_10k_s: f64,
+    /// Seconds to predict 10,000 sequences (eval mode, all threads); `None` when skipped.
+    pub predict_10k_s: Option<f64>,
     /// Seconds for one NAO generation step (`lambda = 1`) from 10,000 sequences.
-    pub generate_10k_s: f64,
+    pub generate_10k_s: Option<f64>,
     /// Peak resident set size (VmHWM) after the training cases, MiB, when known.
     pub peak_rss_mib: Option<f64>,
     /// Peak resident set size after the inference timings too, MiB, when known.
@@ -117,8 +119,14 @@ pub fn process_cpu_seconds() -> Option<f64> {
 }
 
 /// Trains a default controller on `samples` synthetic samples for each entry of `sizes`,
-/// timing `epochs` epochs each.
+/// timing `epochs` epochs each, then times inference.
 pub fn run(sizes: &[usize], epochs: usize, seed: u64) -> BenchReport {
+    run_with(sizes, epochs, seed, true)
+}
+
+/// [`run`], timing inference only when `inference` is true (without it, a run is short enough
+/// to count instructions under `valgrind --tool=callgrind`).
+pub fn run_with(sizes: &[usize], epochs: usize, seed: u64, inference: bool) -> BenchReport {
     let cfg = ControllerConfig::default();
     let enc = TokenEncoding {
         vocab_size: cfg.vocab_size,
@@ -177,26 +185,32 @@ pub fn run(sizes: &[usize], epochs: usize, seed: u64) -> BenchReport {
         })
         .collect();
     let peak_rss_train = peak_rss_mib();
-    let mut rng = rng_for(seed, "bench-controller-infer");
-    let seqs: Vec<Vec<u32>> = (0..10_000)
-        .map(|_| {
-            (0..cfg.length)
-                .map(|_| rng.gen_range(1..cfg.vocab_size as u32))
-                .collect()
-        })
-        .collect();
-    let ctl = Controller::new(cfg.clone(), &enc, &mut rng);
-    let t0 = Instant::now();
-    let p = ctl.predict(&seqs);
-    let predict_10k_s = t0.elapsed().as_secs_f64();
-    let t0 = Instant::now();
-    let g = ctl.generate(&seqs, 1.0);
-    let generate_10k_s = t0.elapsed().as_secs_f64();
-    assert_eq!((p.len(), g.len()), (seqs.len(), seqs.len()));
+    let (predict_10k_s, generate_10k_s) = if inference {
+        let mut rng = rng_for(seed, "bench-controller-infer");
+        let seqs: Vec<Vec<u32>> = (0..10_000)
+            .map(|_| {
+                (0..cfg.length)
+                    .map(|_| rng.gen_range(1..cfg.vocab_size as u32))
+                    .collect()
+            })
+            .collect();
+        let ctl = Controller::new(cfg.clone(), &enc, &mut rng);
+        let t0 = Instant::now();
+        let p = ctl.predict(&seqs);
+        let predict_10k_s = t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        let g = ctl.generate(&seqs, 1.0);
+        let generate_10k_s = t0.elapsed().as_secs_f64();
+        assert_eq!((p.len(), g.len()), (seqs.len(), seqs.len()));
+        (Some(predict_10k_s), Some(generate_10k_s))
+    } else {
+        (None, None)
+    };
     BenchReport {
         config: cfg,
         params,
         threads: rayon::current_num_threads(),
+        kernel: super::active_kernel(),
         cases,
         predict_10k_s,
         generate_10k_s,
@@ -213,8 +227,9 @@ impl fmt::Display for BenchReport {
         let c = &self.config;
         writeln!(
             f,
-            "controller: vocab {}, length {}, hidden {}, batch {}, {} parameters, {} threads",
-            c.vocab_size, c.length, c.hidden, c.batch_size, self.params, self.threads
+            "controller: vocab {}, length {}, hidden {}, batch {}, {} parameters, {} threads, \
+             {} matrix kernel",
+            c.vocab_size, c.length, c.hidden, c.batch_size, self.params, self.threads, self.kernel
         )?;
         writeln!(
             f,
@@ -242,11 +257,12 @@ impl fmt::Display for BenchReport {
                 r.cpu_epoch_s.map_or("-".to_string(), |c| format!("{c:.3}"))
             )?;
         }
-        writeln!(
-            f,
-            "inference on 10000 sequences: predict {:.3} s, generate (lambda 1) {:.3} s",
-            self.predict_10k_s, self.generate_10k_s
-        )?;
+        if let (Some(p), Some(g)) = (self.predict_10k_s, self.generate_10k_s) {
+            writeln!(
+                f,
+                "inference on 10000 sequences: predict {p:.3} s, generate (lambda 1) {g:.3} s"
+            )?;
+        }
         let mib = |m: Option<f64>| m.map_or("unknown".to_string(), |m| format!("{m:.1} MiB"));
         writeln!(
             f,

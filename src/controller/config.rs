@@ -41,6 +41,32 @@ pub struct ControllerConfig {
     /// gradients are summed in slice order: results depend on this number, never on the number
     /// of threads (default 2).
     pub slices: usize,
+    /// Early stopping on a held-out split of the training pairs (off by default, as in the
+    /// paper; see [`EarlyStopping`]).
+    #[serde(default)]
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+/// Early stopping of [`Controller::train`](super::Controller::train): a deterministic part of
+/// the pairs (chosen by a hash of the token sequence, the same in every call) is held out of
+/// training; after each epoch the loss on it is computed in eval mode, training stops when it
+/// has not improved for `patience` epochs, and the weights (and optimiser state) of the best
+/// epoch are kept. With too few pairs to hold any out, training runs as without it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopping {
+    /// Share of the distinct sequences held out, in (0, 1).
+    pub held_out: f32,
+    /// Epochs without a new best held-out loss before training stops (>= 1).
+    pub patience: usize,
+}
+
+impl Default for EarlyStopping {
+    fn default() -> Self {
+        Self {
+            held_out: 0.1,
+            patience: 10,
+        }
+    }
 }
 
 impl Default for ControllerConfig {
@@ -61,6 +87,7 @@ impl Default for ControllerConfig {
             grad_clip: 5.0,
             batch_size: 100,
             slices: 2,
+            early_stopping: None,
         }
     }
 }
@@ -98,6 +125,14 @@ impl ControllerConfig {
         }
         if !(self.lr > 0.0 && self.grad_clip > 0.0 && self.eps > 0.0) {
             return bad("lr, grad_clip and eps must be positive");
+        }
+        if let Some(es) = &self.early_stopping {
+            if !(es.held_out > 0.0 && es.held_out < 1.0) {
+                return bad("early_stopping.held_out must be in (0, 1)");
+            }
+            if es.patience == 0 {
+                return bad("early_stopping.patience must be at least 1");
+            }
         }
         Ok(())
     }

@@ -1,25 +1,136 @@
-//! An AVX-512 matrix-multiply kernel for the controller's shapes (inner sizes of 16 to 1,350,
-//! outputs 16 to 256 wide), used instead of `matrixmultiply` where it applies.
+//! Matrix-multiply kernels for the controller's shapes (inner sizes of 16 to 1,350, outputs 16
+//! to 256 wide), used instead of `matrixmultiply` where they apply: one for AVX-512, one for
+//! AVX2 with FMA.
 //!
 //! `matrixmultiply` packs both operands on every call; for the LSTMs' per-step products
-//! (50 x 64 times 64 x 256) the packing costs as much as the arithmetic. This kernel reads the
+//! (50 x 64 times 64 x 256) the packing costs as much as the arithmetic. These kernels read the
 //! operands in place: `B` must have contiguous rows and a width that is a multiple of 16; `A`
-//! may have any strides (its elements are broadcast one at a time). Each block keeps up to 4 x 64
-//! outputs in 16 registers.
+//! may have any strides (its elements are broadcast one at a time). An AVX-512 block keeps up to
+//! 4 x 64 outputs in 16 registers, an AVX2 block 6 x 16 outputs in 12 of its 16 registers.
+//!
+//! Each kernel sums every output in a fixed order (k in fixed chunks, fused multiply-adds in
+//! order within a chunk), so results are deterministic for a given kernel; different kernels
+//! round differently. [`set_kernel`] (or the `SEMINAS_KERNEL` environment variable) chooses
+//! one, e.g. to reproduce on an AVX-512 machine the bits of an AVX2 one.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// A matrix-multiply kernel of the controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kernel {
+    /// The in-place AVX-512 kernel (x86-64 with AVX-512F).
+    Avx512,
+    /// The in-place AVX2 kernel (x86-64 with AVX2 and FMA).
+    Avx2,
+    /// The `matrixmultiply` crate (any CPU; also every product the other kernels do not take).
+    Matrixmultiply,
+}
+
+impl Kernel {
+    /// All kernels, fastest first.
+    pub const ALL: [Kernel; 3] = [Kernel::Avx512, Kernel::Avx2, Kernel::Matrixmultiply];
+
+    /// Lower-case name, as `SEMINAS_KERNEL` and `--kernels` take it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Avx512 => "avx512",
+            Kernel::Avx2 => "avx2",
+            Kernel::Matrixmultiply => "matrixmultiply",
+        }
+    }
+
+    /// The kernel named `s` (see [`Kernel::name`]).
+    pub fn parse(s: &str) -> Option<Kernel> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// True when this CPU can run the kernel.
+    pub fn supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::sync::OnceLock;
+            static CPU: OnceLock<(bool, bool)> = OnceLock::new();
+            let (avx512, avx2) = *CPU.get_or_init(|| {
+                (
+                    is_x86_feature_detected!("avx512f"),
+                    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+                )
+            });
+            match self {
+                Kernel::Avx512 => avx512,
+                Kernel::Avx2 => avx2,
+                Kernel::Matrixmultiply => true,
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == Kernel::Matrixmultiply
+        }
+    }
+
+    /// The fastest kernel this CPU supports.
+    pub fn best() -> Kernel {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.supported())
+            .unwrap_or(Kernel::Matrixmultiply)
+    }
+}
+
+impl std::fmt::Display for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The chosen kernel: 0 until first use, then 1 + its index in [`Kernel::ALL`].
+static CHOSEN: AtomicU8 = AtomicU8::new(0);
+
+/// The kernel the controller's f32 products use: the one set by [`set_kernel`], else the one
+/// named by the environment variable `SEMINAS_KERNEL` (`avx512`, `avx2`, `matrixmultiply`) if
+/// the CPU supports it, else [`Kernel::best`].
+pub fn active_kernel() -> Kernel {
+    match CHOSEN.load(Ordering::Relaxed) {
+        0 => {
+            let k = std::env::var("SEMINAS_KERNEL")
+                .ok()
+                .and_then(|v| Kernel::parse(v.trim()))
+                .filter(|k| k.supported())
+                .unwrap_or_else(Kernel::best);
+            // Another thread may have chosen meanwhile; the first choice stands.
+            let _ = CHOSEN.compare_exchange(0, index(k) + 1, Ordering::Relaxed, Ordering::Relaxed);
+            Kernel::ALL[usize::from(CHOSEN.load(Ordering::Relaxed) - 1)]
+        }
+        i => Kernel::ALL[usize::from(i - 1)],
+    }
+}
+
+fn index(k: Kernel) -> u8 {
+    Kernel::ALL.iter().position(|&x| x == k).unwrap_or(2) as u8
+}
+
+/// Chooses the kernel for the whole process (benchmarks compare kernels with it). Changing it
+/// while a controller is training changes that training's rounding.
+///
+/// # Errors
+/// When the CPU does not support `k`; the choice is then unchanged.
+pub fn set_kernel(k: Kernel) -> Result<(), super::ControllerError> {
+    if !k.supported() {
+        return Err(super::ControllerError::Config(format!(
+            "this CPU cannot run the {k} matrix kernel"
+        )));
+    }
+    CHOSEN.store(index(k) + 1, Ordering::Relaxed);
+    Ok(())
+}
 
 /// True when the CPU can run [`sgemm`].
+#[cfg(test)]
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::sync::OnceLock;
-        static OK: OnceLock<bool> = OnceLock::new();
-        *OK.get_or_init(|| is_x86_feature_detected!("avx512f"))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+    Kernel::Avx512.supported()
 }
 
 /// `C = A B + beta C` for `m x k` A (element (i, p) at `a[i * rsa + p * csa]`), `k x n` B (row
@@ -168,69 +279,261 @@ unsafe fn block<const R: usize, const NB: usize>(
     }
 }
 
+/// Rows of k per chunk of the AVX2 kernel: a 16-wide slab of B (16 KiB) stays in L1.
+const KC2: usize = 256;
+
+/// Rows of A per panel of the AVX2 kernel: the panel's chunk (at most 60 x 256 floats) stays in
+/// L2 while every 16-wide slab of B passes over it; a multiple of the block height 6.
+const MC2: usize = 60;
+
+/// [`sgemm`] for AVX2 with FMA: `C = A B + beta C`, same operands and contract.
+///
+/// # Safety
+/// [`Kernel::Avx2`] must be supported, `n % 16 == 0`, and all addressed elements must be in
+/// bounds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm_avx2(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    b: *const f32,
+    ldb: usize,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    debug_assert!(n.is_multiple_of(16));
+    // A 16-wide slab of B is one cache line per row, and rows at any stride that is a multiple
+    // of a line share few L1 sets: slabs are copied to a contiguous buffer first (once per slab
+    // and panel, reused by every row block of the panel) unless they already are contiguous.
+    let pack_b = ldb != 16;
+    // A transposed (`rsa == 1`): its rows of storage map onto few L1 sets and a block reads
+    // 6 floats of each; with many slabs of B to reuse it, such a panel is copied first, 6 rows
+    // interleaved per k.
+    let pack_a = rsa == 1 && csa > 1 && n >= 128;
+    let mut pb = Pack2([0.0; KC2 * 16]);
+    let mut pa = PackA([0.0; MC2 * KC2]);
+    let mut k0 = 0;
+    while k0 < k {
+        let kk = KC2.min(k - k0);
+        let beta = if k0 == 0 { beta } else { 1.0 };
+        // SAFETY: offsets stay inside A and B for the chunk (caller's bounds contract).
+        let (a, b) = unsafe { (a.add(k0 * csa), b.add(k0 * ldb)) };
+        let mut i0 = 0;
+        while i0 < m {
+            let i1 = (i0 + MC2).min(m);
+            if pack_a {
+                for (blk, r0) in (i0..i1).step_by(6).enumerate() {
+                    let rr = (i1 - r0).min(6);
+                    // SAFETY: rows r0..r0+rr, columns 0..kk of A (caller's contract); the
+                    // packed block lies inside `pa` (MC2 rows of at most KC2).
+                    unsafe {
+                        let dst = pa.0.as_mut_ptr().add(blk * kk * 6);
+                        for p in 0..kk {
+                            let src = a.add(r0 + p * csa);
+                            for r in 0..rr {
+                                *dst.add(p * 6 + r) = *src.add(r);
+                            }
+                        }
+                    }
+                }
+            }
+            let mut j = 0;
+            while j < n {
+                // SAFETY: bounds are the caller's contract; blocks stay inside m x n and the
+                // packed slabs inside `pb` and `pa`.
+                unsafe {
+                    let (bs, ldbs, js) = if pack_b && kk >= 32 && i1 - i0 >= 12 {
+                        for p in 0..kk {
+                            let src = b.add(p * ldb + j);
+                            let dst = pb.0.as_mut_ptr().add(p * 16);
+                            _mm256_store_ps(dst, _mm256_loadu_ps(src));
+                            _mm256_store_ps(dst.add(8), _mm256_loadu_ps(src.add(8)));
+                        }
+                        (pb.0.as_ptr(), 16, 0)
+                    } else {
+                        (b, ldb, j)
+                    };
+                    let mut i = i0;
+                    while i < i1 {
+                        let (ap, rs, cs) = if pack_a {
+                            (pa.0.as_ptr().add((i - i0) * kk), 1, 6)
+                        } else {
+                            (a.add(i * rsa), rsa, csa)
+                        };
+                        let args = (i, j, js, kk, ap, rs, cs, bs, ldbs, beta, c, ldc);
+                        match i1 - i {
+                            1 => block2::<1>(args),
+                            2 => block2::<2>(args),
+                            3 => block2::<3>(args),
+                            4 => block2::<4>(args),
+                            5 => block2::<5>(args),
+                            _ => block2::<6>(args),
+                        }
+                        i += 6;
+                    }
+                }
+                j += 16;
+            }
+            i0 = i1;
+        }
+        k0 += kk;
+    }
+}
+
+/// A packed 16-wide slab of B for the AVX2 kernel, aligned to cache lines.
+#[repr(align(64))]
+struct Pack2([f32; KC2 * 16]);
+
+/// A packed panel of a transposed A for the AVX2 kernel: blocks of 6 rows, k-major.
+#[repr(align(64))]
+struct PackA([f32; MC2 * KC2]);
+
+/// Arguments of [`block2`]: row `i` and column `j` of C, column `js` of B, `k`, A's element
+/// (i, 0) with its row and column strides, B and its row stride, `beta`, C and its row stride.
+type Block2Args = (
+    usize,
+    usize,
+    usize,
+    usize,
+    *const f32,
+    usize,
+    usize,
+    *const f32,
+    usize,
+    f32,
+    *mut f32,
+    usize,
+);
+
+/// Rows `i..i+R`, columns `j..j+16` of C (columns `js..` of B), accumulated in 2R registers
+/// over all of k.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn block2<const R: usize>(args: Block2Args) {
+    let (i, j, js, k, a, rsa, csa, b, ldb, beta, c, ldc) = args;
+    // SAFETY: the caller keeps every index in bounds; avx2 and fma are enabled by the caller.
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); 2]; R];
+        let mut ap = a;
+        let mut bp = b.add(js);
+        for _ in 0..k {
+            let b0 = _mm256_loadu_ps(bp);
+            let b1 = _mm256_loadu_ps(bp.add(8));
+            for (r, row) in acc.iter_mut().enumerate() {
+                let av = _mm256_broadcast_ss(&*ap.add(r * rsa));
+                row[0] = _mm256_fmadd_ps(av, b0, row[0]);
+                row[1] = _mm256_fmadd_ps(av, b1, row[1]);
+            }
+            ap = ap.add(csa);
+            bp = bp.add(ldb);
+        }
+        for (r, row) in acc.iter().enumerate() {
+            for (q, x) in row.iter().enumerate() {
+                let cp = c.add((i + r) * ldc + j + 8 * q);
+                let v = if beta == 0.0 {
+                    *x
+                } else if beta == 1.0 {
+                    _mm256_add_ps(*x, _mm256_loadu_ps(cp))
+                } else {
+                    _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_loadu_ps(cp), *x)
+                };
+                _mm256_storeu_ps(cp, v);
+            }
+        }
+    }
+}
+
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
 
     #[test]
-    fn kernel_matches_naive_products() {
-        if !available() {
-            return;
-        }
-        let mut seed = 1u32;
-        let mut next = || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
-        for &(m, k, n) in &[
-            (1, 1, 16),
-            (5, 3, 48),
-            (9, 64, 256),
-            (7, 17, 80),
-            (50, 256, 64),
-        ] {
-            for transposed_a in [false, true] {
-                for beta in [0.0f32, 1.0, 0.5] {
-                    let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
-                    let b: Vec<f32> = (0..k * n + 3).map(|_| next()).collect();
-                    let c0: Vec<f32> = (0..m * (n + 5)).map(|_| next()).collect();
-                    let (rsa, csa) = if transposed_a { (1, m) } else { (k, 1) };
-                    let mut c = c0.clone();
-                    // B with a row stride of n (+0) and C with a row stride of n + 5.
-                    unsafe {
-                        sgemm(
-                            m,
-                            k,
-                            n,
-                            a.as_ptr(),
-                            rsa,
-                            csa,
-                            b.as_ptr(),
-                            n,
-                            beta,
-                            c.as_mut_ptr(),
-                            n + 5,
-                        )
-                    };
-                    for i in 0..m {
-                        for j in 0..n + 5 {
-                            let got = c[i * (n + 5) + j];
-                            if j >= n {
-                                assert_eq!(got, c0[i * (n + 5) + j], "wrote outside C");
-                                continue;
+    fn kernels_match_naive_products() {
+        for kernel in [Kernel::Avx512, Kernel::Avx2] {
+            if !kernel.supported() {
+                continue;
+            }
+            let mut seed = 1u32;
+            let mut next = || {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+            };
+            // Odd row counts (tails of every height), several k chunks and row panels, and
+            // n = 128 / 256 (B row strides that take the packed-slab path).
+            for &(m, k, n) in &[
+                (1, 1, 16),
+                (5, 3, 48),
+                (9, 64, 256),
+                (7, 17, 80),
+                (50, 256, 64),
+                (131, 300, 128),
+                (64, 600, 256),
+            ] {
+                for transposed_a in [false, true] {
+                    for beta in [0.0f32, 1.0, 0.5] {
+                        let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
+                        let b: Vec<f32> = (0..k * n + 3).map(|_| next()).collect();
+                        let c0: Vec<f32> = (0..m * (n + 5)).map(|_| next()).collect();
+                        let (rsa, csa) = if transposed_a { (1, m) } else { (k, 1) };
+                        let mut c = c0.clone();
+                        let f = match kernel {
+                            Kernel::Avx512 => sgemm,
+                            _ => sgemm_avx2,
+                        };
+                        // B with a row stride of n (+0) and C with a row stride of n + 5.
+                        unsafe {
+                            f(
+                                m,
+                                k,
+                                n,
+                                a.as_ptr(),
+                                rsa,
+                                csa,
+                                b.as_ptr(),
+                                n,
+                                beta,
+                                c.as_mut_ptr(),
+                                n + 5,
+                            )
+                        };
+                        for i in 0..m {
+                            for j in 0..n + 5 {
+                                let got = c[i * (n + 5) + j];
+                                if j >= n {
+                                    assert_eq!(got, c0[i * (n + 5) + j], "wrote outside C");
+                                    continue;
+                                }
+                                let want: f64 = (0..k)
+                                    .map(|p| {
+                                        f64::from(a[i * rsa + p * csa]) * f64::from(b[p * n + j])
+                                    })
+                                    .sum::<f64>()
+                                    + f64::from(beta) * f64::from(c0[i * (n + 5) + j]);
+                                assert!(
+                                    (f64::from(got) - want).abs() < 1e-4,
+                                    "{kernel} {m}x{k}x{n} ({i},{j})"
+                                );
                             }
-                            let want: f64 = (0..k)
-                                .map(|p| f64::from(a[i * rsa + p * csa]) * f64::from(b[p * n + j]))
-                                .sum::<f64>()
-                                + f64::from(beta) * f64::from(c0[i * (n + 5) + j]);
-                            assert!(
-                                (f64::from(got) - want).abs() < 1e-4,
-                                "{m}x{k}x{n} ({i},{j})"
-                            );
                         }
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn kernel_names_round_trip() {
+        for k in Kernel::ALL {
+            assert_eq!(Kernel::parse(k.name()), Some(k));
+        }
+        assert_eq!(Kernel::parse("sse"), None);
+        assert!(Kernel::Matrixmultiply.supported());
+        assert!(Kernel::best().supported());
     }
 }

@@ -27,9 +27,10 @@
 //! configuration, never on the number of threads.
 
 pub mod bench;
+pub mod bench_round;
 mod checkpoint;
 pub mod config;
-mod kernel;
+pub mod kernel;
 pub(crate) mod model;
 pub(crate) mod params;
 pub(crate) mod real;
@@ -40,7 +41,8 @@ use rand::seq::SliceRandom;
 use rand::{RngCore, SeedableRng};
 use rayon::prelude::*;
 
-pub use config::{ControllerConfig, ControllerError};
+pub use config::{ControllerConfig, ControllerError, EarlyStopping};
+pub use kernel::{Kernel, active_kernel, set_kernel};
 
 use crate::rng::Rng;
 use crate::space::TokenEncoding;
@@ -50,10 +52,40 @@ use params::Layout;
 /// Sequences per parallel chunk in [`Controller::predict`] and [`Controller::generate`].
 const INFER_CHUNK: usize = 64;
 
+/// Splits pairs into training and held-out indices for early stopping: a pair is held out when
+/// a hash of its token sequence falls in the first `fraction` of the hash range. Copies of a
+/// sequence (up-sampled pairs) land on the same side, and a sequence stays on its side in every
+/// call (every round of a search), so held-out pairs are never trained on. No random numbers
+/// are drawn.
+fn split_held_out(seqs: &[Vec<u32>], fraction: f32) -> (Vec<usize>, Vec<usize>) {
+    let cut = (f64::from(fraction.clamp(0.0, 1.0)) * (1u64 << 32) as f64) as u64;
+    let (mut train, mut held) = (Vec::new(), Vec::new());
+    for (i, s) in seqs.iter().enumerate() {
+        // FNV-1a over the tokens, then a 64-bit finaliser (splitmix64) to spread the bits.
+        let mut x = 0xcbf2_9ce4_8422_2325u64;
+        for &t in s {
+            x = (x ^ u64::from(t)).wrapping_mul(0x0100_0000_01b3);
+        }
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        if x >> 32 < cut {
+            held.push(i);
+        } else {
+            train.push(i);
+        }
+    }
+    if train.is_empty() {
+        return ((0..seqs.len()).collect(), Vec::new());
+    }
+    (train, held)
+}
+
 /// Parameters per parallel chunk in the gradient sum, its norm and the Adam step.
 const PARAM_CHUNK: usize = 16_384;
 
-/// Mean losses over the last epoch of [`Controller::train`].
+/// Mean losses over the last epoch of [`Controller::train`] (with early stopping: over the
+/// epoch whose weights were kept).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct TrainStats {
     /// Mean squared error of the predictor (on the normalised targets).
@@ -62,6 +94,11 @@ pub struct TrainStats {
     pub nll: f64,
     /// `trade_off * mse + (1 - trade_off) * nll`.
     pub loss: f64,
+    /// Epochs run (fewer than asked when early stopping ended training).
+    pub epochs: usize,
+    /// With early stopping: the held-out loss (eval mode, same weighting as `loss`) of the
+    /// epoch whose weights were kept; the losses above are that epoch's too.
+    pub held_out_loss: Option<f64>,
 }
 
 /// A trained (or freshly initialised) SemiNAS controller together with its optimiser state.
@@ -254,70 +291,147 @@ impl Controller {
             mse: 0.0,
             nll: 0.0,
             loss: 0.0,
+            epochs: 0,
+            held_out_loss: None,
         };
         if seqs.is_empty() || epochs == 0 {
             return Ok(stats);
         }
         let nslices = self.cfg.slices;
-        let bs = self.cfg.batch_size;
-        let cap = bs.div_ceil(nslices);
+        let cap = self.cfg.batch_size.div_ceil(nslices);
         let mut workspaces: Vec<Workspace<f32>> = (0..nslices)
             .map(|_| Workspace::new(&self.dims, cap, self.layout.total))
             .collect();
-        let mut order: Vec<usize> = (0..seqs.len()).collect();
-        for _ in 0..epochs {
+        let (mut order, held) = match &self.cfg.early_stopping {
+            Some(es) => split_held_out(seqs, es.held_out),
+            None => ((0..seqs.len()).collect(), Vec::new()),
+        };
+        let early = self.cfg.early_stopping.clone().filter(|_| !held.is_empty());
+        if early.is_none() {
+            // Too few pairs to hold any out: plain training on all of them.
+            order = (0..seqs.len()).collect();
+        }
+        let mut best: Option<(f64, TrainStats, Box<Controller>)> = None;
+        let mut since_best = 0;
+        for epoch in 0..epochs {
             order.shuffle(rng);
-            let (mut sse, mut nll) = (0.0, 0.0);
-            for batch in order.chunks(bs) {
-                let seeds: Vec<u64> = (0..nslices).map(|_| rng.next_u64()).collect();
-                let per = batch.len().div_ceil(nslices);
-                let net = self.net();
-                let losses: Vec<(f64, f64)> = workspaces
-                    .par_iter_mut()
-                    .zip(seeds)
-                    .enumerate()
-                    .map(|(k, (ws, seed))| {
-                        ws.grad.fill(0.0);
-                        let part =
-                            &batch[(k * per).min(batch.len())..((k + 1) * per).min(batch.len())];
-                        if part.is_empty() {
-                            return (0.0, 0.0);
-                        }
-                        let s: Vec<&[u32]> = part.iter().map(|&i| seqs[i].as_slice()).collect();
-                        let y: Vec<f32> = part.iter().map(|&i| targets[i]).collect();
-                        let mut masks = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-                        net.loss_and_grad(ws, &s, &y, batch.len(), Some(&mut masks))
-                    })
-                    .collect();
-                for (a, b) in losses {
-                    sse += a;
-                    nll += b;
-                }
-                let (first, rest) = workspaces.split_first_mut().expect("at least one slice");
-                let rest: &[Workspace<f32>] = rest;
-                first
-                    .grad
-                    .par_chunks_mut(PARAM_CHUNK)
-                    .enumerate()
-                    .for_each(|(ci, g)| {
-                        for ws in rest {
-                            let src = &ws.grad[ci * PARAM_CHUNK..][..g.len()];
-                            for (a, b) in g.iter_mut().zip(src) {
-                                *a += *b;
-                            }
-                        }
-                    });
-                let grad = std::mem::take(&mut first.grad);
-                self.adam_step(&grad);
-                first.grad = grad;
-            }
-            let n = seqs.len() as f64;
+            let (sse, nll) = self.train_epoch(&order, seqs, targets, &mut workspaces, rng);
+            let n = order.len() as f64;
             stats.mse = sse / n;
             stats.nll = nll / (n * self.cfg.length as f64);
             let to = f64::from(self.cfg.trade_off);
             stats.loss = to * stats.mse + (1.0 - to) * stats.nll;
+            stats.epochs = epoch + 1;
+            let Some(es) = &early else { continue };
+            let held_loss = self.held_out_loss(&held, seqs, targets, &mut workspaces);
+            stats.held_out_loss = Some(held_loss);
+            if best.as_ref().is_none_or(|b| held_loss < b.0) {
+                // Keep the weights and the optimiser state of the best epoch.
+                best = Some((held_loss, stats, Box::new(self.clone())));
+                since_best = 0;
+            } else {
+                since_best += 1;
+                if since_best >= es.patience {
+                    break;
+                }
+            }
+        }
+        if let Some((_, best_stats, state)) = best {
+            let epochs_run = stats.epochs;
+            *self = *state;
+            stats = best_stats;
+            stats.epochs = epochs_run;
         }
         Ok(stats)
+    }
+
+    /// One epoch over `order` (mini-batches of `batch_size` in that order); returns the sums of
+    /// squared errors and of token NLLs.
+    fn train_epoch(
+        &mut self,
+        order: &[usize],
+        seqs: &[Vec<u32>],
+        targets: &[f32],
+        workspaces: &mut [Workspace<f32>],
+        rng: &mut Rng,
+    ) -> (f64, f64) {
+        let nslices = self.cfg.slices;
+        let (mut sse, mut nll) = (0.0, 0.0);
+        for batch in order.chunks(self.cfg.batch_size) {
+            let seeds: Vec<u64> = (0..nslices).map(|_| rng.next_u64()).collect();
+            let per = batch.len().div_ceil(nslices);
+            let net = self.net();
+            let losses: Vec<(f64, f64)> = workspaces
+                .par_iter_mut()
+                .zip(seeds)
+                .enumerate()
+                .map(|(k, (ws, seed))| {
+                    ws.grad.fill(0.0);
+                    let part = &batch[(k * per).min(batch.len())..((k + 1) * per).min(batch.len())];
+                    if part.is_empty() {
+                        return (0.0, 0.0);
+                    }
+                    let s: Vec<&[u32]> = part.iter().map(|&i| seqs[i].as_slice()).collect();
+                    let y: Vec<f32> = part.iter().map(|&i| targets[i]).collect();
+                    let mut masks = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+                    net.loss_and_grad(ws, &s, &y, batch.len(), Some(&mut masks))
+                })
+                .collect();
+            for (a, b) in losses {
+                sse += a;
+                nll += b;
+            }
+            let (first, rest) = workspaces.split_first_mut().expect("at least one slice");
+            let rest: &[Workspace<f32>] = rest;
+            first
+                .grad
+                .par_chunks_mut(PARAM_CHUNK)
+                .enumerate()
+                .for_each(|(ci, g)| {
+                    for ws in rest {
+                        let src = &ws.grad[ci * PARAM_CHUNK..][..g.len()];
+                        for (a, b) in g.iter_mut().zip(src) {
+                            *a += *b;
+                        }
+                    }
+                });
+            let grad = std::mem::take(&mut first.grad);
+            self.adam_step(&grad);
+            first.grad = grad;
+        }
+        (sse, nll)
+    }
+
+    /// The training loss (eval mode) over the pairs `held`: fixed chunks of one workspace's
+    /// capacity, summed in order, so the value does not depend on the number of threads.
+    fn held_out_loss(
+        &self,
+        held: &[usize],
+        seqs: &[Vec<u32>],
+        targets: &[f32],
+        workspaces: &mut [Workspace<f32>],
+    ) -> f64 {
+        let net = self.net();
+        let cap = self.cfg.batch_size.div_ceil(self.cfg.slices);
+        let (mut sse, mut nll) = (0.0, 0.0);
+        for group in held.chunks(cap * workspaces.len()) {
+            let parts: Vec<(f64, f64)> = workspaces
+                .par_iter_mut()
+                .zip(group.par_chunks(cap))
+                .map(|(ws, part)| {
+                    let s: Vec<&[u32]> = part.iter().map(|&i| seqs[i].as_slice()).collect();
+                    let y: Vec<f32> = part.iter().map(|&i| targets[i]).collect();
+                    net.eval_loss(ws, &s, &y)
+                })
+                .collect();
+            for (a, b) in parts {
+                sse += a;
+                nll += b;
+            }
+        }
+        let n = held.len() as f64;
+        let to = f64::from(self.cfg.trade_off);
+        to * sse / n + (1.0 - to) * nll / (n * self.cfg.length as f64)
     }
 
     /// Clips the gradient's global norm, adds weight decay and takes one Adam step (torch's

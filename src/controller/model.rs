@@ -1183,13 +1183,16 @@ impl<F: Real> Net<'_, F> {
         targets: &[F],
         total_b: usize,
         masks: Option<&mut rand_chacha::ChaCha8Rng>,
+        backward: bool,
     ) -> (f64, f64) {
         let (tl, h, v) = (self.d.t, self.d.h, self.d.v);
         let b = seqs.len();
         let rows = tl * b;
         let s = F::from_f64(std::f64::consts::FRAC_1_SQRT_2);
         let mut masks = masks;
-        self.transpose_weights(&mut ws.wt);
+        if backward {
+            self.transpose_weights(&mut ws.wt);
+        }
         self.encode_impl(ws, seqs, masks.as_deref_mut());
 
         // ---- decoder forward (teacher forcing: SOS, then the sequence shifted by one)
@@ -1256,6 +1259,14 @@ impl<F: Real> Net<'_, F> {
             ws.g_pred[i] = c_mse * (e + e);
         }
         let mut nll = 0.0;
+        if !backward {
+            for (i, sq) in seqs.iter().enumerate() {
+                for (tt, &tok) in sq.iter().enumerate() {
+                    nll -= ws.logp[(tt * b + i) * v + tok as usize].to_f64();
+                }
+            }
+            return (sse, nll);
+        }
         for (i, sq) in seqs.iter().enumerate() {
             for (tt, &tok) in sq.iter().enumerate() {
                 let row = tt * b + i;
@@ -1948,7 +1959,15 @@ impl<F: Real> Net<'_, F> {
         let net = self;
         dispatch!(net, (ws: &mut Workspace<F>, seqs: &[&[u32]], targets: &[F], total_b: usize,
             masks: Option<&mut rand_chacha::ChaCha8Rng>) -> (f64, f64),
-            net.loss_and_grad_impl(ws, seqs, targets, total_b, masks))
+            net.loss_and_grad_impl(ws, seqs, targets, total_b, masks, true))
+    }
+
+    /// Eval-mode (no dropout) forward of the training loss on one slice, without gradients:
+    /// the slice's (sum of squared errors, sum of token NLLs).
+    pub fn eval_loss(&self, ws: &mut Workspace<F>, seqs: &[&[u32]], targets: &[F]) -> (f64, f64) {
+        let net = self;
+        dispatch!(net, (ws: &mut Workspace<F>, seqs: &[&[u32]], targets: &[F]) -> (f64, f64),
+            net.loss_and_grad_impl(ws, seqs, targets, seqs.len().max(1), None, false))
     }
 
     /// Encoder and predictor forward (see [`Net::encode_impl`]), vectorised for the CPU.

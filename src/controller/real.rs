@@ -1,5 +1,6 @@
 //! The float type the network runs in (f32 for speed, f64 for gradient checks), the matrix
-//! multiply over `matrixmultiply`, and the elementwise kernels.
+//! multiply (the in-place kernels of `kernel.rs`, else `matrixmultiply`), and the elementwise
+//! kernels.
 
 use std::fmt::Debug;
 use std::iter::Sum;
@@ -100,30 +101,33 @@ impl Real for f32 {
         csc: isize,
     ) {
         #[cfg(target_arch = "x86_64")]
-        if csb == 1
-            && csc == 1
-            && n.is_multiple_of(16)
-            && rsa >= 0
-            && csa >= 0
-            && super::kernel::available()
-        {
-            // SAFETY: forwarded contract; the kernel's layout conditions were just checked.
-            unsafe {
-                super::kernel::sgemm(
-                    m,
-                    k,
-                    n,
-                    a,
-                    rsa as usize,
-                    csa as usize,
-                    b,
-                    rsb as usize,
-                    beta,
-                    c,
-                    rsc as usize,
-                )
+        if csb == 1 && csc == 1 && n.is_multiple_of(16) && rsa >= 0 && csa >= 0 {
+            use super::kernel::{Kernel, active_kernel, sgemm, sgemm_avx2};
+            let f = match active_kernel() {
+                Kernel::Avx512 => Some(sgemm as unsafe fn(_, _, _, _, _, _, _, _, _, _, _)),
+                Kernel::Avx2 => Some(sgemm_avx2 as unsafe fn(_, _, _, _, _, _, _, _, _, _, _)),
+                Kernel::Matrixmultiply => None,
             };
-            return;
+            if let Some(f) = f {
+                // SAFETY: forwarded contract; the kernel's layout conditions were just checked
+                // and `active_kernel()` only returns kernels the CPU supports.
+                unsafe {
+                    f(
+                        m,
+                        k,
+                        n,
+                        a,
+                        rsa as usize,
+                        csa as usize,
+                        b,
+                        rsb as usize,
+                        beta,
+                        c,
+                        rsc as usize,
+                    )
+                };
+                return;
+            }
         }
         // SAFETY: forwarded contract.
         unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }

@@ -202,3 +202,70 @@ fn predict_matches_between_chunkings() {
         assert_eq!(alone, all[i]);
     }
 }
+
+#[test]
+fn held_out_split_is_by_sequence_and_about_the_asked_share() {
+    let (_, seqs, _) = nb201_sample(1000, 8);
+    let (train, held) = split_held_out(&seqs, 0.1);
+    assert_eq!(train.len() + held.len(), 1000);
+    assert!((70..=130).contains(&held.len()), "{} held out", held.len());
+    // Copies of a sequence (up-sampling) land on the same side, in any call.
+    let doubled: Vec<Vec<u32>> = seqs.iter().chain(&seqs).cloned().collect();
+    let (_, held2) = split_held_out(&doubled, 0.1);
+    let mut want: Vec<usize> = held
+        .iter()
+        .copied()
+        .chain(held.iter().map(|i| i + 1000))
+        .collect();
+    want.sort_unstable();
+    assert_eq!(held2, want);
+    // Nothing to hold out from a single sequence repeated: train on all of it.
+    let same = vec![seqs[held[0]].clone(); 5];
+    assert_eq!(split_held_out(&same, 0.1), ((0..5).collect(), Vec::new()));
+}
+
+#[test]
+fn early_stopping_stops_and_keeps_the_best_weights() {
+    let (_, seqs, _, mut rng) = small_setup(9);
+    // Pure-noise targets: the held-out loss stops improving soon.
+    let noise: Vec<f32> = (0..seqs.len())
+        .map(|_| rng.gen_range(-1.0f32..1.0))
+        .collect();
+    let (mut ctl, ..) = small_setup(9);
+    let mut cfg = ctl.config().clone();
+    cfg.early_stopping = Some(EarlyStopping {
+        held_out: 0.2,
+        patience: 3,
+    });
+    ctl.cfg = cfg;
+    let stats = ctl.train(&seqs, &noise, 400, &mut rng);
+    assert!(stats.epochs < 400, "ran all {} epochs", stats.epochs);
+    let best = stats.held_out_loss.expect("held-out loss");
+    // The kept weights are the best epoch's: their held-out loss is the reported one, and the
+    // optimiser state came with them (steps of the best epoch, not of the last).
+    let (_, held) = split_held_out(&seqs, 0.2);
+    let cap = ctl.cfg.batch_size.div_ceil(ctl.cfg.slices);
+    let mut ws: Vec<Workspace<f32>> = (0..ctl.cfg.slices)
+        .map(|_| Workspace::new(&ctl.dims, cap, ctl.layout.total))
+        .collect();
+    assert_eq!(ctl.held_out_loss(&held, &seqs, &noise, &mut ws), best);
+    let batches = (seqs.len() - held.len()).div_ceil(ctl.cfg.batch_size) as u64;
+    assert_eq!(ctl.steps(), batches * (stats.epochs - 3) as u64);
+    // Off (the default), the same call runs every epoch.
+    let (mut plain, ..) = small_setup(9);
+    assert_eq!(plain.train(&seqs, &noise, 5, &mut rng).epochs, 5);
+    assert_eq!(plain.train(&seqs, &noise, 5, &mut rng).held_out_loss, None);
+}
+
+#[test]
+fn bad_early_stopping_settings_are_errors() {
+    let enc = Nb201Space::new().encoding().clone();
+    let mut rng = rng_for(1, "x");
+    for (held_out, patience) in [(0.0, 5), (1.0, 5), (0.1, 0)] {
+        let cfg = ControllerConfig {
+            early_stopping: Some(EarlyStopping { held_out, patience }),
+            ..ControllerConfig::for_encoding(&enc)
+        };
+        assert!(Controller::try_new(cfg, &enc, &mut rng).is_err());
+    }
+}
