@@ -6,6 +6,7 @@ mod bench_trainer;
 mod evaluators;
 mod mobile;
 mod nb101;
+mod report;
 mod resume;
 mod search;
 mod spaces;
@@ -28,6 +29,9 @@ enum Command {
     Resume(resume::ResumeArgs),
     /// Compare search algorithms over many seeds and budgets on a benchmark.
     Bench(Box<bench::BenchArgs>),
+    /// One table and one plot from several `bench --out` directories (e.g. seminas's and
+    /// Optuna's, benches/peers/).
+    Report(report::ReportArgs),
     /// Time the controller's training on synthetic data (seconds per epoch, GFLOP/s, memory).
     BenchController(bench_controller::BenchControllerArgs),
     /// Time the built-in trainer on a fixed NB201 network (images/s) against PyTorch CPU.
@@ -47,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => search::run(&args, None),
         Command::Resume(args) => resume::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::BenchController(args) => bench_controller::run(&args),
         Command::BenchTrainer(args) => bench_trainer::run(&args),
         Command::Nb101(cmd) => nb101::run(&cmd),

@@ -4,9 +4,14 @@
 //! Each (algorithm, budget, seed) is its own search, since some algorithms plan their rounds
 //! from the budget; a run's random choices depend only on its seed, so results do not depend on
 //! how runs are spread over threads.
+//!
+//! [`runs_file`] reads and writes the per-run CSV (`runs.csv`), which is also the journal that
+//! lets a killed `seminas bench --out DIR` continue from the runs it finished.
+
+pub mod runs_file;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::benchmark::Evaluator;
 use crate::search::{Algo, AlgoConfig, Budget, run_search};
@@ -48,6 +53,11 @@ pub struct RunResult {
     pub regret: f64,
     /// Rank of `report` among all architectures (1 = best).
     pub rank: usize,
+    /// True when the found architecture's reported value is the table's best (rank 1, regret 0).
+    pub hit: bool,
+    /// Wall time of the search in seconds (building the searcher included); NaN when unknown
+    /// (runs read from a `runs.csv` written before this column existed).
+    pub seconds: f64,
     /// After each query, the reported value of the best-by-objective architecture so far.
     #[serde(skip)]
     pub curve: Vec<f64>,
@@ -70,6 +80,10 @@ pub struct Row {
     pub mean_regret: f64,
     /// Mean rank of the found architectures among all.
     pub mean_rank: f64,
+    /// Share of the runs whose found architecture has the table's best reported value.
+    pub hit_rate: f64,
+    /// Mean wall seconds of one search (JSON `null` when the runs did not record it).
+    pub mean_seconds: f64,
 }
 
 /// Mean best-so-far curve of one algorithm (at its largest budget), with a band.
@@ -112,6 +126,39 @@ pub enum CompareError {
     },
 }
 
+/// The table as `seminas bench --json` prints it and `table.json` holds it: what was compared
+/// and one row per algorithm and budget.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchTable {
+    /// Search space name (e.g. `nb201`).
+    #[serde(default)]
+    pub space: Option<String>,
+    /// Name of the objective the searches maximised.
+    #[serde(default)]
+    pub objective: Option<String>,
+    /// Name of the reported metric.
+    #[serde(default)]
+    pub report: Option<String>,
+    /// The table's best reported value.
+    #[serde(default)]
+    pub optimum: Option<f64>,
+    /// The rows.
+    #[serde(skip_deserializing)]
+    pub rows: Vec<Row>,
+}
+
+/// The table's algorithms and budgets in table order, with duplicates removed (the first
+/// occurrence keeps its place): `--algos re,re` runs RE once.
+pub fn dedup<T: PartialEq + Clone>(items: &[T]) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
+    for x in items {
+        if !out.contains(x) {
+            out.push(x.clone());
+        }
+    }
+    out
+}
+
 /// Runs every algorithm x budget x seed of `config` (in parallel on rayon's pool) and
 /// summarises them. `on_run_done` is called once per finished run, from worker threads.
 pub fn run_comparison<S, E>(
@@ -124,19 +171,48 @@ where
     S: SearchSpace,
     E: Evaluator<S>,
 {
+    run_comparison_resuming(space, evaluator, config, Vec::new(), &|_| on_run_done())
+}
+
+/// [`run_comparison`] that starts from runs finished before (e.g. read back from the
+/// `runs.csv` of a killed bench): a job whose (algorithm, budget, seed) is among `finished` is
+/// not run again. `on_run_done` sees each newly finished run, from worker threads. Finished
+/// runs that `config` does not ask for are left out of the result.
+pub fn run_comparison_resuming<S, E>(
+    space: &S,
+    evaluator: &E,
+    config: &CompareConfig,
+    finished: Vec<RunResult>,
+    on_run_done: &(dyn Fn(&RunResult) + Sync),
+) -> Result<Comparison, CompareError>
+where
+    S: SearchSpace,
+    E: Evaluator<S>,
+{
     let reference = evaluator.reference().ok_or(CompareError::NotABenchmark)?;
     let optimum = reference.optimum().ok_or(CompareError::NotABenchmark)?;
+    let algos = dedup(&config.algos);
+    let budgets = dedup(&config.budgets);
+    let mut done: std::collections::HashMap<(String, usize, u64), RunResult> = finished
+        .into_iter()
+        .map(|r| ((r.algo.clone(), r.budget, r.seed), r))
+        .collect();
     let mut jobs = Vec::new();
-    for &algo in &config.algos {
-        for &budget in &config.budgets {
+    let mut kept = Vec::new();
+    for &algo in &algos {
+        for &budget in &budgets {
             for seed in config.first_seed..config.first_seed + config.seeds {
-                jobs.push((algo, budget, seed));
+                match done.remove(&(algo.name().to_string(), budget, seed)) {
+                    Some(r) => kept.push(r),
+                    None => jobs.push((algo, budget, seed)),
+                }
             }
         }
     }
     let runs: Vec<Result<RunResult, CompareError>> = jobs
         .par_iter()
         .map(|&(algo, budget, seed)| {
+            let started = std::time::Instant::now();
             let mut searcher = algo.build(space, seed, budget, &config.algo_config);
             let own = evaluator.reseed(seed);
             let evaluator = own.as_ref().unwrap_or(evaluator);
@@ -157,7 +233,7 @@ where
                     curve.push(best_rep);
                 },
             );
-            on_run_done();
+            let seconds = started.elapsed().as_secs_f64();
             let nothing = || CompareError::NothingEvaluated {
                 algo: algo.name().to_string(),
                 seed,
@@ -165,7 +241,8 @@ where
             let best = run.best().ok_or_else(nothing)?;
             let e = best.result.as_ref().expect("best succeeded");
             let report = e.report.ok_or_else(nothing)?;
-            Ok(RunResult {
+            let rank = reference.rank(report);
+            let result = RunResult {
                 algo: algo.name().to_string(),
                 budget,
                 seed,
@@ -174,38 +251,69 @@ where
                 objective: e.objective,
                 report,
                 regret: optimum - report,
-                rank: reference.rank(report),
+                rank,
+                hit: rank == 1,
+                seconds,
                 curve,
-            })
+            };
+            on_run_done(&result);
+            Ok(result)
         })
         .collect();
-    let runs = runs.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let mut runs = runs.into_iter().collect::<Result<Vec<_>, _>>()?;
+    runs.extend(kept);
+    let names: Vec<String> = algos.iter().map(|a| a.name().to_string()).collect();
+    // Table order: algorithm, budget, seed.
+    runs.sort_by_key(|r| {
+        (
+            names.iter().position(|n| *n == r.algo),
+            budgets.iter().position(|&b| b == r.budget),
+            r.seed,
+        )
+    });
+    Ok(summarize(runs, &names, &budgets))
+}
 
+/// The table and curves of finished runs: one row per algorithm (in `algos` order) and budget
+/// (in `budgets` order) that has runs, one curve per algorithm from its runs at its largest
+/// budget (runs without a curve are left out of it).
+pub fn summarize(runs: Vec<RunResult>, algos: &[String], budgets: &[usize]) -> Comparison {
     let mut rows = Vec::new();
     let mut curves = Vec::new();
-    for &algo in &config.algos {
-        for &budget in &config.budgets {
+    for algo in algos {
+        let mut largest = None;
+        for &budget in budgets {
             let rs: Vec<&RunResult> = runs
                 .iter()
-                .filter(|r| r.algo == algo.name() && r.budget == budget)
+                .filter(|r| r.algo == *algo && r.budget == budget)
                 .collect();
-            let reports: Vec<f64> = rs.iter().map(|r| r.report).collect();
-            let (mean_report, std_report) = mean_std(&reports);
+            if rs.is_empty() {
+                continue;
+            }
+            largest = largest.max(Some(budget));
+            let col =
+                |f: &dyn Fn(&RunResult) -> f64| -> Vec<f64> { rs.iter().map(|r| f(r)).collect() };
+            let (mean_report, std_report) = mean_std(&col(&|r| r.report));
             rows.push(Row {
-                algo: algo.name().to_string(),
+                algo: algo.clone(),
                 queries: budget,
                 seeds: rs.len(),
                 mean_report,
                 std_report,
-                mean_regret: mean_std(&rs.iter().map(|r| r.regret).collect::<Vec<_>>()).0,
-                mean_rank: mean_std(&rs.iter().map(|r| r.rank as f64).collect::<Vec<_>>()).0,
+                mean_regret: mean_std(&col(&|r| r.regret)).0,
+                mean_rank: mean_std(&col(&|r| r.rank as f64)).0,
+                hit_rate: mean_std(&col(&|r| f64::from(u8::from(r.hit)))).0,
+                mean_seconds: mean_std(&col(&|r| r.seconds)).0,
             });
         }
-        if let Some(&max_budget) = config.budgets.iter().max() {
+        if let Some(max_budget) = largest {
             let rs: Vec<&RunResult> = runs
                 .iter()
-                .filter(|r| r.algo == algo.name() && r.budget == max_budget)
+                .filter(|r| r.algo == *algo && r.budget == max_budget && !r.curve.is_empty())
                 .collect();
+            if rs.is_empty() {
+                continue;
+            }
             let len = rs.iter().map(|r| r.curve.len()).min().unwrap_or(0);
             let (mut mean, mut stderr) = (Vec::with_capacity(len), Vec::with_capacity(len));
             for i in 0..len {
@@ -223,13 +331,13 @@ where
                 });
             }
             curves.push(Curve {
-                algo: algo.name().to_string(),
+                algo: algo.clone(),
                 mean,
                 stderr,
             });
         }
     }
-    Ok(Comparison { rows, runs, curves })
+    Comparison { rows, runs, curves }
 }
 
 /// Mean and sample standard deviation (0 for fewer than two values; NaN mean for none).
@@ -274,42 +382,61 @@ impl Comparison {
     pub fn table(&self, report_name: &str) -> String {
         use std::fmt::Write;
         let mut s = String::new();
+        let w = self
+            .rows
+            .iter()
+            .map(|r| r.algo.len())
+            .max()
+            .unwrap_or(0)
+            .max(12);
         let _ = writeln!(
             s,
-            "{:<12} {:>7} {:>6} {:>12} {:>8} {:>12} {:>10}",
-            "method", "queries", "seeds", "mean report", "std", "mean regret", "mean rank"
+            "{:<w$} {:>7} {:>6} {:>12} {:>8} {:>12} {:>10} {:>8} {:>8}",
+            "method",
+            "queries",
+            "seeds",
+            "mean report",
+            "std",
+            "mean regret",
+            "mean rank",
+            "hit rate",
+            "s/run"
         );
         for r in &self.rows {
+            let seconds = if r.mean_seconds.is_finite() {
+                format!("{:.3}", r.mean_seconds)
+            } else {
+                "-".into()
+            };
             let _ = writeln!(
                 s,
-                "{:<12} {:>7} {:>6} {:>12.4} {:>8.4} {:>12.4} {:>10.1}",
-                r.algo, r.queries, r.seeds, r.mean_report, r.std_report, r.mean_regret, r.mean_rank
+                "{:<w$} {:>7} {:>6} {:>12.4} {:>8.4} {:>12.4} {:>10.1} {:>8.2} {:>8}",
+                r.algo,
+                r.queries,
+                r.seeds,
+                r.mean_report,
+                r.std_report,
+                r.mean_regret,
+                r.mean_rank,
+                r.hit_rate,
+                seconds
             );
         }
         let _ = writeln!(
             s,
-            "(report: {report_name}; rank 1 = best of all architectures)"
+            "(report: {report_name}; rank 1 = best of all architectures; hit rate: share of runs \
+             that found an architecture with the table's best {report_name}; s/run: mean wall \
+             seconds of one search)"
         );
         s
     }
 
-    /// Per-run results as CSV.
+    /// Per-run results as CSV (see [`runs_file`]).
     pub fn runs_csv(&self) -> String {
-        let mut s =
-            String::from("algo,budget,seed,queries,best_key,objective,report,regret,rank\n");
+        let mut s = String::from(runs_file::HEADER);
+        s.push('\n');
         for r in &self.runs {
-            s.push_str(&format!(
-                "{},{},{},{},\"{}\",{},{},{},{}\n",
-                r.algo,
-                r.budget,
-                r.seed,
-                r.queries,
-                r.best_key.replace('"', "\"\""),
-                r.objective,
-                r.report,
-                r.regret,
-                r.rank
-            ));
+            s.push_str(&runs_file::line(r));
         }
         s
     }
@@ -363,7 +490,19 @@ mod tests {
         };
         let a = run_comparison(&space, &bench, &config, &|| {}).unwrap();
         let b = run_comparison(&space, &bench, &config, &|| {}).unwrap();
-        assert_eq!(a.rows, b.rows);
+        let timeless = |c: &Comparison| -> Vec<Row> {
+            c.rows
+                .iter()
+                .map(|r| {
+                    assert!(r.mean_seconds > 0.0 && r.mean_seconds.is_finite());
+                    Row {
+                        mean_seconds: 0.0,
+                        ..r.clone()
+                    }
+                })
+                .collect()
+        };
+        assert_eq!(timeless(&a), timeless(&b));
         assert_eq!(a.rows.len(), 4);
         assert_eq!(a.runs.len(), 24);
         for row in &a.rows {
@@ -376,6 +515,9 @@ mod tests {
             let mean = runs.iter().map(|r| r.report).sum::<f64>() / 6.0;
             assert!((mean - row.mean_report).abs() < 1e-9);
             assert!((row.mean_regret - (94.3733 - mean)).abs() < 1e-9);
+            let hits = runs.iter().filter(|r| r.rank == 1).count();
+            assert!(runs.iter().all(|r| r.hit == (r.regret == 0.0)));
+            assert_eq!(row.hit_rate, hits as f64 / 6.0);
         }
         // A prefix-consistent searcher's 20-query run is the start of its 40-query run, and the
         // curve at 20 equals the 20-query result.
@@ -390,5 +532,45 @@ mod tests {
         }
         assert_eq!(a.curves.len(), 2);
         assert_eq!(a.curves[0].mean.len(), 40);
+    }
+
+    #[test]
+    fn finished_runs_are_not_run_again_and_duplicates_run_once() {
+        let space = Nb201Space::new();
+        let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+        let config = CompareConfig {
+            algos: vec![Algo::Random, Algo::Re, Algo::Random],
+            budgets: vec![15, 15, 30],
+            seeds: 4,
+            first_seed: 0,
+            algo_config: AlgoConfig::default(),
+        };
+        let whole = run_comparison(&space, &bench, &config, &|| {}).unwrap();
+        assert_eq!(whole.rows.len(), 4);
+        assert_eq!(whole.runs.len(), 16);
+        // Keep every other run as "finished before", with a marker in its seconds.
+        let finished: Vec<RunResult> = whole
+            .runs
+            .iter()
+            .step_by(2)
+            .map(|r| RunResult {
+                seconds: -1.0,
+                ..r.clone()
+            })
+            .collect();
+        let ran = std::sync::atomic::AtomicUsize::new(0);
+        let resumed = run_comparison_resuming(&space, &bench, &config, finished, &|_| {
+            ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(ran.into_inner(), 8);
+        assert_eq!(resumed.runs.len(), 16);
+        for (a, b) in whole.runs.iter().zip(&resumed.runs) {
+            assert_eq!(
+                (&a.algo, a.budget, a.seed, &a.best_key, &a.curve),
+                (&b.algo, b.budget, b.seed, &b.best_key, &b.curve)
+            );
+        }
+        assert_eq!(resumed.runs.iter().filter(|r| r.seconds == -1.0).count(), 8);
     }
 }

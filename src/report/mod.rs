@@ -1,5 +1,6 @@
 //! Reports of finished searches: the summary object (human text and JSON), run logs, plots.
 
+pub mod bench;
 pub mod plot;
 
 use std::fmt;
