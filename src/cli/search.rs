@@ -236,7 +236,8 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
     let real = args.eval.evaluator.is_some();
     let algo = args.algo.unwrap_or_else(Algo::best_available);
     let config = args.algo_args.config()?;
-    let mut searcher = algo.build(space, args.seed, args.queries, &config);
+    let pool = seminas::search::evaluable_pool(space, evaluator);
+    let mut searcher = algo.build_with_pool(space, args.seed, args.queries, &config, pool);
     let own = evaluator.reseed(args.seed);
     let evaluator = own.as_ref().unwrap_or(evaluator);
     // A new run's store is made only now, once its arguments have proved valid.
