@@ -244,6 +244,23 @@ impl<S: SearchSpace> Study<S> {
         }
     }
 
+    /// The study with the set of architectures its evaluator can evaluate (see
+    /// [`crate::search::evaluable_pool`]), which the algorithms that rank candidates with a
+    /// predictor score instead of generating blind. Call it before the first ask, tell or
+    /// warm start: it makes the searcher anew.
+    pub fn with_candidates(mut self, pool: Option<std::sync::Arc<[S::Arch]>>) -> Self {
+        if pool.is_some() {
+            self.searcher = self.settings.algo.build_with_pool(
+                &self.space,
+                self.settings.seed,
+                self.settings.queries,
+                &self.settings.config,
+                pool,
+            );
+        }
+        self
+    }
+
     /// The search space.
     pub fn space(&self) -> &S {
         &self.space

@@ -102,6 +102,13 @@ pub trait Evaluator<S: SearchSpace>: Send + Sync {
     fn reference(&self) -> Option<&Reference> {
         None
     }
+    /// For benchmarks that can evaluate only a known set of architectures (a table): the
+    /// canonical keys of that set. Searchers may then rank the set with a predictor instead of
+    /// generating candidates blind. `None` (the default) for evaluators that can evaluate
+    /// anything.
+    fn known_keys(&self) -> Option<Vec<String>> {
+        None
+    }
     /// A copy whose own random draws (e.g. which repeat of a measured run a query returns)
     /// come from `seed`, so that searches running in parallel stay reproducible. `None` for
     /// evaluators without randomness.

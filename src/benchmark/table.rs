@@ -315,6 +315,9 @@ impl<S: SearchSpace> Evaluator<S> for TabularBenchmark {
     fn reference(&self) -> Option<&Reference> {
         Some(&self.reference)
     }
+    fn known_keys(&self) -> Option<Vec<String>> {
+        Some(self.table.iter().map(|(k, _)| k.to_string()).collect())
+    }
 }
 
 #[cfg(test)]

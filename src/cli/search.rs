@@ -245,7 +245,8 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
     let mut study = match store {
         Some(store) => Study::with_store(space.clone(), settings, store)?,
         None => Study::new(space.clone(), settings),
-    };
+    }
+    .with_candidates(seminas::search::evaluable_pool(space, evaluator));
     if let (Some(store), Some(name)) = (study.store(), evaluator.state_name()) {
         match study.restore_evaluator(evaluator)? {
             Restored::Nothing => {}

@@ -209,11 +209,13 @@ where
             }
         }
     }
+    let pool = crate::search::evaluable_pool(space, evaluator);
     let runs: Vec<Result<RunResult, CompareError>> = jobs
         .par_iter()
         .map(|&(algo, budget, seed)| {
             let started = std::time::Instant::now();
-            let mut searcher = algo.build(space, seed, budget, &config.algo_config);
+            let mut searcher =
+                algo.build_with_pool(space, seed, budget, &config.algo_config, pool.clone());
             let own = evaluator.reseed(seed);
             let evaluator = own.as_ref().unwrap_or(evaluator);
             let mut curve = Vec::with_capacity(budget);

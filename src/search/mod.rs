@@ -13,8 +13,12 @@
 
 pub mod driver;
 pub mod evolution;
+pub mod mlp;
+pub mod pool;
 pub mod random;
+pub mod semi_supervised;
 pub mod seminas;
+pub mod seminas_ens;
 pub mod seminas_re;
 pub mod targets;
 
@@ -24,8 +28,10 @@ use crate::space::SearchSpace;
 
 pub use driver::{DriveError, DriveOptions, Journal, NoJournal, Replay, drive};
 pub use evolution::{ReConfig, RegularizedEvolution};
+pub use pool::evaluable_pool;
 pub use random::RandomSearch;
 pub use seminas::{SemiNas, SemiNasConfig, SemiNasOverrides};
+pub use seminas_ens::{Acquisition, SemiNasEns, SemiNasEnsConfig};
 pub use seminas_re::{SemiNasRe, SemiNasReConfig};
 
 /// The controller size used unless the user sets one: the paper's 64 for long sequences (the
@@ -169,16 +175,19 @@ pub enum Algo {
     SemiNas,
     /// Regularized evolution screened by the SemiNAS predictor.
     SemiNasRe,
+    /// Semi-supervised ensemble predictor with Thompson sampling over scored candidates.
+    SemiNasEns,
 }
 
 impl Algo {
     /// Every algorithm, in the order tables list them.
-    pub const ALL: [Algo; 5] = [
+    pub const ALL: [Algo; 6] = [
         Algo::Random,
         Algo::Re,
         Algo::Nao,
         Algo::SemiNas,
         Algo::SemiNasRe,
+        Algo::SemiNasEns,
     ];
 
     /// The algorithm's command-line name.
@@ -189,6 +198,7 @@ impl Algo {
             Algo::Nao => "nao",
             Algo::SemiNas => "seminas",
             Algo::SemiNasRe => "seminas-re",
+            Algo::SemiNasEns => "seminas-ens",
         }
     }
 
@@ -205,6 +215,19 @@ impl Algo {
         seed: u64,
         budget: usize,
         config: &AlgoConfig,
+    ) -> Box<dyn Searcher<S>> {
+        self.build_with_pool(space, seed, budget, config, None)
+    }
+
+    /// As [`Algo::build`], with the set of architectures the evaluator can evaluate (see
+    /// [`evaluable_pool`]) for the algorithms that rank candidates with a predictor.
+    pub fn build_with_pool<S: SearchSpace>(
+        self,
+        space: &S,
+        seed: u64,
+        budget: usize,
+        config: &AlgoConfig,
+        pool: Option<std::sync::Arc<[S::Arch]>>,
     ) -> Box<dyn Searcher<S>> {
         let rng = crate::rng::rng_for(seed, "searcher");
         let hidden = default_controller_hidden(space.encoding());
@@ -238,6 +261,10 @@ impl Algo {
                     c.controller.hidden = hidden;
                 }
                 Box::new(SemiNasRe::<S::Arch>::new(c, rng))
+            }
+            Algo::SemiNasEns => {
+                let c = SemiNasEnsConfig::for_budget(budget);
+                Box::new(SemiNasEns::<S::Arch>::new(c, rng, pool))
             }
         }
     }

@@ -20,6 +20,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use super::semi_supervised::{sample_unlabelled, self_train};
 use super::targets::normalize_targets;
 use super::{Feedback, RandomSearch, Searcher};
 use crate::controller::{Controller, ControllerConfig};
@@ -236,37 +237,17 @@ impl<A: Clone> SemiNas<A> {
         controller.train(&seqs, &targets, cfg.pretrain_epochs, &mut self.rng);
 
         // Pseudo-labels for unevaluated architectures.
-        let evaluated_keys = &self.evaluated_keys;
-        let mut pool: Vec<(A, Vec<u32>)> = Vec::with_capacity(cfg.pseudo);
-        let mut pool_keys = HashSet::new();
-        let mut tries = 0;
-        while pool.len() < cfg.pseudo && tries < cfg.pseudo * 20 {
-            tries += 1;
-            let a = space.sample(&mut self.rng);
-            let k = space.key(&a);
-            if evaluated_keys.contains(&k) || !pool_keys.insert(k) {
-                continue;
-            }
-            let t = space.encode(&a);
-            pool.push((a, t));
-        }
+        let pool = sample_unlabelled(space, cfg.pseudo, &self.evaluated_keys, &mut self.rng);
         let pool_seqs: Vec<Vec<u32>> = pool.iter().map(|p| p.1.clone()).collect();
-        let pseudo_labels = if pool.is_empty() {
-            Vec::new()
-        } else {
-            controller.predict(&pool_seqs)
-        };
-        let mut train_seqs = Vec::with_capacity(seqs.len() * cfg.upsample + pool.len());
-        let mut train_targets = Vec::with_capacity(train_seqs.capacity());
-        for _ in 0..cfg.upsample.max(1) {
-            train_seqs.extend(seqs.iter().cloned());
-            train_targets.extend_from_slice(&targets);
-        }
-        train_seqs.extend(pool_seqs.iter().cloned());
-        train_targets.extend_from_slice(&pseudo_labels);
-        if cfg.train_epochs > 0 {
-            controller.train(&train_seqs, &train_targets, cfg.train_epochs, &mut self.rng);
-        }
+        let pseudo_labels = self_train(
+            controller,
+            &seqs,
+            &targets,
+            &pool_seqs,
+            cfg.upsample,
+            cfg.train_epochs,
+            &mut self.rng,
+        );
         // The run store keeps the newest trained controller (never read back by the search).
         self.checkpoint = controller.to_safetensors().ok();
 

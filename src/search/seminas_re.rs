@@ -12,6 +12,7 @@ use std::collections::{HashSet, VecDeque};
 
 use rand::Rng as _;
 
+use super::semi_supervised::{sample_unlabelled, self_train};
 use super::targets::normalize_targets;
 use super::{Feedback, RandomSearch, Searcher};
 use crate::controller::{Controller, ControllerConfig};
@@ -108,31 +109,20 @@ impl<A: Clone> SemiNasRe<A> {
         });
         controller.train(&seqs, &targets, cfg.pretrain_epochs, &mut self.rng);
         if cfg.train_epochs > 0 {
-            let mut pool = Vec::with_capacity(cfg.pseudo);
-            let mut keys = HashSet::new();
-            let mut tries = 0;
-            while pool.len() < cfg.pseudo && tries < cfg.pseudo * 20 {
-                tries += 1;
-                let a = space.sample(&mut self.rng);
-                let k = space.key(&a);
-                if !self.evaluated_keys.contains(&k) && keys.insert(k) {
-                    pool.push(space.encode(&a));
-                }
-            }
-            let labels = if pool.is_empty() {
-                Vec::new()
-            } else {
-                controller.predict(&pool)
-            };
-            let mut all_seqs = Vec::new();
-            let mut all_targets = Vec::new();
-            for _ in 0..cfg.upsample.max(1) {
-                all_seqs.extend(seqs.iter().cloned());
-                all_targets.extend_from_slice(&targets);
-            }
-            all_seqs.extend(pool);
-            all_targets.extend(labels);
-            controller.train(&all_seqs, &all_targets, cfg.train_epochs, &mut self.rng);
+            let pool: Vec<Vec<u32>> =
+                sample_unlabelled(space, cfg.pseudo, &self.evaluated_keys, &mut self.rng)
+                    .into_iter()
+                    .map(|p| p.1)
+                    .collect();
+            self_train(
+                controller,
+                &seqs,
+                &targets,
+                &pool,
+                cfg.upsample,
+                cfg.train_epochs,
+                &mut self.rng,
+            );
         }
         self.trained_at = self.evaluated.len();
         self.checkpoint = controller.to_safetensors().ok();

@@ -279,6 +279,35 @@ impl SearchSpace for CategoricalSpace {
         Some(self.size())
     }
 
+    /// Every combination, the last position changing fastest.
+    fn enumerate(&self, limit: usize) -> Option<Vec<CategoricalArch>> {
+        if self.size() > limit as u128 {
+            return None;
+        }
+        let radices: Vec<u16> = self
+            .positions
+            .iter()
+            .map(|p| p.choices.len() as u16)
+            .collect();
+        let mut out = Vec::with_capacity(self.size() as usize);
+        let mut digits = vec![0u16; radices.len()];
+        loop {
+            out.push(CategoricalArch(digits.clone().into()));
+            let mut p = radices.len();
+            loop {
+                if p == 0 {
+                    return Some(out);
+                }
+                p -= 1;
+                digits[p] += 1;
+                if digits[p] < radices[p] {
+                    break;
+                }
+                digits[p] = 0;
+            }
+        }
+    }
+
     fn sample(&self, rng: &mut Rng) -> CategoricalArch {
         CategoricalArch(
             self.positions

@@ -124,6 +124,14 @@ pub trait SearchSpace: Send + Sync {
         None
     }
 
+    /// Every architecture of the space, one per canonical key, when there are at most `limit`
+    /// of them and the space can list them (NAS-Bench-201's 15,625 cells, a small categorical
+    /// space, a sampling pool). `None` otherwise.
+    fn enumerate(&self, limit: usize) -> Option<Vec<Self::Arch>> {
+        let _ = limit;
+        None
+    }
+
     /// Checks every rule of the space.
     fn validate(&self, arch: &Self::Arch) -> Result<(), SpaceError>;
 

@@ -73,6 +73,9 @@ impl SearchSpace for Nb201Space {
     fn sample(&self, rng: &mut Rng) -> CategoricalArch {
         self.inner.sample(rng)
     }
+    fn enumerate(&self, limit: usize) -> Option<Vec<CategoricalArch>> {
+        self.inner.enumerate(limit)
+    }
     fn validate(&self, arch: &CategoricalArch) -> Result<(), SpaceError> {
         self.inner.validate(arch)
     }

@@ -757,6 +757,15 @@ impl SearchSpace for Nb101Space {
         all[rng.gen_range(0..all.len())]
     }
 
+    /// The pool, or every unique cell (423,624) when there is no pool.
+    fn enumerate(&self, limit: usize) -> Option<Vec<Cell>> {
+        let all: &[Cell] = match &self.pool {
+            Some(p) => p,
+            None => enumerate::unique_cells(),
+        };
+        (all.len() <= limit).then(|| all.to_vec())
+    }
+
     fn validate(&self, arch: &Cell) -> Result<(), SpaceError> {
         arch.validate().map(|_| ())
     }

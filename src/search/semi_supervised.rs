@@ -1,0 +1,65 @@
+//! The semi-supervised training step that SemiNAS and SemiNAS-RE share (Luo et al. 2020,
+//! Algorithm 1): after the controller has been trained on the evaluated pairs, unevaluated
+//! architectures are labelled by its predictor and it is trained again on the evaluated pairs
+//! (repeated `upsample` times) together with the pseudo-labelled ones.
+
+use std::collections::HashSet;
+
+use crate::controller::Controller;
+use crate::rng::Rng;
+use crate::space::SearchSpace;
+
+/// Draws up to `count` distinct architectures whose keys are not in `exclude` (at most
+/// `20 * count` draws, so a nearly spent space cannot stall), with their token sequences.
+pub fn sample_unlabelled<S: SearchSpace>(
+    space: &S,
+    count: usize,
+    exclude: &HashSet<String>,
+    rng: &mut Rng,
+) -> Vec<(S::Arch, Vec<u32>)> {
+    let mut pool = Vec::with_capacity(count);
+    let mut keys = HashSet::new();
+    let mut tries = 0;
+    while pool.len() < count && tries < count * 20 {
+        tries += 1;
+        let a = space.sample(rng);
+        let k = space.key(&a);
+        if exclude.contains(&k) || !keys.insert(k) {
+            continue;
+        }
+        let t = space.encode(&a);
+        pool.push((a, t));
+    }
+    pool
+}
+
+/// Labels `unlabelled` with the controller's predictor, then (when `epochs > 0`) trains the
+/// controller for `epochs` on the evaluated pairs `(seqs, targets)` repeated `upsample` times
+/// plus the pseudo-labelled sequences. Returns the pseudo-labels.
+pub fn self_train(
+    controller: &mut Controller,
+    seqs: &[Vec<u32>],
+    targets: &[f32],
+    unlabelled: &[Vec<u32>],
+    upsample: usize,
+    epochs: usize,
+    rng: &mut Rng,
+) -> Vec<f32> {
+    let labels = if unlabelled.is_empty() {
+        Vec::new()
+    } else {
+        controller.predict(unlabelled)
+    };
+    if epochs > 0 {
+        let mut all_seqs = Vec::with_capacity(seqs.len() * upsample.max(1) + unlabelled.len());
+        let mut all_targets = Vec::with_capacity(all_seqs.capacity());
+        for _ in 0..upsample.max(1) {
+            all_seqs.extend(seqs.iter().cloned());
+            all_targets.extend_from_slice(targets);
+        }
+        all_seqs.extend(unlabelled.iter().cloned());
+        all_targets.extend_from_slice(&labels);
+        controller.train(&all_seqs, &all_targets, epochs, rng);
+    }
+    labels
+}

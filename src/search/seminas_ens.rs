@@ -1,0 +1,587 @@
+//! SemiNAS-Ens: semi-supervised search with an ensemble predictor and Thompson sampling.
+//!
+//! The paper's idea (a predictor trained on few evaluated architectures plus many
+//! pseudo-labelled ones decides what to evaluate next) with three changes that make it both
+//! better and about a hundred times cheaper per round, each measured on NAS-Bench-201 and
+//! the NAS-Bench-101 sample (see the README):
+//! - the predictor is an ensemble of small MLPs over the one-hot token encoding
+//!   ([`super::mlp`]): fast to train from scratch every round, and its spread says where it
+//!   is unsure;
+//! - candidates are scored, not generated: the whole evaluable set when the evaluator can only
+//!   evaluate a known set (a table, [`super::pool`]) or when the space is small enough to list,
+//!   otherwise random architectures plus mutations of the best evaluated ones;
+//! - the next architectures are the candidates with the best predicted mean while that pays;
+//!   once the best objective has not improved for `patience` evaluations (the ensemble is sure
+//!   of a basin that has stopped giving), the search explores by independent Thompson sampling
+//!   (BANANAS, White et al. 2021): each candidate draws a value from a normal with the
+//!   ensemble's mean and spread, and the best draws are evaluated. Greedy alone reaches the
+//!   optimum fastest but stays in a basin in about one run in twenty; Thompson sampling alone
+//!   explores too much for a budget of 50.
+//!
+//! Pseudo-labels (`pseudo > 0`): after the fit on the evaluated pairs, unevaluated candidates
+//! are labelled with the ensemble mean and the ensemble is fitted again on both, each
+//! pseudo-label weighted down by the ensemble's disagreement on it.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use rand::Rng as _;
+use rand::seq::SliceRandom;
+
+use super::mlp::{MlpConfig, MlpEnsemble, OneHot, mean_std};
+use super::pool::ENUMERATE_LIMIT;
+use super::targets::normalize_targets;
+use super::{Feedback, RandomSearch, Searcher};
+use crate::rng::Rng;
+use crate::space::SearchSpace;
+
+/// How the next architectures are picked from the scored candidates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Acquisition {
+    /// Independent Thompson sampling: one normal draw per candidate from the ensemble's mean
+    /// and standard deviation; the best draws win.
+    Thompson,
+    /// Upper confidence bound: mean plus `kappa` standard deviations.
+    Ucb(f32),
+    /// The ensemble mean alone (pure exploitation).
+    Mean,
+    /// The mean while it pays; Thompson sampling once the best objective has not improved
+    /// for `patience` evaluations (the search is stuck in a basin the ensemble is sure of).
+    Adaptive {
+        /// Evaluations without improvement before exploring.
+        patience: usize,
+    },
+    /// Mean and Thompson sampling in alternate rounds.
+    Alternate,
+}
+
+/// Settings of SemiNAS-Ens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SemiNasEnsConfig {
+    /// Random architectures evaluated first.
+    pub init: usize,
+    /// Architectures chosen per round (the ensemble is refitted between rounds).
+    pub per_round: usize,
+    /// The ensemble.
+    pub mlp: MlpConfig,
+    /// Pseudo-labelled architectures per round (0: supervised only).
+    pub pseudo: usize,
+    /// Weight of a pseudo-label the ensemble fully agrees on, relative to an evaluated pair.
+    pub pseudo_weight: f32,
+    /// The acquisition function.
+    pub acquisition: Acquisition,
+    /// At most this many candidates are scored per round; a larger evaluable set or space is
+    /// subsampled (plus mutations of the best).
+    pub max_candidates: usize,
+    /// Evaluated architectures whose mutations join the candidates.
+    pub top_k: usize,
+    /// Mutations of each of them.
+    pub mutations: usize,
+    /// Objectives below this quantile of the evaluated ones are raised to it before
+    /// normalisation (see [`normalize_targets`]).
+    pub clip_quantile: f64,
+    /// Epochs of a round that continues the previous round's ensemble; 0 fits a fresh ensemble
+    /// every round.
+    pub warm_epochs: usize,
+}
+
+impl SemiNasEnsConfig {
+    /// Defaults for a search of `budget` queries: a tenth of the budget at random (at least
+    /// 10, but never more than half of a small budget, so that `--queries 10` still has
+    /// predictor rounds), then rounds of about a fiftieth (at least 1).
+    pub fn for_budget(budget: usize) -> Self {
+        Self {
+            init: (budget / 10)
+                .max((budget / 2).min(10))
+                .clamp(1, budget.max(1)),
+            per_round: (budget / 50).max(1),
+            mlp: MlpConfig::default(),
+            pseudo: 0,
+            pseudo_weight: 0.3,
+            acquisition: Acquisition::Adaptive { patience: 15 },
+            max_candidates: 20_000,
+            top_k: 10,
+            mutations: 20,
+            clip_quantile: 0.5,
+            warm_epochs: 0,
+        }
+    }
+}
+
+/// Every architecture a search may propose, listed once.
+struct Listing<A> {
+    archs: Arc<[A]>,
+    feats: Vec<Vec<u32>>,
+    index: std::collections::HashMap<String, usize>,
+    /// Proposed already.
+    taken: Vec<bool>,
+    /// How many are not taken.
+    left: usize,
+}
+
+/// A candidate of a round: an entry of the listing, or an architecture made for the round.
+enum Cand<A> {
+    Listed(usize),
+    Fresh(A, Vec<u32>),
+}
+
+/// The SemiNAS-Ens searcher.
+pub struct SemiNasEns<A> {
+    config: SemiNasEnsConfig,
+    rng: Rng,
+    random: RandomSearch,
+    /// The evaluable set, if the evaluator has one.
+    pool: Option<Arc<[A]>>,
+    /// The pool, or the whole space when it can be listed; `Some(None)` once known unlistable.
+    listed: Option<Option<Listing<A>>>,
+    onehot: Option<OneHot>,
+    ensemble: Option<MlpEnsemble>,
+    evaluated: Vec<(A, Vec<u32>, f64)>,
+    evaluated_keys: HashSet<String>,
+    proposed: HashSet<String>,
+    queue: VecDeque<A>,
+    init_proposed: usize,
+    /// Rounds run so far.
+    pub rounds: usize,
+}
+
+impl<A: Clone + Send + Sync> SemiNasEns<A> {
+    /// A searcher with its own random stream; `pool`, when given, is the set of architectures
+    /// the evaluator can evaluate (see [`super::pool::evaluable_pool`]).
+    pub fn new(config: SemiNasEnsConfig, rng: Rng, pool: Option<Arc<[A]>>) -> Self {
+        let mut init_rng = rng.clone();
+        init_rng.set_stream(init_rng.get_stream() ^ 0x5eed);
+        Self {
+            config,
+            rng,
+            random: RandomSearch::new(init_rng),
+            pool,
+            listed: None,
+            onehot: None,
+            ensemble: None,
+            evaluated: Vec::new(),
+            evaluated_keys: HashSet::new(),
+            proposed: HashSet::new(),
+            queue: VecDeque::new(),
+            init_proposed: 0,
+            rounds: 0,
+        }
+    }
+
+    /// A random architecture never proposed: from the pool when there is one.
+    fn draw_random<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> Option<A> {
+        if let Some(pool) = &self.pool {
+            let pool = pool.clone();
+            let left = pool.len().saturating_sub(self.proposed.len());
+            if left == 0 {
+                return None;
+            }
+            // Rejection sampling while most of the pool is fresh, a scan after that.
+            for _ in 0..64 {
+                let a = &pool[self.rng.gen_range(0..pool.len())];
+                if !self.proposed.contains(&space.key(a)) {
+                    return Some(a.clone());
+                }
+            }
+            let fresh: Vec<&A> = pool
+                .iter()
+                .filter(|a| !self.proposed.contains(&space.key(a)))
+                .collect();
+            return fresh.choose(&mut self.rng).map(|a| (*a).clone());
+        }
+        while let Some(a) = self.random.draw(space) {
+            if !self.proposed.contains(&space.key(&a)) {
+                return Some(a);
+            }
+        }
+        None
+    }
+
+    /// Lists the evaluable pool, or the whole space when it is small enough, once, with each
+    /// architecture's key and features (NAS-Bench-101 keys are MD5 hashes: computing 20,001
+    /// of them every round would dominate the search's time).
+    fn listing<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> Option<&Listing<A>> {
+        if self.listed.is_none() {
+            let all: Option<Arc<[A]>> = match &self.pool {
+                Some(p) => Some(p.clone()),
+                None => space.enumerate(ENUMERATE_LIMIT).map(Into::into),
+            };
+            let onehot = self
+                .onehot
+                .get_or_insert_with(|| OneHot::new(space.encoding()));
+            self.listed = Some(all.map(|all| {
+                let keys: Vec<String> = all.iter().map(|a| space.key(a)).collect();
+                let index = keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| (k.clone(), i))
+                    .collect();
+                let feats = all
+                    .iter()
+                    .map(|a| onehot.features(&space.encode(a)))
+                    .collect();
+                Listing {
+                    archs: all,
+                    feats,
+                    index,
+                    taken: keys.iter().map(|k| self.proposed.contains(k)).collect(),
+                    left: keys.iter().filter(|k| !self.proposed.contains(*k)).count(),
+                }
+            }));
+        }
+        self.listed.as_ref().and_then(Option::as_ref)
+    }
+
+    /// Marks `key` as proposed.
+    fn mark<S: SearchSpace<Arch = A>>(&mut self, key: String) {
+        if let Some(Some(l)) = &mut self.listed
+            && let Some(&i) = l.index.get(&key)
+            && !l.taken[i]
+        {
+            l.taken[i] = true;
+            l.left -= 1;
+        }
+        self.proposed.insert(key);
+    }
+
+    /// This round's candidates: never proposed, evaluable where that is known.
+    fn candidates<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> Vec<Cand<A>> {
+        let max = self.config.max_candidates;
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut rng = self.rng.clone();
+        let listing = self.listing(space);
+        if let Some(l) = listing {
+            if l.left <= max {
+                out.extend(
+                    (0..l.archs.len())
+                        .filter(|&i| !l.taken[i])
+                        .map(Cand::Listed),
+                );
+                return out;
+            }
+            for _ in 0..max * 2 {
+                if out.len() >= max {
+                    break;
+                }
+                let i = rng.gen_range(0..l.archs.len());
+                if !l.taken[i] && seen.insert(i) {
+                    out.push(Cand::Listed(i));
+                }
+            }
+        }
+        let listed = listing.is_some();
+        let onehot = self.onehot.clone().expect("set by listing");
+        let mut seen_keys = HashSet::new();
+        if !listed {
+            for _ in 0..max * 2 {
+                if out.len() >= max {
+                    break;
+                }
+                let a = space.sample(&mut rng);
+                let k = space.key(&a);
+                if space.validate(&a).is_ok() && !self.proposed.contains(&k) && seen_keys.insert(k)
+                {
+                    let f = onehot.features(&space.encode(&a));
+                    out.push(Cand::Fresh(a, f));
+                }
+            }
+        }
+        // Mutations of the best evaluated architectures (within the listing, if any).
+        let mut best: Vec<&(A, Vec<u32>, f64)> = self.evaluated.iter().collect();
+        best.sort_by(|a, b| b.2.total_cmp(&a.2));
+        let listing = self.listed.as_ref().and_then(Option::as_ref);
+        for (a, _, _) in best.into_iter().take(self.config.top_k) {
+            for _ in 0..self.config.mutations {
+                let m = space.mutate(a, &mut rng);
+                let k = space.key(&m);
+                if self.proposed.contains(&k) {
+                    continue;
+                }
+                match listing {
+                    Some(l) => {
+                        if let Some(&i) = l.index.get(&k)
+                            && seen.insert(i)
+                        {
+                            out.push(Cand::Listed(i));
+                        }
+                    }
+                    None => {
+                        if space.validate(&m).is_ok() && seen_keys.insert(k) {
+                            let f = onehot.features(&space.encode(&m));
+                            out.push(Cand::Fresh(m, f));
+                        }
+                    }
+                }
+            }
+        }
+        self.rng = rng;
+        out
+    }
+
+    /// Evaluations told since the best objective last improved.
+    fn since_improvement(&self) -> usize {
+        let mut best = f64::NEG_INFINITY;
+        let mut at = 0;
+        for (i, e) in self.evaluated.iter().enumerate() {
+            if e.2 > best {
+                best = e.2;
+                at = i;
+            }
+        }
+        self.evaluated.len().saturating_sub(at + 1)
+    }
+
+    fn round<S: SearchSpace<Arch = A>>(&mut self, space: &S) {
+        self.rounds += 1;
+        let onehot = self
+            .onehot
+            .get_or_insert_with(|| OneHot::new(space.encoding()))
+            .clone();
+        let values: Vec<f64> = self.evaluated.iter().map(|e| e.2).collect();
+        let targets = normalize_targets(&values, self.config.clip_quantile);
+        let feats: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.1.clone()).collect();
+
+        let candidates = self.candidates(space);
+        if candidates.is_empty() {
+            return;
+        }
+        let listing = self.listed.as_ref().and_then(Option::as_ref);
+        let cand_feats: Vec<&[u32]> = candidates
+            .iter()
+            .map(|c| match c {
+                Cand::Listed(i) => &listing.expect("listed candidates").feats[*i][..],
+                Cand::Fresh(_, f) => &f[..],
+            })
+            .collect();
+
+        let mut ensemble = match self.ensemble.take() {
+            Some(mut e) if self.config.warm_epochs > 0 => {
+                e.fit_epochs(
+                    &feats,
+                    &targets,
+                    &vec![1.0; feats.len()],
+                    self.config.warm_epochs,
+                );
+                e
+            }
+            _ => {
+                let mut e = MlpEnsemble::new(&onehot, self.config.mlp.clone(), &mut self.rng);
+                e.fit(&feats, &targets, &vec![1.0; feats.len()]);
+                e
+            }
+        };
+        if self.config.warm_epochs > 0 {
+            self.ensemble = Some(ensemble.clone());
+        }
+
+        if self.config.pseudo > 0 {
+            let mut idx: Vec<usize> = (0..candidates.len()).collect();
+            let (chosen, _) = idx.partial_shuffle(&mut self.rng, self.config.pseudo);
+            let pf: Vec<Vec<u32>> = chosen.iter().map(|&i| cand_feats[i].to_vec()).collect();
+            let ms = mean_std(&ensemble.predict_members(&pf));
+            let mut all_feats = feats.clone();
+            let mut all_targets = targets.clone();
+            let mut weights = vec![1.0f32; feats.len()];
+            for (f, (m, s)) in pf.into_iter().zip(ms) {
+                all_feats.push(f);
+                all_targets.push(m);
+                // Targets are standardised: a spread of 1 is one standard deviation.
+                weights.push(self.config.pseudo_weight / (1.0 + 4.0 * s * s));
+            }
+            let mut fresh = MlpEnsemble::new(&onehot, self.config.mlp.clone(), &mut self.rng);
+            fresh.fit(&all_feats, &all_targets, &weights);
+            ensemble = fresh;
+        }
+
+        let scores = mean_std(&ensemble.predict_members(&cand_feats));
+        let acquisition = match self.config.acquisition {
+            Acquisition::Adaptive { patience } => {
+                if self.since_improvement() >= patience {
+                    Acquisition::Thompson
+                } else {
+                    Acquisition::Mean
+                }
+            }
+            Acquisition::Alternate if self.rounds % 2 == 0 => Acquisition::Thompson,
+            Acquisition::Alternate => Acquisition::Mean,
+            a => a,
+        };
+        let mut order: Vec<(f32, usize)> = match acquisition {
+            Acquisition::Thompson => scores
+                .iter()
+                .enumerate()
+                .map(|(i, &(m, s))| {
+                    let z = standard_normal(&mut self.rng);
+                    (m + s * z, i)
+                })
+                .collect(),
+            Acquisition::Ucb(kappa) => scores
+                .iter()
+                .enumerate()
+                .map(|(i, &(m, s))| (m + kappa * s, i))
+                .collect(),
+            _ => scores
+                .iter()
+                .enumerate()
+                .map(|(i, &(m, _))| (m, i))
+                .collect(),
+        };
+        // Best first, ties to the earlier candidate; only the top `per_round` are ordered.
+        let by_score = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        let k = self.config.per_round.clamp(1, order.len());
+        if k < order.len() {
+            order.select_nth_unstable_by(k - 1, by_score);
+            order.truncate(k);
+        }
+        order.sort_by(by_score);
+        for &(_, i) in &order {
+            let a = match &candidates[i] {
+                Cand::Listed(j) => listing.expect("listed candidates").archs[*j].clone(),
+                Cand::Fresh(a, _) => a.clone(),
+            };
+            self.queue.push_back(a);
+        }
+    }
+}
+
+impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
+    fn name(&self) -> &str {
+        "seminas-ens"
+    }
+
+    fn ask(&mut self, space: &S, max: usize) -> Vec<S::Arch> {
+        let mut out = Vec::new();
+        while out.len() < max && self.init_proposed < self.config.init {
+            match self.draw_random(space) {
+                Some(a) => {
+                    self.init_proposed += 1;
+                    self.mark::<S>(space.key(&a));
+                    out.push(a);
+                }
+                None => break,
+            }
+        }
+        if out.is_empty() {
+            if self.queue.is_empty() && self.evaluated.len() >= 2 {
+                self.round(space);
+            }
+            if self.queue.is_empty()
+                && let Some(a) = self.draw_random(space)
+            {
+                out.push(a);
+            }
+            while out.len() < max {
+                match self.queue.pop_front() {
+                    Some(a) => out.push(a),
+                    None => break,
+                }
+            }
+        }
+        for a in &out {
+            self.mark::<S>(space.key(a));
+        }
+        out
+    }
+
+    fn tell(&mut self, space: &S, arch: &S::Arch, feedback: Feedback) {
+        if let Feedback::Objective(v) = feedback
+            && self.evaluated_keys.insert(space.key(arch))
+        {
+            let onehot = self
+                .onehot
+                .get_or_insert_with(|| OneHot::new(space.encoding()));
+            let f = onehot.features(&space.encode(arch));
+            self.evaluated.push((arch.clone(), f, v));
+        }
+    }
+}
+
+/// A standard normal draw (Box-Muller), so that no distribution crate is needed.
+fn standard_normal(rng: &mut Rng) -> f32 {
+    let u1: f64 = rng.r#gen::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.r#gen::<f64>();
+    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
+    use crate::benchmark::{Table, TabularBenchmark};
+    use crate::rng::rng_for;
+    use crate::search::pool::evaluable_pool;
+    use crate::search::{Budget, StopReason, run_search};
+    use crate::space::{CategoricalSpace, Nb201Space};
+
+    #[test]
+    fn finds_near_optimal_nb201_cells_and_is_deterministic() {
+        let space = Nb201Space::new();
+        let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+        let pool = evaluable_pool(&space, &bench);
+        let run = |seed| {
+            let mut s = SemiNasEns::new(
+                SemiNasEnsConfig::for_budget(60),
+                rng_for(seed, "t"),
+                pool.clone(),
+            );
+            let run = run_search(&space, &bench, &mut s, Budget::queries(60), &mut |_| {});
+            assert_eq!(run.records.len(), 60);
+            assert_eq!(run.stop, StopReason::Budget);
+            assert_eq!(run.repeats, 0, "never proposes a known architecture");
+            run
+        };
+        let mut sum = 0.0;
+        for seed in 0..3 {
+            let r = run(seed);
+            sum += r.best().unwrap().result.as_ref().unwrap().objective;
+        }
+        // Random search averages about 90.9 at 60 queries; the 100-seed bench of this
+        // searcher about 91.5 (the best cell has 91.6067).
+        assert!(
+            sum / 3.0 > 91.3,
+            "mean best validation accuracy {}",
+            sum / 3.0
+        );
+        let keys = |r: crate::search::SearchRun<_>| -> Vec<String> {
+            r.records.into_iter().map(|q| q.key).collect()
+        };
+        assert_eq!(keys(run(7)), keys(run(7)));
+        assert_ne!(keys(run(7)), keys(run(8)));
+    }
+
+    #[test]
+    fn proposes_only_what_the_table_holds() {
+        // 3 positions x 4 choices = 64 combinations, a table of 20 of them: every proposal is
+        // evaluable, and the whole table is spent before the searcher says it is exhausted.
+        let toml = "[[position]]\nname='a'\nchoices=['0','1','2','3']\n\
+                    [[position]]\nname='b'\nchoices=['0','1','2','3']\n\
+                    [[position]]\nname='c'\nchoices=['0','1','2','3']\n";
+        let space = CategoricalSpace::from_toml_str(toml, "s").unwrap();
+        let mut csv = String::from("a,b,c,acc\n");
+        for i in 0..20u32 {
+            let (a, b, c) = ((i * 7) % 4, (i * 3 + 1) % 4, i / 5);
+            if !csv.contains(&format!("\n{a},{b},{c},")) {
+                csv.push_str(&format!("{a},{b},{c},{}\n", (a + 2 * b + c) as f64));
+            }
+        }
+        let rows = csv.lines().count() - 1;
+        let table = Table::read_categorical("t.csv", csv.as_bytes(), &space).unwrap();
+        let bench = TabularBenchmark::new(Arc::new(table), "acc", "acc", None).unwrap();
+        let pool = evaluable_pool(&space, &bench);
+        assert_eq!(pool.as_ref().unwrap().len(), rows);
+        let mut s = SemiNasEns::new(
+            SemiNasEnsConfig {
+                init: 4,
+                ..SemiNasEnsConfig::for_budget(100)
+            },
+            rng_for(1, "t"),
+            pool,
+        );
+        let run = run_search(&space, &bench, &mut s, Budget::queries(100), &mut |_| {});
+        assert_eq!(run.records.len(), rows);
+        assert_eq!(run.not_evaluable, 0);
+        assert_eq!(run.stop, StopReason::Exhausted);
+        assert!(s.rounds > 0);
+    }
+}
