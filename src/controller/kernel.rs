@@ -127,17 +127,11 @@ pub fn set_kernel(k: Kernel) -> Result<(), super::ControllerError> {
     Ok(())
 }
 
-/// True when the CPU can run [`sgemm`].
-#[cfg(test)]
-pub fn available() -> bool {
-    Kernel::Avx512.supported()
-}
-
 /// `C = A B + beta C` for `m x k` A (element (i, p) at `a[i * rsa + p * csa]`), `k x n` B (row
 /// stride `ldb`, contiguous rows), `m x n` C (row stride `ldc`); `n % 16 == 0`.
 ///
 /// # Safety
-/// [`available`] must be true, `n % 16 == 0`, and all addressed elements must be in bounds.
+/// [`Kernel::Avx512`] must be supported, `n % 16 == 0`, and all addressed elements must be in bounds.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
