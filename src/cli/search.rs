@@ -22,7 +22,8 @@ use super::spaces::{Problem, SpaceArgs, SpaceOnly};
 pub struct SearchArgs {
     #[command(flatten)]
     space: SpaceArgs,
-    /// Search algorithm: random, re, nao, seminas, seminas-re [default: the best available]
+    /// Search algorithm: random, re, nao, seminas, seminas-re, seminas-ens [default: the best
+    /// available, seminas-ens]
     #[arg(long)]
     algo: Option<Algo>,
     /// Query budget: evaluations of distinct architectures.

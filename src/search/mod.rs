@@ -204,7 +204,7 @@ impl Algo {
 
     /// The best algorithm available, used when the user names none.
     pub fn best_available() -> Algo {
-        Algo::SemiNas
+        Algo::SemiNasEns
     }
 
     /// A fresh searcher for a search of `budget` queries, with every random choice drawn from

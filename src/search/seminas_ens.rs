@@ -168,26 +168,24 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
         }
     }
 
-    /// A random architecture never proposed: from the pool when there is one.
+    /// A random architecture never proposed: from the listing (the evaluable pool, or the
+    /// listed space) when there is one, so that a table and a listed space give the same run.
     fn draw_random<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> Option<A> {
-        if let Some(pool) = &self.pool {
-            let pool = pool.clone();
-            let left = pool.len().saturating_sub(self.proposed.len());
-            if left == 0 {
+        self.listing(space);
+        if let Some(l) = self.listed.as_ref().and_then(Option::as_ref) {
+            if l.left == 0 {
                 return None;
             }
-            // Rejection sampling while most of the pool is fresh, a scan after that.
+            // Rejection sampling while most of the listing is fresh, a scan after that.
             for _ in 0..64 {
-                let a = &pool[self.rng.gen_range(0..pool.len())];
-                if !self.proposed.contains(&space.key(a)) {
-                    return Some(a.clone());
+                let i = self.rng.gen_range(0..l.archs.len());
+                if !l.taken[i] {
+                    return Some(l.archs[i].clone());
                 }
             }
-            let fresh: Vec<&A> = pool
-                .iter()
-                .filter(|a| !self.proposed.contains(&space.key(a)))
-                .collect();
-            return fresh.choose(&mut self.rng).map(|a| (*a).clone());
+            let k = self.rng.gen_range(0..l.left);
+            let i = (0..l.archs.len()).filter(|&i| !l.taken[i]).nth(k)?;
+            return Some(l.archs[i].clone());
         }
         while let Some(a) = self.random.draw(space) {
             if !self.proposed.contains(&space.key(&a)) {
