@@ -270,6 +270,20 @@ impl TabularBenchmark {
             Some(c) => Some(table.metric_index(c)?),
             None => None,
         };
+        // A cost is a duration: a negative one is a broken table, not a free evaluation.
+        if let Some(c) = c
+            && let Some(row) = table.rows.iter().find(|row| row.values[c] < 0.0)
+        {
+            return Err(TableError {
+                file: table.source.clone(),
+                line: row.line,
+                column: cost.map(str::to_string),
+                message: format!(
+                    "the cost {} is negative (a cost is a number of seconds)",
+                    row.values[c]
+                ),
+            });
+        }
         let reference = Reference::new(table.iter().map(|(_, v)| v[r]).collect());
         Ok(Self {
             table,

@@ -128,7 +128,7 @@ impl AlgoArgs {
             },
             ..d
         };
-        Ok(AlgoConfig {
+        let config = AlgoConfig {
             seminas_preset: self.preset.as_deref().map(|p| match p {
                 "paper-imagenet" => seminas::search::SemiNasConfig::paper_imagenet(),
                 _ => seminas::search::SemiNasConfig::paper(),
@@ -141,7 +141,9 @@ impl AlgoArgs {
             seminas,
             seminas_re,
             seminas_re_hidden_is_default: self.controller_hidden.is_none(),
-        })
+        };
+        config.validate()?;
+        Ok(config)
     }
 }
 
@@ -154,6 +156,8 @@ pub struct Resume {
 /// Runs `seminas search` (a new run, or a stored one resumed).
 pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
     anyhow::ensure!(args.queries > 0, "--queries must be at least 1");
+    // Before a run directory exists: a refused setting leaves nothing behind.
+    args.eval.validate()?;
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let store = resume.map(|r| r.store);
     // Known before the evaluator is built (cluster jobs are named after the run).
@@ -210,7 +214,9 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
 /// lost) a fresh folder under `seminas-runs/`.
 fn new_run_dir(args: &SearchArgs, real: bool) -> Option<PathBuf> {
     if let Some(dir) = &args.out {
-        return Some(dir.clone());
+        // Absolute, so that stored and exported paths (SEMINAS_WORKDIR) do not depend on
+        // where a resume starts from.
+        return Some(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
     }
     real.then(|| {
         let unix = std::time::SystemTime::now()
@@ -222,7 +228,9 @@ fn new_run_dir(args: &SearchArgs, real: bool) -> Option<PathBuf> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "space".into());
         let algo = args.algo.unwrap_or_else(Algo::best_available);
-        PathBuf::from("seminas-runs").join(format!("{space}-{algo}-seed{}-{unix}", args.seed))
+        let dir =
+            PathBuf::from("seminas-runs").join(format!("{space}-{algo}-seed{}-{unix}", args.seed));
+        std::path::absolute(&dir).unwrap_or(dir)
     })
 }
 

@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 
+use super::random::KeyHash;
 use super::{Budget, Feedback, QueryRecord, SearchRun, Searcher, StopReason};
 use crate::benchmark::{EvalContext, Evaluator, EvaluatorState, Outcome, StateError};
 use crate::space::SearchSpace;
@@ -139,6 +140,16 @@ pub enum DriveError {
         #[source]
         source: StateError,
     },
+    /// The evaluator cannot evaluate anything now (e.g. its cluster is unreachable); the
+    /// evaluation that found out is not recorded.
+    #[error(
+        "the evaluator is unavailable: {0}; the evaluations in flight are not recorded and run \
+         again when the run is resumed"
+    )]
+    Unavailable(String),
+    /// A setting of the budget is out of range.
+    #[error(transparent)]
+    Setting(crate::settings::SettingError),
     /// A workdir could not be created.
     #[error("cannot create {path}: {source}")]
     Workdir {
@@ -168,6 +179,7 @@ where
     S: SearchSpace,
     E: Evaluator<S> + ?Sized,
 {
+    budget.validate().map_err(DriveError::Setting)?;
     let workers = budget.workers.max(1);
     if let Some(name) = evaluator.state_name()
         && workers > 1
@@ -185,7 +197,7 @@ where
             done: VecDeque::new(),
             keep_state: journal.keeps_states(),
         };
-        return state.run(&mut inline, journal, on_query);
+        return state.run(&mut inline, journal, on_query, &|| evaluator.unavailable());
     }
     std::thread::scope(|scope| {
         let (job_tx, job_rx) = mpsc::channel::<Job<S::Arch>>();
@@ -214,7 +226,7 @@ where
             jobs: Some(job_tx),
             done: done_rx,
         };
-        let result = state.run(&mut pool, journal, on_query);
+        let result = state.run(&mut pool, journal, on_query, &|| evaluator.unavailable());
         // Closing the job channel lets idle workers end; busy ones finish their evaluation.
         pool.jobs = None;
         result
@@ -405,9 +417,11 @@ struct Driver<'a, S: SearchSpace> {
     searcher: &'a mut dyn Searcher<S>,
     budget: Budget,
     options: DriveOptions,
-    proposals: Vec<Proposal<S::Arch>>,
-    /// What each told key gave.
-    known: HashMap<String, Feedback>,
+    /// The proposals not told yet: proposal `told + i` is `proposals[i]` (told ones are
+    /// dropped, so memory does not grow with proposals that cost nothing).
+    proposals: VecDeque<Proposal<S::Arch>>,
+    /// What each told key gave, by the key's hash (see [`KeyHash`]).
+    known: HashMap<KeyHash, Feedback>,
     /// Keys proposed as new and not told yet.
     untold_keys: HashSet<String>,
     told: usize,
@@ -427,7 +441,7 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
             searcher,
             budget,
             options,
-            proposals: Vec::new(),
+            proposals: VecDeque::new(),
             known: HashMap::new(),
             untold_keys: HashSet::new(),
             told: 0,
@@ -446,6 +460,7 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
         dispatch: &mut dyn Dispatch<S::Arch>,
         journal: &mut dyn Journal<S::Arch>,
         on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
+        unavailable: &dyn Fn() -> Option<String>,
     ) -> Result<SearchRun<S::Arch>, DriveError> {
         let workers = self.budget.workers.max(1);
         let mut exhausted = false;
@@ -454,9 +469,15 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
             // Ask only at fixed points of the told order (see the module documentation):
             // untold new keys count as paid until told, so a decision never depends on
             // which evaluation finished first.
+            // Every architecture of the space is known: nothing new can be proposed.
+            if let Some(n) = self.space.cardinality()
+                && self.known.len() as u128 >= n
+            {
+                exhausted = true;
+            }
             while !exhausted
                 && !stalled
-                && self.proposals.len() - self.told < workers
+                && self.proposals.len() < workers
                 && self.run.records.len() + self.untold_keys.len() < self.budget.queries
             {
                 let archs = self.searcher.ask(self.space, 1);
@@ -474,25 +495,30 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
                     self.propose(arch, dispatch, journal)?;
                 }
             }
-            let Some(head) = self.proposals.get(self.told) else {
+            let Some(head) = self.proposals.front() else {
                 break;
             };
             if let Slot::Running = head.slot {
                 let (index, outcome) = dispatch.wait();
+                // Not an outcome of the architecture: stop before recording it.
+                if let Some(why) = unavailable() {
+                    return Err(DriveError::Unavailable(why));
+                }
                 // `usize::MAX` only when every worker died: fail the head so the run still ends.
-                let index = if index < self.proposals.len() {
+                let index = if (self.told..self.told + self.proposals.len()).contains(&index) {
                     index
                 } else {
                     self.told
                 };
+                let slot = index - self.told;
                 record(
                     journal,
                     dispatch,
                     index,
-                    &self.proposals[index].key,
+                    &self.proposals[slot].key,
                     &outcome,
                 )?;
-                self.proposals[index].slot = Slot::Done(outcome);
+                self.proposals[slot].slot = Slot::Done(outcome);
                 continue;
             }
             self.tell_head(on_query);
@@ -524,7 +550,7 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
         dispatch: &mut dyn Dispatch<S::Arch>,
         journal: &mut dyn Journal<S::Arch>,
     ) -> Result<(), DriveError> {
-        let index = self.proposals.len();
+        let index = self.told + self.proposals.len();
         let key = self.space.key(&arch);
         let replayed = self.options.replay.as_mut().and_then(|r| {
             r.keys
@@ -544,8 +570,8 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
                 .proposed(index, &key, &arch)
                 .map_err(DriveError::Journal)?,
         }
-        if self.known.contains_key(&key) || self.untold_keys.contains(&key) {
-            self.proposals.push(Proposal {
+        if self.known.contains_key(&KeyHash::of(&key)) || self.untold_keys.contains(&key) {
+            self.proposals.push_back(Proposal {
                 arch,
                 key,
                 slot: Slot::Repeat,
@@ -581,20 +607,23 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
             });
             Slot::Running
         };
-        self.proposals.push(Proposal { arch, key, slot });
+        self.proposals.push_back(Proposal { arch, key, slot });
         Ok(())
     }
 
     fn tell_head(&mut self, on_query: &mut dyn FnMut(&QueryRecord<S::Arch>)) {
         let index = self.told;
-        let p = &mut self.proposals[index];
+        let mut p = self
+            .proposals
+            .pop_front()
+            .expect("the head proposal is told");
         let feedback = match std::mem::replace(&mut p.slot, Slot::Told) {
             Slot::Repeat => {
                 self.run.repeats += 1;
                 self.free_in_a_row += 1;
                 *self
                     .known
-                    .get(&p.key)
+                    .get(&KeyHash::of(&p.key))
                     .expect("an earlier proposal of the key was told first")
             }
             Slot::Done(outcome) => {
@@ -604,7 +633,7 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
                     Outcome::Failed(reason) => (Feedback::Failed, Some(Err(reason))),
                     Outcome::NotEvaluable => (Feedback::NotEvaluable, None),
                 };
-                self.known.insert(p.key.clone(), feedback);
+                self.known.insert(KeyHash::of(&p.key), feedback);
                 match result {
                     Some(result) => {
                         self.free_in_a_row = 0;
@@ -628,7 +657,6 @@ impl<'a, S: SearchSpace> Driver<'a, S> {
             Slot::Running | Slot::Told => unreachable!("only finished proposals are told"),
         };
         self.told += 1;
-        let arch = self.proposals[index].arch.clone();
-        self.searcher.tell(self.space, &arch, feedback);
+        self.searcher.tell(self.space, &p.arch, feedback);
     }
 }

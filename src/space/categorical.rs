@@ -103,7 +103,12 @@ impl CategoricalSpace {
                 return Err(bad(format!("position {:?} has no choices", p.name)));
             }
             if p.choices.len() > usize::from(u16::MAX) {
-                return Err(bad(format!("position {:?} has too many choices", p.name)));
+                return Err(bad(format!(
+                    "position {:?} has {} choices; at most {} are allowed",
+                    p.name,
+                    p.choices.len(),
+                    u16::MAX
+                )));
             }
             let mut names = HashMap::new();
             let mut toks = Vec::new();
