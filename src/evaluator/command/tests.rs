@@ -216,11 +216,19 @@ fn a_relative_workdir_is_exported_absolute_so_a_resume_finds_what_it_left_runnin
     let e = evaluator(r#"echo '{"objective": 2}'"#, None, 0);
     std::fs::write(absolute.join("stdout.log"), "").unwrap();
     assert!(matches!(run(&e, &absolute, true), Outcome::Evaluated(_)));
-    let gone = (0..200).any(|_| {
+    let gone = (0..500).any(|_| {
         std::thread::sleep(Duration::from_millis(10));
         !alive(pid)
     });
-    assert!(gone, "the program left by the first run still runs");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    let workdir = environ
+        .split(|&b| b == 0)
+        .map(String::from_utf8_lossy)
+        .find(|v| v.starts_with("SEMINAS_WORKDIR="));
+    assert!(
+        gone,
+        "the program left by the first run still runs ({workdir:?})"
+    );
     std::fs::remove_dir_all(&absolute).unwrap();
 }
 
