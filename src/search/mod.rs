@@ -14,6 +14,7 @@
 pub mod driver;
 pub mod evolution;
 pub mod random;
+mod recover;
 pub mod seminas;
 pub mod seminas_re;
 pub mod targets;

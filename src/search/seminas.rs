@@ -197,6 +197,8 @@ pub struct SemiNas<A> {
     pub generated: usize,
     /// The controller after the latest round, for the run store.
     checkpoint: Option<Vec<u8>>,
+    /// Rounds whose controller could not be built or trained (each fell back to random).
+    pub controller_failures: usize,
 }
 
 impl<A: Clone> SemiNas<A> {
@@ -218,6 +220,7 @@ impl<A: Clone> SemiNas<A> {
             rounds: 0,
             generated: 0,
             checkpoint: None,
+            controller_failures: 0,
         }
     }
 
@@ -227,13 +230,23 @@ impl<A: Clone> SemiNas<A> {
         let seqs: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.1.clone()).collect();
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.2).collect();
         let targets = normalize_targets(&values, cfg.clip_quantile);
-        let controller = self.controller.get_or_insert_with(|| {
-            let mut c = cfg.controller.clone();
-            c.vocab_size = space.encoding().vocab_size;
-            c.length = space.encoding().len();
-            Controller::new(c, space.encoding(), &mut self.rng)
-        });
-        controller.train(&seqs, &targets, cfg.pretrain_epochs, &mut self.rng);
+        let Some(controller) = super::recover::controller(
+            &mut self.controller,
+            &cfg.controller,
+            space.encoding(),
+            &mut self.rng,
+            &mut self.controller_failures,
+        ) else {
+            return;
+        };
+        if !super::recover::train(
+            controller,
+            (&seqs, &targets, cfg.pretrain_epochs),
+            &mut self.rng,
+            &mut self.controller_failures,
+        ) {
+            return;
+        }
 
         // Pseudo-labels for unevaluated architectures.
         let evaluated_keys = &self.evaluated_keys;
@@ -264,8 +277,15 @@ impl<A: Clone> SemiNas<A> {
         }
         train_seqs.extend(pool_seqs.iter().cloned());
         train_targets.extend_from_slice(&pseudo_labels);
-        if cfg.train_epochs > 0 {
-            controller.train(&train_seqs, &train_targets, cfg.train_epochs, &mut self.rng);
+        if cfg.train_epochs > 0
+            && !super::recover::train(
+                controller,
+                (&train_seqs, &train_targets, cfg.train_epochs),
+                &mut self.rng,
+                &mut self.controller_failures,
+            )
+        {
+            return;
         }
         // The run store keeps the newest trained controller (never read back by the search).
         self.checkpoint = controller.to_safetensors().ok();
