@@ -20,6 +20,7 @@ pub mod evaluator;
 pub mod report;
 pub mod rng;
 pub mod search;
+pub mod settings;
 pub mod space;
 pub mod store;
 pub mod study;

@@ -380,7 +380,10 @@ impl<S: SearchSpace> Study<S> {
         let Some(number) = self.ledger.next_pending() else {
             return Ok(None);
         };
-        let p = &self.ledger.proposals[number];
+        let p = self
+            .ledger
+            .proposal(number)
+            .expect("a pending trial is not told");
         Ok(Some(Trial {
             number,
             arch: p.arch.clone(),
@@ -423,7 +426,12 @@ impl<S: SearchSpace> Study<S> {
             TellError::NotAsked => StudyError::NotAsked(number),
             TellError::AlreadyTold => StudyError::AlreadyTold(number),
         })?;
-        let key = self.ledger.proposals[number].key.clone();
+        let key = self
+            .ledger
+            .proposal(number)
+            .expect("a running trial is not told")
+            .key
+            .clone();
         if let Some(store) = &self.store {
             store
                 .journal(&self.space)

@@ -138,8 +138,20 @@ fn next(state: &mut u64) -> u64 {
 
 #[test]
 fn killed_runs_resume_to_exactly_the_uninterrupted_result() {
-    let reference = tmp_dir("kill-ref");
-    let killed = tmp_dir("kill-resumed");
+    killed_runs_resume(false);
+}
+
+/// A relative `--out` (resumed as a relative path too): the programs a killed run left
+/// running are still found and stopped, so no evaluation runs twice.
+#[test]
+fn killed_runs_with_a_relative_out_resume_without_running_anything_twice() {
+    killed_runs_resume(true);
+}
+
+fn killed_runs_resume(relative: bool) {
+    let tag = if relative { "rel" } else { "abs" };
+    let reference = tmp_dir(&format!("kill-ref-{tag}"));
+    let killed = tmp_dir(&format!("kill-resumed-{tag}"));
     std::fs::create_dir_all(&killed).unwrap();
     let journal = killed.join("journal.txt");
     let cmd = |journal: &Path| {
@@ -170,10 +182,24 @@ fn killed_runs_resume_to_exactly_the_uninterrupted_result() {
             "--workers",
             "2",
         ])
-        .args(["--timeout", "20", "--evaluator", &cmd(journal), "--out"])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .args(["--timeout", "20", "--evaluator", &cmd(journal), "--out"]);
+        if relative && dir.starts_with(&killed) {
+            c.current_dir(&killed)
+                .arg(dir.strip_prefix(&killed).unwrap());
+        } else {
+            c.arg(dir);
+        }
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+        c
+    };
+    let resume = || {
+        let mut c = seminas();
+        c.arg("resume");
+        if relative {
+            c.current_dir(&killed).arg("run");
+        } else {
+            c.arg(killed.join("run"));
+        }
         c
     };
     std::fs::create_dir_all(&reference).unwrap();
@@ -215,9 +241,7 @@ fn killed_runs_resume_to_exactly_the_uninterrupted_result() {
         child.wait().unwrap();
         kills += 1;
         // A second process on a run in use is refused (here: the run is free again).
-        child = seminas()
-            .arg("resume")
-            .arg(killed.join("run"))
+        child = resume()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -240,11 +264,7 @@ fn killed_runs_resume_to_exactly_the_uninterrupted_result() {
     assert!(times.values().all(|&n| n == 1), "{times:?}");
     // Resuming a finished run evaluates nothing and gives the same result.
     let lines = std::fs::read_to_string(&journal).unwrap().lines().count();
-    ok(&seminas()
-        .arg("resume")
-        .arg(killed.join("run"))
-        .output()
-        .unwrap());
+    ok(&resume().output().unwrap());
     assert_eq!(
         std::fs::read_to_string(&journal).unwrap().lines().count(),
         lines

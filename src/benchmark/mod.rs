@@ -118,6 +118,13 @@ pub trait Evaluator<S: SearchSpace>: Send + Sync {
     {
         None
     }
+    /// Why the evaluator cannot evaluate anything now (e.g. its cluster cannot be reached), or
+    /// `None`. The driver asks after each finished evaluation: an unavailable evaluator stops
+    /// the run with [`crate::search::DriveError::Unavailable`] before that outcome is recorded,
+    /// so a resumed run evaluates it again instead of counting it as a failed architecture.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
     /// For stateful evaluators: the name their state is stored under (e.g. `supernet`).
     /// `None`, the default, for evaluators whose outcomes depend on the architecture alone.
     /// A stateful evaluator is driven by one worker.

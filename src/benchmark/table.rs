@@ -133,7 +133,8 @@ impl Table {
                         format!("{cell:?} is not a finite number"),
                     ));
                 }
-                values.push(v);
+                // -0.0 as 0.0: the run store keeps no sign of zero, a resume must read the same.
+                values.push(v + 0.0);
             }
             if let Some(&first) = by_key.get(&key) {
                 return Err(err(
@@ -270,6 +271,20 @@ impl TabularBenchmark {
             Some(c) => Some(table.metric_index(c)?),
             None => None,
         };
+        // A cost is a duration: a negative one is a broken table, not a free evaluation.
+        if let Some(c) = c
+            && let Some(row) = table.rows.iter().find(|row| row.values[c] < 0.0)
+        {
+            return Err(TableError {
+                file: table.source.clone(),
+                line: row.line,
+                column: cost.map(str::to_string),
+                message: format!(
+                    "the cost {} is negative (a cost is a number of seconds)",
+                    row.values[c]
+                ),
+            });
+        }
         let reference = Reference::new(table.iter().map(|(_, v)| v[r]).collect());
         Ok(Self {
             table,
@@ -334,6 +349,16 @@ mod tests {
 
     fn read(text: &str) -> Result<Table, TableError> {
         Table::read_categorical("t.csv", text.as_bytes(), &space())
+    }
+
+    #[test]
+    fn negative_zero_is_zero_and_negative_costs_are_refused() {
+        let t = read("a,b,acc,cost\nx,u,-0.0,2\ny,v,3,-1\n").unwrap();
+        let (_, first) = t.iter().next().unwrap();
+        assert_eq!(first[0].to_bits(), 0.0f64.to_bits());
+        let e = TabularBenchmark::new(Arc::new(t), "acc", "acc", Some("cost")).unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (3, Some("cost")));
+        assert!(e.to_string().contains("negative"), "{e}");
     }
 
     #[test]

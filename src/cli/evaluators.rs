@@ -2,7 +2,6 @@
 //! command, run locally or as Ray jobs.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 #[cfg(feature = "trainer")]
 use anyhow::Context;
@@ -255,6 +254,12 @@ impl<S: SearchSpace> Evaluator<S> for External {
             External::Ray(e) => e.evaluate_in(space, arch, ctx),
         }
     }
+    fn unavailable(&self) -> Option<String> {
+        match self {
+            External::Local(_) => None,
+            External::Ray(e) => Evaluator::<S>::unavailable(e.as_ref()),
+        }
+    }
 }
 
 impl EvalArgs {
@@ -283,14 +288,32 @@ impl EvalArgs {
         ))))
     }
 
+    /// Checks the settings that size a run (workers, retries, time limit).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        use seminas::settings::{MAX_RETRIES, MAX_WORKERS, in_range, seconds};
+        in_range("workers", self.workers, 1, MAX_WORKERS)?;
+        in_range("retries", self.retries, 0, MAX_RETRIES)?;
+        if let Some(t) = self.timeout {
+            seconds("timeout", t)?;
+        }
+        Ok(())
+    }
+
     /// The command evaluator the arguments describe, running commands in `cwd`.
     pub fn command(&self, template: &str, cwd: &Path) -> anyhow::Result<CommandEvaluator> {
-        anyhow::ensure!(self.workers >= 1, "--workers must be at least 1");
-        let timeout = match self.timeout {
-            Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
-            Some(t) => anyhow::bail!("--timeout must be a positive number of seconds, not {t}"),
-            None => None,
-        };
+        self.validate()?;
+        // A warning, not an error: braces may be the command's own (e.g. a Python f-string).
+        for name in seminas::evaluator::command::unknown_placeholders(template) {
+            eprintln!(
+                "warning: --evaluator holds {name}, which is not a placeholder ({}): it reaches \
+                 the command as is",
+                seminas::evaluator::command::PLACEHOLDERS.join(", ")
+            );
+        }
+        let timeout = self
+            .timeout
+            .map(|t| seminas::settings::seconds("timeout", t))
+            .transpose()?;
         Ok(CommandEvaluator::new(CommandConfig {
             template: template.to_string(),
             timeout,

@@ -45,6 +45,14 @@ pub fn run(cmd: &MobileCommand) -> anyhow::Result<()> {
     };
     let arch = space.parse(text)?;
     if export {
+        // The network of an architecture over the limit is not one the search would give.
+        if let Some(limit) = space.max_mflops() {
+            let mflops = space.cost(&arch).mflops();
+            anyhow::ensure!(
+                mflops <= limit,
+                "the architecture costs {mflops:.2} MFLOPs, over --max-mflops {limit}"
+            );
+        }
         println!(
             "{}",
             serde_json::to_string_pretty(&space.export_json(&arch))?

@@ -115,7 +115,9 @@ impl AlgoArgs {
             children: Some(self.children),
             retrain_every: Some(self.retrain_every),
         };
-        overrides.config().map_err(anyhow::Error::msg)
+        let config = overrides.config().map_err(anyhow::Error::msg)?;
+        config.validate()?;
+        Ok(config)
     }
 }
 
@@ -128,6 +130,8 @@ pub struct Resume {
 /// Runs `seminas search` (a new run, or a stored one resumed).
 pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
     anyhow::ensure!(args.queries > 0, "--queries must be at least 1");
+    // Before a run directory exists: a refused setting leaves nothing behind.
+    args.eval.validate()?;
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let store = resume.map(|r| r.store);
     // Known before the evaluator is built (cluster jobs are named after the run).
@@ -191,7 +195,9 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
 /// lost) a fresh folder under `seminas-runs/`.
 fn new_run_dir(args: &SearchArgs, real: bool) -> Option<PathBuf> {
     if let Some(dir) = &args.out {
-        return Some(dir.clone());
+        // Absolute, so that stored and exported paths (SEMINAS_WORKDIR) do not depend on
+        // where a resume starts from.
+        return Some(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
     }
     real.then(|| {
         let unix = std::time::SystemTime::now()
@@ -203,7 +209,9 @@ fn new_run_dir(args: &SearchArgs, real: bool) -> Option<PathBuf> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "space".into());
         let algo = args.algo.unwrap_or_else(Algo::best_available);
-        PathBuf::from("seminas-runs").join(format!("{space}-{algo}-seed{}-{unix}", args.seed))
+        let dir =
+            PathBuf::from("seminas-runs").join(format!("{space}-{algo}-seed{}-{unix}", args.seed));
+        std::path::absolute(&dir).unwrap_or(dir)
     })
 }
 

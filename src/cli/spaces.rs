@@ -178,7 +178,14 @@ impl SpaceArgs {
             let objective = self.objective.as_deref().unwrap_or(NB201_OBJECTIVE);
             let report = self.report.as_deref().unwrap_or(NB201_REPORT);
             let bench = match &self.table {
-                None => nb201_benchmark(objective, report)?,
+                None => {
+                    anyhow::ensure!(
+                        self.cost.is_none(),
+                        "--cost names a column of --table; the embedded NAS-Bench-201 table's \
+                         cost is its {NB201_COST} column"
+                    );
+                    nb201_benchmark(objective, report)?
+                }
                 Some(path) => {
                     let name = path.display().to_string();
                     let table = Table::read_with_text_column(&name, open(path)?, &space, "arch")?;
@@ -196,8 +203,11 @@ impl SpaceArgs {
         }
         if self.space == "nb101-20k" {
             anyhow::ensure!(
-                self.table.is_none() && self.objective.is_none() && self.report.is_none(),
-                "nb101-20k is an embedded table: --table/--objective/--report do not apply"
+                self.table.is_none()
+                    && self.objective.is_none()
+                    && self.report.is_none()
+                    && self.cost.is_none(),
+                "nb101-20k is an embedded table: --table/--objective/--report/--cost do not apply"
             );
             return Ok(Problem::Nb101Table(
                 nb101_20k_space(),

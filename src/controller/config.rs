@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::space::TokenEncoding;
 
+/// Largest `hidden` and `mlp_hidden` a controller accepts.
+pub const MAX_WIDTH: usize = 1024;
+
 /// All sizes and hyper-parameters of a controller. [`Default`] gives the paper's values
 /// (official `nasbench/train_seminas.py`) for the NAS-Bench-101 encoding (vocabulary 7, length 27);
 /// [`ControllerConfig::for_encoding`] takes vocabulary and length from a space.
@@ -110,6 +113,13 @@ impl ControllerConfig {
         }
         if self.length == 0 || self.hidden == 0 || self.mlp_hidden == 0 {
             return bad("length, hidden and mlp_hidden must be positive");
+        }
+        // Far above any useful controller; beyond, the parameters alone need gigabytes.
+        if self.hidden > MAX_WIDTH || self.mlp_hidden > MAX_WIDTH {
+            return Err(ControllerError::Config(format!(
+                "hidden {} and mlp_hidden {} must be at most {MAX_WIDTH}",
+                self.hidden, self.mlp_hidden
+            )));
         }
         if self.mlp_layers == 0 {
             return bad("mlp_layers must be at least 1");

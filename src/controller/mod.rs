@@ -145,6 +145,8 @@ impl Controller {
         enc: &TokenEncoding,
         rng: &mut Rng,
     ) -> Result<Self, ControllerError> {
+        // Before the initialiser, which assumes a valid configuration.
+        cfg.validate()?;
         let layout = Layout::new(&cfg);
         let params = layout.init(rng);
         Self::from_parts(cfg, enc.allowed.clone(), params, None)

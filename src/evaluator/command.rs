@@ -50,6 +50,9 @@ pub enum CommandError {
     /// The command line is empty.
     #[error("the evaluator command is empty")]
     Empty,
+    /// Retries or the time limit are out of range.
+    #[error(transparent)]
+    Setting(#[from] crate::settings::SettingError),
 }
 
 /// Evaluates architectures by running a command (see the module documentation).
@@ -65,6 +68,7 @@ impl CommandEvaluator {
         if config.template.trim().is_empty() {
             return Err(CommandError::Empty);
         }
+        config.validate()?;
         let report_name = config
             .report_metric
             .clone()
@@ -105,7 +109,9 @@ impl CommandEvaluator {
     fn run<S: SearchSpace>(&self, space: &S, arch: &S::Arch, ctx: &EvalContext) -> Outcome {
         let temporary = ctx.workdir.is_none();
         let workdir = match &ctx.workdir {
-            Some(dir) => dir.clone(),
+            // Absolute: a resumed run (possibly started from elsewhere) finds the programs
+            // this one leaves behind by the `SEMINAS_WORKDIR` they were given.
+            Some(dir) => std::path::absolute(dir).unwrap_or_else(|_| dir.clone()),
             None => {
                 static NEXT: AtomicU64 = AtomicU64::new(0);
                 std::env::temp_dir().join(format!(
@@ -307,6 +313,35 @@ impl Placeholders {
     }
 }
 
+/// The placeholders a command line may hold.
+pub const PLACEHOLDERS: [&str; 5] = ["{arch}", "{result}", "{workdir}", "{key}", "{index}"];
+
+/// Every `{word}` of `template` (a lowercase identifier in braces, not `${word}`) that is not
+/// one of [`PLACEHOLDERS`].
+pub fn unknown_placeholders(template: &str) -> Vec<String> {
+    let bytes = template.as_bytes();
+    let mut found = Vec::new();
+    for (start, _) in template.match_indices('{') {
+        if start > 0 && bytes[start - 1] == b'$' {
+            continue;
+        }
+        let Some(len) = template[start + 1..].find('}') else {
+            continue;
+        };
+        let word = &template[start + 1..start + 1 + len];
+        let identifier = !word.is_empty()
+            && word.starts_with(|c: char| c.is_ascii_lowercase())
+            && word
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        let name = format!("{{{word}}}");
+        if identifier && !PLACEHOLDERS.contains(&name.as_str()) {
+            found.push(name);
+        }
+    }
+    found
+}
+
 /// `template` with each `(name, text)` of `values` replaced by its text as is (quote it
 /// first); other braces are left alone.
 pub fn substitute(template: &str, values: &[(&str, String)]) -> String {
@@ -354,8 +389,14 @@ pub fn parse_result(text: &str) -> Result<(f64, BTreeMap<String, f64>), String> 
         }
     };
     let value: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| {
-        if text.contains("NaN") || text.contains("Infinity") {
+        if objective_is_not_finite(text) {
             format!("the objective is not a finite number: {}", short(text))
+        } else if text.contains("NaN") || text.contains("Infinity") {
+            format!(
+                "the result holds NaN or Infinity, which JSON does not allow (leave out a \
+                 metric that is not a finite number): {}",
+                short(text)
+            )
         } else {
             format!("the result is not JSON ({e}): {}", short(text))
         }
@@ -371,15 +412,31 @@ pub fn parse_result(text: &str) -> Result<(f64, BTreeMap<String, f64>), String> 
     if !objective.is_finite() {
         return Err(format!("the objective is not a finite number: {objective}"));
     }
+    // -0.0 is 0.0 (the run store keeps no sign of zero: a resumed run must read the same).
+    let objective = objective + 0.0;
     let mut metrics = BTreeMap::new();
     if let Some(serde_json::Value::Object(m)) = object.get("metrics") {
         for (k, v) in m {
             if let Some(x) = v.as_f64().filter(|x| x.is_finite()) {
-                metrics.insert(k.clone(), x);
+                metrics.insert(k.clone(), x + 0.0);
             }
         }
     }
     Ok((objective, metrics))
+}
+
+/// Whether `text` gives `"objective"` the value NaN or (-)Infinity (not JSON, so the parser
+/// only says where it stopped).
+fn objective_is_not_finite(text: &str) -> bool {
+    text.match_indices("\"objective\"").any(|(at, name)| {
+        let rest = text[at + name.len()..].trim_start();
+        rest.strip_prefix(':').is_some_and(|v| {
+            let v = v.trim_start();
+            ["NaN", "Infinity", "-Infinity"]
+                .iter()
+                .any(|bad| v.starts_with(bad))
+        })
+    })
 }
 
 fn last_line(text: &str) -> Option<&str> {

@@ -9,6 +9,7 @@
 //! jobs that kept running on the cluster while seminas was down instead of training again.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::command::{CommandEvaluator, shell_quote, substitute};
@@ -27,6 +28,8 @@ pub struct RayEvaluator {
     run_id: String,
     cpus: Option<f64>,
     poll: Duration,
+    /// Set once the head could not be reached (see [`Evaluator::unavailable`]).
+    unreachable: Arc<Mutex<Option<String>>>,
 }
 
 impl RayEvaluator {
@@ -46,6 +49,7 @@ impl RayEvaluator {
             run_id: run_id.to_string(),
             cpus,
             poll: Duration::from_secs(1),
+            unreachable: Arc::default(),
         }
     }
 
@@ -53,6 +57,17 @@ impl RayEvaluator {
     pub fn with_poll(mut self, poll: Duration) -> Self {
         self.poll = poll;
         self
+    }
+
+    /// Why the cluster is unavailable: set when its head could not be reached.
+    pub fn unavailable_reason(&self) -> Option<String> {
+        self.unreachable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|why| {
+                format!("{why} (is the cluster up? check the address; nothing more is submitted)")
+            })
     }
 
     /// The submission id of an attempt.
@@ -110,6 +125,11 @@ impl RayEvaluator {
                     timeout.as_secs_f64()
                 ));
             }
+            Err(e @ RayError::Unreachable { .. }) => {
+                let why = e.to_string();
+                *self.unreachable.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
+                return Err(why);
+            }
             Err(e) => return Err(e.to_string()),
         };
         if let Some(path) = log {
@@ -153,6 +173,10 @@ impl RayEvaluator {
                 }
                 Err(reason) => last = reason,
             }
+            // A cluster that cannot be reached is no reason to try again (the run stops).
+            if self.unavailable_reason().is_some() {
+                return Outcome::Failed(last);
+            }
         }
         if attempts == 1 {
             Outcome::Failed(last)
@@ -174,6 +198,9 @@ impl<S: SearchSpace> Evaluator<S> for RayEvaluator {
     }
     fn evaluate_in(&self, space: &S, arch: &S::Arch, ctx: &EvalContext) -> Outcome {
         self.run(space, arch, ctx)
+    }
+    fn unavailable(&self) -> Option<String> {
+        self.unavailable_reason()
     }
 }
 
@@ -206,6 +233,55 @@ mod tests {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             out.status.code().unwrap(),
         )
+    }
+
+    #[test]
+    fn an_unreachable_head_stops_the_run_instead_of_failing_architectures() {
+        use crate::search::{Algo, AlgoConfig, Budget, DriveError, DriveOptions, NoJournal};
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = RayClient::new(&format!("http://127.0.0.1:{port}"))
+            .unwrap()
+            .with_retries(2, Duration::from_millis(5));
+        let command = CommandEvaluator::new(CommandConfig {
+            template: "true".into(),
+            timeout: None,
+            retries: 3,
+            report_metric: None,
+            cwd: None,
+        })
+        .unwrap();
+        let e = RayEvaluator::new(client, command, "r1", None).with_poll(Duration::from_millis(5));
+        let space = crate::space::Nb201Space::new();
+        for workers in [1, 2] {
+            let mut searcher = Algo::Random.build(&space, 0, 5, &AlgoConfig::default());
+            let mut told = 0;
+            let started = std::time::Instant::now();
+            let result = crate::search::drive(
+                &space,
+                &e,
+                searcher.as_mut(),
+                Budget {
+                    workers,
+                    ..Budget::queries(5)
+                },
+                DriveOptions::default(),
+                &mut NoJournal,
+                &mut |_| told += 1,
+            );
+            let Err(DriveError::Unavailable(why)) = result else {
+                panic!("{result:?}");
+            };
+            assert_eq!(told, 0, "no failed evaluation is recorded");
+            assert!(why.contains(&format!("127.0.0.1:{port}")), "{why}");
+            assert!(why.contains("unreachable"), "{why}");
+            // One request's retries, not every attempt of every query.
+            assert!(started.elapsed() < Duration::from_secs(5));
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 
+use super::random::KeyHash;
 use super::{Budget, Feedback, QueryRecord, SearchRun, Searcher, StopReason};
 use crate::benchmark::{EvalContext, Evaluator, EvaluatorState, Outcome, StateError};
 use crate::space::SearchSpace;
@@ -139,6 +140,16 @@ pub enum DriveError {
         #[source]
         source: StateError,
     },
+    /// The evaluator cannot evaluate anything now (e.g. its cluster is unreachable); the
+    /// evaluation that found out is not recorded.
+    #[error(
+        "the evaluator is unavailable: {0}; the evaluations in flight are not recorded and run \
+         again when the run is resumed"
+    )]
+    Unavailable(String),
+    /// A setting of the budget is out of range.
+    #[error(transparent)]
+    Setting(crate::settings::SettingError),
     /// A workdir could not be created.
     #[error("cannot create {path}: {source}")]
     Workdir {
@@ -196,7 +207,14 @@ where
     S: SearchSpace,
     E: Evaluator<S> + ?Sized,
 {
+    Budget {
+        workers,
+        ..ledger.budget
+    }
+    .validate()
+    .map_err(DriveError::Setting)?;
     let workers = workers.max(1);
+    let unavailable = || evaluator.unavailable();
     if let Some(name) = evaluator.state_name()
         && workers > 1
     {
@@ -212,7 +230,15 @@ where
             done: VecDeque::new(),
             keep_state: journal.keeps_states(),
         };
-        return run_ledger(ledger, space, searcher, &mut inline, journal, on_query);
+        return run_ledger(
+            ledger,
+            space,
+            searcher,
+            &mut inline,
+            journal,
+            on_query,
+            &unavailable,
+        );
     }
     std::thread::scope(|scope| {
         let (job_tx, job_rx) = mpsc::channel::<Job<S::Arch>>();
@@ -241,7 +267,15 @@ where
             jobs: Some(job_tx),
             done: done_rx,
         };
-        let result = run_ledger(ledger, space, searcher, &mut pool, journal, on_query);
+        let result = run_ledger(
+            ledger,
+            space,
+            searcher,
+            &mut pool,
+            journal,
+            on_query,
+            &unavailable,
+        );
         // Closing the job channel lets idle workers end; busy ones finish their evaluation.
         pool.jobs = None;
         result
@@ -389,6 +423,7 @@ fn run_ledger<S: SearchSpace>(
     dispatch: &mut dyn Dispatch<S::Arch>,
     journal: &mut dyn Journal<S::Arch>,
     on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
+    unavailable: &dyn Fn() -> Option<String>,
 ) -> Result<(), DriveError> {
     loop {
         {
@@ -399,7 +434,9 @@ fn run_ledger<S: SearchSpace>(
             ledger.advance(space, searcher, &mut rec, on_query)?;
         }
         while let Some(index) = ledger.next_pending() {
-            let p = &ledger.proposals[index];
+            let p = ledger
+                .proposal(index)
+                .expect("a pending proposal is untold");
             let job = Job {
                 arch: p.arch.clone(),
                 ctx: EvalContext {
@@ -414,13 +451,17 @@ fn run_ledger<S: SearchSpace>(
             break;
         }
         let (index, outcome) = dispatch.wait();
+        // Not an outcome of the architecture: stop before recording it (a resume redoes it).
+        if let Some(why) = unavailable() {
+            return Err(DriveError::Unavailable(why));
+        }
         // `usize::MAX` only when every worker died: fail the head so the run still ends.
-        let index = if index < ledger.proposals.len() {
+        let index = if ledger.proposal(index).is_some() {
             index
         } else {
             ledger.told
         };
-        let key = ledger.proposals[index].key.clone();
+        let key = ledger.proposal(index).expect("untold").key.clone();
         WithState {
             journal: &mut *journal,
             dispatch: &mut *dispatch,
@@ -537,9 +578,13 @@ pub(crate) struct Ledger<A> {
     pub(crate) minimize: bool,
     /// Architectures to propose before asking the searcher.
     enqueued: VecDeque<A>,
-    pub(crate) proposals: Vec<Proposal<A>>,
-    /// What each told key gave (as the searcher was told it).
-    known: HashMap<String, Feedback>,
+    /// The proposals not told yet: proposal `told + i` is `proposals[i]`. Told ones are
+    /// dropped (a study's told trials live in `run.records`), so memory does not grow with
+    /// proposals that cost nothing (repeats, not evaluable).
+    proposals: VecDeque<Proposal<A>>,
+    /// What each told key gave (as the searcher was told it), by the key's hash (see
+    /// [`KeyHash`]): 16 bytes a key, whatever its length.
+    known: HashMap<KeyHash, Feedback>,
     /// Keys proposed as new and not told yet.
     untold_keys: HashSet<String>,
     pub(crate) told: usize,
@@ -568,7 +613,7 @@ impl<A: Clone> Ledger<A> {
             workdirs: options.workdirs,
             minimize: false,
             enqueued: VecDeque::new(),
-            proposals: Vec::new(),
+            proposals: VecDeque::new(),
             known: HashMap::new(),
             untold_keys: HashSet::new(),
             told: 0,
@@ -595,7 +640,7 @@ impl<A: Clone> Ledger<A> {
         objective: f64,
     ) {
         let feedback = Feedback::Objective(self.signed(objective));
-        self.known.insert(space.key(arch), feedback);
+        self.known.insert(KeyHash::of(&space.key(arch)), feedback);
         searcher.tell(space, arch, feedback);
     }
 
@@ -621,7 +666,7 @@ impl<A: Clone> Ledger<A> {
     ) -> Result<(), DriveError> {
         loop {
             self.fill(space, searcher, rec)?;
-            let ready = match self.proposals.get(self.told) {
+            let ready = match self.proposals.front() {
                 Some(p) => matches!(p.slot, Slot::Done(_) | Slot::Repeat),
                 None => false,
             };
@@ -653,6 +698,13 @@ impl<A: Clone> Ledger<A> {
         rec: &mut dyn Recorder<A>,
     ) -> Result<(), DriveError> {
         while self.can_fill() {
+            // Every architecture of the space is known: nothing new can be proposed.
+            if let Some(n) = space.cardinality()
+                && self.known.len() as u128 >= n
+            {
+                self.exhausted = true;
+                break;
+            }
             let archs = match self.enqueued.pop_front() {
                 Some(arch) => vec![arch],
                 None => {
@@ -684,7 +736,7 @@ impl<A: Clone> Ledger<A> {
         arch: A,
         rec: &mut dyn Recorder<A>,
     ) -> Result<(), DriveError> {
-        let index = self.proposals.len();
+        let index = self.told + self.proposals.len();
         let key = space.key(&arch);
         let replayed = self.replay.as_mut().and_then(|r| {
             r.keys
@@ -713,8 +765,10 @@ impl<A: Clone> Ledger<A> {
             workdir: None,
             resumed,
         };
-        if self.known.contains_key(&proposal.key) || self.untold_keys.contains(&proposal.key) {
-            self.proposals.push(proposal);
+        if self.known.contains_key(&KeyHash::of(&proposal.key))
+            || self.untold_keys.contains(&proposal.key)
+        {
+            self.proposals.push_back(proposal);
             return Ok(());
         }
         self.untold_keys.insert(proposal.key.clone());
@@ -736,7 +790,7 @@ impl<A: Clone> Ledger<A> {
             self.pending.push_back(index);
             Slot::Queued
         };
-        self.proposals.push(proposal);
+        self.proposals.push_back(proposal);
         Ok(())
     }
 
@@ -744,27 +798,32 @@ impl<A: Clone> Ledger<A> {
     pub(crate) fn can_fill(&self) -> bool {
         !self.exhausted
             && !self.stalled
-            && self.proposals.len() - self.told < self.budget.workers.max(1)
+            && self.proposals.len() < self.budget.workers.max(1)
             && self.run.records.len() + self.untold_keys.len() < self.budget.queries
     }
 
     /// The next new proposal to evaluate, in proposal order; it is running from now on.
     pub(crate) fn next_pending(&mut self) -> Option<usize> {
         let index = self.pending.pop_front()?;
-        self.proposals[index].slot = Slot::Running;
+        self.proposals[index - self.told].slot = Slot::Running;
         Some(index)
+    }
+
+    /// Proposal `index`, while it is not told (told ones are dropped).
+    pub(crate) fn proposal(&self, index: usize) -> Option<&Proposal<A>> {
+        self.proposals.get(index.checked_sub(self.told)?)
     }
 
     /// True when the oldest untold proposal is still being evaluated.
     pub(crate) fn head_running(&self) -> bool {
         self.proposals
-            .get(self.told)
+            .front()
             .is_some_and(|p| matches!(p.slot, Slot::Running | Slot::Queued))
     }
 
     /// True when every proposal is told and the searcher will not be asked again.
     pub(crate) fn finished(&self) -> bool {
-        self.told == self.proposals.len()
+        self.proposals.is_empty()
     }
 
     /// True when a new proposal waits to be handed out.
@@ -774,13 +833,16 @@ impl<A: Clone> Ledger<A> {
 
     /// The outcome of a running proposal (recorded by the caller).
     pub(crate) fn finish(&mut self, index: usize, outcome: Outcome) {
-        self.proposals[index].slot = Slot::Done(outcome);
+        self.proposals[index - self.told].slot = Slot::Done(outcome);
     }
 
     /// Like [`Ledger::finish`], for outcomes told by a user: refuses an index that is not a
     /// running proposal.
     pub(crate) fn check_running(&self, index: usize) -> Result<(), TellError> {
-        match self.proposals.get(index).map(|p| &p.slot) {
+        if index < self.told {
+            return Err(TellError::AlreadyTold);
+        }
+        match self.proposal(index).map(|p| &p.slot) {
             None => Err(TellError::Unknown),
             Some(Slot::Running) => Ok(()),
             Some(Slot::Done(_) | Slot::Told) => Err(TellError::AlreadyTold),
@@ -801,14 +863,17 @@ impl<A: Clone> Ledger<A> {
     ) {
         let index = self.told;
         let sign = if self.minimize { -1.0 } else { 1.0 };
-        let p = &mut self.proposals[index];
+        let mut p = self
+            .proposals
+            .pop_front()
+            .expect("the head proposal is told");
         let feedback = match std::mem::replace(&mut p.slot, Slot::Told) {
             Slot::Repeat => {
                 self.run.repeats += 1;
                 self.free_in_a_row += 1;
                 *self
                     .known
-                    .get(&p.key)
+                    .get(&KeyHash::of(&p.key))
                     .expect("an earlier proposal of the key was told first")
             }
             Slot::Done(outcome) => {
@@ -818,7 +883,7 @@ impl<A: Clone> Ledger<A> {
                     Outcome::Failed(reason) => (Feedback::Failed, Some(Err(reason))),
                     Outcome::NotEvaluable => (Feedback::NotEvaluable, None),
                 };
-                self.known.insert(p.key.clone(), feedback);
+                self.known.insert(KeyHash::of(&p.key), feedback);
                 match result {
                     Some(result) => {
                         self.free_in_a_row = 0;
@@ -844,7 +909,6 @@ impl<A: Clone> Ledger<A> {
             }
         };
         self.told += 1;
-        let arch = self.proposals[index].arch.clone();
-        searcher.tell(space, &arch, feedback);
+        searcher.tell(space, &p.arch, feedback);
     }
 }

@@ -12,6 +12,7 @@ use std::collections::{HashSet, VecDeque};
 
 use rand::Rng as _;
 
+use super::random::KeyHash;
 use super::{Feedback, RandomSearch, Searcher};
 use crate::rng::Rng;
 use crate::space::SearchSpace;
@@ -45,8 +46,16 @@ pub struct RegularizedEvolution<A> {
     rng: Rng,
     /// Oldest first.
     population: VecDeque<(A, f64)>,
-    proposed: HashSet<String>,
+    proposed: HashSet<KeyHash>,
+    /// Asks in a row whose every mutation gave a known child.
+    stuck: usize,
+    /// Random sampling found nothing new (see [`RandomSearch::draw`]).
+    init_spent: bool,
 }
+
+/// Asks in a row with only known children before evolution draws a random new architecture
+/// instead (so a nearly spent space is finished, not stalled on).
+pub const STUCK_ASKS: usize = 100;
 
 impl<A: Clone> RegularizedEvolution<A> {
     /// A new search with its own random stream.
@@ -59,12 +68,41 @@ impl<A: Clone> RegularizedEvolution<A> {
             rng,
             population: VecDeque::new(),
             proposed: HashSet::new(),
+            stuck: 0,
+            init_spent: false,
         }
     }
 
     /// The current population, oldest first.
     pub fn population(&self) -> impl Iterator<Item = &(A, f64)> {
         self.population.iter()
+    }
+
+    /// A mutated child, or a fresh random architecture once mutation has found only known
+    /// children for [`STUCK_ASKS`] asks in a row; `None` when neither finds anything new
+    /// (the space, as far as this search can reach it, is spent).
+    fn next_child<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> Option<A> {
+        let child = self.child(space);
+        if self.proposed.contains(&KeyHash::of(&space.key(&child))) {
+            self.stuck += 1;
+        } else {
+            self.stuck = 0;
+            return Some(child);
+        }
+        if self.init_spent {
+            return None;
+        }
+        if self.stuck < STUCK_ASKS {
+            return Some(child); // as in the paper: a known child costs nothing
+        }
+        while let Some(a) = self.init.draw(space) {
+            if !self.proposed.contains(&KeyHash::of(&space.key(&a))) {
+                self.stuck = 0;
+                return Some(a);
+            }
+        }
+        self.init_spent = true;
+        None
     }
 
     fn child<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> A {
@@ -78,7 +116,7 @@ impl<A: Clone> RegularizedEvolution<A> {
                 }
             }
             let c = space.mutate(&winner.expect("population is not empty").0, &mut self.rng);
-            let fresh = !self.proposed.contains(&space.key(&c));
+            let fresh = !self.proposed.contains(&KeyHash::of(&space.key(&c)));
             child = Some(c);
             if fresh {
                 break;
@@ -99,15 +137,21 @@ impl<S: SearchSpace> Searcher<S> for RegularizedEvolution<S::Arch> {
         if self.population.len() < self.config.population.max(1) {
             if let Some(a) = self.init.draw(space) {
                 out.push(a);
-            } else if self.population.is_empty() {
-                return out; // the space is spent and nothing was evaluable
+            } else {
+                self.init_spent = true;
+                if self.population.is_empty() {
+                    return out; // the space is spent and nothing was evaluable
+                }
             }
         }
         if out.is_empty() {
-            out.push(self.child(space));
+            match self.next_child(space) {
+                Some(a) => out.push(a),
+                None => return out,
+            }
         }
         for a in &out {
-            self.proposed.insert(space.key(a));
+            self.proposed.insert(KeyHash::of(&space.key(a)));
         }
         out
     }

@@ -16,6 +16,7 @@ pub mod evolution;
 pub mod mlp;
 pub mod pool;
 pub mod random;
+mod recover;
 pub mod semi_supervised;
 pub mod seminas;
 pub mod seminas_ens;

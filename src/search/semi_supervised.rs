@@ -35,16 +35,17 @@ pub fn sample_unlabelled<S: SearchSpace>(
 
 /// Labels `unlabelled` with the controller's predictor, then (when `epochs > 0`) trains the
 /// controller for `epochs` on the evaluated pairs `(seqs, targets)` repeated `upsample` times
-/// plus the pseudo-labelled sequences. Returns the pseudo-labels.
-pub fn self_train(
+/// plus the pseudo-labelled sequences. Returns the pseudo-labels, or `None` when the
+/// controller refused the data (logged and counted in `failures`: the round falls back).
+pub(super) fn self_train(
     controller: &mut Controller,
-    seqs: &[Vec<u32>],
-    targets: &[f32],
+    (seqs, targets): (&[Vec<u32>], &[f32]),
     unlabelled: &[Vec<u32>],
     upsample: usize,
     epochs: usize,
     rng: &mut Rng,
-) -> Vec<f32> {
+    failures: &mut usize,
+) -> Option<Vec<f32>> {
     let labels = if unlabelled.is_empty() {
         Vec::new()
     } else {
@@ -59,7 +60,9 @@ pub fn self_train(
         }
         all_seqs.extend(unlabelled.iter().cloned());
         all_targets.extend_from_slice(&labels);
-        controller.train(&all_seqs, &all_targets, epochs, rng);
+        if !super::recover::train(controller, (&all_seqs, &all_targets, epochs), rng, failures) {
+            return None;
+        }
     }
-    labels
+    Some(labels)
 }

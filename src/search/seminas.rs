@@ -198,6 +198,8 @@ pub struct SemiNas<A> {
     pub generated: usize,
     /// The controller after the latest round, for the run store.
     checkpoint: Option<Vec<u8>>,
+    /// Rounds whose controller could not be built or trained (each fell back to random).
+    pub controller_failures: usize,
 }
 
 impl<A: Clone> SemiNas<A> {
@@ -219,6 +221,7 @@ impl<A: Clone> SemiNas<A> {
             rounds: 0,
             generated: 0,
             checkpoint: None,
+            controller_failures: 0,
         }
     }
 
@@ -228,26 +231,38 @@ impl<A: Clone> SemiNas<A> {
         let seqs: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.1.clone()).collect();
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.2).collect();
         let targets = normalize_targets(&values, cfg.clip_quantile);
-        let controller = self.controller.get_or_insert_with(|| {
-            let mut c = cfg.controller.clone();
-            c.vocab_size = space.encoding().vocab_size;
-            c.length = space.encoding().len();
-            Controller::new(c, space.encoding(), &mut self.rng)
-        });
-        controller.train(&seqs, &targets, cfg.pretrain_epochs, &mut self.rng);
+        let Some(controller) = super::recover::controller(
+            &mut self.controller,
+            &cfg.controller,
+            space.encoding(),
+            &mut self.rng,
+            &mut self.controller_failures,
+        ) else {
+            return;
+        };
+        if !super::recover::train(
+            controller,
+            (&seqs, &targets, cfg.pretrain_epochs),
+            &mut self.rng,
+            &mut self.controller_failures,
+        ) {
+            return;
+        }
 
         // Pseudo-labels for unevaluated architectures.
         let pool = sample_unlabelled(space, cfg.pseudo, &self.evaluated_keys, &mut self.rng);
         let pool_seqs: Vec<Vec<u32>> = pool.iter().map(|p| p.1.clone()).collect();
-        let pseudo_labels = self_train(
+        let Some(pseudo_labels) = self_train(
             controller,
-            &seqs,
-            &targets,
+            (&seqs, &targets),
             &pool_seqs,
             cfg.upsample,
             cfg.train_epochs,
             &mut self.rng,
-        );
+            &mut self.controller_failures,
+        ) else {
+            return;
+        };
         // The run store keeps the newest trained controller (never read back by the search).
         self.checkpoint = controller.to_safetensors().ok();
 

@@ -75,6 +75,10 @@ pub struct SemiNasRe<A> {
     trained_at: usize,
     /// The controller after the latest training, for the run store.
     checkpoint: Option<Vec<u8>>,
+    /// Whether the latest training succeeded (else children are not screened).
+    usable: bool,
+    /// Trainings whose controller could not be built or trained.
+    pub controller_failures: usize,
 }
 
 impl<A: Clone> SemiNasRe<A> {
@@ -93,39 +97,53 @@ impl<A: Clone> SemiNasRe<A> {
             proposed: HashSet::new(),
             trained_at: 0,
             checkpoint: None,
+            usable: false,
+            controller_failures: 0,
         }
     }
 
-    fn train<S: SearchSpace<Arch = A>>(&mut self, space: &S) {
+    /// Trains the controller; false (logged) when it could not be built or trained.
+    fn train<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> bool {
+        self.trained_at = self.evaluated.len();
         let cfg = &self.config;
         let seqs: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.0.clone()).collect();
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.1).collect();
         let targets = normalize_targets(&values, cfg.clip_quantile);
-        let controller = self.controller.get_or_insert_with(|| {
-            let mut c = cfg.controller.clone();
-            c.vocab_size = space.encoding().vocab_size;
-            c.length = space.encoding().len();
-            Controller::new(c, space.encoding(), &mut self.rng)
-        });
-        controller.train(&seqs, &targets, cfg.pretrain_epochs, &mut self.rng);
+        let failures = &mut self.controller_failures;
+        let Some(controller) = super::recover::controller(
+            &mut self.controller,
+            &cfg.controller,
+            space.encoding(),
+            &mut self.rng,
+            failures,
+        ) else {
+            return false;
+        };
+        let step = (&seqs[..], &targets[..], cfg.pretrain_epochs);
+        if !super::recover::train(controller, step, &mut self.rng, failures) {
+            return false;
+        }
         if cfg.train_epochs > 0 {
             let pool: Vec<Vec<u32>> =
                 sample_unlabelled(space, cfg.pseudo, &self.evaluated_keys, &mut self.rng)
                     .into_iter()
                     .map(|p| p.1)
                     .collect();
-            self_train(
+            let trained = self_train(
                 controller,
-                &seqs,
-                &targets,
+                (&seqs, &targets),
                 &pool,
                 cfg.upsample,
                 cfg.train_epochs,
                 &mut self.rng,
+                failures,
             );
+            if trained.is_none() {
+                return false;
+            }
         }
-        self.trained_at = self.evaluated.len();
         self.checkpoint = controller.to_safetensors().ok();
+        true
     }
 
     fn tournament_winner(&mut self) -> &A {
@@ -153,7 +171,7 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
             if self.controller.is_none()
                 || self.evaluated.len() >= self.trained_at + self.config.retrain_every.max(1)
             {
-                self.train(space);
+                self.usable = self.train(space);
             }
             let mut children = Vec::with_capacity(self.config.children);
             let mut keys = HashSet::new();
@@ -170,6 +188,9 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
             }
             if children.is_empty() {
                 self.random.draw(space)
+            } else if !self.usable {
+                // No trained predictor (logged when training failed): plain mutation.
+                Some(children.swap_remove(0))
             } else {
                 let seqs: Vec<Vec<u32>> = children.iter().map(|c| space.encode(c)).collect();
                 let preds = self

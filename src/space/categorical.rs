@@ -44,6 +44,15 @@ impl CategoricalArch {
     }
 }
 
+/// Whether a position or choice name can be written and read back (architecture strings and
+/// table cells are trimmed, and ',' and '=' separate them).
+fn well_formed(name: &str) -> bool {
+    !name.is_empty()
+        && name.trim() == name
+        && !name.contains([',', '='])
+        && !name.chars().any(char::is_control)
+}
+
 /// A space of fixed-length categorical decisions.
 #[derive(Debug, Clone)]
 pub struct CategoricalSpace {
@@ -110,10 +119,12 @@ impl CategoricalSpace {
         let mut token_to_choice = Vec::new();
         let mut by_name = Vec::new();
         for (i, p) in positions.iter().enumerate() {
-            if p.name.is_empty() || p.name.contains([',', '=']) {
+            if !well_formed(&p.name) {
                 return Err(bad(format!(
-                    "position {} has an empty name or one containing ',' or '='",
-                    i + 1
+                    "position {} has an empty name, one containing ',', '=' or control \
+                     characters, or one with spaces around it: {:?}",
+                    i + 1,
+                    p.name
                 )));
             }
             if seen_pos.insert(p.name.clone(), i).is_some() {
@@ -123,15 +134,21 @@ impl CategoricalSpace {
                 return Err(bad(format!("position {:?} has no choices", p.name)));
             }
             if p.choices.len() > usize::from(u16::MAX) {
-                return Err(bad(format!("position {:?} has too many choices", p.name)));
+                return Err(bad(format!(
+                    "position {:?} has {} choices; at most {} are allowed",
+                    p.name,
+                    p.choices.len(),
+                    u16::MAX
+                )));
             }
             let mut names = HashMap::new();
             let mut toks = Vec::new();
             let mut inv = HashMap::new();
             for (c, choice) in p.choices.iter().enumerate() {
-                if choice.is_empty() || choice.contains([',', '=']) {
+                if !well_formed(choice) {
                     return Err(bad(format!(
-                        "position {:?}: choice {:?} is empty or contains ',' or '='",
+                        "position {:?}: choice {:?} is empty, contains ',', '=' or control \
+                         characters, or has spaces around it",
                         p.name, choice
                     )));
                 }

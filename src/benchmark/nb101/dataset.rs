@@ -243,6 +243,9 @@ impl Nb101Dataset {
                 break;
             }
         }
+        if records == 0 {
+            return Err(fail(0, 1, "the file holds no record (empty)".into()));
+        }
         epochs.sort_unstable();
         Ok(Self {
             source: source.to_string(),

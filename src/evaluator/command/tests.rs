@@ -177,3 +177,79 @@ fn a_resumed_evaluation_takes_a_complete_result_and_reruns_a_cut_one() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Whether process `pid` is alive (not gone, not a zombie).
+fn alive(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|r| r.split_whitespace().next());
+    !matches!(state, None | Some("Z") | Some("X"))
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_relative_workdir_is_exported_absolute_so_a_resume_finds_what_it_left_running() {
+    // A run started with a relative `--out`; its resume (from anywhere) has the absolute path.
+    let name = format!("seminas-cmd-relative-{}", std::process::id());
+    let relative = PathBuf::from("target").join(&name);
+    let absolute = std::env::current_dir().unwrap().join(&relative);
+    let _ = std::fs::remove_dir_all(&absolute);
+    // The command leaves a program running (as a killed run's training would) and reports.
+    let e = evaluator(
+        r#"sleep 60 & echo $! > "$SEMINAS_WORKDIR/bg.pid"; echo "$SEMINAS_WORKDIR" > "$SEMINAS_WORKDIR/exported"; echo '{"objective": 1}'"#,
+        None,
+        0,
+    );
+    assert!(matches!(run(&e, &relative, false), Outcome::Evaluated(_)));
+    let exported = std::fs::read_to_string(absolute.join("exported")).unwrap();
+    assert_eq!(exported.trim_end(), absolute.display().to_string());
+    let pid: u32 = std::fs::read_to_string(absolute.join("bg.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(pid));
+    // The resumed evaluation stops it before it runs the command again.
+    std::fs::remove_file(absolute.join(RESULT_FILE)).ok();
+    let e = evaluator(r#"echo '{"objective": 2}'"#, None, 0);
+    std::fs::write(absolute.join("stdout.log"), "").unwrap();
+    assert!(matches!(run(&e, &absolute, true), Outcome::Evaluated(_)));
+    let gone = (0..500).any(|_| {
+        std::thread::sleep(Duration::from_millis(10));
+        !alive(pid)
+    });
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    let workdir = environ
+        .split(|&b| b == 0)
+        .map(String::from_utf8_lossy)
+        .find(|v| v.starts_with("SEMINAS_WORKDIR="));
+    assert!(
+        gone,
+        "the program left by the first run still runs ({workdir:?})"
+    );
+    std::fs::remove_dir_all(&absolute).unwrap();
+}
+
+#[test]
+fn non_finite_metrics_and_negative_zero_are_read_as_they_will_be_stored() {
+    // A NaN metric is not reported as a bad objective.
+    let err = parse_result(r#"{"objective": 1, "metrics": {"acc": NaN}}"#).unwrap_err();
+    assert!(err.contains("NaN or Infinity"), "{err}");
+    assert!(!err.starts_with("the objective is not"), "{err}");
+    // -0.0 is stored as 0.0, so it is read as 0.0 in the first place.
+    let (objective, metrics) =
+        parse_result(r#"{"objective": -0.0, "metrics": {"m": -0.0}}"#).unwrap();
+    assert_eq!(objective.to_bits(), 0.0f64.to_bits());
+    assert_eq!(metrics["m"].to_bits(), 0.0f64.to_bits());
+}
+
+#[test]
+fn unknown_placeholders_are_found_and_shell_braces_are_not() {
+    assert_eq!(
+        unknown_placeholders("train {arch} > {reslt} ${HOME} {a,b} {x y} {index} {Name}"),
+        vec!["{reslt}".to_string()]
+    );
+    assert!(unknown_placeholders("echo {arch} {result} {workdir} {key} {index}").is_empty());
+}

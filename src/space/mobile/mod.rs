@@ -169,6 +169,15 @@ pub struct MobileSkeleton {
     pub num_classes: usize,
 }
 
+/// Largest input resolution of a skeleton.
+pub const MAX_RESOLUTION: usize = 2048;
+/// Most classes of a skeleton's classifier.
+pub const MAX_CLASSES: usize = 1_000_000;
+/// Most channels of any layer of a skeleton (before expansion).
+pub const MAX_CHANNELS: usize = 8192;
+/// Most stages, and most blocks per stage, of a skeleton.
+pub const MAX_STAGE_BLOCKS: usize = 32;
+
 const PAPER_BLOCKS: [usize; 6] = [4, 4, 4, 4, 4, 1];
 const PAPER_STRIDES: [usize; 6] = [2, 2, 2, 1, 2, 1];
 
@@ -261,6 +270,31 @@ impl MobileSkeleton {
             || self.num_classes == 0
         {
             return bad("channels, resolution and number of classes must be positive".into());
+        }
+        // Bounds that keep every multiply-add count within u64 (and far above real networks).
+        let widest = self.stages.iter().map(|s| s.width).max().unwrap_or(0);
+        let limits = [
+            ("resolution", self.resolution, MAX_RESOLUTION),
+            ("number of classes", self.num_classes, MAX_CLASSES),
+            (
+                "channels",
+                self.stem_channels
+                    .max(self.first_block_channels)
+                    .max(self.head_channels)
+                    .max(widest),
+                MAX_CHANNELS,
+            ),
+            (
+                "blocks per stage",
+                self.stages.iter().map(|s| s.blocks).max().unwrap_or(0),
+                MAX_STAGE_BLOCKS,
+            ),
+            ("stages", self.stages.len(), MAX_STAGE_BLOCKS),
+        ];
+        for (what, value, max) in limits {
+            if value > max {
+                return bad(format!("{what} {value} is over the limit of {max}"));
+            }
         }
         Ok(())
     }
@@ -397,8 +431,14 @@ impl MobileSpace {
     /// [`SearchSpace::validate`] rejects the others and sampling and mutation never produce
     /// them. Fails when even the cheapest architecture is over the limit.
     pub fn with_max_mflops(mut self, limit: f64) -> Result<Self, MobileError> {
+        if !limit.is_finite() {
+            return Err(MobileError::Skeleton(format!(
+                "the FLOPs limit must be a finite number of MFLOPs, not {limit} (leave \
+                 --max-mflops out for no limit)"
+            )));
+        }
         let cheapest = self.cost(&self.cheapest()).mflops();
-        if !(limit.is_finite() && limit >= cheapest) {
+        if limit < cheapest {
             return Err(MobileError::InfeasibleLimit { limit, cheapest });
         }
         self.max_mflops = Some(limit);
@@ -699,6 +739,9 @@ impl MobileSpace {
 /// Rejected draws before sampling falls back to repairing a draw.
 const MAX_REJECTIONS: usize = 1000;
 
+/// Draws a mutation without a fitting neighbour makes before it gives up on a new architecture.
+const MUTATION_DRAWS: usize = 10;
+
 impl SearchSpace for MobileSpace {
     type Arch = MobileArch;
 
@@ -775,8 +818,8 @@ impl SearchSpace for MobileSpace {
     }
 
     /// A uniformly chosen neighbour that changes one block and fits the FLOPs limit. If no
-    /// neighbour fits, a fresh sample (different from `arch` unless the space holds only
-    /// `arch`).
+    /// neighbour fits, a fresh sample (different from `arch` unless 10 draws found nothing
+    /// else: the space may hold only `arch`).
     fn mutate(&self, arch: &MobileArch, rng: &mut Rng) -> MobileArch {
         let mut neighbours = Vec::new();
         for p in 0..arch.0.len() {
@@ -795,9 +838,11 @@ impl SearchSpace for MobileSpace {
             let i = rng.gen_range(0..neighbours.len());
             return neighbours.swap_remove(i);
         }
+        // No neighbour fits: under a tight limit there may be no other architecture at all,
+        // so a few draws only (each may take MAX_REJECTIONS rejections itself).
         let key = self.key(arch);
         let mut s = self.sample(rng);
-        for _ in 0..MAX_REJECTIONS {
+        for _ in 0..MUTATION_DRAWS {
             if self.key(&s) != key {
                 break;
             }
