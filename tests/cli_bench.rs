@@ -119,7 +119,8 @@ fn bench_prints_json_rows_and_writes_results() {
         let mine: Vec<&csv::StringRecord> = recs
             .iter()
             .filter(|r| {
-                r[0] == *row["algo"].as_str().unwrap() && r[1] == row["queries"].to_string()
+                r[0] == *row["algo"].as_str().unwrap()
+                    && r[1].parse::<u64>().ok() == row["queries"].as_u64()
             })
             .collect();
         assert_eq!(mine.len(), 5);

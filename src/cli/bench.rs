@@ -165,11 +165,11 @@ fn prepare_out(dir: &Path, settings: &BenchSettings) -> anyhow::Result<Vec<RunRe
         (serde_json::to_string_pretty(settings)? + "\n").as_bytes(),
     )?;
     for name in DERIVED_FILES {
-        match std::fs::remove_file(dir.join(name)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("cannot remove {}", dir.display()));
-            }
-            _ => {}
+        let path = dir.join(name);
+        if let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(e).with_context(|| format!("cannot remove {}", path.display()));
         }
     }
     let mut text = format!("{}\n", runs_file::HEADER);
