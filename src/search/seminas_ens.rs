@@ -231,7 +231,7 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
     }
 
     /// Marks `key` as proposed.
-    fn mark<S: SearchSpace<Arch = A>>(&mut self, key: String) {
+    fn mark(&mut self, key: String) {
         if let Some(Some(l)) = &mut self.listed
             && let Some(&i) = l.index.get(&key)
             && !l.taken[i]
@@ -401,7 +401,7 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
                     Acquisition::Mean
                 }
             }
-            Acquisition::Alternate if self.rounds % 2 == 0 => Acquisition::Thompson,
+            Acquisition::Alternate if self.rounds.is_multiple_of(2) => Acquisition::Thompson,
             Acquisition::Alternate => Acquisition::Mean,
             a => a,
         };
@@ -454,7 +454,7 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
             match self.draw_random(space) {
                 Some(a) => {
                     self.init_proposed += 1;
-                    self.mark::<S>(space.key(&a));
+                    self.mark(space.key(&a));
                     out.push(a);
                 }
                 None => break,
@@ -477,7 +477,7 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
             }
         }
         for a in &out {
-            self.mark::<S>(space.key(a));
+            self.mark(space.key(a));
         }
         out
     }
