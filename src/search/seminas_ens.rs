@@ -80,9 +80,6 @@ pub struct SemiNasEnsConfig {
     /// Objectives below this quantile of the evaluated ones are raised to it before
     /// normalisation (see [`normalize_targets`]).
     pub clip_quantile: f64,
-    /// Epochs of a round that continues the previous round's ensemble; 0 fits a fresh ensemble
-    /// every round.
-    pub warm_epochs: usize,
 }
 
 impl SemiNasEnsConfig {
@@ -103,7 +100,6 @@ impl SemiNasEnsConfig {
             top_k: 10,
             mutations: 20,
             clip_quantile: 0.5,
-            warm_epochs: 0,
         }
     }
 }
@@ -135,7 +131,6 @@ pub struct SemiNasEns<A> {
     /// The pool, or the whole space when it can be listed; `Some(None)` once known unlistable.
     listed: Option<Option<Listing<A>>>,
     onehot: Option<OneHot>,
-    ensemble: Option<MlpEnsemble>,
     evaluated: Vec<(A, Vec<u32>, f64)>,
     evaluated_keys: HashSet<String>,
     proposed: HashSet<String>,
@@ -158,7 +153,6 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
             pool,
             listed: None,
             onehot: None,
-            ensemble: None,
             evaluated: Vec::new(),
             evaluated_keys: HashSet::new(),
             proposed: HashSet::new(),
@@ -353,25 +347,8 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
             })
             .collect();
 
-        let mut ensemble = match self.ensemble.take() {
-            Some(mut e) if self.config.warm_epochs > 0 => {
-                e.fit_epochs(
-                    &feats,
-                    &targets,
-                    &vec![1.0; feats.len()],
-                    self.config.warm_epochs,
-                );
-                e
-            }
-            _ => {
-                let mut e = MlpEnsemble::new(&onehot, self.config.mlp.clone(), &mut self.rng);
-                e.fit(&feats, &targets, &vec![1.0; feats.len()]);
-                e
-            }
-        };
-        if self.config.warm_epochs > 0 {
-            self.ensemble = Some(ensemble.clone());
-        }
+        let mut ensemble = MlpEnsemble::new(&onehot, self.config.mlp.clone(), &mut self.rng);
+        ensemble.fit(&feats, &targets, &vec![1.0; feats.len()]);
 
         if self.config.pseudo > 0 {
             let mut idx: Vec<usize> = (0..candidates.len()).collect();
