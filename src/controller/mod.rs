@@ -504,7 +504,7 @@ impl Controller {
         self.check_seqs(seqs).expect("valid sequences");
         self.infer(seqs, |net, ws, s| {
             net.encode(ws, s, None);
-            ws.pred[..s.len()].to_vec()
+            ws.pred.value[..s.len()].to_vec()
         })
     }
 
@@ -525,7 +525,7 @@ impl Controller {
                     let mut g = Vec::with_capacity(tl * h);
                     for tt in 0..tl {
                         let r = tt * b + i;
-                        g.extend_from_slice(&ws.g_o[r * h..(r + 1) * h]);
+                        g.extend_from_slice(&ws.g.enc_out[r * h..(r + 1) * h]);
                     }
                     g
                 })
@@ -546,7 +546,7 @@ impl Controller {
         self.infer(seqs, |net, ws, s| {
             let toks = net.generate(ws, s, lambda, &self.mask);
             toks.chunks_exact(tl)
-                .zip(&ws.pred)
+                .zip(&ws.pred.value)
                 .map(|(t, &p)| (t.to_vec(), p))
                 .collect()
         })
