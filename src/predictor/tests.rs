@@ -139,9 +139,17 @@ fn bad_input_is_an_error_and_an_interrupt_keeps_the_old_state() {
 #[ignore]
 fn predictor_tau() {
     let space = Nb201Space::new();
+    // SEMINAS_PREDICTOR='{"pretrain_epochs": 200}' tries other settings.
+    let settings = match std::env::var("SEMINAS_PREDICTOR") {
+        Ok(json) => serde_json::from_str::<PredictorOverrides>(&json)
+            .unwrap()
+            .apply(PredictorSettings::for_space(&space))
+            .unwrap(),
+        Err(_) => PredictorSettings::for_space(&space),
+    };
     let (archs, accs) = cells(1300, 7);
     for n in [100, 300] {
-        let mut p = Predictor::new(space.clone(), PredictorSettings::for_space(&space), 0).unwrap();
+        let mut p = Predictor::new(space.clone(), settings.clone(), 0).unwrap();
         let t = std::time::Instant::now();
         p.fit(&archs[..n], &accs[..n], Unlabelled::Sample(10_000), &mut || false)
             .unwrap();
