@@ -174,11 +174,30 @@ pub struct FitStats {
     pub epochs: usize,
 }
 
-/// The affine map from standardised predictions back to objective units.
+/// The affine map from standardised predictions back to objective units. Stored as decimal
+/// strings: Rust writes and reads those exactly (JSON numbers may come back one bit off), so
+/// a loaded predictor predicts exactly what the saved one did.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(into = "[String; 2]", try_from = "[String; 2]")]
 struct TargetScale {
     mean: f64,
     std: f64,
+}
+
+impl From<TargetScale> for [String; 2] {
+    fn from(s: TargetScale) -> Self {
+        [s.mean.to_string(), s.std.to_string()]
+    }
+}
+
+impl TryFrom<[String; 2]> for TargetScale {
+    type Error = std::num::ParseFloatError;
+    fn try_from([mean, std]: [String; 2]) -> Result<Self, Self::Error> {
+        Ok(Self {
+            mean: mean.parse()?,
+            std: std.parse()?,
+        })
+    }
 }
 
 /// What a predictor file stores beside the controller.
@@ -217,7 +236,8 @@ impl<S: SearchSpace> std::fmt::Debug for Predictor<S> {
 fn target_scale(values: &[f64], clip_quantile: f64) -> TargetScale {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    let floor = sorted[((sorted.len() - 1) as f64 * clip_quantile.clamp(0.0, 1.0)).floor() as usize];
+    let floor =
+        sorted[((sorted.len() - 1) as f64 * clip_quantile.clamp(0.0, 1.0)).floor() as usize];
     let clipped: Vec<f64> = values.iter().map(|&v| v.max(floor)).collect();
     let n = clipped.len() as f64;
     let mean = clipped.iter().sum::<f64>() / n;

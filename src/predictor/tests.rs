@@ -29,13 +29,23 @@ fn quick(space: &Nb201Space) -> PredictorSettings {
     }
 }
 
-fn fitted(seed: u64) -> (Predictor<Nb201Space>, Vec<<Nb201Space as SearchSpace>::Arch>) {
+fn fitted(
+    seed: u64,
+) -> (
+    Predictor<Nb201Space>,
+    Vec<<Nb201Space as SearchSpace>::Arch>,
+) {
     let space = Nb201Space::new();
     let settings = quick(&space);
     let (archs, accs) = cells(60, 1);
     let mut p = Predictor::new(space, settings, seed).unwrap();
     let stats = p
-        .fit(&archs[..40], &accs[..40], Unlabelled::Sample(200), &mut || false)
+        .fit(
+            &archs[..40],
+            &accs[..40],
+            Unlabelled::Sample(200),
+            &mut || false,
+        )
         .unwrap();
     assert_eq!(
         stats,
@@ -105,9 +115,18 @@ fn bad_input_is_an_error_and_an_interrupt_keeps_the_old_state() {
     let space = Nb201Space::new();
     let (archs, accs) = cells(10, 2);
     let mut p = Predictor::new(space.clone(), quick(&space), 0).unwrap();
-    assert!(p.predict(&archs).unwrap_err().to_string().contains("not fitted"));
+    assert!(
+        p.predict(&archs)
+            .unwrap_err()
+            .to_string()
+            .contains("not fitted")
+    );
     let e = p.fit(&archs, &accs[..9], Unlabelled::Sample(0), &mut || false);
-    assert!(e.unwrap_err().to_string().contains("10 architectures but 9 targets"));
+    assert!(
+        e.unwrap_err()
+            .to_string()
+            .contains("10 architectures but 9 targets")
+    );
     let mut nan = accs.clone();
     nan[3] = f64::NAN;
     let e = p.fit(&archs, &nan, Unlabelled::Sample(0), &mut || false);
@@ -151,8 +170,13 @@ fn predictor_tau() {
     for n in [100, 300] {
         let mut p = Predictor::new(space.clone(), settings.clone(), 0).unwrap();
         let t = std::time::Instant::now();
-        p.fit(&archs[..n], &accs[..n], Unlabelled::Sample(10_000), &mut || false)
-            .unwrap();
+        p.fit(
+            &archs[..n],
+            &accs[..n],
+            Unlabelled::Sample(10_000),
+            &mut || false,
+        )
+        .unwrap();
         let secs = t.elapsed().as_secs_f64();
         let pred = p.predict(&archs[300..]).unwrap();
         let tau = crate::compare::kendall_tau(&pred, &accs[300..]);
