@@ -362,7 +362,7 @@ impl RawStudy {
     fn extend(&self, py: Python<'_>, queries: usize) -> PyResult<()> {
         self.with(
             py,
-            |study| with_study!(study, s => { s.extend(queries); Ok(()) }),
+            |study| with_study!(study, s => s.extend(queries).map_err(study_error)),
         )
     }
 
