@@ -449,15 +449,16 @@ class Predictor:
     def load(cls, path: str, space: Optional[_Space] = None) -> "Predictor":
         """Reads a file written by ``save``, or a SemiNAS run directory's newest controller
         (``seminas search --algo seminas --out DIR``: predicts standardised objectives).
-        ``space`` may be left out for NB201, NB101 and an unlimited mobile space."""
+        ``space`` may be left out for NB201 and NB101 (give a categorical or mobile space: its
+        choices or FLOPs limit are not in the file)."""
         path = str(path)
         if space is None:
             name = _seminas.predictor_space(path)
-            known = {"nb201": NB201Space, "nb101": NB101Space, "mobile": MobileSpace}
+            known = {"nb201": NB201Space, "nb101": NB101Space}
             if name is None:
-                # A bare controller: the space whose encoding it reads.
+                # A bare controller: the space whose encoding it reads (lengths differ).
                 errors = []
-                for make in known.values():
+                for make in (NB201Space, NB101Space, MobileSpace):
                     try:
                         return cls._from_raw(make(), _seminas.RawPredictor.load(make()._raw, path))
                     except ValueError as e:

@@ -1,7 +1,9 @@
 """seminas.Predictor: ranking quality on NB201, save/load, generation, bad input."""
 
 import itertools
+import os
 import random
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +136,75 @@ def test_bad_input_raises(data):
         seminas.Predictor(seminas.NB201Space(), epochs=3)
     with pytest.raises(ValueError, match="a list of architectures"):
         p.predict(train[0])
+
+
+def test_ctrl_c_interrupts_a_long_fit(tmp_path):
+    """SIGINT during a fit raises KeyboardInterrupt within an epoch (signals are checked
+    between epochs while the GIL is released)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "fit.py"
+    script.write_text(
+        "import time, seminas\n"
+        "from test_predictor import nb201_cells\n"
+        "cells = nb201_cells()[:200]\n"
+        "p = seminas.Predictor(seminas.NB201Space(), pretrain_epochs=100000)\n"
+        "print('fitting', flush=True)\n"
+        "t = time.perf_counter()\n"
+        "try:\n"
+        "    p.fit(cells, [float(i % 7) for i in range(200)], unlabeled=0)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted after', time.perf_counter() - t, 'fitted', p.fitted, flush=True)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "fitting"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "interrupted after" in out and "fitted False" in out, out
+
+
+def test_mobile_space_archs_are_lists_and_the_limit_holds():
+    space = seminas.MobileSpace(max_mflops=600)
+    study = seminas.Study(space, algo="random", budget=5, seed=0)
+    archs = []
+    while (trial := study.ask()) is not None:
+        assert isinstance(trial.arch, list) and len(trial.arch) == 21
+        d = space.describe(trial.arch)
+        assert d["mflops"] <= 600
+        archs.append(trial.arch)
+        study.tell(trial, d["mflops"])
+    assert study.best["arch"] in archs
+    unlimited = seminas.MobileSpace()
+    heavy = ["k7e6"] * 21
+    assert unlimited.validate(heavy) == heavy
+    with pytest.raises(ValueError, match="600"):
+        space.validate(heavy)
+    with pytest.raises(ValueError, match="zero"):
+        unlimited.validate(["zero"] + ["k3e3"] * 20)
+    with pytest.raises(ValueError, match="list of operation names"):
+        unlimited.validate("k3e3")
+
+
+def test_a_mobile_predictor_generates_lists(tmp_path):
+    space = seminas.MobileSpace(max_mflops=600)
+    study = seminas.Study(space, algo="random", budget=30, seed=1)
+    archs, costs = [], []
+    while (trial := study.ask()) is not None:
+        archs.append(trial.arch)
+        costs.append(space.describe(trial.arch)["mflops"])
+        study.tell(trial, costs[-1])
+    p = seminas.Predictor(space, seed=0, pretrain_epochs=10, train_epochs=1).fit(archs, costs, unlabeled=50)
+    new = p.generate(archs[:5], step=1.0)
+    assert len(new) == 5 and all(g is None or (isinstance(g, list) and len(g) == 21) for g in new)
+    path = tmp_path / "mobile.safetensors"
+    p.save(str(path))
+    with pytest.raises(ValueError, match="give it as space"):
+        seminas.Predictor.load(str(path))  # a limited space cannot be guessed: give it
+    q = seminas.Predictor.load(str(path), space=space)
+    assert q.predict(archs[:3]) == p.predict(archs[:3])
