@@ -8,6 +8,7 @@
 //! - [`evaluator`]: evaluation outside this process (jobs on a Ray cluster);
 //! - [`search`]: searchers in ask/tell form and the driver that does the query accounting;
 //! - [`controller`]: the encoder-predictor-decoder network of SemiNAS/NAO;
+//! - [`predictor`]: the SemiNAS predictor on its own (fit, predict, generate, save/load);
 //! - [`study`]: a search driven by its user (ask/tell), optionally stored and resumable;
 //! - [`report`]: summaries of finished searches (human text and JSON);
 //! - `trainer` (cargo feature `trainer`): the built-in trainer: datasets, NB201/NB101 networks,
@@ -17,6 +18,7 @@ pub mod benchmark;
 pub mod compare;
 pub mod controller;
 pub mod evaluator;
+pub mod predictor;
 pub mod report;
 pub mod rng;
 pub mod search;

@@ -22,6 +22,22 @@ use crate::search::{
 use crate::space::{SearchSpace, SpaceError};
 use crate::store::{RunMeta, RunStore, StoreError};
 
+/// Name of the run store checkpoint holding the queries [`Study::extend`] added (decimal
+/// text): the stored settings keep the original budget, which the searcher's plan (its
+/// rounds) was made for.
+const EXTENSION: &str = "study.extension";
+
+/// Queries added to a stored study by [`Study::extend`] so far.
+fn stored_extension(store: &RunStore) -> Result<usize, StudyError> {
+    Ok(match store.latest_checkpoint(EXTENSION)? {
+        Some((_, bytes)) => std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0),
+        None => 0,
+    })
+}
+
 /// Whether the objective is maximised or minimised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Direction {
@@ -185,7 +201,10 @@ impl<S: SearchSpace> Study<S> {
             workdirs: Some(store.evals_dir()),
             replay: Some(store.replay()?),
         };
-        Ok(Self::build(space, settings, Some(store), options))
+        let extended = stored_extension(&store)?;
+        let mut study = Self::build(space, settings, Some(store), options);
+        study.ledger.extend(extended);
+        Ok(study)
     }
 
     /// A study stored in `dir`: created there, or reopened (resumed) when `dir` holds one
@@ -264,6 +283,11 @@ impl<S: SearchSpace> Study<S> {
     /// The search space.
     pub fn space(&self) -> &S {
         &self.space
+    }
+
+    /// The query budget, extensions ([`Study::extend`]) included.
+    pub fn budget(&self) -> usize {
+        self.ledger.budget.queries
     }
 
     /// The settings.
@@ -364,13 +388,17 @@ impl<S: SearchSpace> Study<S> {
         Ok(pairs)
     }
 
-    /// `queries` more queries (e.g. for a finished study).
-    pub fn extend(&mut self, queries: usize) {
-        self.ledger.extend(queries);
+    /// `queries` more queries (e.g. for a finished study). A stored study records the
+    /// extension, so reopening it keeps the larger budget.
+    pub fn extend(&mut self, queries: usize) -> Result<(), StudyError> {
         if let Some(store) = &self.store {
-            // Best effort: the status is informative, the evaluations are what resume uses.
-            let _ = store.set_status("running");
+            let total = stored_extension(store)? + queries;
+            let told = self.ledger.run.records.len();
+            store.add_checkpoint(told, EXTENSION, total.to_string().as_bytes())?;
+            store.set_status("running")?;
         }
+        self.ledger.extend(queries);
+        Ok(())
     }
 
     /// The next trial to evaluate; `None` when the budget is spent, the space is exhausted or

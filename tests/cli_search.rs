@@ -302,3 +302,96 @@ fn without_the_trainer_feature_the_trainer_commands_say_how_to_get_it() {
         );
     }
 }
+
+/// The objectives of a run directory's queries.jsonl, in query order.
+fn objectives(dir: &Path) -> Vec<f64> {
+    std::fs::read_to_string(dir.join("queries.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["objective"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn minimize_searches_for_the_smallest_objective_and_reports_it() {
+    let run = |minimize: bool, tag: &str| {
+        let dir = tmp_dir(tag);
+        let d = dir.display().to_string();
+        let mut args = vec![
+            "search",
+            "--algo",
+            "re",
+            "--queries",
+            "40",
+            "--json",
+            "--out",
+            &d,
+        ];
+        if minimize {
+            args.push("--minimize");
+        }
+        let v = json(&seminas(&args));
+        let objs = objectives(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        (v, objs)
+    };
+    let (min_v, min_objs) = run(true, "minimize");
+    let (max_v, max_objs) = run(false, "maximize");
+    let smallest = min_objs.iter().copied().fold(f64::INFINITY, f64::min);
+    assert_eq!(min_v["best"]["objective"].as_f64().unwrap(), smallest);
+    // Rank and regret rank the reported metric largest first: left out when minimising.
+    assert!(min_v["best"]["rank"].is_null() && min_v["regret"].is_null());
+    assert!(max_v["best"]["rank"].is_u64());
+    // The same 10 random architectures start both runs; evolution then goes opposite ways.
+    assert_eq!(min_objs[..10], max_objs[..10]);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(
+        mean(&min_objs[20..]) + 5.0 < mean(&max_objs[20..]),
+        "minimised {} vs maximised {}",
+        mean(&min_objs[20..]),
+        mean(&max_objs[20..])
+    );
+}
+
+#[test]
+fn resume_queries_extends_a_finished_run_and_keeps_the_extension() {
+    let dir = tmp_dir("extend");
+    let d = dir.display().to_string();
+    json(&seminas(&[
+        "search",
+        "--algo",
+        "re",
+        "--queries",
+        "10",
+        "--out",
+        &d,
+        "--json",
+    ]));
+    let v = json(&seminas(&["resume", &d, "--queries", "5"]));
+    assert_eq!(v["queries"], 15);
+    // RE plans nothing from its budget: 10 extended by 5 are the queries of a 15-query run.
+    let whole = tmp_dir("extend-whole");
+    let w = whole.display().to_string();
+    json(&seminas(&[
+        "search",
+        "--algo",
+        "re",
+        "--queries",
+        "15",
+        "--out",
+        &w,
+        "--json",
+    ]));
+    assert_eq!(objectives(&dir), objectives(&whole));
+    // Resumed again without --queries, the extended run stays at 15.
+    assert_eq!(json(&seminas(&["resume", &d]))["queries"], 15);
+    let out = seminas(&["resume", &d, "--queries", "0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--queries must be at least 1"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&whole).unwrap();
+}

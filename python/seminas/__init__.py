@@ -12,14 +12,22 @@ evaluation is yours::
 
 The same seed gives the same trials as ``seminas search`` (with ``workers=N``: as
 ``seminas search --workers N``, whatever order trials are told in). Architectures are plain
-Python values: a str for NB201 (the official cell string), a dict for categorical spaces and
-``{"matrix": [[...]], "ops": [...]}`` for NB101.
+Python values: a str for NB201 (the official cell string), a dict for categorical spaces,
+``{"matrix": [[...]], "ops": [...]}`` for NB101 and a list of 21 operation names for the
+MobileNet-style space.
+
+The predictor alone (fit on evaluated architectures, rank others, generate better ones)::
+
+    p = seminas.Predictor(space, seed=0)
+    p.fit(archs, accuracies, unlabeled=10000)
+    p.predict(other_archs); p.generate(archs, step=2.0); p.save("p.safetensors")
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -32,6 +40,8 @@ __all__ = [
     "NB201Space",
     "NB101Space",
     "CategoricalSpace",
+    "MobileSpace",
+    "Predictor",
     "Study",
     "Trial",
     "optimize",
@@ -91,6 +101,41 @@ class NB101Space(_Space):
 
     def __init__(self) -> None:
         self._raw = _seminas.Space("nb101")
+
+
+class MobileSpace(_Space):
+    """The paper's MobileNet-style ImageNet space: 21 blocks (6 stages), each one of
+    ``k3e3, k3e6, k5e3, k5e6, k7e3, k7e6, zero`` (MBConv kernel and expansion, or no block;
+    never ``zero`` first in a stage). Architectures are lists of 21 operation names.
+    ``max_mflops``: only architectures of at most that many million multiply-adds (the
+    paper's bound is 600) are valid and proposed."""
+
+    def __init__(self, max_mflops: Optional[float] = None) -> None:
+        if max_mflops is not None and (isinstance(max_mflops, bool) or not isinstance(max_mflops, (int, float))):
+            raise ValueError(f"max_mflops must be a number, not {max_mflops!r}")
+        self.max_mflops = None if max_mflops is None else float(max_mflops)
+        self._raw = _seminas.Space.mobile(self.max_mflops)
+
+    def _to_json(self, arch: Any) -> str:
+        if isinstance(arch, str) or not isinstance(arch, Sequence):
+            raise ValueError(f"a mobile architecture is a list of operation names, not {arch!r}")
+        for op in arch:
+            if not isinstance(op, str):
+                raise ValueError(f"a mobile architecture is a list of operation names, not {arch!r}")
+        return json.dumps(" ".join(arch))
+
+    def _from_json(self, text: str) -> Any:
+        raw = json.loads(text)
+        form = raw["arch"] if isinstance(raw, dict) else raw
+        return re.split(r"[,|\s]+", form.strip())
+
+    def describe(self, arch: Any) -> Dict[str, Any]:
+        """The architecture's network as a dict: ``mflops``, ``params``, ``official`` (the
+        paper code's integers), ``arch`` (text) and ``network`` (the blocks to build)."""
+        return json.loads(self._raw.describe(self._to_json(arch)))
+
+    def __repr__(self) -> str:
+        return f"MobileSpace(max_mflops={self.max_mflops!r})"
 
 
 Choice = Union[str, int, float, bool]
@@ -313,6 +358,137 @@ class Study:
     def status(self) -> str:
         """running (ask has a trial), waiting (tell first) or finished:budget|exhausted|stalled."""
         return self._raw.status()
+
+
+def _is_numpy(x: Any) -> bool:
+    return type(x).__module__ == "numpy" and type(x).__name__ == "ndarray"
+
+
+def _numbers(values: Any, what: str) -> List[float]:
+    out = []
+    for i, v in enumerate(values.tolist() if _is_numpy(values) else values):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"{what} {i} is not a number: {v!r}")
+        out.append(float(v))
+    return out
+
+
+class Predictor:
+    """The SemiNAS predictor on its own, for other search algorithms and for predictor
+    comparisons (NASLib style).
+
+    ``Predictor(space, seed=0, **settings)``: settings are ``pretrain_epochs`` (100: epochs on
+    the evaluated pairs), ``train_epochs`` (10: epochs with the pseudo-labelled ones),
+    ``upsample`` (10: repeats of the evaluated pairs among them), ``clip_quantile`` (0:
+    targets below this quantile are raised to it), and the controller's ``hidden`` (32 for
+    NB201's short encoding, 64 for long ones), ``mlp_hidden``, ``batch_size``, ``lr``,
+    ``dropout``, ``trade_off``. Every random choice flows from ``seed``: the same data give
+    the same predictor. The GIL is released while it computes; Ctrl-C stops a ``fit``
+    between epochs (KeyboardInterrupt; the predictor keeps its previous state).
+    """
+
+    def __init__(self, space: _Space, seed: int = 0, **settings: Any) -> None:
+        if not isinstance(space, _Space):
+            raise ValueError(f"space must be a seminas space, not {space!r}")
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, not {seed!r}")
+        self.space = space
+        self._raw = _seminas.RawPredictor(space._raw, seed, json.dumps(settings))
+
+    def _archs(self, archs: Any) -> List[str]:
+        if isinstance(archs, (str, bytes, Mapping)):
+            raise ValueError("give a list of architectures, not a single one")
+        return [self.space._to_json(a) for a in (archs.tolist() if _is_numpy(archs) else archs)]
+
+    def fit(self, archs: Sequence[Any], targets: Sequence[float],
+            unlabeled: Union[int, Sequence[Any]] = 10000) -> "Predictor":
+        """Fits on evaluated ``archs`` and their ``targets`` (regressed as given; at least
+        2), then pseudo-labels ``unlabeled``: that many distinct architectures sampled from
+        the space (none of ``archs``), or the given list, and trains on both (SemiNAS's
+        semi-supervised step). Each fit starts afresh. Returns the predictor."""
+        a = self._archs(archs)
+        t = _numbers(targets, "target")
+        if isinstance(unlabeled, bool):
+            raise ValueError(f"unlabeled is a count or a list of architectures, not {unlabeled!r}")
+        if isinstance(unlabeled, int):
+            if unlabeled < 0:
+                raise ValueError(f"unlabeled must be >= 0, not {unlabeled}")
+            self._raw.fit(a, t, sample=unlabeled)
+        else:
+            self._raw.fit(a, t, given=self._archs(unlabeled))
+        return self
+
+    def predict(self, archs: Sequence[Any]) -> Any:
+        """Predicted objectives of ``archs``: a list, or a NumPy array when ``archs`` is one.
+        (For a controller loaded from a run directory: standardised values, see
+        ``has_scale``.)"""
+        values = self._raw.predict(self._archs(archs))
+        if _is_numpy(archs):
+            import numpy
+
+            return numpy.asarray(values, dtype=float)
+        return values
+
+    def generate(self, archs: Sequence[Any], step: float = 1.0) -> List[Any]:
+        """SemiNAS's generation: moves each architecture's embedding up the predictor's
+        gradient by ``step`` (down for a negative one) and decodes it. Returns one
+        architecture per input, or None where the decoded tokens are not a valid architecture
+        of the space (possible for NB101 and a FLOPs-limited mobile space)."""
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step):
+            raise ValueError(f"step must be a finite number, not {step!r}")
+        out = self._raw.generate(self._archs(archs), float(step))
+        return [None if g is None else self.space._from_json(g) for g, _ in out]
+
+    def save(self, path: str) -> None:
+        """Writes the fitted predictor as a safetensors file: the controller's format (the
+        one ``seminas search --out DIR`` keeps in its run store) plus the target scale and the
+        settings."""
+        self._raw.save(str(path))
+
+    @classmethod
+    def load(cls, path: str, space: Optional[_Space] = None) -> "Predictor":
+        """Reads a file written by ``save``, or a SemiNAS run directory's newest controller
+        (``seminas search --algo seminas --out DIR``: predicts standardised objectives).
+        ``space`` may be left out for NB201 and NB101 (give a categorical or mobile space: its
+        choices or FLOPs limit are not in the file)."""
+        path = str(path)
+        if space is None:
+            name = _seminas.predictor_space(path)
+            known = {"nb201": NB201Space, "nb101": NB101Space}
+            if name is None:
+                # A bare controller: the space whose encoding it reads (lengths differ).
+                errors = []
+                for make in (NB201Space, NB101Space, MobileSpace):
+                    try:
+                        return cls._from_raw(make(), _seminas.RawPredictor.load(make()._raw, path))
+                    except ValueError as e:
+                        errors.append(str(e))
+                raise ValueError(f"{path}: give its space (space=...): " + "; ".join(errors))
+            if name not in known:
+                raise ValueError(f"{path} is a predictor of space {name!r}: give it as space=...")
+            space = known[name]()
+        return cls._from_raw(space, _seminas.RawPredictor.load(space._raw, path))
+
+    @classmethod
+    def _from_raw(cls, space: _Space, raw: Any) -> "Predictor":
+        p = cls.__new__(cls)
+        p.space = space
+        p._raw = raw
+        return p
+
+    @property
+    def fitted(self) -> bool:
+        """True once fitted or loaded."""
+        return self._raw.fitted
+
+    @property
+    def has_scale(self) -> bool:
+        """True when predictions are in the targets' units (False for a controller from a
+        run directory: standardised values, the same ranking)."""
+        return self._raw.has_scale
+
+    def __repr__(self) -> str:
+        return f"Predictor({self.space!r}, fitted={self.fitted})"
 
 
 Objective = Callable[[Any], Union[float, Tuple[float, Mapping[str, float]]]]

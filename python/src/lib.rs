@@ -10,8 +10,11 @@ use pyo3::prelude::*;
 
 use seminas::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
 use seminas::benchmark::{Evaluation, TabularBenchmark};
+use seminas::predictor::{
+    Predictor, PredictorError, PredictorOverrides, PredictorSettings, Unlabelled,
+};
 use seminas::search::{Algo, AlgoOverrides, QueryRecord};
-use seminas::space::{CategoricalSpace, Nb101Space, Nb201Space, SearchSpace};
+use seminas::space::{CategoricalSpace, MobileSpace, Nb101Space, Nb201Space, SearchSpace};
 use seminas::study::{Direction, Study, StudyError, StudySettings, StudyStatus};
 
 fn value_error(e: impl std::fmt::Display) -> PyErr {
@@ -37,6 +40,7 @@ enum AnySpace {
     Nb201(Nb201Space),
     Nb101(Nb101Space),
     Categorical(CategoricalSpace),
+    Mobile(MobileSpace),
 }
 
 /// Runs `$body` with `$s` bound to the concrete space.
@@ -46,6 +50,7 @@ macro_rules! with_space {
             AnySpace::Nb201($s) => $body,
             AnySpace::Nb101($s) => $body,
             AnySpace::Categorical($s) => $body,
+            AnySpace::Mobile($s) => $body,
         }
     };
 }
@@ -78,6 +83,27 @@ impl Space {
             _ => return Err(value_error(format!("unknown space {kind:?}"))),
         };
         Ok(Self { inner })
+    }
+
+    /// The MobileNet-style space of the paper's ImageNet search (widths it trains found
+    /// networks at), optionally limited to `max_mflops` million multiply-adds.
+    #[staticmethod]
+    #[pyo3(signature = (max_mflops=None))]
+    fn mobile(max_mflops: Option<f64>) -> PyResult<Self> {
+        let space = MobileSpace::paper();
+        let space = match max_mflops {
+            Some(limit) => space.with_max_mflops(limit).map_err(value_error)?,
+            None => space,
+        };
+        Ok(Self {
+            inner: AnySpace::Mobile(space),
+        })
+    }
+
+    /// The full JSON description of an architecture (JSON) as the space writes it (for the
+    /// mobile space: FLOPs, parameters and the network).
+    fn describe(&self, arch: &str) -> PyResult<String> {
+        with_space!(&self.inner, s => Ok(s.to_json(&arch_of(s, arch)?).to_string()))
     }
 
     /// The space's short name.
@@ -127,6 +153,7 @@ enum AnyStudy {
     Nb201(Study<Nb201Space>),
     Nb101(Study<Nb101Space>),
     Categorical(Study<CategoricalSpace>),
+    Mobile(Study<MobileSpace>),
 }
 
 macro_rules! with_study {
@@ -135,6 +162,7 @@ macro_rules! with_study {
             AnyStudy::Nb201($s) => $body,
             AnyStudy::Nb101($s) => $body,
             AnyStudy::Categorical($s) => $body,
+            AnyStudy::Mobile($s) => $body,
         }
     };
 }
@@ -241,6 +269,7 @@ impl RawStudy {
                 AnySpace::Nb201(s) => AnyStudy::Nb201(make(s, settings, storage)?),
                 AnySpace::Nb101(s) => AnyStudy::Nb101(make(s, settings, storage)?),
                 AnySpace::Categorical(s) => AnyStudy::Categorical(make(s, settings, storage)?),
+                AnySpace::Mobile(s) => AnyStudy::Mobile(make(s, settings, storage)?),
             })
         });
         Ok(Self {
@@ -333,7 +362,7 @@ impl RawStudy {
     fn extend(&self, py: Python<'_>, queries: usize) -> PyResult<()> {
         self.with(
             py,
-            |study| with_study!(study, s => { s.extend(queries); Ok(()) }),
+            |study| with_study!(study, s => s.extend(queries).map_err(study_error)),
         )
     }
 
@@ -436,7 +465,228 @@ fn _seminas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Space>()?;
     m.add_class::<RawStudy>()?;
     m.add_class::<Table>()?;
+    m.add_class::<RawPredictor>()?;
+    m.add_function(wrap_pyfunction!(predictor_space, m)?)?;
     m.add_function(wrap_pyfunction!(toml_to_json, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
+}
+
+// ---- The predictor on its own (seminas.Predictor) ----
+
+/// A predictor of any space.
+enum AnyPredictor {
+    Nb201(Predictor<Nb201Space>),
+    Nb101(Predictor<Nb101Space>),
+    Categorical(Predictor<CategoricalSpace>),
+    Mobile(Predictor<MobileSpace>),
+}
+
+macro_rules! with_predictor {
+    ($p:expr, $s:ident => $body:expr) => {
+        match $p {
+            AnyPredictor::Nb201($s) => $body,
+            AnyPredictor::Nb101($s) => $body,
+            AnyPredictor::Categorical($s) => $body,
+            AnyPredictor::Mobile($s) => $body,
+        }
+    };
+}
+
+fn predictor_error(e: PredictorError) -> PyErr {
+    match e {
+        PredictorError::Store(_)
+        | PredictorError::Controller(seminas::controller::ControllerError::Io { .. }) => {
+            PyRuntimeError::new_err(e.to_string())
+        }
+        other => value_error(other),
+    }
+}
+
+fn archs_of<S: SearchSpace>(space: &S, archs: &[String]) -> PyResult<Vec<S::Arch>> {
+    archs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| arch_of(space, a).map_err(|e| value_error(format!("architecture {i}: {e}"))))
+        .collect()
+}
+
+/// The SemiNAS predictor (see `seminas.Predictor`).
+#[pyclass(module = "seminas._seminas", frozen)]
+struct RawPredictor {
+    inner: Mutex<AnyPredictor>,
+}
+
+impl RawPredictor {
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut AnyPredictor) -> PyResult<T> + Send,
+    ) -> PyResult<T> {
+        py.detach(|| {
+            let mut guard = self
+                .inner
+                .lock()
+                .map_err(|_| PyRuntimeError::new_err("the predictor was poisoned by a panic"))?;
+            f(&mut guard)
+        })
+    }
+}
+
+#[pymethods]
+impl RawPredictor {
+    /// `settings`: JSON of the overrides (pretrain_epochs, train_epochs, upsample,
+    /// clip_quantile, hidden, mlp_hidden, batch_size, lr, dropout, trade_off).
+    #[new]
+    fn new(space: &Space, seed: u64, settings: &str) -> PyResult<Self> {
+        let overrides: PredictorOverrides = serde_json::from_str(settings).map_err(value_error)?;
+        fn make<S: SearchSpace>(
+            space: S,
+            seed: u64,
+            o: &PredictorOverrides,
+        ) -> Result<Predictor<S>, PredictorError> {
+            let settings = o.apply(PredictorSettings::for_space(&space))?;
+            Predictor::new(space, settings, seed)
+        }
+        let inner = match space.inner.clone() {
+            AnySpace::Nb201(s) => {
+                AnyPredictor::Nb201(make(s, seed, &overrides).map_err(predictor_error)?)
+            }
+            AnySpace::Nb101(s) => {
+                AnyPredictor::Nb101(make(s, seed, &overrides).map_err(predictor_error)?)
+            }
+            AnySpace::Categorical(s) => {
+                AnyPredictor::Categorical(make(s, seed, &overrides).map_err(predictor_error)?)
+            }
+            AnySpace::Mobile(s) => {
+                AnyPredictor::Mobile(make(s, seed, &overrides).map_err(predictor_error)?)
+            }
+        };
+        Ok(Self {
+            inner: Mutex::new(inner),
+        })
+    }
+
+    /// Fits on `archs` (JSON) and `targets`; pseudo-labels `sample` sampled architectures or
+    /// the `given` ones (JSON). Returns (labelled, unlabelled, epochs). Ctrl-C stops it
+    /// (KeyboardInterrupt) between epochs.
+    #[pyo3(signature = (archs, targets, sample=None, given=None))]
+    fn fit(
+        &self,
+        py: Python<'_>,
+        archs: Vec<String>,
+        targets: Vec<f64>,
+        sample: Option<usize>,
+        given: Option<Vec<String>>,
+    ) -> PyResult<(usize, usize, usize)> {
+        let mut signal: Option<PyErr> = None;
+        let out = self.with(py, |p| {
+            // Checked before every epoch: Ctrl-C raises KeyboardInterrupt within one epoch.
+            let mut interrupt = || {
+                let err = Python::attach(|py| py.check_signals().err());
+                let stop = err.is_some();
+                if stop {
+                    signal = err;
+                }
+                stop
+            };
+            with_predictor!(p, s => {
+                let a = archs_of(s.space(), &archs)?;
+                let unlabelled = match &given {
+                    Some(g) => Unlabelled::Given(archs_of(s.space(), g)?),
+                    None => Unlabelled::Sample(sample.unwrap_or(0)),
+                };
+                match s.fit(&a, &targets, unlabelled, &mut interrupt) {
+                    Ok(st) => Ok(Some((st.labelled, st.unlabelled, st.epochs))),
+                    Err(PredictorError::Interrupted) => Ok(None),
+                    Err(e) => Err(predictor_error(e)),
+                }
+            })
+        })?;
+        match (out, signal) {
+            (Some(stats), _) => Ok(stats),
+            (None, Some(err)) => Err(err),
+            (None, None) => Err(PyRuntimeError::new_err("the fit was interrupted")),
+        }
+    }
+
+    /// Predicted objectives of `archs` (JSON).
+    fn predict(&self, py: Python<'_>, archs: Vec<String>) -> PyResult<Vec<f64>> {
+        self.with(py, |p| {
+            with_predictor!(p, s => {
+                let a = archs_of(s.space(), &archs)?;
+                s.predict(&a).map_err(predictor_error)
+            })
+        })
+    }
+
+    /// Generation from `archs` (JSON) with `step`: (new architecture JSON or None, value
+    /// predicted at the moved embedding) per input.
+    fn generate(
+        &self,
+        py: Python<'_>,
+        archs: Vec<String>,
+        step: f32,
+    ) -> PyResult<Vec<(Option<String>, f64)>> {
+        self.with(py, |p| {
+            with_predictor!(p, s => {
+                let a = archs_of(s.space(), &archs)?;
+                let out = s.generate(&a, step).map_err(predictor_error)?;
+                Ok(out
+                    .into_iter()
+                    .map(|(g, v)| (g.map(|g| s.space().to_json(&g).to_string()), v))
+                    .collect())
+            })
+        })
+    }
+
+    /// Writes the fitted predictor (safetensors).
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        self.with(
+            py,
+            |p| with_predictor!(p, s => s.save(&path).map_err(predictor_error)),
+        )
+    }
+
+    /// A predictor of `space` from a file written by `save`, a controller file, or a run
+    /// directory's stored controller.
+    #[staticmethod]
+    fn load(py: Python<'_>, space: &Space, path: PathBuf) -> PyResult<Self> {
+        let space = space.inner.clone();
+        let inner = py
+            .detach(move || -> Result<AnyPredictor, PredictorError> {
+                Ok(match space {
+                    AnySpace::Nb201(s) => AnyPredictor::Nb201(Predictor::load(s, &path)?),
+                    AnySpace::Nb101(s) => AnyPredictor::Nb101(Predictor::load(s, &path)?),
+                    AnySpace::Categorical(s) => {
+                        AnyPredictor::Categorical(Predictor::load(s, &path)?)
+                    }
+                    AnySpace::Mobile(s) => AnyPredictor::Mobile(Predictor::load(s, &path)?),
+                })
+            })
+            .map_err(predictor_error)?;
+        Ok(Self {
+            inner: Mutex::new(inner),
+        })
+    }
+
+    /// True once fitted or loaded.
+    #[getter]
+    fn fitted(&self, py: Python<'_>) -> PyResult<bool> {
+        self.with(py, |p| Ok(with_predictor!(p, s => s.is_fitted())))
+    }
+
+    /// True when predictions are in objective units (false: standardised values, for a
+    /// controller loaded from a run).
+    #[getter]
+    fn has_scale(&self, py: Python<'_>) -> PyResult<bool> {
+        self.with(py, |p| Ok(with_predictor!(p, s => s.has_scale())))
+    }
+}
+
+/// The name of the space a predictor file was saved for (None for a bare controller or a run
+/// directory).
+#[pyfunction]
+fn predictor_space(path: PathBuf) -> PyResult<Option<String>> {
+    seminas::predictor::saved_space_name(&path).map_err(predictor_error)
 }

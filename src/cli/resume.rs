@@ -15,6 +15,10 @@ use super::{Cli, Command};
 pub struct ResumeArgs {
     /// The run directory (the `--out` of the search, holding run.sqlite).
     dir: PathBuf,
+    /// Extend the run by N more queries (a finished run continues; one stopped early
+    /// finishes its budget plus N). The extension is kept in the run store.
+    #[arg(long, value_name = "N")]
+    queries: Option<usize>,
 }
 
 /// Reopens the run, re-reads the search's own arguments from it and continues the search in
@@ -24,7 +28,11 @@ pub fn run(args: &ResumeArgs) -> anyhow::Result<()> {
     let dir = std::path::absolute(&args.dir)
         .with_context(|| format!("bad run directory {}", args.dir.display()))?;
     let (store, meta) = RunStore::open(&dir)?;
-    if store.status()? == "finished" {
+    let extend = args.queries.unwrap_or(0);
+    if args.queries == Some(0) {
+        anyhow::bail!("--queries must be at least 1 (leave it out to resume without extending)");
+    }
+    if store.status()? == "finished" && extend == 0 {
         eprintln!(
             "{}: the run had finished; printing its result again",
             dir.display()
@@ -51,5 +59,5 @@ pub fn run(args: &ResumeArgs) -> anyhow::Result<()> {
             meta.cwd.display()
         );
     }
-    super::search::run(&search, Some(Resume { store }))
+    super::search::run(&search, Some(Resume { store, extend }))
 }

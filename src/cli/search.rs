@@ -32,6 +32,11 @@ pub struct SearchArgs {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Minimise the objective (an error, a loss, a latency) instead of maximising it. The
+    /// summary's best is then the smallest objective, without rank and regret (those rank
+    /// the reported metric, larger first).
+    #[arg(long)]
+    minimize: bool,
     /// Print the summary as one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -125,6 +130,8 @@ impl AlgoArgs {
 pub struct Resume {
     /// The run's store, locked.
     pub store: RunStore,
+    /// Queries to add to its budget (`seminas resume DIR --queries N`).
+    pub extend: usize,
 }
 
 /// Runs `seminas search` (a new run, or a stored one resumed).
@@ -133,10 +140,10 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
     // Before a run directory exists: a refused setting leaves nothing behind.
     args.eval.validate()?;
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let store = resume.map(|r| r.store);
+    let store = resume;
     // Known before the evaluator is built (cluster jobs are named after the run).
     let run_id = match &store {
-        Some(s) => s.meta().run_id.clone(),
+        Some(r) => r.store.meta().run_id.clone(),
         None => RunMeta::new_run_id(&format!("{:?}", args.out)),
     };
     #[cfg(not(feature = "trainer"))]
@@ -219,9 +226,13 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
     args: &SearchArgs,
     space: &S,
     evaluator: &E,
-    store: Option<RunStore>,
+    resume: Option<Resume>,
     run_id: &str,
 ) -> anyhow::Result<()> {
+    let (store, extend) = match resume {
+        Some(r) => (Some(r.store), r.extend),
+        None => (None, 0),
+    };
     let real = args.eval.evaluator.is_some();
     let algo = args.algo.unwrap_or_else(Algo::best_available);
     let settings = StudySettings {
@@ -230,7 +241,11 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         queries: args.queries,
         seed: args.seed,
         workers: args.eval.workers.max(1),
-        direction: Direction::Maximize,
+        direction: if args.minimize {
+            Direction::Minimize
+        } else {
+            Direction::Maximize
+        },
     };
     let own = evaluator.reseed(args.seed);
     let evaluator = own.as_ref().unwrap_or(evaluator);
@@ -256,6 +271,9 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         None => Study::new(space.clone(), settings),
     }
     .with_candidates(seminas::search::evaluable_pool(space, evaluator));
+    if extend > 0 {
+        study.extend(extend)?;
+    }
     if let (Some(store), Some(name)) = (study.store(), evaluator.state_name()) {
         match study.restore_evaluator(evaluator)? {
             Restored::Nothing => {}
@@ -282,16 +300,19 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
     }
     let bar =
         ProgressBar::with_draw_target(Some(args.queries as u64), ProgressDrawTarget::stderr());
+    // A resumed run's bar shows its whole budget, extensions included.
+    bar.set_length(study.budget() as u64);
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} queries {msg}")
             .expect("static template")
             .progress_chars("=> "),
     );
     bar.set_prefix(format!("{algo} on {}", space.name()));
-    let mut best = f64::NEG_INFINITY;
+    let sign = if args.minimize { -1.0 } else { 1.0 };
+    let mut best = sign * f64::NEG_INFINITY;
     let mut on_query = |q: &seminas::search::QueryRecord<S::Arch>| {
         if let Ok(e) = &q.result
-            && e.objective > best
+            && sign * e.objective > sign * best
         {
             best = e.objective;
             bar.set_message(format!("best objective {best:.4}"));
@@ -311,7 +332,22 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
             None => e.into(),
         });
     }
-    let (summary, ctx) = summarize(space, evaluator, algo.name(), args.seed, study.run());
+    let (mut summary, mut ctx) = summarize(space, evaluator, algo.name(), args.seed, study.run());
+    if args.minimize {
+        // The study's best is the smallest objective; the reference ranks reports largest
+        // first, which says nothing about a minimised objective's architecture.
+        summary.best = study.best().map(|r| {
+            let e = r.result.as_ref().expect("best is a success");
+            seminas::report::BestArch {
+                arch: space.to_json(&r.arch),
+                objective: e.objective,
+                report: e.report,
+                rank: None,
+            }
+        });
+        summary.regret = None;
+        ctx.best_text = study.best().map(|r| space.format(&r.arch));
+    }
     if let Some(store) = study.store() {
         study
             .write_results(&summary)

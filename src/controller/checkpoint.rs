@@ -95,11 +95,17 @@ impl Controller {
             path: path.display().to_string(),
             source,
         })?;
+        Self::from_safetensors(&bytes, &path.display().to_string())
+    }
+
+    /// Reads a controller from the bytes of a file written by [`Controller::save`] (as the run
+    /// store keeps it); `origin` names them in errors.
+    pub fn from_safetensors(bytes: &[u8], origin: &str) -> Result<Self, ControllerError> {
         let fmt_err = |reason: String| ControllerError::Format {
-            path: path.display().to_string(),
+            path: origin.to_string(),
             reason,
         };
-        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| fmt_err(e.to_string()))?;
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| fmt_err(e.to_string()))?;
         let meta = header
             .metadata()
             .clone()
@@ -122,7 +128,7 @@ impl Controller {
         let step: u64 = get("adam_step")?
             .parse()
             .map_err(|e| fmt_err(format!("adam_step: {e}")))?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| fmt_err(e.to_string()))?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| fmt_err(e.to_string()))?;
         let read = |name: &str, shape: &[usize]| -> Result<Vec<f32>, ControllerError> {
             let t = st
                 .tensor(name)

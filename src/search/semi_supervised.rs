@@ -33,6 +33,31 @@ pub fn sample_unlabelled<S: SearchSpace>(
     pool
 }
 
+/// Labels `unlabelled` with the controller's predictor and builds the self-training set: the
+/// evaluated pairs `(seqs, targets)` repeated `upsample` times (at least once) followed by the
+/// pseudo-labelled sequences. Returns `(pseudo-labels, sequences, targets)`.
+pub(crate) fn pseudo_labelled_set(
+    controller: &Controller,
+    (seqs, targets): (&[Vec<u32>], &[f32]),
+    unlabelled: &[Vec<u32>],
+    upsample: usize,
+) -> (Vec<f32>, Vec<Vec<u32>>, Vec<f32>) {
+    let labels = if unlabelled.is_empty() {
+        Vec::new()
+    } else {
+        controller.predict(unlabelled)
+    };
+    let mut all_seqs = Vec::with_capacity(seqs.len() * upsample.max(1) + unlabelled.len());
+    let mut all_targets = Vec::with_capacity(all_seqs.capacity());
+    for _ in 0..upsample.max(1) {
+        all_seqs.extend(seqs.iter().cloned());
+        all_targets.extend_from_slice(targets);
+    }
+    all_seqs.extend(unlabelled.iter().cloned());
+    all_targets.extend_from_slice(&labels);
+    (labels, all_seqs, all_targets)
+}
+
 /// Labels `unlabelled` with the controller's predictor, then (when `epochs > 0`) trains the
 /// controller for `epochs` on the evaluated pairs `(seqs, targets)` repeated `upsample` times
 /// plus the pseudo-labelled sequences. Returns the pseudo-labels, or `None` when the
@@ -46,23 +71,17 @@ pub(super) fn self_train(
     rng: &mut Rng,
     failures: &mut usize,
 ) -> Option<Vec<f32>> {
-    let labels = if unlabelled.is_empty() {
-        Vec::new()
-    } else {
-        controller.predict(unlabelled)
-    };
-    if epochs > 0 {
-        let mut all_seqs = Vec::with_capacity(seqs.len() * upsample.max(1) + unlabelled.len());
-        let mut all_targets = Vec::with_capacity(all_seqs.capacity());
-        for _ in 0..upsample.max(1) {
-            all_seqs.extend(seqs.iter().cloned());
-            all_targets.extend_from_slice(targets);
-        }
-        all_seqs.extend(unlabelled.iter().cloned());
-        all_targets.extend_from_slice(&labels);
-        if !super::recover::train(controller, (&all_seqs, &all_targets, epochs), rng, failures) {
-            return None;
-        }
+    if epochs == 0 {
+        return Some(if unlabelled.is_empty() {
+            Vec::new()
+        } else {
+            controller.predict(unlabelled)
+        });
+    }
+    let (labels, all_seqs, all_targets) =
+        pseudo_labelled_set(controller, (seqs, targets), unlabelled, upsample);
+    if !super::recover::train(controller, (&all_seqs, &all_targets, epochs), rng, failures) {
+        return None;
     }
     Some(labels)
 }

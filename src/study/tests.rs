@@ -259,7 +259,7 @@ fn a_finished_study_is_extended_by_more_queries() {
     step(&mut study);
     assert_eq!(study.trials().len(), 10);
     assert_eq!(study.status(), StudyStatus::Finished(StopReason::Budget));
-    study.extend(5);
+    study.extend(5).unwrap();
     step(&mut study);
     assert_eq!(study.trials().len(), 15);
 }
@@ -320,5 +320,48 @@ fn a_stored_study_dropped_at_any_point_reopens_without_losing_or_repeating_trial
     // Other settings are refused.
     let other = Study::open_or_create(Nb201Space::new(), settings(Algo::Re, 24, 5), &dir);
     assert!(matches!(other, Err(StudyError::Mismatch { .. })));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_stored_study_keeps_its_extension_when_reopened() {
+    let space = Nb201Space::new();
+    let bench = bench();
+    let dir = tempdir("extend");
+    let s = || settings(Algo::Re, 6, 2);
+    let drain = |study: &mut Study<Nb201Space>, max: usize| {
+        for _ in 0..max {
+            let Some(trial) = study.ask().unwrap() else {
+                break;
+            };
+            let outcome = evaluate(&bench, &space, &trial.arch);
+            tell(study, trial.number, outcome);
+        }
+    };
+    let uninterrupted = {
+        let mut study = Study::new(Nb201Space::new(), s());
+        drain(&mut study, 100);
+        study.extend(4).unwrap();
+        drain(&mut study, 100);
+        study
+            .trials()
+            .iter()
+            .map(|r| r.key.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(uninterrupted.len(), 10);
+    {
+        let mut study = Study::open_or_create(Nb201Space::new(), s(), &dir).unwrap();
+        drain(&mut study, 100);
+        assert_eq!(study.status(), StudyStatus::Finished(StopReason::Budget));
+        study.extend(4).unwrap();
+        drain(&mut study, 1);
+        assert_eq!(study.trials().len(), 7);
+    }
+    let mut study = Study::open_or_create(Nb201Space::new(), s(), &dir).unwrap();
+    drain(&mut study, 100);
+    let keys: Vec<String> = study.trials().iter().map(|r| r.key.clone()).collect();
+    assert_eq!(keys, uninterrupted);
+    drop(study);
     std::fs::remove_dir_all(&dir).unwrap();
 }
