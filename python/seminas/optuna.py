@@ -186,6 +186,8 @@ class SemiNASSampler(BaseSampler):
         self._lock = threading.Lock()
         self._codecs: "OrderedDict[Tuple[Tuple[str, str], ...], _Codec]" = OrderedDict()
         self._warned: set = set()
+        # Trial number -> the proposal given to it (dropped when the trial fails).
+        self._reserved: Dict[int, Tuple[_Codec, List[int]]] = {}
 
     def __repr__(self) -> str:
         return f"SemiNASSampler(seed={self._seed}, algo={self._algo!r})"
@@ -246,10 +248,25 @@ class SemiNASSampler(BaseSampler):
                 avoid.append(arch)
         startup = len(complete) < self._n_startup
         seed = _derive_seed(self._seed, trial.number)
-        indices = codec.proposer.propose(seed, startup, complete, avoid)
+        # What this sampler gave other trials is reserved: a trial sampled in another thread
+        # may not be in the storage's snapshot read above (its objective has not suggested its
+        # parameters yet, or it finished since).
+        taken = {tuple(a) for a, _ in complete} | {tuple(a) for a in avoid}
+        while True:
+            with self._lock:
+                reserved = [r for r in self._reserved_for(codec, trial.number) if tuple(r) not in taken]
+            indices = codec.proposer.propose(seed, startup, complete, avoid + reserved)
+            with self._lock:
+                if indices is None or indices not in self._reserved_for(codec, trial.number):
+                    if indices is not None:
+                        self._reserved[trial.number] = (codec, indices)
+                    break
         if indices is None:
             return {}  # every combination is taken: the fallback samples
         return codec.decode(indices)
+
+    def _reserved_for(self, codec: _Codec, number: int) -> List[List[int]]:
+        return [i for n, (c, i) in self._reserved.items() if c is codec and n != number]
 
     def sample_independent(
         self,
@@ -285,6 +302,10 @@ class SemiNASSampler(BaseSampler):
         state: TrialState,
         values: Optional[Sequence[float]],
     ) -> None:
+        if state == TrialState.FAIL:
+            # A failed trial is as if deleted: its parameters may be proposed again.
+            with self._lock:
+                self._reserved.pop(trial.number, None)
         if self._fallback is not None:
             self._fallback.after_trial(study, trial, state, values)
 
