@@ -107,10 +107,12 @@ def overhead(table, algo, trials):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=20)
+    p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--algo", default="seminas-ens")
     p.add_argument("--seminas-bin", default=os.environ.get("SEMINAS_BIN", "target/release/seminas"))
     p.add_argument("--samplers", default="seminas,cli,tpe,random")
+    p.add_argument("--no-overhead", action="store_true", help="skip the per-trial overhead")
     a = p.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     table = seminas.benchmarks.nb201()
@@ -119,11 +121,12 @@ def main():
         for ops in itertools.product(OPS, repeat=len(EDGES))
     )
     print(f"seminas {seminas.__version__}, optuna {optuna.__version__}, Python {sys.version.split()[0]}")
-    print(f"NB201 CIFAR-10, {a.trials} trials, seeds 0-{a.seeds - 1}, algo {a.algo}; "
+    print(f"NB201 CIFAR-10, {a.trials} trials, seeds {a.first_seed}-{a.first_seed + a.seeds - 1}, algo {a.algo}; "
           f"table's best test accuracy {best_test}")
-    print(f"\nper-trial overhead (sampler + Optuna, in-memory storage, {a.trials} trials, seed 0):")
-    for name, ms in overhead(table, a.algo, a.trials):
-        print(f"  {name:8} {ms:8.2f} ms/trial")
+    if not a.no_overhead:
+        print(f"\nper-trial overhead (sampler + Optuna, in-memory storage, {a.trials} trials, seed 0):")
+        for name, ms in overhead(table, a.algo, a.trials):
+            print(f"  {name:8} {ms:8.2f} ms/trial")
     labels = {
         "seminas": f"SemiNASSampler(algo={a.algo})",
         "cli": f"seminas search --algo {a.algo}",
@@ -133,7 +136,7 @@ def main():
     print(f"\n{'sampler':40} {'test acc':>9} {'valid acc':>9} {'hit':>5} {'distinct':>8} {'s/run':>6}")
     for name in a.samplers.split(","):
         runs = []
-        for seed in range(a.seeds):
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
             if name == "cli":
                 runs.append(cli_run(a.seminas_bin, seed, a.trials, a.algo))
             else:

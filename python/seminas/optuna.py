@@ -248,14 +248,24 @@ class SemiNASSampler(BaseSampler):
                 avoid.append(arch)
         startup = len(complete) < self._n_startup
         seed = _derive_seed(self._seed, trial.number)
+        k = codec.proposer.round_size
+        this_round: List[List[int]] = []
+        if not startup and k > 1:
+            # Rounds as in `seminas search`: the predictor is fitted on the results known when
+            # the round began, with the same seed, so the round's choices are the same at each
+            # of its trials, and a trial takes the first of them not evaluated yet.
+            start = self._n_startup + (len(complete) - self._n_startup) // k * k
+            this_round = [a for a, _ in complete[start:]]
+            complete = complete[:start]
+            seed = _derive_seed(self._seed, "round", start)
         # What this sampler gave other trials is reserved: a trial sampled in another thread
         # may not be in the storage's snapshot read above (its objective has not suggested its
         # parameters yet, or it finished since).
-        taken = {tuple(a) for a, _ in complete} | {tuple(a) for a in avoid}
+        taken = {tuple(a) for a, _ in complete} | {tuple(a) for a in avoid + this_round}
         while True:
             with self._lock:
                 reserved = [r for r in self._reserved_for(codec, trial.number) if tuple(r) not in taken]
-            indices = codec.proposer.propose(seed, startup, complete, avoid + reserved)
+            indices = codec.proposer.propose(seed, startup, complete, avoid + reserved, this_round)
             with self._lock:
                 if indices is None or indices not in self._reserved_for(codec, trial.number):
                     if indices is not None:

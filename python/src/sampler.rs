@@ -14,8 +14,8 @@ use pyo3::prelude::*;
 use seminas::rng::rng_for;
 use seminas::search::pool::ENUMERATE_LIMIT;
 use seminas::search::{
-    Algo, AlgoConfig, AlgoOverrides, Feedback, RandomSearch, Searcher, SemiNasEns,
-    SemiNasEnsConfig,
+    Algo, AlgoConfig, AlgoOverrides, Feedback, RandomSearch, Searcher, SemiNasConfig,
+    SemiNasEns, SemiNasEnsConfig,
 };
 use seminas::space::{CategoricalArch, CategoricalSpace, Position, SearchSpace};
 
@@ -57,12 +57,11 @@ impl Proposer {
             return Box::new(RandomSearch::new(rng_for(seed, "sampler-startup")));
         }
         match self.algo {
-            // The random phase is the sampler's startup; every call is one round that
-            // proposes one architecture, scored among those not yet evaluated.
+            // The random phase is the sampler's startup; every call is one round, whose
+            // first proposal not evaluated yet is the answer (see `round_size`).
             Algo::SemiNasEns => Box::new(SemiNasEns::<CategoricalArch>::new(
                 SemiNasEnsConfig {
                     init: 0,
-                    per_round: 1,
                     ..SemiNasEnsConfig::for_budget(self.budget)
                 },
                 rng_for(seed, "searcher"),
@@ -121,11 +120,31 @@ impl Proposer {
         self.space.size()
     }
 
+    /// Architectures the algorithm chooses per round from one fit of its predictor, as in
+    /// `seminas search` with the same budget (1 for the algorithms without rounds).
+    #[getter]
+    fn round_size(&self) -> usize {
+        match self.algo {
+            Algo::SemiNasEns => SemiNasEnsConfig::for_budget(self.budget).per_round,
+            Algo::Nao | Algo::SemiNas => {
+                let base = self
+                    .config
+                    .seminas_preset
+                    .clone()
+                    .unwrap_or_else(|| SemiNasConfig::for_budget(self.budget));
+                self.config.seminas.apply(base).per_round
+            }
+            _ => 1,
+        }
+        .max(1)
+    }
+
     /// The next architecture (choice indices), or None when every architecture is evaluated
     /// or avoided. `complete`: evaluated architectures with their objective (larger is better),
     /// in the order they were evaluated; `avoid`: architectures not to propose (pruned or
-    /// running); `startup`: draw at random instead of asking the algorithm. Deterministic in
-    /// its arguments.
+    /// running); `round`: architectures of the current round evaluated since `complete`
+    /// (not learnt, not proposed: the round's next choice is wanted); `startup`: draw at
+    /// random instead of asking the algorithm. Deterministic in its arguments.
     fn propose(
         &self,
         py: Python<'_>,
@@ -133,6 +152,7 @@ impl Proposer {
         startup: bool,
         complete: Vec<(Vec<u16>, f64)>,
         avoid: Vec<Vec<u16>>,
+        round: Vec<Vec<u16>>,
     ) -> PyResult<Option<Vec<u16>>> {
         let complete = complete
             .into_iter()
@@ -143,11 +163,13 @@ impl Proposer {
                 Ok((self.arch(c)?, v))
             })
             .collect::<PyResult<Vec<_>>>()?;
-        let avoid = avoid
-            .into_iter()
-            .map(|c| self.arch(c))
-            .collect::<PyResult<Vec<_>>>()?;
-        let out = py.detach(|| self.propose_arch(seed, startup, &complete, &avoid));
+        let archs = |list: Vec<Vec<u16>>| {
+            list.into_iter()
+                .map(|c| self.arch(c))
+                .collect::<PyResult<Vec<_>>>()
+        };
+        let (avoid, round) = (archs(avoid)?, archs(round)?);
+        let out = py.detach(|| self.propose_arch(seed, startup, &complete, &avoid, &round));
         Ok(out.map(|a| a.0.into_vec()))
     }
 }
@@ -159,12 +181,14 @@ impl Proposer {
         startup: bool,
         complete: &[(CategoricalArch, f64)],
         avoid: &[CategoricalArch],
+        round: &[CategoricalArch],
     ) -> Option<CategoricalArch> {
         let mut known: HashMap<&CategoricalArch, f64> = HashMap::new();
         for (a, v) in complete {
             known.entry(a).or_insert(*v);
         }
         let avoided: HashSet<&CategoricalArch> = avoid.iter().collect();
+        let in_round: HashSet<&CategoricalArch> = round.iter().collect();
         // What is left, when the space can be listed: the pool SemiNAS-Ens scores and the
         // set a stuck searcher falls back to.
         let left: Option<Arc<[CategoricalArch]>> = self.all.as_ref().map(|all| {
@@ -185,26 +209,39 @@ impl Proposer {
         for a in avoid {
             searcher.tell(&self.space, a, Feedback::NotEvaluable);
         }
-        for _ in 0..MAX_FREE_ASKS {
-            let Some(a) = searcher.ask(&self.space, 1).into_iter().next() else {
+        let size = self.round_size();
+        let mut asked = 0;
+        while asked < MAX_FREE_ASKS {
+            let proposals = searcher.ask(&self.space, size);
+            if proposals.is_empty() {
                 break;
-            };
-            if let Some(v) = known.get(&a) {
-                // A repeat costs nothing, as in a search; the searcher hears its result.
-                searcher.tell(&self.space, &a, Feedback::Objective(*v));
-            } else if avoided.contains(&a) {
-                searcher.tell(&self.space, &a, Feedback::NotEvaluable);
-            } else {
-                return Some(a);
+            }
+            asked += proposals.len();
+            for a in proposals {
+                if let Some(v) = known.get(&a) {
+                    // A repeat costs nothing, as in a search; the searcher hears its result.
+                    searcher.tell(&self.space, &a, Feedback::Objective(*v));
+                } else if avoided.contains(&a) {
+                    searcher.tell(&self.space, &a, Feedback::NotEvaluable);
+                } else if !in_round.contains(&a) {
+                    return Some(a);
+                }
             }
         }
         // The searcher is exhausted or stuck on known architectures: a random one of those left.
+        let free = |a: &CategoricalArch| {
+            !known.contains_key(a) && !avoided.contains(a) && !in_round.contains(a)
+        };
         match &left {
-            Some(left) => Some(left[(splitmix64(seed) % left.len() as u64) as usize].clone()),
+            Some(left) => {
+                let left: Vec<&CategoricalArch> = left.iter().filter(|a| free(a)).collect();
+                (!left.is_empty())
+                    .then(|| left[(splitmix64(seed) % left.len() as u64) as usize].clone())
+            }
             None => {
                 let mut random = RandomSearch::new(rng_for(seed, "sampler-stuck"));
                 while let Some(a) = random.draw(&self.space) {
-                    if !known.contains_key(&a) && !avoided.contains(&a) {
+                    if free(&a) {
                         return Some(a);
                     }
                 }
