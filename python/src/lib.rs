@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+mod sampler;
+
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -467,6 +469,7 @@ fn _seminas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Table>()?;
     m.add_class::<RawPredictor>()?;
     m.add_function(wrap_pyfunction!(predictor_space, m)?)?;
+    m.add_class::<sampler::Proposer>()?;
     m.add_function(wrap_pyfunction!(toml_to_json, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

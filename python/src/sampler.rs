@@ -1,0 +1,260 @@
+//! `seminas._seminas.Proposer`: one proposal of a search algorithm from a history, for the
+//! Optuna sampler (`seminas/optuna.py`). Each call builds a fresh searcher seeded by the
+//! caller, tells it every complete result, and asks until it proposes an architecture that is
+//! neither evaluated nor to be avoided (pruned or running trials). Nothing is kept between
+//! calls, so a study resumed in another process, or sampled from several threads at once,
+//! gets what one uninterrupted process would get for the same history.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use seminas::rng::rng_for;
+use seminas::search::pool::ENUMERATE_LIMIT;
+use seminas::search::{
+    Algo, AlgoConfig, AlgoOverrides, Feedback, RandomSearch, Searcher, SemiNasConfig,
+    SemiNasEns, SemiNasEnsConfig,
+};
+use seminas::space::{CategoricalArch, CategoricalSpace, Position, SearchSpace};
+
+/// Proposals of a searcher that cost nothing (known or avoided) before the proposer gives
+/// up on it and draws at random among the architectures left.
+const MAX_FREE_ASKS: usize = 1000;
+
+fn value_error(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// Proposes architectures of a categorical space (positions of choice indices) with one of
+/// the seminas algorithms.
+#[pyclass(module = "seminas._seminas", frozen)]
+pub struct Proposer {
+    space: CategoricalSpace,
+    algo: Algo,
+    config: AlgoConfig,
+    budget: usize,
+    /// Every architecture, when the space is small enough to list.
+    all: Option<Arc<[CategoricalArch]>>,
+}
+
+impl Proposer {
+    fn arch(&self, choices: Vec<u16>) -> PyResult<CategoricalArch> {
+        let arch = CategoricalArch(choices.into());
+        self.space.validate(&arch).map_err(value_error)?;
+        Ok(arch)
+    }
+
+    /// The searcher of the model phase (`startup`: random search).
+    fn searcher(
+        &self,
+        seed: u64,
+        startup: bool,
+        pool: Option<Arc<[CategoricalArch]>>,
+    ) -> Box<dyn Searcher<CategoricalSpace>> {
+        if startup {
+            return Box::new(RandomSearch::new(rng_for(seed, "sampler-startup")));
+        }
+        match self.algo {
+            // The random phase is the sampler's startup; every call is one round, whose
+            // first proposal not evaluated yet is the answer (see `round_size`).
+            Algo::SemiNasEns => Box::new(SemiNasEns::<CategoricalArch>::new(
+                SemiNasEnsConfig {
+                    init: 0,
+                    ..SemiNasEnsConfig::for_budget(self.budget)
+                },
+                rng_for(seed, "searcher"),
+                pool,
+            )),
+            Algo::Nao | Algo::SemiNas => {
+                let mut config = self.config.clone();
+                config.seminas.init = Some(0);
+                self.algo.build(&self.space, seed, self.budget, &config)
+            }
+            algo => algo.build(&self.space, seed, self.budget, &self.config),
+        }
+    }
+}
+
+#[pymethods]
+impl Proposer {
+    /// `choices`: the names of each position's choices (position `i` is named `p{i}`).
+    /// `algo`, `budget` and `settings` (JSON) as `seminas.Study` takes them.
+    #[new]
+    fn new(
+        py: Python<'_>,
+        choices: Vec<Vec<String>>,
+        algo: &str,
+        budget: usize,
+        settings: &str,
+    ) -> PyResult<Self> {
+        let algo: Algo = algo.parse().map_err(value_error)?;
+        let overrides: AlgoOverrides = serde_json::from_str(settings).map_err(value_error)?;
+        let config = overrides.config().map_err(value_error)?;
+        if budget == 0 {
+            return Err(value_error("budget must be at least 1"));
+        }
+        let positions = choices
+            .into_iter()
+            .enumerate()
+            .map(|(i, choices)| Position {
+                name: format!("p{i}"),
+                choices,
+            })
+            .collect();
+        let space = CategoricalSpace::new("optuna", positions).map_err(value_error)?;
+        let all = py.detach(|| space.enumerate(ENUMERATE_LIMIT).map(Arc::from));
+        Ok(Self {
+            space,
+            algo,
+            config,
+            budget,
+            all,
+        })
+    }
+
+    /// Number of architectures.
+    #[getter]
+    fn cardinality(&self) -> u128 {
+        self.space.size()
+    }
+
+    /// Architectures the algorithm chooses per round from one fit of its predictor, as in
+    /// `seminas search` with the same budget (1 for the algorithms without rounds).
+    #[getter]
+    fn round_size(&self) -> usize {
+        match self.algo {
+            Algo::SemiNasEns => SemiNasEnsConfig::for_budget(self.budget).per_round,
+            Algo::Nao | Algo::SemiNas => {
+                let base = self
+                    .config
+                    .seminas_preset
+                    .clone()
+                    .unwrap_or_else(|| SemiNasConfig::for_budget(self.budget));
+                self.config.seminas.apply(base).per_round
+            }
+            _ => 1,
+        }
+        .max(1)
+    }
+
+    /// The next architecture (choice indices), or None when every architecture is evaluated
+    /// or avoided. `complete`: evaluated architectures with their objective (larger is better),
+    /// in the order they were evaluated; `avoid`: architectures not to propose (pruned or
+    /// running); `round`: architectures of the current round evaluated since `complete`
+    /// (not learnt, not proposed: the round's next choice is wanted); `startup`: draw at
+    /// random instead of asking the algorithm. Deterministic in its arguments.
+    fn propose(
+        &self,
+        py: Python<'_>,
+        seed: u64,
+        startup: bool,
+        complete: Vec<(Vec<u16>, f64)>,
+        avoid: Vec<Vec<u16>>,
+        round: Vec<Vec<u16>>,
+    ) -> PyResult<Option<Vec<u16>>> {
+        let complete = complete
+            .into_iter()
+            .map(|(c, v)| {
+                if !v.is_finite() {
+                    return Err(value_error(format!("objective {v} is not finite")));
+                }
+                Ok((self.arch(c)?, v))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let archs = |list: Vec<Vec<u16>>| {
+            list.into_iter()
+                .map(|c| self.arch(c))
+                .collect::<PyResult<Vec<_>>>()
+        };
+        let (avoid, round) = (archs(avoid)?, archs(round)?);
+        let out = py.detach(|| self.propose_arch(seed, startup, &complete, &avoid, &round));
+        Ok(out.map(|a| a.0.into_vec()))
+    }
+}
+
+impl Proposer {
+    fn propose_arch(
+        &self,
+        seed: u64,
+        startup: bool,
+        complete: &[(CategoricalArch, f64)],
+        avoid: &[CategoricalArch],
+        round: &[CategoricalArch],
+    ) -> Option<CategoricalArch> {
+        let mut known: HashMap<&CategoricalArch, f64> = HashMap::new();
+        for (a, v) in complete {
+            known.entry(a).or_insert(*v);
+        }
+        let avoided: HashSet<&CategoricalArch> = avoid.iter().collect();
+        let in_round: HashSet<&CategoricalArch> = round.iter().collect();
+        // What is left, when the space can be listed: the pool SemiNAS-Ens scores and the
+        // set a stuck searcher falls back to.
+        let left: Option<Arc<[CategoricalArch]>> = self.all.as_ref().map(|all| {
+            all.iter()
+                .filter(|a| !known.contains_key(a) && !avoided.contains(a))
+                .cloned()
+                .collect()
+        });
+        if let Some(left) = &left
+            && left.is_empty()
+        {
+            return None;
+        }
+        let mut searcher = self.searcher(seed, startup, left.clone());
+        for (a, v) in complete {
+            searcher.tell(&self.space, a, Feedback::Objective(*v));
+        }
+        for a in avoid {
+            searcher.tell(&self.space, a, Feedback::NotEvaluable);
+        }
+        let size = self.round_size();
+        let mut asked = 0;
+        while asked < MAX_FREE_ASKS {
+            let proposals = searcher.ask(&self.space, size);
+            if proposals.is_empty() {
+                break;
+            }
+            asked += proposals.len();
+            for a in proposals {
+                if let Some(v) = known.get(&a) {
+                    // A repeat costs nothing, as in a search; the searcher hears its result.
+                    searcher.tell(&self.space, &a, Feedback::Objective(*v));
+                } else if avoided.contains(&a) {
+                    searcher.tell(&self.space, &a, Feedback::NotEvaluable);
+                } else if !in_round.contains(&a) {
+                    return Some(a);
+                }
+            }
+        }
+        // The searcher is exhausted or stuck on known architectures: a random one of those left.
+        let free = |a: &CategoricalArch| {
+            !known.contains_key(a) && !avoided.contains(a) && !in_round.contains(a)
+        };
+        match &left {
+            Some(left) => {
+                let left: Vec<&CategoricalArch> = left.iter().filter(|a| free(a)).collect();
+                (!left.is_empty())
+                    .then(|| left[(splitmix64(seed) % left.len() as u64) as usize].clone())
+            }
+            None => {
+                let mut random = RandomSearch::new(rng_for(seed, "sampler-stuck"));
+                while let Some(a) = random.draw(&self.space) {
+                    if free(&a) {
+                        return Some(a);
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A well-mixed 64-bit hash of `x` (SplitMix64's finaliser), for one seeded pick.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
