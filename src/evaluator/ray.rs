@@ -11,6 +11,10 @@
 //! handful of status codes, which is ~200 lines here against a new dependency tree that CI
 //! would have to fetch. TLS is deliberately not supported: the dashboard serves plain HTTP.
 
+mod error;
+mod http;
+mod logs;
+
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -18,6 +22,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 /// Largest response accepted: job logs can be long, but not unbounded.
+pub use error::RayError;
+use http::{Answer, Failure, is_complete, parse_response, snippet};
+pub use logs::{extract_between, last_marked_line};
+
 const MAX_RESPONSE_BYTES: u64 = 64 << 20;
 
 /// The lifecycle state of a Ray job, as the Jobs API spells it (`PENDING`, `RUNNING`, ...).
@@ -91,172 +99,6 @@ pub struct FinishedJob {
     pub logs: String,
 }
 
-/// Everything that can go wrong talking to a Ray head. Every message names the head's address
-/// and the submission id concerned (`-` for requests about no particular job).
-#[derive(Debug, thiserror::Error)]
-pub enum RayError {
-    /// The address is not `http://HOST:PORT`.
-    #[error(
-        "invalid Ray address {address:?}: {reason} (expected http://HOST:PORT, \
-         e.g. http://127.0.0.1:8265, the head's dashboard)"
-    )]
-    BadAddress {
-        /// The address as given.
-        address: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The submission id cannot be used (it goes into URL paths unescaped).
-    #[error(
-        "invalid Ray submission id {submission_id:?} for {address}: use 1 to 128 ASCII letters, \
-         digits, '-', '_' or '.'"
-    )]
-    BadSubmissionId {
-        /// The head's address.
-        address: String,
-        /// The id as given.
-        submission_id: String,
-    },
-    /// No connection could be made (or it broke) after every retry.
-    #[error(
-        "Ray head {address} unreachable (job {submission_id}) after {attempts} attempts: {source}"
-    )]
-    Unreachable {
-        /// The head's address.
-        address: String,
-        /// The job concerned.
-        submission_id: String,
-        /// How many times the request was tried.
-        attempts: u32,
-        /// The last connection error.
-        #[source]
-        source: io::Error,
-    },
-    /// A job with this submission id already exists on the head (usually: submitted before a
-    /// resume); follow it instead of submitting again.
-    #[error("job {submission_id} already exists on Ray head {address}")]
-    AlreadyExists {
-        /// The head's address.
-        address: String,
-        /// The job concerned.
-        submission_id: String,
-    },
-    /// The head does not know this job.
-    #[error("job {submission_id} not found on Ray head {address}")]
-    NotFound {
-        /// The head's address.
-        address: String,
-        /// The job concerned.
-        submission_id: String,
-    },
-    /// The job existed and then disappeared (deleted, or the head restarted) before it finished.
-    #[error(
-        "job {submission_id} vanished from Ray head {address} (last seen {last_status}) \
-         before it finished"
-    )]
-    Vanished {
-        /// The head's address.
-        address: String,
-        /// The job concerned.
-        submission_id: String,
-        /// The last state seen before it disappeared.
-        last_status: JobStatus,
-    },
-    /// The job did not finish in time; a stop was requested.
-    #[error(
-        "job {submission_id} on Ray head {address} timed out after {:.1} s{}",
-        .timeout.as_secs_f64(), stop_note(.stop_error)
-    )]
-    Timeout {
-        /// The head's address.
-        address: String,
-        /// The job concerned.
-        submission_id: String,
-        /// The time limit that passed.
-        timeout: Duration,
-        /// Why the stop request failed, if it did.
-        stop_error: Option<String>,
-    },
-    /// The head answered with an HTTP status this operation does not expect.
-    #[error(
-        "Ray head {address} answered {operation} of job {submission_id} with HTTP {status}: {body}"
-    )]
-    Http {
-        /// The head's address.
-        address: String,
-        /// The job concerned.
-        submission_id: String,
-        /// What was asked (`submit`, `status`, ...).
-        operation: &'static str,
-        /// The HTTP status code.
-        status: u16,
-        /// The start and end of the answer's body.
-        body: String,
-    },
-    /// The answer could not be understood (not HTTP, truncated, malformed JSON, missing field).
-    #[error(
-        "Ray head {address} sent a malformed answer to {operation} of job {submission_id}: {detail}"
-    )]
-    BadResponse {
-        /// The head's address.
-        address: String,
-        /// The job concerned.
-        submission_id: String,
-        /// What was asked (`submit`, `status`, ...).
-        operation: &'static str,
-        /// What was wrong with it.
-        detail: String,
-    },
-}
-
-fn stop_note(stop_error: &Option<String>) -> String {
-    match stop_error {
-        None => " (stop requested)".to_string(),
-        Some(e) => format!(" (and could not be stopped: {e})"),
-    }
-}
-
-/// Returns the text between the last line that is exactly `begin` and the first line after it
-/// that is exactly `end` (lines compared without surrounding whitespace), trimmed. `None` when
-/// there is no such `begin` line, or when the last one has no `end` line after it (a truncated
-/// block: an earlier, complete one is not trusted either, since the job went on to write
-/// another).
-///
-/// Markers count only as whole lines because Ray also writes the entrypoint command itself into
-/// the log (`Running entrypoint for job ...: <command>`), at any point, markers and all. Ray
-/// writes that line concurrently with the job's output, so it can land inside a multi-line
-/// block; [`last_marked_line`] with a one-line result avoids that.
-pub fn extract_between<'a>(logs: &'a str, begin: &str, end: &str) -> Option<&'a str> {
-    let lines = lines_with_offsets(logs);
-    let b = lines.iter().rposition(|(_, line)| line.trim() == begin)?;
-    let start = lines[b].0 + lines[b].1.len();
-    let e = lines[b + 1..].iter().find(|(_, line)| line.trim() == end)?;
-    Some(logs[start..e.0].trim())
-}
-
-/// The rest of the last line of `logs` that starts with `marker`, trimmed: the job prints
-/// `MARKER {"objective": ...}` as one line, which nothing else can split. Lines that merely
-/// contain the marker (such as Ray's echo of the entrypoint command) do not count.
-pub fn last_marked_line<'a>(logs: &'a str, marker: &str) -> Option<&'a str> {
-    logs.lines()
-        .rev()
-        .find_map(|line| line.strip_prefix(marker))
-        .map(str::trim)
-}
-
-/// Each line of `text` (without its line ending) with its byte offset.
-fn lines_with_offsets(text: &str) -> Vec<(usize, &str)> {
-    let mut offset = 0;
-    text.split_inclusive('\n')
-        .map(|raw| {
-            let line = raw.trim_end_matches(['\n', '\r']);
-            let item = (offset, line);
-            offset += raw.len();
-            item
-        })
-        .collect()
-}
-
 /// A blocking client for one Ray head's Job Submission REST API.
 #[derive(Debug, Clone)]
 pub struct RayClient {
@@ -269,18 +111,6 @@ pub struct RayClient {
     connect_timeout: Duration,
     io_timeout: Duration,
     entrypoint_num_gpus: Option<f64>,
-}
-
-/// A raw answer: status code and body.
-struct Answer {
-    status: u16,
-    body: String,
-}
-
-/// Why one HTTP exchange failed: `Io` is worth retrying, `Malformed` is not.
-enum Failure {
-    Io(io::Error),
-    Malformed(String),
 }
 
 impl RayClient {
@@ -769,122 +599,6 @@ impl RayClient {
         }
         parse_response(&raw).map_err(Failure::Malformed)
     }
-}
-
-/// Whether `raw` holds a whole response whose length its header gives (Content-Length, or a
-/// chunked body's last chunk); without either, only EOF ends it.
-fn is_complete(raw: &[u8]) -> bool {
-    let Some(head_end) = find(raw, b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
-    let body = &raw[head_end + 4..];
-    for line in head.split("\r\n").skip(1) {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        match name.trim() {
-            "content-length" => return value.trim().parse().is_ok_and(|n: usize| body.len() >= n),
-            // Cheap test first: the decoder runs only once the last chunk may have arrived.
-            "transfer-encoding" if value.contains("chunked") => {
-                return body.ends_with(b"\r\n\r\n") && decode_chunked(body).is_ok();
-            }
-            _ => {}
-        }
-    }
-    false
-}
-
-/// Parses a whole HTTP/1.x response (the server closed the connection after it).
-fn parse_response(raw: &[u8]) -> Result<Answer, String> {
-    let head_end = find(raw, b"\r\n\r\n")
-        .ok_or_else(|| format!("truncated HTTP header ({} bytes, no blank line)", raw.len()))?;
-    let head = String::from_utf8_lossy(&raw[..head_end]);
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let mut parts = status_line.split_whitespace();
-    let status = match (parts.next(), parts.next()) {
-        (Some(v), Some(code)) if v.starts_with("HTTP/1.") => code.parse::<u16>().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| format!("not an HTTP status line: {:?}", snippet(status_line)))?;
-
-    let mut content_length = None;
-    let mut chunked = false;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(format!("bad HTTP header line {:?}", snippet(line)));
-        };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            content_length = Some(
-                value
-                    .parse::<usize>()
-                    .map_err(|_| format!("bad Content-Length {value:?}"))?,
-            );
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value.to_ascii_lowercase().contains("chunked");
-        }
-    }
-
-    let rest = &raw[head_end + 4..];
-    let body = if chunked {
-        decode_chunked(rest)?
-    } else if let Some(len) = content_length {
-        if rest.len() < len {
-            return Err(format!(
-                "truncated body: Content-Length {len} but {} bytes arrived",
-                rest.len()
-            ));
-        }
-        rest[..len].to_vec()
-    } else {
-        rest.to_vec()
-    };
-    Ok(Answer {
-        status,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
-}
-
-fn decode_chunked(mut rest: &[u8]) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    loop {
-        let line_end =
-            find(rest, b"\r\n").ok_or("truncated chunked body: no chunk size line".to_string())?;
-        let size_text = String::from_utf8_lossy(&rest[..line_end]);
-        let size_hex = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_hex, 16)
-            .map_err(|_| format!("bad chunk size {:?}", snippet(&size_text)))?;
-        rest = &rest[line_end + 2..];
-        if size == 0 {
-            return Ok(body); // trailers, if any, are ignored
-        }
-        if rest.len() < size + 2 {
-            return Err(format!(
-                "truncated chunked body: chunk of {size} bytes, {} arrived",
-                rest.len()
-            ));
-        }
-        body.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// At most ~600 characters of `text`: its start and its end (where a traceback's cause is).
-fn snippet(text: &str) -> String {
-    let text = text.trim();
-    let chars: Vec<char> = text.chars().collect();
-    if chars.len() <= 600 {
-        return text.to_string();
-    }
-    let head: String = chars[..200].iter().collect();
-    let tail: String = chars[chars.len() - 400..].iter().collect();
-    format!("{head} [...] {tail}")
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The client against a scripted fake Ray head on 127.0.0.1 that records every request.
 
+use super::http::find;
 use super::*;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
