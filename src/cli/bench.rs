@@ -206,6 +206,13 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
         first_seed: 0,
         algo_config: args.algo.config()?,
     };
+    for algo in &config.algos {
+        for &b in &config.budgets {
+            if let Some(w) = algo.small_budget_warning(b, &config.algo_config) {
+                eprintln!("{w}");
+            }
+        }
+    }
     let mut finished = Vec::new();
     let mut journal = None;
     if let Some(dir) = &args.out {

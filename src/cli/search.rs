@@ -247,6 +247,9 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
             Direction::Maximize
         },
     };
+    if let Some(w) = algo.small_budget_warning(settings.queries, &settings.config) {
+        eprintln!("{w}");
+    }
     let own = evaluator.reseed(args.seed);
     let evaluator = own.as_ref().unwrap_or(evaluator);
     // A new run's store is made only now, once its arguments have proved valid.

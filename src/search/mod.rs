@@ -17,6 +17,7 @@ pub mod mlp;
 pub mod pool;
 pub mod random;
 mod recover;
+mod schedule;
 pub mod semi_supervised;
 pub mod seminas;
 pub mod seminas_ens;
