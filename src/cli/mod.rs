@@ -10,6 +10,7 @@ mod report;
 mod resume;
 mod search;
 mod spaces;
+mod watch;
 
 use clap::{Parser, Subcommand};
 
