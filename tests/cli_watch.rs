@@ -186,3 +186,158 @@ fn queries_jsonl_grows_while_the_search_runs_and_the_lock_goes_at_the_end() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn stdout_of(out: &Output) -> String {
+    ok(out);
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn show_and_export_a_finished_run_with_failures() {
+    let dir = tmp_dir("show");
+    // Proposals 2 and 5 fail (exit 3, no retry); the others score the architecture's length.
+    let cmd = r#"case $SEMINAS_INDEX in 2|5) echo boom >&2; exit 3;; esac; echo "{\"objective\": ${#SEMINAS_ARCH}, \"metrics\": {\"len\": ${#SEMINAS_ARCH}}}""#;
+    let out = seminas()
+        .args([
+            "search",
+            "--algo",
+            "random",
+            "--queries",
+            "12",
+            "--retries",
+            "0",
+        ])
+        .args(["--quiet", "--evaluator", cmd, "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    ok(&out);
+    let text = stdout_of(&seminas().arg("show").arg(&dir).output().unwrap());
+    assert!(text.contains(": finished\n"), "{text}");
+    assert!(text.contains("  random on nb201, seed 0"), "{text}");
+    assert!(
+        text.contains("progress: 12/12 queries, 2 failed, 0 not evaluable"),
+        "{text}"
+    );
+    assert!(text.contains("failures (2):\n  query 3: "), "{text}");
+    assert!(text.contains("boom"), "{text}");
+    let logs = dir.join("evals/000002");
+    assert!(
+        text.contains(&format!("[logs: {}]", logs.display())),
+        "{text}"
+    );
+    assert!(text.contains("best objective so far, by query:"), "{text}");
+    let shown: serde_json::Value = serde_json::from_str(&stdout_of(
+        &seminas()
+            .arg("show")
+            .arg(&dir)
+            .arg("--json")
+            .output()
+            .unwrap(),
+    ))
+    .unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(shown["state"], "finished");
+    assert_eq!(shown["queries"], 12);
+    assert_eq!(shown["failures"], 2);
+    assert_eq!(shown["best"]["objective"], summary["best"]["objective"]);
+    assert_eq!(shown["best"]["arch"], summary["best"]["arch"]);
+
+    let csv = stdout_of(&seminas().arg("export").arg(&dir).output().unwrap());
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 13, "{csv}");
+    assert!(rows[0].starts_with("n,index,status,arch,objective,report,cost_seconds,origin,"));
+    assert!(rows[0].ends_with(",evals_dir,metric:len"), "{}", rows[0]);
+    assert!(rows[3].starts_with("3,2,failed,"), "{}", rows[3]);
+    let jsonl = stdout_of(
+        &seminas()
+            .arg("export")
+            .arg(&dir)
+            .args(["--format", "jsonl"])
+            .output()
+            .unwrap(),
+    );
+    let exported: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let logged = lines(&dir.join("queries.jsonl"));
+    assert_eq!(exported.len(), 12);
+    for (e, q) in exported.iter().zip(&logged) {
+        assert_eq!(e["n"], q["n"]);
+        assert_eq!(e["arch"], q["arch"]);
+        assert_eq!(e["objective"], q["objective"]);
+        assert_eq!(e["origin"], "random");
+        assert_eq!(e["metrics"]["len"], q["objective"]);
+    }
+    assert_eq!(exported[2]["status"], "failed");
+    assert!(exported[2]["reason"].as_str().unwrap().contains("boom"));
+    // Reading left nothing behind.
+    assert!(!dir.join("run.sqlite-shm").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let missing = seminas().arg("show").arg(&dir).output().unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no run here"));
+}
+
+#[test]
+fn show_and_export_read_a_running_search_without_stopping_it() {
+    let dir = tmp_dir("show-live");
+    let mut child = seminas()
+        .args(["search", "--algo", "random", "--queries", "10", "--quiet"])
+        .args(["--evaluator", &slow_command(0.3), "--out"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut counts = Vec::new();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the search hangs"
+        );
+        if dir.join("run.sqlite").exists() {
+            let out = seminas()
+                .arg("show")
+                .arg(&dir)
+                .arg("--json")
+                .output()
+                .unwrap();
+            if out.status.success() {
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                if v["state"] == "running" {
+                    assert_eq!(v["pid"], child.id());
+                    counts.push(v["queries"].as_u64().unwrap());
+                }
+            }
+            let export = seminas().arg("export").arg(&dir).output().unwrap();
+            assert!(export.status.success());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(child.wait().unwrap().success(), "the search ends normally");
+    assert!(counts.windows(2).all(|w| w[1] >= w[0]), "{counts:?}");
+    assert!(
+        counts.iter().any(|&c| c > 0 && c < 10),
+        "a running count was seen: {counts:?}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(
+        &seminas()
+            .arg("show")
+            .arg(&dir)
+            .arg("--json")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        (v["state"].as_str(), v["queries"].as_u64()),
+        (Some("finished"), Some(10))
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

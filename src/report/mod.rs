@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod plot;
+pub mod text_plot;
 
 use std::fmt;
 use std::io::Write;

@@ -29,6 +29,9 @@ pub const DATABASE: &str = "run.sqlite";
 /// Folder of the per-evaluation work directories inside a run directory.
 pub const EVALS: &str = "evals";
 const LOCK: &str = "lock";
+
+pub mod view;
+pub use view::{RunState, RunView, TrialRow};
 /// Prefix of evaluator states in the `checkpoints` table (searcher checkpoints have none).
 const EVALUATOR_STATE: &str = "evaluator:";
 /// Version of the database layout.
