@@ -14,10 +14,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::benchmark::{Evaluation, Evaluator, Outcome};
+use crate::report::{QueryLog, RunFacts};
 use crate::search::driver::{JournalOnly, Ledger, Restored, TellError, restore_evaluator};
 use crate::search::{
-    Algo, AlgoConfig, Budget, DriveError, DriveOptions, Journal, NoJournal, QueryRecord, SearchRun,
-    Searcher, StopReason,
+    Algo, AlgoConfig, Budget, DriveError, DriveOptions, Journal, NoJournal, Phase, QueryRecord,
+    SearchRun, Searcher, StopReason,
 };
 use crate::space::{SearchSpace, SpaceError};
 use crate::store::{RunMeta, RunStore, StoreError};
@@ -171,6 +172,15 @@ pub enum StudyError {
         /// What is wrong.
         message: String,
     },
+    /// `queries.jsonl` could not be written as the study went (every result is in the run
+    /// store all the same).
+    #[error("{path}: cannot write the query log: {source}")]
+    Log {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// A search driven by its user (see the module documentation).
@@ -180,6 +190,9 @@ pub struct Study<S: SearchSpace> {
     ledger: Ledger<S::Arch>,
     store: Option<RunStore>,
     settings: StudySettings,
+    /// `queries.jsonl` of a stored study, opened (afresh) when the first query is told.
+    log: Option<QueryLog>,
+    log_error: Option<std::io::Error>,
 }
 
 impl<S: SearchSpace> Study<S> {
@@ -254,12 +267,16 @@ impl<S: SearchSpace> Study<S> {
         };
         let mut ledger = Ledger::new(budget, options);
         ledger.minimize = settings.direction == Direction::Minimize;
+        let mut searcher = searcher;
+        searcher.watch(ledger.phase.clone());
         Self {
             space,
             searcher,
             ledger,
             store,
             settings,
+            log: None,
+            log_error: None,
         }
     }
 
@@ -276,8 +293,49 @@ impl<S: SearchSpace> Study<S> {
                 &self.settings.config,
                 pool,
             );
+            self.searcher.watch(self.ledger.phase.clone());
         }
         self
+    }
+
+    /// What the search is doing now (a handle that another thread may read while
+    /// [`Study::optimize`] runs, e.g. for a heartbeat).
+    pub fn phase(&self) -> Phase {
+        self.ledger.phase.clone()
+    }
+
+    /// The settings and how the run went, for `summary.json`.
+    pub fn run_facts(&self, wall_seconds: f64) -> RunFacts {
+        let s = &self.settings;
+        let run = &self.ledger.run;
+        RunFacts {
+            settings: serde_json::json!({
+                "algo": s.algo.name(),
+                "queries": s.queries,
+                "seed": s.seed,
+                "workers": s.workers.max(1),
+                "direction": match s.direction {
+                    Direction::Maximize => "maximize",
+                    Direction::Minimize => "minimize",
+                },
+                "args": self.store.as_ref().map(|st| st.meta().args.clone()),
+            }),
+            wall_seconds,
+            failures: run.records.iter().filter(|r| r.result.is_err()).count(),
+            not_evaluable: run.not_evaluable,
+            repeats: run.repeats,
+            // Rounded: a sum of table costs would print float noise (43369.84999999999).
+            cost_seconds: (run
+                .records
+                .iter()
+                .filter_map(|r| r.result.as_ref().ok())
+                .map(|e| e.cost_seconds)
+                .sum::<f64>()
+                * 1e6)
+                .round()
+                / 1e6,
+            stop: run.stop,
+        }
     }
 
     /// The search space.
@@ -412,6 +470,12 @@ impl<S: SearchSpace> Study<S> {
             .ledger
             .proposal(number)
             .expect("a pending trial is not told");
+        if let Some(dir) = &p.workdir {
+            std::fs::create_dir_all(dir).map_err(|source| DriveError::Workdir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
         Ok(Some(Trial {
             number,
             arch: p.arch.clone(),
@@ -471,18 +535,23 @@ impl<S: SearchSpace> Study<S> {
     }
 
     fn advance(&mut self) -> Result<(), StudyError> {
+        let (log, log_error, space) = (&mut self.log, &mut self.log_error, &self.space);
+        let dir = self.store.as_ref().map(|s| s.dir().to_path_buf());
+        let mut on_query = |r: &QueryRecord<S::Arch>| {
+            log_query(log, log_error, dir.as_deref(), space, r);
+        };
         match &self.store {
             Some(store) => self.ledger.advance(
                 &self.space,
                 self.searcher.as_mut(),
                 &mut JournalOnly(&mut store.journal(&self.space)),
-                &mut |_| {},
+                &mut on_query,
             )?,
             None => self.ledger.advance(
                 &self.space,
                 self.searcher.as_mut(),
                 &mut JournalOnly(&mut NoJournal),
-                &mut |_| {},
+                &mut on_query,
             )?,
         }
         if self.ledger.finished()
@@ -572,6 +641,12 @@ impl<S: SearchSpace> Study<S> {
         on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
     ) -> Result<(), StudyError> {
         let budget = self.ledger.budget;
+        let (log, log_error, space) = (&mut self.log, &mut self.log_error, &self.space);
+        let dir = self.store.as_ref().map(|s| s.dir().to_path_buf());
+        let on_query = &mut |r: &QueryRecord<S::Arch>| {
+            log_query(log, log_error, dir.as_deref(), space, r);
+            on_query(r);
+        };
         match &self.store {
             Some(store) => crate::search::driver::drive_ledger(
                 &mut self.ledger,
@@ -594,10 +669,47 @@ impl<S: SearchSpace> Study<S> {
         }
         if let Some(store) = &self.store {
             store.set_status("finished")?;
+            if let Some(source) = self.log_error.take() {
+                return Err(StudyError::Log {
+                    path: store.dir().join("queries.jsonl"),
+                    source,
+                });
+            }
         }
         Ok(())
     }
 }
+
+/// Appends a told query to a stored study's `queries.jsonl` (started afresh at its first
+/// query); the first failure is kept and no more is written.
+fn log_query<S: SearchSpace>(
+    log: &mut Option<QueryLog>,
+    error: &mut Option<std::io::Error>,
+    dir: Option<&Path>,
+    space: &S,
+    r: &QueryRecord<S::Arch>,
+) {
+    let Some(dir) = dir else { return };
+    if error.is_some() {
+        return;
+    }
+    if log.is_none() {
+        match QueryLog::create(dir) {
+            Ok(l) => *log = Some(l),
+            Err(e) => {
+                *error = Some(e);
+                return;
+            }
+        }
+    }
+    if let Some(l) = log
+        && let Err(e) = l.append(space, r)
+    {
+        *error = Some(e);
+    }
+}
+
+pub mod progress;
 
 #[cfg(test)]
 mod tests;

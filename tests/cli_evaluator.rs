@@ -40,7 +40,9 @@ fn queries(dir: &Path) -> Vec<serde_json::Value> {
     text.lines()
         .map(|l| {
             let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v.as_object_mut().unwrap().remove("seconds");
+            for timing in ["seconds", "started", "finished"] {
+                v.as_object_mut().unwrap().remove(timing);
+            }
             v
         })
         .collect()

@@ -71,6 +71,19 @@ fn re_on_nb201_prints_the_summary_object_deterministically() {
     assert_eq!(keys.len(), 6, "{keys:?}");
 }
 
+/// queries.jsonl without its wall-clock timestamps.
+fn without_times(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let o = v.as_object_mut().unwrap();
+            assert!(o.remove("started").unwrap().is_f64());
+            assert!(o.remove("finished").unwrap().is_f64());
+            v
+        })
+        .collect()
+}
+
 #[test]
 fn different_seeds_give_different_searches() {
     let run = |seed: &str| {
@@ -87,7 +100,7 @@ fn different_seeds_give_different_searches() {
             d.to_str().unwrap(),
         ]);
         assert!(out.status.success());
-        let q = std::fs::read_to_string(d.join("queries.jsonl")).unwrap();
+        let q = without_times(&std::fs::read_to_string(d.join("queries.jsonl")).unwrap());
         std::fs::remove_dir_all(&d).unwrap();
         q
     };
@@ -112,9 +125,26 @@ fn out_dir_holds_queries_and_summary() {
         "--json",
     ]);
     let summary = json(&out);
-    let written: serde_json::Value =
+    let mut written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).unwrap()).unwrap();
+    // summary.json is the --json object plus how the run went.
+    let w = written.as_object_mut().unwrap();
+    assert_eq!(w.remove("failures").unwrap(), 0);
+    assert_eq!(w.remove("stop").unwrap(), "budget");
+    assert_eq!(w.remove("not_evaluable").unwrap(), 0);
+    assert!(w.remove("repeats").unwrap().is_u64());
+    assert!(w.remove("wall_seconds").unwrap().as_f64().unwrap() > 0.0);
+    assert!(w.remove("cost_seconds").unwrap().as_f64().unwrap() > 30.0 * 1000.0);
+    let settings = w.remove("settings").unwrap();
+    assert_eq!(settings["algo"], "re");
+    assert_eq!(settings["queries"], 30);
+    assert_eq!(settings["seed"], 3);
+    assert_eq!(settings["args"][0], "search");
     assert_eq!(written, summary);
+    // A table run keeps no evaluation folders, and its lock goes with it.
+    assert!(!d.join("evals").exists());
+    assert!(!d.join("lock").exists());
+    assert!(d.join("run.sqlite").is_file());
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(d.join("queries.jsonl"))
         .unwrap()
         .lines()
@@ -124,6 +154,15 @@ fn out_dir_holds_queries_and_summary() {
     let mut keys = std::collections::HashSet::new();
     for (i, l) in lines.iter().enumerate() {
         assert_eq!(l["n"], i + 1);
+        // RE: a random population of 10, then mutants.
+        let origin = if i < 10 { "initial" } else { "mutated" };
+        assert_eq!(l["origin"], origin, "{l}");
+        assert!(l.get("predicted").is_none(), "{l}");
+        let (s, f) = (
+            l["started"].as_f64().unwrap(),
+            l["finished"].as_f64().unwrap(),
+        );
+        assert!(s > 1.7e9 && f >= s, "{l}");
         assert!(
             keys.insert(l["arch"].as_str().unwrap().to_string()),
             "no query twice"

@@ -9,7 +9,9 @@ mod nb101;
 mod report;
 mod resume;
 mod search;
+mod show;
 mod spaces;
+mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +29,11 @@ enum Command {
     Search(Box<search::SearchArgs>),
     /// Continue a stored run (a search's --out directory) where it stopped, even after a kill.
     Resume(resume::ResumeArgs),
+    /// The state of a run directory (running or not): settings, progress, best so far,
+    /// failures and a text plot of the best objective so far.
+    Show(show::ShowArgs),
+    /// Every query of a run directory as CSV or JSON lines (running or not).
+    Export(show::ExportArgs),
     /// Compare search algorithms over many seeds and budgets on a benchmark.
     Bench(Box<bench::BenchArgs>),
     /// One table and one plot from several `bench --out` directories (e.g. seminas's and
@@ -50,6 +57,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Search(args) => search::run(&args, None),
         Command::Resume(args) => resume::run(&args),
+        Command::Show(args) => show::show(&args),
+        Command::Export(args) => show::export(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Report(args) => report::run(&args),
         Command::BenchController(args) => bench_controller::run(&args),

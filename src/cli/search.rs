@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use seminas::benchmark::Evaluator;
 use seminas::report::{HumanSummary, summarize};
@@ -16,6 +15,7 @@ use seminas::study::{Direction, Study, StudySettings};
 
 use super::evaluators::EvalArgs;
 use super::spaces::{Problem, SpaceArgs, SpaceOnly};
+use super::watch::{Mode, Reporter};
 
 /// Arguments of `seminas search`.
 #[derive(Debug, Args)]
@@ -41,10 +41,18 @@ pub struct SearchArgs {
     #[arg(long)]
     json: bool,
     /// The run directory: the run store (run.sqlite, resumable with `seminas resume DIR`),
-    /// one folder per evaluation under evals/, and queries.jsonl and summary.json at the end.
-    /// With --evaluator it defaults to a new folder under seminas-runs/.
+    /// one folder per evaluation under evals/ (evaluators that keep files), queries.jsonl
+    /// (a line per query as it finishes) and summary.json at the end. With --evaluator it
+    /// defaults to a new folder under seminas-runs/.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// No progress on stderr (by default: a bar on a terminal, else a log line per query).
+    #[arg(long)]
+    quiet: bool,
+    /// Off a terminal: a heartbeat line after this many seconds without one (e.g. while a
+    /// controller trains).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    heartbeat: f64,
     #[command(flatten)]
     eval: EvalArgs,
     #[command(flatten)]
@@ -137,6 +145,10 @@ pub struct Resume {
 /// Runs `seminas search` (a new run, or a stored one resumed).
 pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
     anyhow::ensure!(args.queries > 0, "--queries must be at least 1");
+    anyhow::ensure!(
+        args.heartbeat.is_finite() && args.heartbeat > 0.0,
+        "--heartbeat must be a positive number of seconds"
+    );
     // Before a run directory exists: a refused setting leaves nothing behind.
     args.eval.validate()?;
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
@@ -301,29 +313,18 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
             store.dir().display()
         );
     }
-    let bar =
-        ProgressBar::with_draw_target(Some(args.queries as u64), ProgressDrawTarget::stderr());
-    // A resumed run's bar shows its whole budget, extensions included.
-    bar.set_length(study.budget() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} queries {msg}")
-            .expect("static template")
-            .progress_chars("=> "),
+    let reporter = Reporter::start(
+        Mode::detect(args.quiet),
+        &format!("{algo} on {}", space.name()),
+        // A resumed run's budget includes its extensions.
+        study.budget(),
+        args.minimize,
+        study.phase(),
+        std::time::Duration::from_secs_f64(args.heartbeat),
     );
-    bar.set_prefix(format!("{algo} on {}", space.name()));
-    let sign = if args.minimize { -1.0 } else { 1.0 };
-    let mut best = sign * f64::NEG_INFINITY;
-    let mut on_query = |q: &seminas::search::QueryRecord<S::Arch>| {
-        if let Ok(e) = &q.result
-            && sign * e.objective > sign * best
-        {
-            best = e.objective;
-            bar.set_message(format!("best objective {best:.4}"));
-        }
-        bar.inc(1);
-    };
-    let result = study.optimize(evaluator, &mut on_query);
-    bar.finish_and_clear();
+    let started = std::time::Instant::now();
+    let result = study.optimize(evaluator, &mut |q| reporter.query(q));
+    reporter.finish();
     if let Err(e) = result {
         return Err(match study.store() {
             Some(store) => anyhow::Error::new(e).context(format!(
@@ -352,8 +353,9 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         ctx.best_text = study.best().map(|r| space.format(&r.arch));
     }
     if let Some(store) = study.store() {
+        let facts = study.run_facts(started.elapsed().as_secs_f64());
         study
-            .write_results(&summary)
+            .write_results(&summary.clone().with_run(facts))
             .with_context(|| format!("cannot write results to {}", store.dir().display()))?;
     }
     if args.json {

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod plot;
+pub mod text_plot;
 
 use std::fmt;
 use std::io::Write;
@@ -41,6 +42,38 @@ pub struct Summary {
     pub best: Option<BestArch>,
     /// Benchmark optimum of the reported metric minus the found one (benchmarks only).
     pub regret: Option<f64>,
+    /// What a run directory's `summary.json` adds (see [`Summary::with_run`]); absent from
+    /// `--json`.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunFacts>,
+}
+
+/// How a stored run went: its settings, time, failures and evaluation cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunFacts {
+    /// The settings: algorithm, budget, seed, workers, direction and the command's arguments.
+    pub settings: serde_json::Value,
+    /// Wall time of the search in this process (seconds; a resumed run counts from its
+    /// resumption).
+    pub wall_seconds: f64,
+    /// Failed queries.
+    pub failures: usize,
+    /// Proposals the evaluator could not evaluate (free).
+    pub not_evaluable: usize,
+    /// Proposals that repeated a known architecture (free).
+    pub repeats: usize,
+    /// Sum of the evaluations' recorded costs (seconds of training).
+    pub cost_seconds: f64,
+    /// Why the search stopped.
+    pub stop: StopReason,
+}
+
+impl Summary {
+    /// The summary with the facts of its run, as `summary.json` holds it.
+    pub fn with_run(mut self, facts: RunFacts) -> Self {
+        self.run = Some(facts);
+        self
+    }
 }
 
 /// Context for the human-readable form of a [`Summary`].
@@ -105,6 +138,7 @@ where
         queries: run.records.len(),
         best,
         regret,
+        run: None,
     };
     let ctx = SummaryContext {
         objective_name: evaluator.objective_name().to_string(),
@@ -212,10 +246,80 @@ struct QueryLine<'a> {
     error: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     metrics: Option<&'a std::collections::BTreeMap<String, f64>>,
+    /// 0-based proposal index: the evaluation's folder `evals/<index>` (6 digits).
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<crate::search::Origin>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    predicted: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finished: Option<f64>,
 }
 
-/// Writes `queries.jsonl` (one line per query: n, arch, objective, report, seconds and the
-/// evaluator's other metrics if any; or n, arch, error for a failed one) and `summary.json` into `dir`, creating it if needed.
+/// One query as a line of `queries.jsonl` (without the newline): `n`, `arch`, then
+/// `objective`, `report`, `seconds` (the evaluation's recorded cost) and `metrics` (if the
+/// evaluator gave more), or `error` for a failed query; then `index` (the proposal's number,
+/// its folder under `evals/`), `origin` and `predicted` (when the searcher said), `started`
+/// and `finished` (Unix seconds, when known).
+pub fn query_line<S: SearchSpace>(space: &S, r: &QueryRecord<S::Arch>) -> String {
+    let (objective, report, seconds, error, metrics) = match &r.result {
+        Ok(e) => (
+            Some(e.objective),
+            e.report,
+            Some(e.cost_seconds),
+            None,
+            Some(&e.metrics).filter(|m| !m.is_empty()),
+        ),
+        Err(reason) => (None, None, None, Some(reason.as_str()), None),
+    };
+    let line = QueryLine {
+        n: r.n,
+        arch: space.to_json(&r.arch),
+        objective,
+        report,
+        seconds,
+        error,
+        metrics,
+        index: r.index,
+        origin: r.info.origin,
+        predicted: r.info.predicted.filter(|p| p.is_finite()),
+        started: r.started_unix,
+        finished: r.finished_unix,
+    };
+    serde_json::to_string(&line).expect("a query line serialises")
+}
+
+/// `queries.jsonl` of a run directory as the search goes: one line appended and flushed per
+/// query as it is told, so that it can be read (and followed) while the search runs.
+pub struct QueryLog {
+    file: std::fs::File,
+}
+
+impl QueryLog {
+    /// Starts `dir/queries.jsonl` afresh (a resumed run writes its replayed queries again).
+    pub fn create(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let file = std::fs::File::create(dir.join("queries.jsonl"))?;
+        Ok(Self { file })
+    }
+
+    /// Appends one query (one write of one whole line).
+    pub fn append<S: SearchSpace>(
+        &mut self,
+        space: &S,
+        r: &QueryRecord<S::Arch>,
+    ) -> std::io::Result<()> {
+        let mut line = query_line(space, r);
+        line.push('\n');
+        self.file.write_all(line.as_bytes())?;
+        self.file.flush()
+    }
+}
+
+/// Writes `queries.jsonl` (one line per query, see [`query_line`]) and `summary.json` into
+/// `dir`, creating it if needed; both are written to a temporary file and renamed into place.
 pub fn write_run_dir<S: SearchSpace>(
     dir: &Path,
     space: &S,
@@ -223,33 +327,13 @@ pub fn write_run_dir<S: SearchSpace>(
     summary: &Summary,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("queries.jsonl"))?);
+    let mut text = String::new();
     for r in records {
-        let line = match &r.result {
-            Ok(e) => QueryLine {
-                n: r.n,
-                arch: space.to_json(&r.arch),
-                objective: Some(e.objective),
-                report: e.report,
-                seconds: Some(e.cost_seconds),
-                error: None,
-                metrics: Some(&e.metrics).filter(|m| !m.is_empty()),
-            },
-            Err(reason) => QueryLine {
-                n: r.n,
-                arch: space.to_json(&r.arch),
-                objective: None,
-                report: None,
-                seconds: None,
-                error: Some(reason),
-                metrics: None,
-            },
-        };
-        serde_json::to_writer(&mut out, &line)?;
-        out.write_all(b"\n")?;
+        text.push_str(&query_line(space, r));
+        text.push('\n');
     }
-    out.flush()?;
+    bench::write_atomic(&dir.join("queries.jsonl"), text.as_bytes())?;
     let mut s = serde_json::to_string_pretty(summary)?;
     s.push('\n');
-    std::fs::write(dir.join("summary.json"), s)
+    bench::write_atomic(&dir.join("summary.json"), s.as_bytes())
 }

@@ -18,7 +18,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::random::KeyHash;
-use super::{Budget, Feedback, QueryRecord, SearchRun, Searcher, StopReason};
+use super::{
+    Budget, Feedback, Origin, Phase, ProposalInfo, QueryRecord, SearchRun, Searcher, StopReason,
+};
 use crate::benchmark::{EvalContext, Evaluator, EvaluatorState, Outcome, StateError};
 use crate::space::SearchSpace;
 
@@ -86,6 +88,8 @@ pub struct Replay {
     pub keys: Vec<String>,
     /// Finished evaluations by proposal index.
     pub outcomes: HashMap<usize, Outcome>,
+    /// When the finished evaluations were proposed and finished (Unix seconds), by index.
+    pub times: HashMap<usize, (f64, f64)>,
 }
 
 /// How the driver runs evaluations.
@@ -214,6 +218,7 @@ where
     .validate()
     .map_err(DriveError::Setting)?;
     let workers = workers.max(1);
+    searcher.watch(ledger.phase.clone());
     let unavailable = || evaluator.unavailable();
     if let Some(name) = evaluator.state_name()
         && workers > 1
@@ -445,6 +450,8 @@ fn run_ledger<S: SearchSpace>(
                     resumed: p.resumed,
                 },
             };
+            // With one worker the evaluation runs inside `submit`.
+            ledger.phase.set("evaluating");
             dispatch.submit(job);
         }
         if !ledger.head_running() {
@@ -553,6 +560,11 @@ pub(crate) struct Proposal<A> {
     pub(crate) workdir: Option<PathBuf>,
     /// True when a stored run had proposed it already (its evaluation may have started).
     pub(crate) resumed: bool,
+    /// What the searcher said of it.
+    pub(crate) info: ProposalInfo,
+    /// When its evaluation started and finished (Unix seconds).
+    started: Option<f64>,
+    finished: Option<f64>,
 }
 
 /// Why a proposal cannot be told as asked (see [`Ledger::finish_checked`]).
@@ -594,6 +606,8 @@ pub(crate) struct Ledger<A> {
     /// New proposals not handed out yet, in proposal order.
     pending: VecDeque<usize>,
     pub(crate) run: SearchRun<A>,
+    /// What the search is doing, for progress reports (the searcher names its long steps).
+    pub(crate) phase: Phase,
 }
 
 fn empty_run<A>() -> SearchRun<A> {
@@ -622,6 +636,7 @@ impl<A: Clone> Ledger<A> {
             stalled: false,
             pending: VecDeque::new(),
             run: empty_run(),
+            phase: Phase::default(),
         }
     }
 
@@ -705,10 +720,17 @@ impl<A: Clone> Ledger<A> {
                 self.exhausted = true;
                 break;
             }
-            let archs = match self.enqueued.pop_front() {
-                Some(arch) => vec![arch],
+            let (archs, infos) = match self.enqueued.pop_front() {
+                Some(arch) => (vec![arch], vec![ProposalInfo::of(Origin::Enqueued)]),
                 None => {
                     let archs = searcher.ask(space, 1);
+                    let mut infos = searcher.take_annotations();
+                    // Searchers see a minimised objective negated; so do their predictions.
+                    if self.minimize {
+                        for i in &mut infos {
+                            i.predicted = i.predicted.map(|p| -p);
+                        }
+                    }
                     // Searchers train while asked: save what they trained with `told` as
                     // it was.
                     for (name, data) in searcher.take_checkpoints() {
@@ -716,15 +738,16 @@ impl<A: Clone> Ledger<A> {
                             .checkpoint(self.told, &name, &data)
                             .map_err(DriveError::Journal)?;
                     }
-                    archs
+                    (archs, infos)
                 }
             };
             if archs.is_empty() {
                 self.exhausted = true;
                 break;
             }
-            for arch in archs {
-                self.propose(space, arch, rec)?;
+            for (i, arch) in archs.into_iter().enumerate() {
+                let info = infos.get(i).copied().unwrap_or_default();
+                self.propose(space, arch, info, rec)?;
             }
         }
         Ok(())
@@ -734,6 +757,7 @@ impl<A: Clone> Ledger<A> {
         &mut self,
         space: &S,
         arch: A,
+        info: ProposalInfo,
         rec: &mut dyn Recorder<A>,
     ) -> Result<(), DriveError> {
         let index = self.told + self.proposals.len();
@@ -758,12 +782,19 @@ impl<A: Clone> Ledger<A> {
                 .map_err(DriveError::Journal)?,
         }
         let resumed = replayed.is_some();
+        let times = self
+            .replay
+            .as_ref()
+            .and_then(|r| r.times.get(&index).copied());
         let mut proposal = Proposal {
             arch,
             key,
             slot: Slot::Repeat,
             workdir: None,
             resumed,
+            info,
+            started: times.map(|t| t.0),
+            finished: times.map(|t| t.1),
         };
         if self.known.contains_key(&KeyHash::of(&proposal.key))
             || self.untold_keys.contains(&proposal.key)
@@ -777,15 +808,13 @@ impl<A: Clone> Ledger<A> {
         } else if let Err(e) = space.validate(&proposal.arch) {
             let outcome = Outcome::Failed(format!("invalid architecture: {e}"));
             rec.record(index, &proposal.key, &outcome)?;
+            proposal.finished = Some(unix_now());
             Slot::Done(outcome)
         } else {
+            // Named, not made: the evaluators that keep files there make it (a table lookup
+            // leaves no empty folder behind); a study's user gets it made when asking.
             if let Some(root) = &self.workdirs {
-                let dir = root.join(format!("{index:06}"));
-                std::fs::create_dir_all(&dir).map_err(|source| DriveError::Workdir {
-                    path: dir.clone(),
-                    source,
-                })?;
-                proposal.workdir = Some(dir);
+                proposal.workdir = Some(root.join(format!("{index:06}")));
             }
             self.pending.push_back(index);
             Slot::Queued
@@ -805,7 +834,9 @@ impl<A: Clone> Ledger<A> {
     /// The next new proposal to evaluate, in proposal order; it is running from now on.
     pub(crate) fn next_pending(&mut self) -> Option<usize> {
         let index = self.pending.pop_front()?;
-        self.proposals[index - self.told].slot = Slot::Running;
+        let p = &mut self.proposals[index - self.told];
+        p.slot = Slot::Running;
+        p.started = Some(unix_now());
         Some(index)
     }
 
@@ -833,7 +864,9 @@ impl<A: Clone> Ledger<A> {
 
     /// The outcome of a running proposal (recorded by the caller).
     pub(crate) fn finish(&mut self, index: usize, outcome: Outcome) {
-        self.proposals[index - self.told].slot = Slot::Done(outcome);
+        let p = &mut self.proposals[index - self.told];
+        p.slot = Slot::Done(outcome);
+        p.finished = Some(unix_now());
     }
 
     /// Like [`Ledger::finish`], for outcomes told by a user: refuses an index that is not a
@@ -893,6 +926,9 @@ impl<A: Clone> Ledger<A> {
                             arch: p.arch.clone(),
                             key: p.key.clone(),
                             result,
+                            info: p.info,
+                            started_unix: p.started,
+                            finished_unix: p.finished,
                         };
                         on_query(&record);
                         self.run.records.push(record);
@@ -911,4 +947,12 @@ impl<A: Clone> Ledger<A> {
         self.told += 1;
         searcher.tell(space, &p.arch, feedback);
     }
+}
+
+/// Now, in Unix seconds.
+pub(crate) fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }

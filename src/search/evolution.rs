@@ -13,7 +13,7 @@ use std::collections::{HashSet, VecDeque};
 use rand::Rng as _;
 
 use super::random::KeyHash;
-use super::{Feedback, RandomSearch, Searcher};
+use super::{Feedback, Origin, ProposalInfo, RandomSearch, Searcher};
 use crate::rng::Rng;
 use crate::space::SearchSpace;
 
@@ -51,6 +51,10 @@ pub struct RegularizedEvolution<A> {
     stuck: usize,
     /// Random sampling found nothing new (see [`RandomSearch::draw`]).
     init_spent: bool,
+    /// Where the proposals of the latest ask came from.
+    annotations: Vec<ProposalInfo>,
+    /// The latest child was a random draw (see [`STUCK_ASKS`]).
+    drew: bool,
 }
 
 /// Asks in a row with only known children before evolution draws a random new architecture
@@ -70,6 +74,8 @@ impl<A: Clone> RegularizedEvolution<A> {
             proposed: HashSet::new(),
             stuck: 0,
             init_spent: false,
+            annotations: Vec::new(),
+            drew: false,
         }
     }
 
@@ -82,6 +88,7 @@ impl<A: Clone> RegularizedEvolution<A> {
     /// children for [`STUCK_ASKS`] asks in a row; `None` when neither finds anything new
     /// (the space, as far as this search can reach it, is spent).
     fn next_child<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> Option<A> {
+        self.drew = false;
         let child = self.child(space);
         if self.proposed.contains(&KeyHash::of(&space.key(&child))) {
             self.stuck += 1;
@@ -98,6 +105,7 @@ impl<A: Clone> RegularizedEvolution<A> {
         while let Some(a) = self.init.draw(space) {
             if !self.proposed.contains(&KeyHash::of(&space.key(&a))) {
                 self.stuck = 0;
+                self.drew = true;
                 return Some(a);
             }
         }
@@ -133,10 +141,12 @@ impl<S: SearchSpace> Searcher<S> for RegularizedEvolution<S::Arch> {
 
     fn ask(&mut self, space: &S, max: usize) -> Vec<S::Arch> {
         let mut out = Vec::with_capacity(max);
+        self.annotations.clear();
         // Proposals are sequential: each child depends on the population after its parent.
         if self.population.len() < self.config.population.max(1) {
             if let Some(a) = self.init.draw(space) {
                 out.push(a);
+                self.annotations.push(ProposalInfo::of(Origin::Initial));
             } else {
                 self.init_spent = true;
                 if self.population.is_empty() {
@@ -146,7 +156,15 @@ impl<S: SearchSpace> Searcher<S> for RegularizedEvolution<S::Arch> {
         }
         if out.is_empty() {
             match self.next_child(space) {
-                Some(a) => out.push(a),
+                Some(a) => {
+                    out.push(a);
+                    let origin = if self.drew {
+                        Origin::Random
+                    } else {
+                        Origin::Mutated
+                    };
+                    self.annotations.push(ProposalInfo::of(origin));
+                }
                 None => return out,
             }
         }
@@ -163,5 +181,9 @@ impl<S: SearchSpace> Searcher<S> for RegularizedEvolution<S::Arch> {
                 self.population.pop_front();
             }
         }
+    }
+
+    fn take_annotations(&mut self) -> Vec<ProposalInfo> {
+        std::mem::take(&mut self.annotations)
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{Feedback, Searcher};
+use super::{Feedback, Origin, ProposalInfo, Searcher};
 use crate::rng::Rng;
 use crate::space::SearchSpace;
 
@@ -35,6 +35,8 @@ pub const MAX_KNOWN_DRAWS: usize = 1000;
 pub struct RandomSearch {
     rng: Rng,
     proposed: HashSet<KeyHash>,
+    /// Proposals of the latest ask.
+    asked: usize,
 }
 
 impl RandomSearch {
@@ -43,6 +45,7 @@ impl RandomSearch {
         Self {
             rng,
             proposed: HashSet::new(),
+            asked: 0,
         }
     }
 
@@ -77,7 +80,13 @@ impl<S: SearchSpace> Searcher<S> for RandomSearch {
     }
 
     fn ask(&mut self, space: &S, max: usize) -> Vec<S::Arch> {
-        (0..max).map_while(|_| self.draw(space)).collect()
+        let out: Vec<S::Arch> = (0..max).map_while(|_| self.draw(space)).collect();
+        self.asked = out.len();
+        out
+    }
+
+    fn take_annotations(&mut self) -> Vec<ProposalInfo> {
+        vec![ProposalInfo::of(Origin::Random); std::mem::take(&mut self.asked)]
     }
 
     fn tell(&mut self, _space: &S, _arch: &S::Arch, _feedback: Feedback) {}

@@ -21,8 +21,8 @@
 use std::collections::{HashSet, VecDeque};
 
 use super::semi_supervised::{sample_unlabelled, self_train};
-use super::targets::normalize_targets;
-use super::{Feedback, RandomSearch, Searcher};
+use super::targets::{normalize_targets, target_scale};
+use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::controller::{Controller, ControllerConfig};
 use crate::rng::Rng;
 use crate::space::SearchSpace;
@@ -189,7 +189,11 @@ pub struct SemiNas<A> {
     /// Evaluated architectures, their tokens and objectives.
     evaluated: Vec<(A, Vec<u32>, f64)>,
     evaluated_keys: HashSet<String>,
-    queue: VecDeque<A>,
+    /// Generated candidates to propose, with where they came from.
+    queue: VecDeque<(A, ProposalInfo)>,
+    /// What the latest ask proposed.
+    annotations: Vec<ProposalInfo>,
+    phase: Phase,
     proposed: HashSet<String>,
     init_proposed: usize,
     /// Rounds run so far.
@@ -216,6 +220,8 @@ impl<A: Clone> SemiNas<A> {
             evaluated: Vec::new(),
             evaluated_keys: HashSet::new(),
             queue: VecDeque::new(),
+            annotations: Vec::new(),
+            phase: Phase::default(),
             proposed: HashSet::new(),
             init_proposed: 0,
             rounds: 0,
@@ -227,10 +233,15 @@ impl<A: Clone> SemiNas<A> {
 
     fn round<S: SearchSpace<Arch = A>>(&mut self, space: &S) {
         self.rounds += 1;
+        let round = self.rounds;
+        let label = if self.name == "nao" { "NAO" } else { "SemiNAS" };
+        self.phase
+            .set(format!("{label} round {round}: training controller"));
         let cfg = self.config.clone();
         let seqs: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.1.clone()).collect();
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.2).collect();
         let targets = normalize_targets(&values, cfg.clip_quantile);
+        let unscale = target_scale(&values, cfg.clip_quantile);
         let Some(controller) = super::recover::controller(
             &mut self.controller,
             &cfg.controller,
@@ -265,6 +276,8 @@ impl<A: Clone> SemiNas<A> {
         };
         // The run store keeps the newest trained controller (never read back by the search).
         self.checkpoint = controller.to_safetensors().ok();
+        self.phase
+            .set(format!("{label} round {round}: generating candidates"));
 
         // The K best, true or predicted.
         let mut ranked: Vec<(f32, &Vec<u32>)> = targets
@@ -333,8 +346,12 @@ impl<A: Clone> SemiNas<A> {
                 }
             }
         }
-        for (a, _) in fresh {
-            self.queue.push_back(a);
+        for (a, p) in fresh {
+            let info = ProposalInfo {
+                origin: Some(Origin::Generated { round }),
+                predicted: Some(unscale(p)),
+            };
+            self.queue.push_back((a, info));
         }
     }
 }
@@ -346,11 +363,13 @@ impl<S: SearchSpace> Searcher<S> for SemiNas<S::Arch> {
 
     fn ask(&mut self, space: &S, max: usize) -> Vec<S::Arch> {
         let mut out = Vec::new();
+        self.annotations.clear();
         while out.len() < max && self.init_proposed < self.config.init {
             match self.random.draw(space) {
                 Some(a) => {
                     self.init_proposed += 1;
                     out.push(a);
+                    self.annotations.push(ProposalInfo::of(Origin::Initial));
                 }
                 None => break,
             }
@@ -364,13 +383,17 @@ impl<S: SearchSpace> Searcher<S> for SemiNas<S::Arch> {
                 while let Some(a) = self.random.draw(space) {
                     if !self.proposed.contains(&space.key(&a)) {
                         out.push(a);
+                        self.annotations.push(ProposalInfo::of(Origin::Random));
                         break;
                     }
                 }
             }
             while out.len() < max {
                 match self.queue.pop_front() {
-                    Some(a) => out.push(a),
+                    Some((a, info)) => {
+                        out.push(a);
+                        self.annotations.push(info);
+                    }
                     None => break,
                 }
             }
@@ -391,6 +414,14 @@ impl<S: SearchSpace> Searcher<S> for SemiNas<S::Arch> {
 
     fn take_checkpoints(&mut self) -> Vec<(String, Vec<u8>)> {
         super::controller_checkpoint(&mut self.checkpoint)
+    }
+
+    fn take_annotations(&mut self) -> Vec<ProposalInfo> {
+        std::mem::take(&mut self.annotations)
+    }
+
+    fn watch(&mut self, phase: Phase) {
+        self.phase = phase;
     }
 }
 

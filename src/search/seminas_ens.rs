@@ -30,8 +30,8 @@ use rand::seq::SliceRandom;
 
 use super::mlp::{MlpConfig, MlpEnsemble, OneHot, mean_std};
 use super::pool::ENUMERATE_LIMIT;
-use super::targets::normalize_targets;
-use super::{Feedback, RandomSearch, Searcher};
+use super::targets::{normalize_targets, target_scale};
+use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::rng::Rng;
 use crate::space::SearchSpace;
 
@@ -134,7 +134,11 @@ pub struct SemiNasEns<A> {
     evaluated: Vec<(A, Vec<u32>, f64)>,
     evaluated_keys: HashSet<String>,
     proposed: HashSet<String>,
-    queue: VecDeque<A>,
+    /// Chosen candidates to propose, with their round and predicted objective.
+    queue: VecDeque<(A, ProposalInfo)>,
+    /// What the latest ask proposed.
+    annotations: Vec<ProposalInfo>,
+    phase: Phase,
     init_proposed: usize,
     /// Rounds run so far.
     pub rounds: usize,
@@ -157,6 +161,8 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
             evaluated_keys: HashSet::new(),
             proposed: HashSet::new(),
             queue: VecDeque::new(),
+            annotations: Vec::new(),
+            phase: Phase::default(),
             init_proposed: 0,
             rounds: 0,
         }
@@ -326,12 +332,16 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
 
     fn round<S: SearchSpace<Arch = A>>(&mut self, space: &S) {
         self.rounds += 1;
+        let round = self.rounds;
+        self.phase
+            .set(format!("SemiNAS-Ens round {round}: fitting the ensemble"));
         let onehot = self
             .onehot
             .get_or_insert_with(|| OneHot::new(space.encoding()))
             .clone();
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.2).collect();
         let targets = normalize_targets(&values, self.config.clip_quantile);
+        let unscale = target_scale(&values, self.config.clip_quantile);
         let feats: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.1.clone()).collect();
 
         let candidates = self.candidates(space);
@@ -415,7 +425,12 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
                 Cand::Listed(j) => listing.expect("listed candidates").archs[*j].clone(),
                 Cand::Fresh(a, _) => a.clone(),
             };
-            self.queue.push_back(a);
+            // The ensemble's mean, whichever acquisition chose the candidate.
+            let info = ProposalInfo {
+                origin: Some(Origin::Scored { round }),
+                predicted: Some(unscale(scores[i].0)),
+            };
+            self.queue.push_back((a, info));
         }
     }
 }
@@ -427,12 +442,14 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
 
     fn ask(&mut self, space: &S, max: usize) -> Vec<S::Arch> {
         let mut out = Vec::new();
+        self.annotations.clear();
         while out.len() < max && self.init_proposed < self.config.init {
             match self.draw_random(space) {
                 Some(a) => {
                     self.init_proposed += 1;
                     self.mark(space.key(&a));
                     out.push(a);
+                    self.annotations.push(ProposalInfo::of(Origin::Initial));
                 }
                 None => break,
             }
@@ -445,10 +462,14 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
                 && let Some(a) = self.draw_random(space)
             {
                 out.push(a);
+                self.annotations.push(ProposalInfo::of(Origin::Random));
             }
             while out.len() < max {
                 match self.queue.pop_front() {
-                    Some(a) => out.push(a),
+                    Some((a, info)) => {
+                        out.push(a);
+                        self.annotations.push(info);
+                    }
                     None => break,
                 }
             }
@@ -469,6 +490,14 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
             let f = onehot.features(&space.encode(arch));
             self.evaluated.push((arch.clone(), f, v));
         }
+    }
+
+    fn take_annotations(&mut self) -> Vec<ProposalInfo> {
+        std::mem::take(&mut self.annotations)
+    }
+
+    fn watch(&mut self, phase: Phase) {
+        self.phase = phase;
     }
 }
 

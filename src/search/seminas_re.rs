@@ -13,8 +13,8 @@ use std::collections::{HashSet, VecDeque};
 use rand::Rng as _;
 
 use super::semi_supervised::{sample_unlabelled, self_train};
-use super::targets::normalize_targets;
-use super::{Feedback, RandomSearch, Searcher};
+use super::targets::{normalize_targets, target_scale};
+use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::controller::{Controller, ControllerConfig};
 use crate::rng::Rng;
 use crate::space::SearchSpace;
@@ -79,6 +79,11 @@ pub struct SemiNasRe<A> {
     usable: bool,
     /// Trainings whose controller could not be built or trained.
     pub controller_failures: usize,
+    /// What the latest ask proposed.
+    annotation: Option<ProposalInfo>,
+    /// Trainings so far.
+    trainings: usize,
+    phase: Phase,
 }
 
 impl<A: Clone> SemiNasRe<A> {
@@ -99,12 +104,20 @@ impl<A: Clone> SemiNasRe<A> {
             checkpoint: None,
             usable: false,
             controller_failures: 0,
+            annotation: None,
+            trainings: 0,
+            phase: Phase::default(),
         }
     }
 
     /// Trains the controller; false (logged) when it could not be built or trained.
     fn train<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> bool {
         self.trained_at = self.evaluated.len();
+        self.trainings += 1;
+        self.phase.set(format!(
+            "SemiNAS-RE training {}: training controller",
+            self.trainings
+        ));
         let cfg = &self.config;
         let seqs: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.0.clone()).collect();
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.1).collect();
@@ -165,7 +178,9 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
 
     fn ask(&mut self, space: &S, _max: usize) -> Vec<S::Arch> {
         // Sequential: each proposal depends on the population after the previous one.
+        let mut info = ProposalInfo::of(Origin::Mutated);
         let choice = if self.population.len() < self.config.population.max(1) {
+            info = ProposalInfo::of(Origin::Initial);
             self.random.draw(space)
         } else {
             if self.controller.is_none()
@@ -187,6 +202,7 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
                 }
             }
             if children.is_empty() {
+                info = ProposalInfo::of(Origin::Random);
                 self.random.draw(space)
             } else if !self.usable {
                 // No trained predictor (logged when training failed): plain mutation.
@@ -201,12 +217,19 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
                 let best = (0..children.len())
                     .max_by(|&a, &b| preds[a].total_cmp(&preds[b]).then(b.cmp(&a)))
                     .expect("not empty");
+                // The scale of the targets the controller was trained on.
+                let trained = &self.evaluated[..self.trained_at.min(self.evaluated.len())];
+                let values: Vec<f64> = trained.iter().map(|e| e.1).collect();
+                info.predicted = Some(target_scale(&values, self.config.clip_quantile)(
+                    preds[best],
+                ));
                 Some(children.swap_remove(best))
             }
         };
         match choice {
             Some(a) => {
                 self.proposed.insert(space.key(&a));
+                self.annotation = Some(info);
                 vec![a]
             }
             None => Vec::new(),
@@ -227,6 +250,14 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
 
     fn take_checkpoints(&mut self) -> Vec<(String, Vec<u8>)> {
         super::controller_checkpoint(&mut self.checkpoint)
+    }
+
+    fn take_annotations(&mut self) -> Vec<ProposalInfo> {
+        self.annotation.take().into_iter().collect()
+    }
+
+    fn watch(&mut self, phase: Phase) {
+        self.phase = phase;
     }
 }
 

@@ -40,6 +40,28 @@ pub fn normalize_targets(values: &[f64], clip_quantile: f64) -> Vec<f32> {
     }
 }
 
+/// The inverse of [`normalize_targets`] for values in its ordinary range: a predicted target
+/// back in the objective's units (`mean + target * std` of the clipped values), so that a
+/// predictor's value can be shown beside the objective it predicts.
+pub fn target_scale(values: &[f64], clip_quantile: f64) -> impl Fn(f32) -> f64 + use<> {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let (mean, std) = if finite.is_empty() {
+        (0.0, 1.0)
+    } else {
+        let mut sorted = finite.clone();
+        sorted.sort_by(f64::total_cmp);
+        let q = clip_quantile.clamp(0.0, 1.0);
+        let floor = sorted[((sorted.len() - 1) as f64 * q).floor() as usize];
+        let clipped: Vec<f64> = finite.iter().map(|&v| v.max(floor)).collect();
+        let n = clipped.len() as f64;
+        let mean = clipped.iter().sum::<f64>() / n;
+        let var = clipped.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        let std = var.sqrt();
+        (mean, if std > 1e-12 { std } else { 1.0 })
+    };
+    move |t: f32| mean + f64::from(t) * std
+}
+
 /// z-scores of `values / scale` (population standard deviation; a constant gives zeros), or
 /// `None` if an intermediate overflowed.
 fn standardize(values: &[f64], scale: f64) -> Option<Vec<f32>> {
@@ -66,6 +88,17 @@ fn standardize(values: &[f64], scale: f64) -> Option<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_scale_inverts_the_normalisation() {
+        let v = [10.0, 90.0, 91.0, 92.0, 93.0];
+        let t = normalize_targets(&v, 0.25);
+        let back = target_scale(&v, 0.25);
+        // The clipped values come back: 10 was raised to the quantile, 90.
+        for (x, want) in t.iter().zip([90.0, 90.0, 91.0, 92.0, 93.0]) {
+            assert!((back(*x) - want).abs() < 1e-4, "{} vs {want}", back(*x));
+        }
+    }
 
     #[test]
     fn standardises_and_clips_the_low_tail() {

@@ -29,6 +29,9 @@ pub const DATABASE: &str = "run.sqlite";
 /// Folder of the per-evaluation work directories inside a run directory.
 pub const EVALS: &str = "evals";
 const LOCK: &str = "lock";
+
+pub mod view;
+pub use view::{RunState, RunView, TrialRow};
 /// Prefix of evaluator states in the `checkpoints` table (searcher checkpoints have none).
 const EVALUATOR_STATE: &str = "evaluator:";
 /// Version of the database layout.
@@ -268,11 +271,13 @@ impl RunStore {
             keys.push(key);
         }
         let mut outcomes = HashMap::new();
+        let mut times = HashMap::new();
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT idx, status, objective, report, cost_seconds, metrics, reason
-                 FROM evaluations ORDER BY idx",
+                "SELECT e.idx, e.status, e.objective, e.report, e.cost_seconds, e.metrics,
+                        e.reason, p.proposed_unix, e.finished_unix
+                 FROM evaluations e LEFT JOIN proposals p ON p.idx = e.idx ORDER BY e.idx",
             )
             .map_err(|e| self.sql(e))?;
         let rows = stmt
@@ -285,11 +290,13 @@ impl RunStore {
                     r.get::<_, Option<f64>>(4)?,
                     r.get::<_, Option<String>>(5)?,
                     r.get::<_, Option<String>>(6)?,
+                    r.get::<_, Option<f64>>(7)?,
+                    r.get::<_, Option<f64>>(8)?,
                 ))
             })
             .map_err(|e| self.sql(e))?;
         for row in rows {
-            let (idx, status, objective, report, cost, metrics, reason) =
+            let (idx, status, objective, report, cost, metrics, reason, proposed, finished) =
                 row.map_err(|e| self.sql(e))?;
             let outcome = match status.as_str() {
                 "evaluated" => {
@@ -325,8 +332,15 @@ impl RunStore {
                 return Err(self.corrupt(format!("table evaluations: index {idx} has no proposal")));
             }
             outcomes.insert(idx as usize, outcome);
+            if let (Some(p), Some(f)) = (proposed, finished) {
+                times.insert(idx as usize, (p, f));
+            }
         }
-        Ok(Replay { keys, outcomes })
+        Ok(Replay {
+            keys,
+            outcomes,
+            times,
+        })
     }
 
     /// Records a proposal.
@@ -541,8 +555,45 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+impl Drop for RunStore {
+    /// The lock file goes when the run ends (removed while still locked: a process that opened
+    /// it meanwhile finds it unlinked after locking it and takes a fresh one, see [`lock`]).
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.dir.join(LOCK));
+    }
+}
+
 /// Takes the run directory's lock file; the OS releases it when the process dies, however.
 fn lock(dir: &Path) -> Result<File, StoreError> {
+    // A holder that ends removes the file: a lock taken on a file it had just removed is no
+    // lock on the run; try again on the new file.
+    for _ in 0..100 {
+        let file = lock_once(dir)?;
+        if same_file(&file, &dir.join(LOCK)) {
+            return Ok(file);
+        }
+    }
+    Err(StoreError::Locked {
+        path: dir.to_path_buf(),
+        holder: String::new(),
+    })
+}
+
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &File, path: &Path) -> bool {
+    path.exists()
+}
+
+fn lock_once(dir: &Path) -> Result<File, StoreError> {
     let path = dir.join(LOCK);
     let io = |source| StoreError::Io {
         path: path.clone(),

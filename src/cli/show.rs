@@ -1,0 +1,257 @@
+//! `seminas show DIR` and `seminas export DIR`: a run directory's state and trials, read
+//! without its lock (also while the search runs).
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use seminas::report::text_plot::text_plot;
+use seminas::store::{RunState, RunView, TrialRow};
+use seminas::study::progress::{duration_text, unix_now, utc_text};
+
+/// Arguments of `seminas show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The run directory (a search's --out, or a stored study's folder).
+    dir: PathBuf,
+    /// Print the run as one JSON object (settings, state, counts, best) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `seminas export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The run directory.
+    dir: PathBuf,
+    /// csv: one row per query, metrics as `metric:NAME` columns; jsonl: one object per line.
+    #[arg(long, value_enum, default_value = "csv")]
+    format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Csv,
+    Jsonl,
+}
+
+/// Runs `seminas show`.
+pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
+    let run = RunView::open(&args.dir)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&overview(&run))?);
+    } else {
+        print!("{}", text(&run));
+    }
+    Ok(())
+}
+
+/// The run without its trials, as `show --json` prints it.
+pub fn overview(run: &RunView) -> serde_json::Value {
+    let best = run.best().map(|b| {
+        serde_json::json!({
+            "n": b.n, "arch": b.arch, "objective": b.objective, "report": b.report,
+        })
+    });
+    let last = run.trials.last().map(|t| t.finished_unix);
+    serde_json::json!({
+        "dir": run.dir,
+        "state": run.state,
+        "pid": run.pid,
+        "space": run.space,
+        "algo": run.algo,
+        "seed": run.seed,
+        "args": run.args,
+        "version": run.version,
+        "budget": run.budget,
+        "queries": run.trials.len(),
+        "failures": run.failures(),
+        "not_evaluable": run.not_evaluable,
+        "proposals": run.proposals,
+        "created_unix": run.created_unix,
+        "last_query_unix": last,
+        "best": best,
+    })
+}
+
+fn text(run: &RunView) -> String {
+    let mut s = String::new();
+    let state = match run.state {
+        RunState::Running => format!(
+            "running (pid {})",
+            run.pid.map_or_else(|| "?".into(), |p| p.to_string())
+        ),
+        RunState::Finished => "finished".into(),
+        RunState::Stopped => format!(
+            "stopped (continue it with `seminas resume {}`)",
+            run.dir.display()
+        ),
+    };
+    s += &format!("run {}: {state}\n", run.dir.display());
+    s += &format!(
+        "  {} on {}, seed {}, seminas {}\n",
+        run.algo, run.space, run.seed, run.version
+    );
+    s += &format!("  command: seminas {}\n", run.args.join(" "));
+    let end = match (run.state, run.trials.last()) {
+        (RunState::Running, _) | (_, None) => unix_now(),
+        (_, Some(t)) => t.finished_unix,
+    };
+    s += &format!(
+        "  started {}, {} {}\n",
+        utc_text(run.created_unix),
+        duration_text(std::time::Duration::from_secs_f64(
+            (end - run.created_unix).max(0.0)
+        )),
+        if run.state == RunState::Running {
+            "so far"
+        } else {
+            "to its last query"
+        }
+    );
+    let budget = run.budget.map_or_else(|| "?".into(), |b| b.to_string());
+    s += &format!(
+        "progress: {}/{budget} queries, {} failed, {} not evaluable (free)\n",
+        run.trials.len(),
+        run.failures(),
+        run.not_evaluable
+    );
+    match run.best() {
+        Some(b) => {
+            s += &format!(
+                "best so far: query {}, objective {:.4}",
+                b.n,
+                b.objective.unwrap_or(f64::NAN)
+            );
+            if let Some(r) = b.report {
+                s += &format!(", report {r:.4}");
+            }
+            if let Some(o) = &b.origin {
+                s += &format!(" ({o})");
+            }
+            s += &format!("\n  {}\n", arch_text(&b.arch));
+        }
+        None => s += "best so far: no query succeeded yet\n",
+    }
+    let failed: Vec<&TrialRow> = run.trials.iter().filter(|t| t.status == "failed").collect();
+    if !failed.is_empty() {
+        s += &format!("failures ({}):\n", failed.len());
+        for t in failed.iter().take(20) {
+            let logs = t
+                .evals_dir
+                .as_ref()
+                .map(|d| format!(" [logs: {}]", run.dir.join(d).display()))
+                .unwrap_or_default();
+            let reason = t.reason.as_deref().unwrap_or("").replace('\n', " ");
+            s += &format!("  query {}: {}{logs}\n", t.n, shorten(&reason, 200));
+        }
+        if failed.len() > 20 {
+            s += &format!(
+                "  ... {} more (seminas export {})\n",
+                failed.len() - 20,
+                run.dir.display()
+            );
+        }
+    }
+    let plot = text_plot(&run.best_so_far(), 60, 10);
+    if !plot.is_empty() {
+        s += "best objective so far, by query:\n";
+        s += &plot;
+    }
+    s
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(max).collect();
+    format!("{head}...")
+}
+
+/// An architecture as text: a JSON string as it is, anything else as compact JSON.
+fn arch_text(arch: &serde_json::Value) -> String {
+    match arch {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Runs `seminas export`.
+pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
+    let run = RunView::open(&args.dir)?;
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    match args.format {
+        Format::Jsonl => {
+            for t in &run.trials {
+                serde_json::to_writer(&mut out, t)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Format::Csv => write_csv(&run, &mut out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn write_csv(run: &RunView, out: &mut dyn Write) -> anyhow::Result<()> {
+    let metrics: BTreeSet<&String> = run.trials.iter().flat_map(|t| t.metrics.keys()).collect();
+    let mut w = csv::Writer::from_writer(out);
+    let mut header: Vec<String> = [
+        "n",
+        "index",
+        "status",
+        "arch",
+        "objective",
+        "report",
+        "cost_seconds",
+        "origin",
+        "predicted",
+        "proposed_unix",
+        "finished_unix",
+        "reason",
+        "evals_dir",
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend(metrics.iter().map(|m| format!("metric:{m}")));
+    w.write_record(&header)?;
+    let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for t in &run.trials {
+        let mut row = vec![
+            t.n.to_string(),
+            t.index.to_string(),
+            t.status.clone(),
+            arch_text(&t.arch),
+            num(t.objective),
+            num(t.report),
+            num(t.cost_seconds),
+            t.origin.clone().unwrap_or_default(),
+            num(t.predicted),
+            t.proposed_unix.to_string(),
+            t.finished_unix.to_string(),
+            t.reason.clone().unwrap_or_default(),
+            t.evals_dir.clone().unwrap_or_default(),
+        ];
+        row.extend(metrics.iter().map(|m| match t.metrics.get(*m) {
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        }));
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Progress of a running search as text: one line per finished query and heartbeats while
+//! nothing finishes, for logs read off a terminal (nohup, tmux, batch jobs).
+
+use std::time::{Duration, Instant};
+
+use crate::search::{Origin, QueryRecord};
+
+/// Counts of a running search, updated per query.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    budget: usize,
+    done: usize,
+    failures: usize,
+    best: Option<f64>,
+    minimize: bool,
+    started: Instant,
+}
+
+impl Progress {
+    /// A search of `budget` queries starting now.
+    pub fn new(budget: usize, minimize: bool) -> Self {
+        Self {
+            budget,
+            done: 0,
+            failures: 0,
+            best: None,
+            minimize,
+            started: Instant::now(),
+        }
+    }
+
+    /// Counts a told query.
+    pub fn record<A>(&mut self, q: &QueryRecord<A>) {
+        self.done = q.n.max(self.done);
+        match &q.result {
+            Ok(e) => {
+                let better = match self.best {
+                    None => true,
+                    Some(b) if self.minimize => e.objective < b,
+                    Some(b) => e.objective > b,
+                };
+                if better {
+                    self.best = Some(e.objective);
+                }
+            }
+            Err(_) => self.failures += 1,
+        }
+    }
+
+    /// Queries told so far.
+    pub fn done(&self) -> usize {
+        self.done
+    }
+
+    /// Failed queries so far.
+    pub fn failures(&self) -> usize {
+        self.failures
+    }
+
+    /// The best objective so far.
+    pub fn best(&self) -> Option<f64> {
+        self.best
+    }
+
+    /// Time since the search started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The log line of query `q` (counted already): time, n/budget, objective, best so far,
+    /// failures so far and the phase it came from.
+    pub fn query_line<A>(&self, q: &QueryRecord<A>) -> String {
+        let objective = match &q.result {
+            Ok(e) => format!("objective {:.4}", e.objective),
+            Err(_) => "failed".to_string(),
+        };
+        let mut line = format!(
+            "{} query {}/{} {objective} | best {} | failures {} | {}",
+            utc_text(unix_now()),
+            q.n,
+            self.budget,
+            self.best_text(),
+            self.failures,
+            phase_of(q.info.origin),
+        );
+        if let Some(p) = q.info.predicted {
+            line.push_str(&format!(" (predicted {p:.4})"));
+        }
+        line
+    }
+
+    /// A heartbeat: where the search stands and what it is doing (`phase`).
+    pub fn heartbeat_line(&self, phase: &str) -> String {
+        let phase = if phase.is_empty() { "working" } else { phase };
+        format!(
+            "{} {}/{} queries | best {} | failures {} | {phase} | {} elapsed",
+            utc_text(unix_now()),
+            self.done,
+            self.budget,
+            self.best_text(),
+            self.failures,
+            duration_text(self.elapsed()),
+        )
+    }
+
+    fn best_text(&self) -> String {
+        self.best
+            .map_or_else(|| "-".to_string(), |b| format!("{b:.4}"))
+    }
+}
+
+/// The phase a query came from, in words.
+pub fn phase_of(origin: Option<Origin>) -> String {
+    match origin {
+        Some(Origin::Initial) => "random init".into(),
+        Some(o) => o.to_string(),
+        None => "-".into(),
+    }
+}
+
+/// `1 h 2 min`, `3 min 4 s`, `5 s`.
+pub fn duration_text(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{} h {} min", s / 3600, s % 3600 / 60)
+    } else if s >= 60 {
+        format!("{} min {} s", s / 60, s % 60)
+    } else {
+        format!("{s} s")
+    }
+}
+
+/// Now, in Unix seconds.
+pub fn unix_now() -> f64 {
+    crate::search::driver::unix_now()
+}
+
+/// A Unix time as `2026-12-02T11:53:01Z` (UTC).
+pub fn utc_text(unix: f64) -> String {
+    let secs = unix.max(0.0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::benchmark::Evaluation;
+    use crate::search::ProposalInfo;
+
+    #[test]
+    fn utc_text_of_known_instants() {
+        assert_eq!(utc_text(0.0), "1970-01-01T00:00:00Z");
+        // `date -u -d @1798199581`
+        assert_eq!(utc_text(1_798_199_581.0), "2026-12-25T11:53:01Z");
+        assert_eq!(utc_text(951_782_400.0), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn lines_carry_counts_best_and_phase() {
+        let mut p = Progress::new(10, false);
+        let q = |n, r: Result<f64, &str>, origin| QueryRecord {
+            n,
+            index: n - 1,
+            arch: (),
+            key: n.to_string(),
+            result: r
+                .map(|v| Evaluation::new(v, None, 0.0))
+                .map_err(str::to_string),
+            info: ProposalInfo {
+                origin,
+                predicted: None,
+            },
+            started_unix: None,
+            finished_unix: None,
+        };
+        let a = q(1, Ok(90.0), Some(Origin::Initial));
+        p.record(&a);
+        let b = q(2, Err("crash"), Some(Origin::Scored { round: 3 }));
+        p.record(&b);
+        let c = q(3, Ok(80.0), None);
+        p.record(&c);
+        let line = p.query_line(&b);
+        assert!(
+            line.ends_with("query 2/10 failed | best 90.0000 | failures 1 | round 3 scored"),
+            "{line}"
+        );
+        assert!(p.query_line(&a).contains("| random init"));
+        assert_eq!((p.done(), p.failures(), p.best()), (3, 1, Some(90.0)));
+        let h = p.heartbeat_line("SemiNAS round 2: training controller");
+        assert!(
+            h.contains("3/10 queries | best 90.0000 | failures 1 | SemiNAS round 2"),
+            "{h}"
+        );
+    }
+}
