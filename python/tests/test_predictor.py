@@ -106,6 +106,7 @@ def test_given_unlabeled_architectures_and_numpy(data):
     p.fit(np.array(train), np.array(train_acc), unlabeled=held[:200])
     out = p.predict(np.array(held[:5]))
     assert isinstance(out, np.ndarray) and out.shape == (5,)
+    p.fit(train[:3], [np.int64(1), np.float32(2.5), 3], unlabeled=0)
 
 
 def test_a_run_directory_s_controller_loads(tmp_path):
