@@ -57,12 +57,13 @@ def fitted(data):
     return seminas.Predictor(seminas.NB201Space(), seed=0).fit(train, train_acc, unlabeled=10000)
 
 
-def test_fitted_on_100_cells_it_ranks_1000_held_out_cells(data, fitted):
+def test_fitted_on_100_cells_it_ranks_1000_held_out_cells(data, fitted, capsys):
     _, _, held, held_acc = data
     pred = fitted.predict(held)
     assert isinstance(pred, list) and len(pred) == 1000
     tau = kendall_tau(pred, held_acc)
-    print(f"Kendall tau on 1,000 held-out NB201 cells (fit on 100): {tau:.3f}")
+    with capsys.disabled():  # shown in CI's log even when the test passes
+        print(f"\nKendall tau on 1,000 held-out NB201 cells (fit on 100): {tau:.3f}")
     assert tau > 0.5
     # Predictions come back in the targets' units (validation accuracy, %).
     assert 60 < sum(pred) / len(pred) < 92
