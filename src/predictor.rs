@@ -174,6 +174,17 @@ pub struct FitStats {
     pub epochs: usize,
 }
 
+/// One architecture [`Predictor::generate`] made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated<A> {
+    /// The decoded architecture; `None` when the tokens are not a valid architecture of the
+    /// space.
+    pub arch: Option<A>,
+    /// The value the predictor gives the moved embedding (not the decoded architecture's
+    /// prediction: predict it again for that).
+    pub predicted: f64,
+}
+
 /// The affine map from standardised predictions back to objective units. Stored as decimal
 /// strings: Rust writes and reads those exactly (JSON numbers may come back one bit off), so
 /// a loaded predictor predicts exactly what the saved one did.
@@ -427,7 +438,7 @@ impl<S: SearchSpace> Predictor<S> {
         &self,
         archs: &[S::Arch],
         step: f32,
-    ) -> Result<Vec<(Option<S::Arch>, f64)>, PredictorError> {
+    ) -> Result<Vec<Generated<S::Arch>>, PredictorError> {
         if !step.is_finite() {
             return Err(PredictorError::Input(format!(
                 "the step must be finite, not {step}"
@@ -447,7 +458,10 @@ impl<S: SearchSpace> Predictor<S> {
                     .decode(&tokens)
                     .ok()
                     .filter(|a| self.space.validate(a).is_ok());
-                (arch, self.unscale(z))
+                Generated {
+                    arch,
+                    predicted: self.unscale(z),
+                }
             })
             .collect())
     }

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -367,7 +368,8 @@ def _is_numpy(x: Any) -> bool:
 def _numbers(values: Any, what: str) -> List[float]:
     out = []
     for i, v in enumerate(values.tolist() if _is_numpy(values) else values):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        # numbers.Real: NumPy's scalars (float64, int64) count too.
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
             raise ValueError(f"{what} {i} is not a number: {v!r}")
         out.append(float(v))
     return out

@@ -637,7 +637,10 @@ impl RawPredictor {
                 let out = s.generate(&a, step).map_err(predictor_error)?;
                 Ok(out
                     .into_iter()
-                    .map(|(g, v)| (g.map(|g| s.space().to_json(&g).to_string()), v))
+                    .map(|g| {
+                        let arch = g.arch.map(|a| s.space().to_json(&a).to_string());
+                        (arch, g.predicted)
+                    })
                     .collect())
             })
         })

@@ -1,9 +1,8 @@
-"""seminas.Predictor: ranking quality on NB201, save/load, generation, bad input."""
+"""seminas.Predictor (ranking quality on NB201, save/load, generation, bad input) and
+seminas.MobileSpace."""
 
 import itertools
-import os
 import random
-from pathlib import Path
 
 import pytest
 
@@ -58,12 +57,13 @@ def fitted(data):
     return seminas.Predictor(seminas.NB201Space(), seed=0).fit(train, train_acc, unlabeled=10000)
 
 
-def test_fitted_on_100_cells_it_ranks_1000_held_out_cells(data, fitted):
+def test_fitted_on_100_cells_it_ranks_1000_held_out_cells(data, fitted, capsys):
     _, _, held, held_acc = data
     pred = fitted.predict(held)
     assert isinstance(pred, list) and len(pred) == 1000
     tau = kendall_tau(pred, held_acc)
-    print(f"Kendall tau on 1,000 held-out NB201 cells (fit on 100): {tau:.3f}")
+    with capsys.disabled():  # shown in CI's log even when the test passes
+        print(f"\nKendall tau on 1,000 held-out NB201 cells (fit on 100): {tau:.3f}")
     assert tau > 0.5
     # Predictions come back in the targets' units (validation accuracy, %).
     assert 60 < sum(pred) / len(pred) < 92
@@ -107,6 +107,7 @@ def test_given_unlabeled_architectures_and_numpy(data):
     p.fit(np.array(train), np.array(train_acc), unlabeled=held[:200])
     out = p.predict(np.array(held[:5]))
     assert isinstance(out, np.ndarray) and out.shape == (5,)
+    p.fit(train[:3], [np.int64(1), np.float32(2.5), 3], unlabeled=0)
 
 
 def test_a_run_directory_s_controller_loads(tmp_path):
@@ -136,37 +137,6 @@ def test_bad_input_raises(data):
         seminas.Predictor(seminas.NB201Space(), epochs=3)
     with pytest.raises(ValueError, match="a list of architectures"):
         p.predict(train[0])
-
-
-def test_ctrl_c_interrupts_a_long_fit(tmp_path):
-    """SIGINT during a fit raises KeyboardInterrupt within an epoch (signals are checked
-    between epochs while the GIL is released)."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    script = tmp_path / "fit.py"
-    script.write_text(
-        "import time, seminas\n"
-        "from test_predictor import nb201_cells\n"
-        "cells = nb201_cells()[:200]\n"
-        "p = seminas.Predictor(seminas.NB201Space(), pretrain_epochs=100000)\n"
-        "print('fitting', flush=True)\n"
-        "t = time.perf_counter()\n"
-        "try:\n"
-        "    p.fit(cells, [float(i % 7) for i in range(200)], unlabeled=0)\n"
-        "except KeyboardInterrupt:\n"
-        "    print('interrupted after', time.perf_counter() - t, 'fitted', p.fitted, flush=True)\n"
-    )
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout.readline().strip() == "fitting"
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
-    assert "interrupted after" in out and "fitted False" in out, out
 
 
 def test_mobile_space_archs_are_lists_and_the_limit_holds():

@@ -104,9 +104,14 @@ fn generation_moves_up_the_predictor() {
     let down = p.generate(&held[..10], -3.0).unwrap();
     let base = p.predict(&held[..10]).unwrap();
     for ((u, d), b) in up.iter().zip(&down).zip(&base) {
-        assert!(u.1 > *b && d.1 < *b, "up {} base {b} down {}", u.1, d.1);
+        assert!(
+            u.predicted > *b && d.predicted < *b,
+            "up {} base {b} down {}",
+            u.predicted,
+            d.predicted
+        );
         // Every NB201 token sequence is a cell.
-        assert!(u.0.is_some());
+        assert!(u.arch.is_some());
     }
 }
 
