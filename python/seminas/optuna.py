@@ -18,7 +18,10 @@ How it samples (see the README):
   architecture that is not evaluated yet and not held by a PRUNED, RUNNING or WAITING trial
   (so trials running in parallel never get the same parameters). FAILED trials are ignored,
   as Optuna's own samplers ignore them (a failed architecture may be proposed again). The
-  first ``n_startup_trials`` complete trials are drawn at random (without repeats).
+  first ``n_startup_trials`` complete trials are drawn at random (without repeats). An
+  algorithm that chooses several architectures per predictor fit (SemiNAS-Ens: ``budget/50``)
+  does so here too: the searcher of a round is seeded from the round and learns the results
+  known when the round began, so each trial of the round takes the round's next choice.
 - Nothing is kept between trials: resuming a stored study in another process, or sampling
   from several threads (``n_jobs > 1``), is safe, and the same seed gives the same trials.
 

@@ -14,8 +14,8 @@ use pyo3::prelude::*;
 use seminas::rng::rng_for;
 use seminas::search::pool::ENUMERATE_LIMIT;
 use seminas::search::{
-    Algo, AlgoConfig, AlgoOverrides, Feedback, RandomSearch, Searcher, SemiNasConfig,
-    SemiNasEns, SemiNasEnsConfig,
+    Algo, AlgoConfig, AlgoOverrides, Feedback, RandomSearch, Searcher, SemiNasConfig, SemiNasEns,
+    SemiNasEnsConfig,
 };
 use seminas::space::{CategoricalArch, CategoricalSpace, Position, SearchSpace};
 
