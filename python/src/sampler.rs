@@ -12,12 +12,15 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use seminas::rng::rng_for;
-use seminas::search::pool::ENUMERATE_LIMIT;
 use seminas::search::{
     Algo, AlgoConfig, AlgoOverrides, Feedback, RandomSearch, Searcher, SemiNasConfig, SemiNasEns,
     SemiNasEnsConfig,
 };
 use seminas::space::{CategoricalArch, CategoricalSpace, Position, SearchSpace};
+
+/// Spaces up to this size are listed once and every architecture not evaluated is scored; a
+/// larger space is sampled each trial (listing it each trial would cost more than the rest).
+const LIST_LIMIT: usize = 50_000;
 
 /// Proposals of a searcher that cost nothing (known or avoided) before the proposer gives
 /// up on it and draws at random among the architectures left.
@@ -104,7 +107,7 @@ impl Proposer {
             })
             .collect();
         let space = CategoricalSpace::new("optuna", positions).map_err(value_error)?;
-        let all = py.detach(|| space.enumerate(ENUMERATE_LIMIT).map(Arc::from));
+        let all = py.detach(|| space.enumerate(LIST_LIMIT).map(Arc::from));
         Ok(Self {
             space,
             algo,
@@ -202,7 +205,16 @@ impl Proposer {
         {
             return None;
         }
-        let mut searcher = self.searcher(seed, startup, left.clone());
+        // SemiNAS-Ens scores a pool: what is left of a listed space, else candidates drawn
+        // here as it draws them for a space too large to list (random architectures plus
+        // every one-choice change of the best evaluated ones), so that it never lists it.
+        let pool = match (&left, self.algo, startup) {
+            (None, Algo::SemiNasEns, false) => Some(self.sampled_pool(seed, complete, |a| {
+                !known.contains_key(a) && !avoided.contains(a)
+            })),
+            _ => left.clone(),
+        };
+        let mut searcher = self.searcher(seed, startup, pool);
         for (a, v) in complete {
             searcher.tell(&self.space, a, Feedback::Objective(*v));
         }
@@ -248,6 +260,47 @@ impl Proposer {
                 None
             }
         }
+    }
+}
+
+impl Proposer {
+    /// Candidates of a space too large to list: every one-choice change of the `top_k` best
+    /// evaluated architectures and `max_candidates` random ones, all passing `fresh`.
+    fn sampled_pool(
+        &self,
+        seed: u64,
+        complete: &[(CategoricalArch, f64)],
+        fresh: impl Fn(&CategoricalArch) -> bool,
+    ) -> Arc<[CategoricalArch]> {
+        let config = SemiNasEnsConfig::for_budget(self.budget);
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut best: Vec<&(CategoricalArch, f64)> = complete.iter().collect();
+        best.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (a, _) in best.into_iter().take(config.top_k) {
+            for (p, position) in self.space.positions().iter().enumerate() {
+                for c in 0..position.choices.len() as u16 {
+                    let mut m = a.0.clone();
+                    m[p] = c;
+                    let m = CategoricalArch(m);
+                    if fresh(&m) && seen.insert(m.clone()) {
+                        out.push(m);
+                    }
+                }
+            }
+        }
+        let want = out.len() + config.max_candidates;
+        let mut rng = rng_for(seed, "sampler-candidates");
+        for _ in 0..config.max_candidates * 2 {
+            if out.len() >= want {
+                break;
+            }
+            let a = self.space.sample(&mut rng);
+            if fresh(&a) && seen.insert(a.clone()) {
+                out.push(a);
+            }
+        }
+        out.into()
     }
 }
 
