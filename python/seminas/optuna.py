@@ -212,7 +212,9 @@ class SemiNASSampler(BaseSampler):
     def infer_relative_search_space(
         self, study: optuna.Study, trial: FrozenTrial
     ) -> Dict[str, BaseDistribution]:
-        self._raise_error_if_multi_objective(study)
+        if len(study.directions) > 1:
+            raise ValueError("SemiNASSampler optimises one objective; this study has "
+                             f"{len(study.directions)}")
         space: Optional[Dict[str, BaseDistribution]] = None
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             if space is None:

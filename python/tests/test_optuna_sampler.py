@@ -74,6 +74,9 @@ def test_is_an_optuna_sampler_and_rejects_bad_arguments():
         SemiNASSampler(seed=-1)
     with pytest.raises(ValueError, match="fallback"):
         SemiNASSampler(fallback="random")
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=SemiNASSampler())
+    with pytest.raises(ValueError, match="one objective"):
+        study.optimize(lambda t: (t.suggest_int("a", 0, 3), 1.0), n_trials=2)
 
 
 def test_relative_space_is_what_it_models_and_the_rest_goes_to_the_fallback():
