@@ -295,3 +295,19 @@ def test_a_space_too_large_to_list_is_sampled_and_still_learnt():
     # Random cells average 70 (of 140); the predictor's choices are far better.
     assert sum(values[:10]) / 10 < 85
     assert sum(values[20:]) / 10 > 110, values
+
+
+def test_a_new_sampler_at_every_trial_gives_the_same_trials():
+    # Nothing the sampler keeps (its per-round answer, its reservations) changes what it
+    # proposes: the trials of one sampler are those of a fresh one at every trial, as in a
+    # study resumed after each trial. NB201 has SemiNAS-Ens rounds of 2 at a budget of 100.
+    table = seminas.benchmarks.nb201()
+    objective = nb201_objective(table)
+    one = optuna.create_study(direction="maximize", sampler=SemiNASSampler(seed=4))
+    one.optimize(objective, n_trials=24)
+    fresh = optuna.create_study(direction="maximize")
+    for _ in range(24):
+        fresh.sampler = SemiNASSampler(seed=4)
+        trial = fresh.ask()
+        fresh.tell(trial, objective(trial))
+    assert params_of(fresh) == params_of(one)
