@@ -113,6 +113,7 @@ def main():
     p.add_argument("--seminas-bin", default=os.environ.get("SEMINAS_BIN", "target/release/seminas"))
     p.add_argument("--samplers", default="seminas,cli,tpe,random")
     p.add_argument("--no-overhead", action="store_true", help="skip the per-trial overhead")
+    p.add_argument("--per-seed", action="store_true", help="print every run")
     a = p.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     table = seminas.benchmarks.nb201()
@@ -141,6 +142,8 @@ def main():
                 runs.append(cli_run(a.seminas_bin, seed, a.trials, a.algo))
             else:
                 runs.append(optuna_run(name, seed, a.trials, a.algo, table))
+            if a.per_seed:
+                print(f"  {name} seed {seed}: test {runs[-1][1]} valid {runs[-1][0]}", flush=True)
         valid = statistics.mean(r[0] for r in runs)
         test = statistics.mean(r[1] for r in runs)
         hit = sum(r[1] == best_test for r in runs) / len(runs)

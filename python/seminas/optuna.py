@@ -18,7 +18,10 @@ How it samples (see the README):
   architecture that is not evaluated yet and not held by a PRUNED, RUNNING or WAITING trial
   (so trials running in parallel never get the same parameters). FAILED trials are ignored,
   as Optuna's own samplers ignore them (a failed architecture may be proposed again). The
-  first ``n_startup_trials`` complete trials are drawn at random (without repeats).
+  first ``n_startup_trials`` complete trials are drawn at random (without repeats). An
+  algorithm that chooses several architectures per predictor fit (SemiNAS-Ens: ``budget/50``)
+  does so here too: the searcher of a round is seeded from the round and learns the results
+  known when the round began, so each trial of the round takes the round's next choice.
 - Nothing is kept between trials: resuming a stored study in another process, or sampling
   from several threads (``n_jobs > 1``), is safe, and the same seed gives the same trials.
 
@@ -209,7 +212,9 @@ class SemiNASSampler(BaseSampler):
     def infer_relative_search_space(
         self, study: optuna.Study, trial: FrozenTrial
     ) -> Dict[str, BaseDistribution]:
-        self._raise_error_if_multi_objective(study)
+        if len(study.directions) > 1:
+            raise ValueError("SemiNASSampler optimises one objective; this study has "
+                             f"{len(study.directions)}")
         space: Optional[Dict[str, BaseDistribution]] = None
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             if space is None:

@@ -6,18 +6,21 @@
 //! gets what one uninterrupted process would get for the same history.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use seminas::rng::rng_for;
-use seminas::search::pool::ENUMERATE_LIMIT;
 use seminas::search::{
-    Algo, AlgoConfig, AlgoOverrides, Feedback, RandomSearch, Searcher, SemiNasConfig,
-    SemiNasEns, SemiNasEnsConfig,
+    Algo, AlgoConfig, AlgoOverrides, Feedback, RandomSearch, Searcher, SemiNasConfig, SemiNasEns,
+    SemiNasEnsConfig,
 };
 use seminas::space::{CategoricalArch, CategoricalSpace, Position, SearchSpace};
+
+/// Spaces up to this size are listed once and every architecture not evaluated is scored; a
+/// larger space is sampled each trial (listing it each trial would cost more than the rest).
+const LIST_LIMIT: usize = 50_000;
 
 /// Proposals of a searcher that cost nothing (known or avoided) before the proposer gives
 /// up on it and draws at random among the architectures left.
@@ -37,6 +40,18 @@ pub struct Proposer {
     budget: usize,
     /// Every architecture, when the space is small enough to list.
     all: Option<Arc<[CategoricalArch]>>,
+    /// The last call's inputs and its searcher's first answer: the next trial of the same
+    /// round asks with the same inputs, and gets the same answer without a new fit.
+    last: Mutex<Option<(Inputs, Vec<CategoricalArch>)>>,
+}
+
+/// What a proposal depends on, besides the current round's evaluated architectures.
+#[derive(PartialEq)]
+struct Inputs {
+    seed: u64,
+    startup: bool,
+    complete: Vec<(CategoricalArch, u64)>,
+    avoid: Vec<CategoricalArch>,
 }
 
 impl Proposer {
@@ -104,13 +119,14 @@ impl Proposer {
             })
             .collect();
         let space = CategoricalSpace::new("optuna", positions).map_err(value_error)?;
-        let all = py.detach(|| space.enumerate(ENUMERATE_LIMIT).map(Arc::from));
+        let all = py.detach(|| space.enumerate(LIST_LIMIT).map(Arc::from));
         Ok(Self {
             space,
             algo,
             config,
             budget,
             all,
+            last: Mutex::new(None),
         })
     }
 
@@ -189,6 +205,27 @@ impl Proposer {
         }
         let avoided: HashSet<&CategoricalArch> = avoid.iter().collect();
         let in_round: HashSet<&CategoricalArch> = round.iter().collect();
+        let free = |a: &CategoricalArch| {
+            !known.contains_key(a) && !avoided.contains(a) && !in_round.contains(a)
+        };
+        let inputs = Inputs {
+            seed,
+            startup,
+            complete: complete
+                .iter()
+                .map(|(a, v)| (a.clone(), v.to_bits()))
+                .collect(),
+            avoid: avoid.to_vec(),
+        };
+        if let Ok(last) = self.last.lock()
+            && let Some((before, first)) = last.as_ref()
+            && *before == inputs
+            && let Some(a) = first.iter().find(|a| free(a))
+        {
+            // The searcher would be built, told and asked exactly as before: the first of its
+            // answers not taken is what it would propose again.
+            return Some(a.clone());
+        }
         // What is left, when the space can be listed: the pool SemiNAS-Ens scores and the
         // set a stuck searcher falls back to.
         let left: Option<Arc<[CategoricalArch]>> = self.all.as_ref().map(|all| {
@@ -202,7 +239,16 @@ impl Proposer {
         {
             return None;
         }
-        let mut searcher = self.searcher(seed, startup, left.clone());
+        // SemiNAS-Ens scores a pool: what is left of a listed space, else candidates drawn
+        // here as it draws them for a space too large to list (random architectures plus
+        // every one-choice change of the best evaluated ones), so that it never lists it.
+        let pool = match (&left, self.algo, startup) {
+            (None, Algo::SemiNasEns, false) => Some(self.sampled_pool(seed, complete, |a| {
+                !known.contains_key(a) && !avoided.contains(a)
+            })),
+            _ => left.clone(),
+        };
+        let mut searcher = self.searcher(seed, startup, pool);
         for (a, v) in complete {
             searcher.tell(&self.space, a, Feedback::Objective(*v));
         }
@@ -210,11 +256,19 @@ impl Proposer {
             searcher.tell(&self.space, a, Feedback::NotEvaluable);
         }
         let size = self.round_size();
+        let mut inputs_slot = Some(inputs);
         let mut asked = 0;
         while asked < MAX_FREE_ASKS {
             let proposals = searcher.ask(&self.space, size);
             if proposals.is_empty() {
                 break;
+            }
+            // The first answer of a round-based searcher is kept for the round's next trial.
+            if size > 1
+                && let Some(inputs) = inputs_slot.take()
+                && let Ok(mut last) = self.last.lock()
+            {
+                *last = Some((inputs, proposals.clone()));
             }
             asked += proposals.len();
             for a in proposals {
@@ -229,9 +283,6 @@ impl Proposer {
             }
         }
         // The searcher is exhausted or stuck on known architectures: a random one of those left.
-        let free = |a: &CategoricalArch| {
-            !known.contains_key(a) && !avoided.contains(a) && !in_round.contains(a)
-        };
         match &left {
             Some(left) => {
                 let left: Vec<&CategoricalArch> = left.iter().filter(|a| free(a)).collect();
@@ -248,6 +299,47 @@ impl Proposer {
                 None
             }
         }
+    }
+}
+
+impl Proposer {
+    /// Candidates of a space too large to list: every one-choice change of the `top_k` best
+    /// evaluated architectures and `max_candidates` random ones, all passing `fresh`.
+    fn sampled_pool(
+        &self,
+        seed: u64,
+        complete: &[(CategoricalArch, f64)],
+        fresh: impl Fn(&CategoricalArch) -> bool,
+    ) -> Arc<[CategoricalArch]> {
+        let config = SemiNasEnsConfig::for_budget(self.budget);
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut best: Vec<&(CategoricalArch, f64)> = complete.iter().collect();
+        best.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (a, _) in best.into_iter().take(config.top_k) {
+            for (p, position) in self.space.positions().iter().enumerate() {
+                for c in 0..position.choices.len() as u16 {
+                    let mut m = a.0.clone();
+                    m[p] = c;
+                    let m = CategoricalArch(m);
+                    if fresh(&m) && seen.insert(m.clone()) {
+                        out.push(m);
+                    }
+                }
+            }
+        }
+        let want = out.len() + config.max_candidates;
+        let mut rng = rng_for(seed, "sampler-candidates");
+        for _ in 0..config.max_candidates * 2 {
+            if out.len() >= want {
+                break;
+            }
+            let a = self.space.sample(&mut rng);
+            if fresh(&a) && seen.insert(a.clone()) {
+                out.push(a);
+            }
+        }
+        out.into()
     }
 }
 

@@ -74,6 +74,9 @@ def test_is_an_optuna_sampler_and_rejects_bad_arguments():
         SemiNASSampler(seed=-1)
     with pytest.raises(ValueError, match="fallback"):
         SemiNASSampler(fallback="random")
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=SemiNASSampler())
+    with pytest.raises(ValueError, match="one objective"):
+        study.optimize(lambda t: (t.suggest_int("a", 0, 3), 1.0), n_trials=2)
 
 
 def test_relative_space_is_what_it_models_and_the_rest_goes_to_the_fallback():
@@ -183,7 +186,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 def objective(trial):
     return float(sum(trial.suggest_categorical(f"x{k}", [0, 1, 2, 3, 4]) for k in range(4)))
 study = optuna.load_study(study_name="s", storage=sys.argv[1],
-                          sampler=seminas.optuna.SemiNASSampler(seed=5, n_startup_trials=4))
+                          sampler=seminas.optuna.SemiNASSampler(seed=5, n_startup_trials=3))
 study.optimize(objective, n_trials=int(sys.argv[2]))
 """
 
@@ -192,11 +195,11 @@ def test_sqlite_storage_resumed_in_a_new_process_gives_the_uninterrupted_trials(
     pytest.importorskip("sqlalchemy", reason="sqlalchemy (optuna's RDB storage) is not installed")
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     optuna.create_study(study_name="s", storage=storage)
-    for n in (8, 7):  # two processes, one after the other
+    for n in (5, 4):  # two processes, one after the other (SQLite writes are slow)
         subprocess.run([sys.executable, "-c", RESUME, storage, str(n)], check=True)
     resumed = optuna.load_study(study_name="s", storage=storage)
-    memory = optuna.create_study(sampler=SemiNASSampler(seed=5, n_startup_trials=4))
-    memory.optimize(grid_objective, n_trials=15)
+    memory = optuna.create_study(sampler=SemiNASSampler(seed=5, n_startup_trials=3))
+    memory.optimize(grid_objective, n_trials=9)
     assert params_of(resumed) == params_of(memory)
 
 
@@ -253,10 +256,11 @@ def test_exhausted_space_falls_back_to_independent_sampling():
 
 
 def test_on_nb201_at_least_as_good_as_seminas_search():
-    """The 20-seed comparison is `python3 python/benches/optuna_sampler.py`; here 3 seeds."""
+    """The 20-seed comparison is `python3 python/benches/optuna_sampler.py`; here seeds 1 and 2
+    (seed 0 is the README example's)."""
     table = seminas.benchmarks.nb201()
     sampler_best, search_best = [], []
-    for seed in range(3):
+    for seed in (1, 2):
         study = optuna.create_study(direction="maximize", sampler=SemiNASSampler(seed=seed))
         study.optimize(nb201_objective(table), n_trials=100)
         sampler_best.append(study.best_value)
@@ -276,3 +280,34 @@ def test_the_readme_example_runs_as_shown():
     exec(compile(example[0], "README.md", "exec"), scope)
     # Seed 0 finds the cell of the highest validation accuracy within its 100 trials.
     assert scope["study"].best_value == seminas.benchmarks.nb201().query(BEST)["objective"]
+
+
+def test_a_space_too_large_to_list_is_sampled_and_still_learnt():
+    # 7 positions x 6 choices = 279,936 cells (more than the proposer lists): the candidates
+    # are random cells plus one-choice changes of the best ones.
+    def objective(trial):
+        return float(sum((k + 1) * trial.suggest_int(f"x{k}", 0, 5) for k in range(7)))
+
+    study = optuna.create_study(direction="maximize", sampler=SemiNASSampler(seed=0, n_startup_trials=10))
+    study.optimize(objective, n_trials=30)
+    values = [t.value for t in study.trials]
+    assert len(set(params_of(study))) == 30
+    # Random cells average 70 (of 140); the predictor's choices are far better.
+    assert sum(values[:10]) / 10 < 85
+    assert sum(values[20:]) / 10 > 110, values
+
+
+def test_a_new_sampler_at_every_trial_gives_the_same_trials():
+    # Nothing the sampler keeps (its per-round answer, its reservations) changes what it
+    # proposes: the trials of one sampler are those of a fresh one at every trial, as in a
+    # study resumed after each trial. NB201 has SemiNAS-Ens rounds of 2 at a budget of 100.
+    table = seminas.benchmarks.nb201()
+    objective = nb201_objective(table)
+    one = optuna.create_study(direction="maximize", sampler=SemiNASSampler(seed=4))
+    one.optimize(objective, n_trials=24)
+    fresh = optuna.create_study(direction="maximize")
+    for _ in range(24):
+        fresh.sampler = SemiNASSampler(seed=4)
+        trial = fresh.ask()
+        fresh.tell(trial, objective(trial))
+    assert params_of(fresh) == params_of(one)
