@@ -31,7 +31,7 @@ import numbers
 import re
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _seminas
@@ -53,7 +53,7 @@ __all__ = [
 __version__ = _seminas.__version__
 
 #: The search algorithms, as ``algo=`` names them.
-ALGORITHMS = ("random", "re", "nao", "seminas", "seminas-re")
+ALGORITHMS = ("random", "re", "nao", "seminas", "seminas-re", "seminas-ens")
 
 
 class _Space:
@@ -231,7 +231,7 @@ def _settings_json(settings: Mapping[str, Any]) -> str:
 class Study:
     """A search in ask/tell form.
 
-    ``algo``: random, re, nao, seminas or seminas-re. ``budget``: queries (evaluations of
+    ``algo``: one of ``ALGORITHMS`` (default seminas-ens, the CLI's default too). ``budget``: queries (evaluations of
     distinct architectures; a repeat costs nothing, a failure counts). ``workers``: trials
     evaluated at once; ``ask`` returns None while that many wait to be told.
     ``storage``: a folder holding the study (SQLite); reopening it with the same arguments
@@ -244,7 +244,7 @@ class Study:
     def __init__(
         self,
         space: _Space,
-        algo: str = "seminas",
+        algo: str = "seminas-ens",
         budget: int = 100,
         seed: int = 0,
         storage: Optional[str] = None,
@@ -501,7 +501,7 @@ def optimize(
     fn: Objective,
     budget: int = 100,
     workers: int = 1,
-    algo: str = "seminas",
+    algo: str = "seminas-ens",
     seed: int = 0,
     storage: Optional[str] = None,
     direction: str = "maximize",

@@ -48,7 +48,7 @@ class Study:
     """A search in ask/tell form; same seed, same trials as `seminas search`."""
     space: _Space
     direction: str
-    def __init__(self, space: _Space, algo: str = "seminas", budget: int = 100, seed: int = 0,
+    def __init__(self, space: _Space, algo: str = "seminas-ens", budget: int = 100, seed: int = 0,
                  storage: Optional[str] = None, workers: int = 1, direction: str = "maximize",
                  **settings: Any) -> None: ...
     def ask(self) -> Optional[Trial]: ...
@@ -83,5 +83,5 @@ class Predictor:
     def has_scale(self) -> bool: ...
 
 def optimize(space: _Space, fn: Callable[[Any], Union[float, Tuple[float, Mapping[str, float]]]],
-             budget: int = 100, workers: int = 1, algo: str = "seminas", seed: int = 0,
+             budget: int = 100, workers: int = 1, algo: str = "seminas-ens", seed: int = 0,
              storage: Optional[str] = None, direction: str = "maximize", **settings: Any) -> Study: ...

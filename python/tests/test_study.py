@@ -190,3 +190,20 @@ def test_a_stored_study_reopens_where_it_stopped(tmp_path):
     del study
     with pytest.raises(RuntimeError, match="stored study"):
         seminas.Study(seminas.NB201Space(), algo="re", budget=20, seed=4, storage=store)
+
+
+def test_every_listed_algorithm_runs_and_the_default_is_the_clis(tmp_path):
+    """ALGORITHMS names what Study accepts; the default algorithm is the CLI's default
+    (SemiNAS-Ens), so a default Python loop gives the queries of a default `seminas search`."""
+    table = seminas.benchmarks.nb201()
+    assert "seminas-ens" in seminas.ALGORITHMS
+    for algo in seminas.ALGORITHMS:
+        quick = {"pretrain_epochs": 2, "controller_epochs": 2}
+        settings = quick if algo in ("nao", "seminas", "seminas-re") else {}
+        study = seminas.Study(seminas.NB201Space(), algo=algo, budget=12, seed=0, **settings)
+        table_loop(study, table)
+        assert len(study.trials) == 12 and study.status == "finished:budget", algo
+    want = cli_queries(tmp_path, "--queries", "30", "--seed", "2")
+    study = seminas.optimize(seminas.NB201Space(), lambda a: table.query(a)["objective"],
+                             budget=30, seed=2)
+    assert [(t["arch"], t["objective"]) for t in study.trials] == want
