@@ -16,6 +16,7 @@
 pub mod benchmark;
 pub mod compare;
 pub mod controller;
+pub mod dashboard;
 pub mod evaluator;
 pub mod report;
 pub mod rng;
