@@ -367,10 +367,10 @@ async function benchView(id) {
   const b = await api(`/api/benches/${id}`);
   const root = el('div', {}, el('h2', {}, b.dir));
   if (b.table && b.table.rows) {
-    root.appendChild(el('p', { class: 'meta' }, `${b.table.space}: objective ${b.table.objective}, report ${b.table.report}, optimum ${b.table.optimum ?? '-'}`));
+    if (b.table.space) root.appendChild(el('p', { class: 'meta' }, `${b.table.space}: objective ${b.table.objective}, report ${b.table.report}, optimum ${b.table.optimum ?? '-'}`));
     const cols = ['algo', 'queries', 'seeds', 'mean_report', 'std_report', 'mean_regret', 'mean_rank', 'hit_rate', 'mean_seconds'];
     const t = el('table', { id: 'bench-table' }, el('tr', {}, ...cols.map(c => el('th', {}, c))));
-    for (const r of b.table.rows) t.appendChild(el('tr', {}, ...cols.map(c => el('td', { class: typeof r[c] === 'number' ? 'num' : '' }, typeof r[c] === 'number' && !Number.isInteger(r[c]) ? fmt(r[c]) : r[c]))));
+    for (const r of b.table.rows) t.appendChild(el('tr', {}, ...cols.map(c => el('td', { class: typeof r[c] === 'number' ? 'num' : '' }, typeof r[c] === 'number' && !Number.isInteger(r[c]) ? fmt(r[c]) : (r[c] ?? '-')))));
     root.appendChild(t);
   }
   const series = Object.entries(b.curves).map(([name, pts]) => ({ name, points: pts.map(p => [p[0], p[1]]) }));
