@@ -48,13 +48,19 @@ pub fn benches(d: &Dashboard) -> Value {
     json!({ "benches": list })
 }
 
-/// `GET /api/runs/ID?since=N`: the run and its queries after the `N`th.
-pub fn run(run: &RunView, since: usize) -> Value {
-    let trials: Vec<&crate::store::TrialRow> = run.trials.iter().skip(since).collect();
-    json!({
-        "run": run.overview(),
-        "since": since,
-        "trials": trials,
+/// `GET /api/runs/ID?since=N`: the run and its queries after the `N`th (serialised straight
+/// from the rows: no intermediate JSON tree of a large run).
+pub fn run(run: &RunView, since: usize) -> Response {
+    #[derive(serde::Serialize)]
+    struct Answer<'a> {
+        run: Value,
+        since: usize,
+        trials: &'a [crate::store::TrialRow],
+    }
+    Response::json(&Answer {
+        run: run.overview(),
+        since,
+        trials: run.trials.get(since..).unwrap_or(&[]),
     })
 }
 
