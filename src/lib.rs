@@ -17,6 +17,7 @@
 pub mod benchmark;
 pub mod compare;
 pub mod controller;
+pub mod dashboard;
 pub mod evaluator;
 pub mod predictor;
 pub mod report;

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_controller;
 mod bench_trainer;
+mod dashboard;
 mod evaluators;
 mod mobile;
 mod nb101;
@@ -34,6 +35,8 @@ enum Command {
     Show(show::ShowArgs),
     /// Every query of a run directory as CSV or JSON lines (running or not).
     Export(show::ExportArgs),
+    /// A local web app over run and bench directories, live while searches run.
+    Dashboard(dashboard::DashboardArgs),
     /// Compare search algorithms over many seeds and budgets on a benchmark.
     Bench(Box<bench::BenchArgs>),
     /// One table and one plot from several `bench --out` directories (e.g. seminas's and
@@ -59,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Resume(args) => resume::run(&args),
         Command::Show(args) => show::show(&args),
         Command::Export(args) => show::export(&args),
+        Command::Dashboard(args) => dashboard::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Report(args) => report::run(&args),
         Command::BenchController(args) => bench_controller::run(&args),

@@ -45,39 +45,11 @@ enum Format {
 pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
     let run = RunView::open(&args.dir)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&overview(&run))?);
+        println!("{}", serde_json::to_string_pretty(&run.overview())?);
     } else {
         print!("{}", text(&run));
     }
     Ok(())
-}
-
-/// The run without its trials, as `show --json` prints it.
-pub fn overview(run: &RunView) -> serde_json::Value {
-    let best = run.best().map(|b| {
-        serde_json::json!({
-            "n": b.n, "arch": b.arch, "objective": b.objective, "report": b.report,
-        })
-    });
-    let last = run.trials.last().map(|t| t.finished_unix);
-    serde_json::json!({
-        "dir": run.dir,
-        "state": run.state,
-        "pid": run.pid,
-        "space": run.space,
-        "algo": run.algo,
-        "seed": run.seed,
-        "args": run.args,
-        "version": run.version,
-        "budget": run.budget,
-        "queries": run.trials.len(),
-        "failures": run.failures(),
-        "not_evaluable": run.not_evaluable,
-        "proposals": run.proposals,
-        "created_unix": run.created_unix,
-        "last_query_unix": last,
-        "best": best,
-    })
 }
 
 fn text(run: &RunView) -> String {

@@ -268,6 +268,36 @@ impl RunView {
         best.map(|(t, _)| t)
     }
 
+    /// The run without its trials: directory, state, settings, counts, best, times (what
+    /// `seminas show --json` prints and the dashboard lists).
+    pub fn overview(&self) -> serde_json::Value {
+        let best = self.best().map(|b| {
+            serde_json::json!({
+                "n": b.n, "arch": b.arch, "objective": b.objective, "report": b.report,
+            })
+        });
+        let last = self.trials.last().map(|t| t.finished_unix);
+        serde_json::json!({
+            "dir": self.dir,
+            "state": self.state,
+            "pid": self.pid,
+            "space": self.space,
+            "algo": self.algo,
+            "seed": self.seed,
+            "args": self.args,
+            "version": self.version,
+            "budget": self.budget,
+            "queries": self.trials.len(),
+            "failures": self.failures(),
+            "not_evaluable": self.not_evaluable,
+            "proposals": self.proposals,
+            "minimize": self.minimize(),
+            "created_unix": self.created_unix,
+            "last_query_unix": last,
+            "best": best,
+        })
+    }
+
     /// True for a study that minimises its objective.
     pub fn minimize(&self) -> bool {
         self.args.iter().any(|a| a == "--minimize")
