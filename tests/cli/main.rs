@@ -14,3 +14,4 @@ mod nb101;
 mod ray;
 mod reliability;
 mod search;
+mod sweep;
