@@ -3,7 +3,7 @@
 #
 #   .ci/ray-test.sh [COMMAND [ARGS...]]
 #
-# Builds the test targets listed in RAY_TEST_TARGETS (space-separated; default "ray_jobs cli_ray"; ""
+# Builds the test targets listed in RAY_TEST_TARGETS (space-separated; default "ray_jobs cli"; ""
 # for none), then, inside new network and PID namespaces whose only interface is loopback, starts
 # a Ray head (dashboard and Jobs API on http://127.0.0.1:8265), runs every ignored test of those
 # targets, then COMMAND if one is given, and stops Ray. The tests and COMMAND see
@@ -78,7 +78,7 @@ fi
 # --- outer half: find or install Ray, build, enter the namespaces ---------------------------
 cd "$(dirname "$0")/.." || exit 1
 started=$SECONDS
-TARGETS=${RAY_TEST_TARGETS-ray_jobs cli_ray}
+TARGETS=${RAY_TEST_TARGETS-ray_jobs cli}
 
 command -v python3 >/dev/null || not_run "python3 not found"
 # Absolute paths: PATH shims (pyenv) are not needed inside the namespaces.

@@ -25,6 +25,7 @@ pub mod rng;
 pub mod search;
 pub mod settings;
 pub mod space;
+pub mod stats;
 pub mod store;
 pub mod study;
 #[cfg(feature = "trainer")]

@@ -60,11 +60,26 @@ impl Table {
             column: column.map(str::to_string),
             message,
         };
+        // The csv crate's line numbers are wrong for CRLF files (what Python's csv module
+        // writes): lines are counted here from the newlines read instead. After a CRLF line the
+        // next record's position is its line's `\n`, which therefore counts as passed.
+        let newlines = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let line_at = |p: Option<&csv::Position>| {
+            p.map_or(0, |p| {
+                1 + newlines
+                    .borrow()
+                    .partition_point(|&at: &u64| at <= p.byte()) as u64
+            })
+        };
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
             .trim(csv::Trim::All)
             .flexible(true)
-            .from_reader(reader);
+            .from_reader(NewlineCounter {
+                inner: reader,
+                read: 0,
+                newlines: newlines.clone(),
+            });
         let headers = rdr
             .headers()
             .map_err(|e| err(1, None, format!("cannot read the header: {e}")))?
@@ -102,14 +117,13 @@ impl Table {
         let mut by_key: HashMap<String, usize> = HashMap::new();
         let mut record = csv::StringRecord::new();
         loop {
-            let more = rdr.read_record(&mut record).map_err(|e| {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                err(line, None, format!("malformed CSV: {e}"))
-            })?;
+            let more = rdr
+                .read_record(&mut record)
+                .map_err(|e| err(line_at(e.position()), None, format!("malformed CSV: {e}")))?;
             if !more {
                 break;
             }
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let line = line_at(record.position());
             if record.len() != headers.len() {
                 return Err(err(
                     line,
@@ -335,6 +349,25 @@ impl<S: SearchSpace> Evaluator<S> for TabularBenchmark {
     }
 }
 
+/// A reader that notes the byte offset of every newline it passes on.
+struct NewlineCounter<R> {
+    inner: R,
+    read: u64,
+    newlines: std::rc::Rc<std::cell::RefCell<Vec<u64>>>,
+}
+
+impl<R: Read> Read for NewlineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut newlines = self.newlines.borrow_mut();
+        for (i, _) in buf[..n].iter().enumerate().filter(|&(_, &b)| b == b'\n') {
+            newlines.push(self.read + i as u64);
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +403,16 @@ mod tests {
         let b = TabularBenchmark::new(Arc::new(t), "acc", "test", None).unwrap();
         assert_eq!(b.reference.optimum(), Some(4.0));
         assert!(b.lookup("a=x,b=v").is_none());
+    }
+
+    #[test]
+    fn crlf_files_give_the_right_line_numbers() {
+        // What Python's csv module writes; the csv crate's own numbers said 2, then 4 and 1.
+        let e = read("a,b,acc\r\nx,u,1\r\nx,w,2\r\n").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        let e = read("a,b,acc\r\nx,u,1\r\ny,u,2\r\ny,v,3\r\nx,u,4\r\n").unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.message.contains("(first on line 2)"), "{e}");
     }
 
     #[test]

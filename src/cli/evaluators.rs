@@ -44,6 +44,7 @@ const SUPERNET_EVAL_IMAGES: usize = 500;
 /// The built-in trainer's settings (`--evaluator train` and `--evaluator supernet`).
 #[cfg_attr(not(feature = "trainer"), allow(dead_code))]
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Built-in trainer (--evaluator train or supernet)")]
 pub struct TrainArgs {
     /// Dataset of the built-in trainer: fashion-mnist (IDX files), cifar10 (official binary
     /// batches), digits (embedded, tiny) or imagefolder (DIR/train/<class>/*.jpg|png and
@@ -188,12 +189,13 @@ impl TrainArgs {
 
 /// How architectures are evaluated and how many at once.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Evaluation")]
 pub struct EvalArgs {
     /// Evaluate by running this shell command once per architecture instead of looking it up
     /// in a benchmark table; or `train` (the built-in trainer: NB201 and NB101 networks on
     /// --dataset), or `supernet` (weight sharing, for --space mobile). Placeholders (replaced by shell-quoted values): {arch} (the
     /// architecture as JSON), {result} (the file to write {"objective": X, "metrics": {...}}
-    /// to; or print it as the last line), {workdir}, {key}, {index}. See docs/evaluators.md.
+    /// to; or print it as the last line), {workdir}, {key}, {index}. See the README, "Training for real".
     #[arg(long, value_name = "COMMAND")]
     pub evaluator: Option<String>,
     /// Time limit of one evaluation attempt, in seconds (default: none).
@@ -202,12 +204,9 @@ pub struct EvalArgs {
     /// Attempts after a failed one (a crash, a timeout, garbage output).
     #[arg(long, default_value_t = 1)]
     pub retries: usize,
-    /// The metric of the command's result shown as the reported value (never seen by the
-    /// search), e.g. test_acc.
-    #[arg(long, value_name = "NAME")]
-    pub report_metric: Option<String>,
-    /// Evaluations running at once. Results are used in proposal order, so the same seed
-    /// gives the same run whatever the timing.
+    /// Evaluations running at once. Results are used in proposal order, so the same seed and
+    /// the same number of workers give the same run whatever the timing; another number of
+    /// workers gives another run (proposals are made before earlier results are in).
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
     /// Run each evaluation as a job on this Ray cluster (the head's dashboard address,
@@ -264,8 +263,14 @@ impl<S: SearchSpace> Evaluator<S> for External {
 
 impl EvalArgs {
     /// The evaluator for `template`: local, or Ray jobs named after `run_id`.
-    pub fn external(&self, template: &str, cwd: &Path, run_id: &str) -> anyhow::Result<External> {
-        let command = self.command(template, cwd)?;
+    pub fn external(
+        &self,
+        template: &str,
+        report: Option<&str>,
+        cwd: &Path,
+        run_id: &str,
+    ) -> anyhow::Result<External> {
+        let command = self.command(template, report, cwd)?;
         let Some(address) = &self.ray else {
             return Ok(External::Local(command));
         };
@@ -300,7 +305,13 @@ impl EvalArgs {
     }
 
     /// The command evaluator the arguments describe, running commands in `cwd`.
-    pub fn command(&self, template: &str, cwd: &Path) -> anyhow::Result<CommandEvaluator> {
+    /// `report` names the metric of the result shown as the reported value.
+    pub fn command(
+        &self,
+        template: &str,
+        report: Option<&str>,
+        cwd: &Path,
+    ) -> anyhow::Result<CommandEvaluator> {
         self.validate()?;
         // A warning, not an error: braces may be the command's own (e.g. a Python f-string).
         for name in seminas::evaluator::command::unknown_placeholders(template) {
@@ -318,7 +329,7 @@ impl EvalArgs {
             template: template.to_string(),
             timeout,
             retries: self.retries,
-            report_metric: self.report_metric.clone(),
+            report_metric: report.map(str::to_string),
             cwd: Some(cwd.to_path_buf()),
         })?)
     }

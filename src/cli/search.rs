@@ -24,43 +24,54 @@ pub struct SearchArgs {
     space: SpaceArgs,
     /// Search algorithm: random, re, nao, seminas, seminas-re, seminas-ens [default: the best
     /// available, seminas-ens]
-    #[arg(long)]
+    #[arg(long, help_heading = "Algorithm")]
     algo: Option<Algo>,
     /// Query budget: evaluations of distinct architectures.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, help_heading = "Algorithm")]
     queries: usize,
     /// Seed of every random choice.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, help_heading = "Algorithm")]
     seed: u64,
     /// Minimise the objective (an error, a loss, a latency) instead of maximising it. The
     /// summary's best is then the smallest objective, without rank and regret (those rank
     /// the reported metric, larger first).
-    #[arg(long)]
+    #[arg(long, help_heading = "Algorithm")]
     minimize: bool,
+    #[command(flatten)]
+    algo_args: AlgoArgs,
+    /// Stop (exit status 1) when the first N evaluations of this process all failed: a broken
+    /// training command should not spend the budget. The run can be continued with `seminas
+    /// resume DIR` once the command is fixed.
+    #[arg(long, value_name = "N", help_heading = "Evaluation")]
+    max_failures: Option<usize>,
+    #[command(flatten)]
+    eval: EvalArgs,
     /// Print the summary as one JSON object instead of text.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     json: bool,
     /// The run directory: the run store (run.sqlite, resumable with `seminas resume DIR`),
     /// one folder per evaluation under evals/ (evaluators that keep files), queries.jsonl
     /// (a line per query as it finishes) and summary.json at the end. With --evaluator it
     /// defaults to a new folder under seminas-runs/.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
     out: Option<PathBuf>,
     /// No progress on stderr (by default: a bar on a terminal, else a log line per query).
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     quiet: bool,
     /// Off a terminal: a heartbeat line after this many seconds without one (e.g. while a
     /// controller trains).
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30.0,
+        help_heading = "Output"
+    )]
     heartbeat: f64,
-    #[command(flatten)]
-    eval: EvalArgs,
-    #[command(flatten)]
-    algo_args: AlgoArgs,
 }
 
 /// Settings of the search algorithms, shared by `search` and `bench`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Algorithm")]
 pub struct AlgoArgs {
     /// RE and SemiNAS-RE: population size [default: re 10, seminas-re 20].
     #[arg(long)]
@@ -72,38 +83,39 @@ pub struct AlgoArgs {
     /// 10,000 pseudo-labels, top 100, 3 rounds of 300: use with --queries 2000);
     /// `paper-imagenet` = its ImageNet settings (100 random, 4,000 pseudo-labels, top 100, 3
     /// rounds of 100: use with --queries 400, --space mobile); other flags still override it.
-    #[arg(long, value_parser = ["paper", "paper-imagenet"])]
+    #[arg(long, value_parser = ["paper", "paper-imagenet"], help_heading = "SemiNAS controller")]
     preset: Option<String>,
     /// SemiNAS/NAO: random architectures before the first round [default: budget/3, 10..1100].
-    #[arg(long)]
+    #[arg(long, help_heading = "SemiNAS controller")]
     init: Option<usize>,
     /// SemiNAS/SemiNAS-RE: pseudo-labelled architectures per training [default: 500].
-    #[arg(long)]
+    #[arg(long, help_heading = "SemiNAS controller")]
     pseudo: Option<usize>,
     /// SemiNAS/NAO: architectures generation starts from [default: 20].
-    #[arg(long)]
+    #[arg(long, help_heading = "SemiNAS controller")]
     top_k: Option<usize>,
     /// SemiNAS/NAO: new architectures per round [default: budget/10, 5..300].
-    #[arg(long)]
+    #[arg(long, help_heading = "SemiNAS controller")]
     per_round: Option<usize>,
     /// Controller epochs on the evaluated pairs per training [default: 50].
-    #[arg(long)]
+    #[arg(long, help_heading = "SemiNAS controller")]
     pretrain_epochs: Option<usize>,
     /// Controller epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones
     /// [default: 10]. (`--train-epochs` is the built-in trainer's.)
-    #[arg(long)]
+    #[arg(long, help_heading = "SemiNAS controller")]
     controller_epochs: Option<usize>,
     /// Up-sampling of the evaluated pairs in the second training [default: 10].
-    #[arg(long)]
+    #[arg(long, help_heading = "SemiNAS controller")]
     upsample: Option<usize>,
-    /// SemiNAS, NAO, SemiNAS-RE: controller embedding and LSTM size [default: 64].
-    #[arg(long)]
+    /// SemiNAS, NAO, SemiNAS-RE: controller embedding and LSTM size [default: 64 for long
+    /// token sequences (nb101, mobile), 32 for short ones (nb201)].
+    #[arg(long, help_heading = "SemiNAS controller")]
     controller_hidden: Option<usize>,
     /// SemiNAS-RE: children ranked by the predictor per proposal.
-    #[arg(long, default_value_t = SemiNasReConfig::default().children)]
+    #[arg(long, default_value_t = SemiNasReConfig::default().children, help_heading = "SemiNAS controller")]
     children: usize,
     /// SemiNAS-RE: retrain the controller after this many new evaluations.
-    #[arg(long, default_value_t = SemiNasReConfig::default().retrain_every)]
+    #[arg(long, default_value_t = SemiNasReConfig::default().retrain_every, help_heading = "SemiNAS controller")]
     retrain_every: usize,
 }
 
@@ -167,6 +179,7 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
     #[cfg(feature = "trainer")]
     match args.eval.evaluator.as_deref() {
         Some("train") => {
+            own_report_only(args, "train")?;
             let trainer = args.eval.train.trainer(args.eval.workers)?;
             return match args.space.space_only()? {
                 SpaceOnly::Nb201(space) => execute(args, &space, &trainer, store, &run_id),
@@ -188,13 +201,16 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
                 "--evaluator supernet trains one shared network: use one worker (its labels \
                  depend on the order of evaluations)"
             );
+            own_report_only(args, "supernet")?;
             let supernet = args.eval.train.supernet(&space)?;
             return execute(args, &space, &supernet, store, &run_id);
         }
         _ => {}
     }
     if let Some(template) = &args.eval.evaluator {
-        let evaluator = args.eval.external(template, &cwd, &run_id)?;
+        let evaluator =
+            args.eval
+                .external(template, args.space.report.as_deref(), &cwd, &run_id)?;
         return match args.space.space_only()? {
             SpaceOnly::Nb201(space) => execute(args, &space, &evaluator, store, &run_id),
             SpaceOnly::Categorical(space) => execute(args, &space, &evaluator, store, &run_id),
@@ -208,6 +224,17 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
         Problem::Nb101Table(space, bench) => execute(args, &space, &bench, store, &run_id),
         Problem::Nb101File(space, bench) => execute(args, &space, bench.as_ref(), store, &run_id),
     }
+}
+
+/// The built-in evaluators report their own test accuracy: a `--report` there is a mistake.
+#[cfg(feature = "trainer")]
+fn own_report_only(args: &SearchArgs, evaluator: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.space.report.is_none(),
+        "--report names a metric of an --evaluator COMMAND's result; --evaluator {evaluator} \
+         reports its own test accuracy"
+    );
+    Ok(())
 }
 
 /// The run directory of a new run: `--out`, or for real evaluations (which must never be
@@ -323,7 +350,38 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         std::time::Duration::from_secs_f64(args.heartbeat),
     );
     let started = std::time::Instant::now();
-    let result = study.optimize(evaluator, &mut |q| reporter.query(q));
+    let (mut seen, mut failed) = (0, 0);
+    let where_to_resume = study
+        .store()
+        .map(|s| {
+            format!(
+                "; every finished evaluation is kept: continue with `seminas resume {}`",
+                s.dir().display()
+            )
+        })
+        .unwrap_or_default();
+    let mut on_query = |q: &seminas::search::QueryRecord<S::Arch>| {
+        reporter.query(q);
+        seen += 1;
+        if let Err(reason) = &q.result {
+            failed += 1;
+            if reason.starts_with(seminas::evaluator::command::NO_REPORT_METRIC) {
+                reporter.clear();
+                stop(&format!(
+                    "query {}: {reason}: name one of them with --report{where_to_resume}",
+                    q.n
+                ));
+            }
+            if args.max_failures == Some(seen) && failed == seen {
+                reporter.clear();
+                stop(&format!(
+                    "the first {seen} evaluations all failed (--max-failures {seen}); the \
+                     last: {reason}{where_to_resume}"
+                ));
+            }
+        }
+    };
+    let result = study.optimize(evaluator, &mut on_query);
     reporter.finish();
     if let Err(e) = result {
         return Err(match study.store() {
@@ -358,6 +416,15 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
             .write_results(&summary.clone().with_run(facts))
             .with_context(|| format!("cannot write results to {}", store.dir().display()))?;
     }
+    let records = &study.run().records;
+    if !records.is_empty() && records.iter().all(|r| r.result.is_err()) {
+        let first = records[0].result.as_ref().err().map_or("", String::as_str);
+        anyhow::bail!(
+            "no architecture was evaluated successfully: all {} evaluations failed (the first: \
+             {first})",
+            records.len()
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
@@ -367,4 +434,13 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         }
     }
     Ok(())
+}
+
+/// Ends the process with `message` as the error (exit status 1), first stopping the training
+/// commands still running: the other workers' evaluations would be lost anyway, and the run
+/// store is consistent at any moment, so the run can be resumed.
+fn stop(message: &str) -> ! {
+    seminas::evaluator::command::kill_running_commands();
+    eprintln!("error: {message}");
+    std::process::exit(1);
 }

@@ -15,6 +15,7 @@ use seminas::space::{CategoricalSpace, MobileSkeleton, MobileSpace, Nb201Space};
 
 /// Where architectures come from and how they are evaluated.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Space and table")]
 pub struct SpaceArgs {
     /// Search space: `nb201` (embedded NAS-Bench-201 CIFAR-10 benchmark), `nb101-20k`
     /// (embedded 20,001-cell NAS-Bench-101 sample), `nb101` (the official NAS-Bench-101 file,
@@ -44,8 +45,10 @@ pub struct SpaceArgs {
     /// Table column the search maximises [nb201: cifar10_valid_valid_acc].
     #[arg(long, value_name = "COL")]
     pub objective: Option<String>,
-    /// Table column reported in results, never seen by the search [nb201: cifar10_test_acc].
-    #[arg(long, value_name = "COL")]
+    /// The value reported in results, never seen by the search: a table column [nb201:
+    /// cifar10_test_acc], or with --evaluator COMMAND a metric of the command's result (e.g.
+    /// test_acc). `--report-metric` is another name for it.
+    #[arg(long, value_name = "NAME", visible_alias = "report-metric")]
     pub report: Option<String>,
     /// Table column holding each evaluation's cost in seconds (optional).
     #[arg(long, value_name = "COL")]
@@ -54,6 +57,7 @@ pub struct SpaceArgs {
 
 /// Settings of the `mobile` space (also used by `seminas mobile`).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Space and table")]
 pub struct MobileArgs {
     /// mobile: only architectures of at most this many million multiply-adds are proposed
     /// (the paper's bound is 600).
@@ -135,9 +139,9 @@ impl SpaceArgs {
     /// The space the arguments name, without loading any benchmark.
     pub fn space_only(&self) -> anyhow::Result<SpaceOnly> {
         anyhow::ensure!(
-            self.table.is_none() && self.objective.is_none() && self.report.is_none(),
-            "--table/--objective/--report choose a benchmark table; with --evaluator the \
-             evaluator measures the architectures"
+            self.table.is_none() && self.objective.is_none(),
+            "--table/--objective choose a benchmark table; with --evaluator the evaluator \
+             measures the architectures"
         );
         anyhow::ensure!(
             self.space == "mobile" || self.mobile.is_default(),

@@ -29,6 +29,10 @@ use crate::space::SearchSpace;
 /// File name of the result inside an evaluation's folder.
 pub const RESULT_FILE: &str = "result.json";
 
+/// How the failure of a result without the report metric begins: the metric's name is wrong
+/// for every architecture, so the evaluation is not retried and a search stops at it.
+pub const NO_REPORT_METRIC: &str = "the result has no report metric";
+
 /// How to run the user's command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandConfig {
@@ -91,13 +95,25 @@ impl CommandEvaluator {
 
     /// Turns a result's text into an evaluation (objective, report, metrics); the cost is
     /// left at 0.
+    /// A result without the report metric (when one is named) is an error that names the
+    /// metrics it has, beginning with [`NO_REPORT_METRIC`].
     pub fn parse(&self, text: &str) -> Result<Evaluation, String> {
         let (objective, metrics) = parse_result(text)?;
-        let report = self
-            .config
-            .report_metric
-            .as_ref()
-            .and_then(|m| metrics.get(m).copied());
+        let report = match &self.config.report_metric {
+            None => None,
+            Some(m) => match metrics.get(m) {
+                Some(&v) => Some(v),
+                None => {
+                    let names: Vec<&str> = metrics.keys().map(String::as_str).collect();
+                    let has = if names.is_empty() {
+                        "it has no metrics".to_string()
+                    } else {
+                        format!("its metrics: {}", names.join(", "))
+                    };
+                    return Err(format!("{NO_REPORT_METRIC} {m:?} (--report); {has}"));
+                }
+            },
+        };
         Ok(Evaluation {
             objective,
             report,
@@ -154,7 +170,14 @@ impl CommandEvaluator {
                     outcome = Some(Outcome::Evaluated(e));
                     break;
                 }
-                Err(reason) => reasons.push(reason),
+                Err(reason) => {
+                    // A misnamed metric is missing from every result: trying again is waste.
+                    let last = reason.starts_with(NO_REPORT_METRIC);
+                    reasons.push(reason);
+                    if last {
+                        break;
+                    }
+                }
             }
         }
         let outcome = outcome.unwrap_or_else(|| {
@@ -164,11 +187,12 @@ impl CommandEvaluator {
             } else {
                 format!(" (logs in {})", workdir.display())
             };
-            if attempts == 1 {
+            if reasons.is_empty() {
                 Outcome::Failed(format!("{last}{logs}"))
             } else {
                 Outcome::Failed(format!(
-                    "{attempts} attempts failed; the last: {last}{logs}"
+                    "{} attempts failed; the last: {last}{logs}",
+                    reasons.len() + 1
                 ))
             }
         });

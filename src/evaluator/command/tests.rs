@@ -8,8 +8,17 @@ fn evaluator(template: &str, timeout_ms: Option<u64>, retries: usize) -> Command
         template: template.into(),
         timeout: timeout_ms.map(Duration::from_millis),
         retries,
-        report_metric: Some("test_acc".into()),
+        report_metric: None,
         cwd: None,
+    })
+    .unwrap()
+}
+
+/// As [`evaluator`], reporting the result's `test_acc`.
+fn reporting(template: &str) -> CommandEvaluator {
+    CommandEvaluator::new(CommandConfig {
+        report_metric: Some("test_acc".into()),
+        ..evaluator(template, None, 0).config().clone()
     })
     .unwrap()
 }
@@ -67,10 +76,8 @@ fn results_are_parsed_strictly() {
 fn a_command_reports_through_its_result_file_or_its_last_line() {
     let dir = workdir("ok");
     // The architecture reaches the command as JSON in the argument and the environment.
-    let e = evaluator(
+    let e = reporting(
         r#"test {arch} = "$SEMINAS_ARCH" || exit 9; case {arch} in '"|nor_conv_3x3~0|+'*) ;; *) exit 8;; esac; echo noise; printf '{"objective": 93.25, "metrics": {"test_acc": 92.5}}' > {result}"#,
-        None,
-        0,
     );
     let Outcome::Evaluated(ev) = run(&e, &dir, false) else {
         panic!("{:?}", run(&e, &dir, false))
@@ -86,6 +93,9 @@ fn a_command_reports_through_its_result_file_or_its_last_line() {
         panic!()
     };
     assert_eq!((ev.objective, ev.report), (1.5, None));
+    // A report metric the result lacks is an error (see the test below).
+    let e = reporting(r#"echo '{"objective": 1.5}'"#);
+    assert!(matches!(run(&e, &dir, false), Outcome::Failed(r) if r.starts_with(NO_REPORT_METRIC)));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -150,7 +160,7 @@ fn retries_run_again_and_keep_every_attempts_logs() {
 fn a_resumed_evaluation_takes_a_complete_result_and_reruns_a_cut_one() {
     let dir = workdir("salvage");
     std::fs::create_dir_all(&dir).unwrap();
-    let e = evaluator(r#"echo '{"objective": 7}'"#, None, 0);
+    let e = reporting(r#"echo '{"objective": 7, "metrics": {"test_acc": 6}}'"#);
     std::fs::write(
         dir.join(RESULT_FILE),
         r#"{"objective": 5, "metrics": {"test_acc": 4"#,
@@ -252,4 +262,33 @@ fn unknown_placeholders_are_found_and_shell_braces_are_not() {
         vec!["{reslt}".to_string()]
     );
     assert!(unknown_placeholders("echo {arch} {result} {workdir} {key} {index}").is_empty());
+}
+
+#[test]
+fn a_missing_report_metric_fails_at_once_naming_the_metrics_there_are() {
+    let dir = workdir("no-metric");
+    std::fs::create_dir_all(&dir).unwrap();
+    let count = dir.join("count");
+    // Two retries allowed; the misnamed metric must not use them.
+    let e = CommandEvaluator::new(CommandConfig {
+        template: format!(
+            r#"echo x >> {}; echo '{{"objective": 1, "metrics": {{"test_acc": 2, "loss": 3}}}}'"#,
+            count.display()
+        ),
+        timeout: None,
+        retries: 2,
+        report_metric: Some("tset_acc".into()),
+        cwd: None,
+    })
+    .unwrap();
+    let Outcome::Failed(reason) = run(&e, &dir.join("w"), false) else {
+        panic!("a result without the report metric must fail");
+    };
+    assert!(reason.starts_with(NO_REPORT_METRIC), "{reason}");
+    assert!(
+        reason.contains("\"tset_acc\"") && reason.contains("its metrics: loss, test_acc"),
+        "{reason}"
+    );
+    assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
 }

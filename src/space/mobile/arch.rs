@@ -85,7 +85,7 @@ impl fmt::Display for MobileOp {
     }
 }
 
-/// An architecture of a [`MobileSpace`]: one operation per searchable block.
+/// An architecture of a [`MobileSpace`](super::MobileSpace): one operation per searchable block.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MobileArch(pub Box<[MobileOp]>);
 

@@ -6,36 +6,24 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn binary() -> String {
-    std::env::var("SEMINAS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_seminas").to_string())
-}
+use crate::support::*;
 
-fn seminas(args: &[&str]) -> Output {
-    Command::new(binary())
+/// Runs seminas in the temporary folder (so that relative paths it writes land there).
+fn exec_in_tmp(args: &[&str]) -> Output {
+    seminas()
         .args(args)
         .current_dir(std::env::temp_dir())
         .output()
         .expect("binary runs")
 }
 
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("seminas-rel-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// A clear refusal: exit status 1 or 2 (not a panic's 101 or an abort's 134), no panic text,
 /// and a message holding every `needles`.
 fn refused(args: &[&str], needles: &[&str]) {
-    let out = seminas(args);
+    let out = exec_in_tmp(args);
     let err = stderr(&out);
     assert!(
         matches!(out.status.code(), Some(1 | 2)),
@@ -81,7 +69,7 @@ fn wide_space(dir: &std::path::Path, positions: usize, rows: usize) -> (String, 
 // The child is reaped by wait4 (for its rusage), which clippy does not see.
 #[allow(clippy::zombie_processes)]
 fn run_measured(args: &[&str]) -> (Output, u64) {
-    let mut child = Command::new(binary())
+    let mut child = seminas()
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -109,7 +97,7 @@ fn run_measured(args: &[&str]) -> (Output, u64) {
 /// proposals of the stall limit; the test allows 250 MB.
 #[test]
 fn memory_stays_bounded_when_most_proposals_are_not_evaluable() {
-    let dir = tmp_dir("wide");
+    let dir = TempDir::created("wide");
     let (space, table) = wide_space(&dir, 200, 300);
     let args = [
         "search",
@@ -146,7 +134,7 @@ fn exhausted_spaces_stop_and_say_so() {
     );
     for algo in ["random", "re", "nao", "seminas", "seminas-re"] {
         let started = Instant::now();
-        let out = seminas(&[
+        let out = exec_in_tmp(&[
             "search",
             "--space",
             &space,
@@ -181,7 +169,7 @@ fn exhausted_spaces_stop_and_say_so() {
 #[test]
 fn regularized_evolution_spends_the_whole_nb201_space() {
     let started = Instant::now();
-    let out = seminas(&["search", "--algo", "re", "--queries", "20000", "--json"]);
+    let out = exec_in_tmp(&["search", "--algo", "re", "--queries", "20000", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["queries"], 15625);
@@ -196,10 +184,10 @@ fn regularized_evolution_spends_the_whole_nb201_space() {
 /// Issue 13, item 4: a FLOPs limit that only the cheapest network meets.
 #[test]
 fn a_nearly_empty_mobile_space_stops_after_its_one_architecture() {
-    let dir = tmp_dir("mobile");
+    let dir = TempDir::created("mobile");
     for algo in ["random", "re", "seminas"] {
         let started = Instant::now();
-        let out = seminas(&[
+        let out = exec_in_tmp(&[
             "search",
             "--space",
             "mobile",
@@ -233,7 +221,7 @@ fn a_nearly_empty_mobile_space_stops_after_its_one_architecture() {
 /// run directory exists.
 #[test]
 fn out_of_range_settings_are_refused_by_name() {
-    let dir = tmp_dir("settings");
+    let dir = TempDir::created("settings");
     let out = dir.join("run").display().to_string();
     let max = "18446744073709551615";
     let cmd = r#"echo '{"objective": 1}'"#;
@@ -301,7 +289,7 @@ fn out_of_range_settings_are_refused_by_name() {
 /// Issue 13, item 8: smaller misuses get errors (or warnings) that say what is wrong.
 #[test]
 fn smaller_misuses_are_named() {
-    let dir = tmp_dir("small");
+    let dir = TempDir::created("small");
     refused(&["search", "--cost", "no_such_column"], &["--cost"]);
     refused(
         &["search", "--space", "nb101-20k", "--cost", "x"],
@@ -378,7 +366,7 @@ fn smaller_misuses_are_named() {
         &["70000 choices", "at most 65535"],
     );
     // An unknown placeholder is flagged (a warning: braces may be the command's own).
-    let out = seminas(&[
+    let out = exec_in_tmp(&[
         "search",
         "--algo",
         "random",

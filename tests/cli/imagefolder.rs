@@ -1,36 +1,9 @@
 //! `--dataset imagefolder`: a supernet search and a trainer search on a tiny folder of PNG
 //! images, and the errors that name the folder.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn seminas() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_seminas"))
-}
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "seminas-imagefolder-test-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        stderr(out)
-    );
-}
+use crate::support::*;
 
 /// Two classes of 12x10 RGB PNGs, `dark` (values below 100) and `light` (above 150), with a
 /// little per-image variation: `n` images per class in train, 4 in val.
@@ -69,7 +42,7 @@ fn objectives(run: &Path) -> Vec<f64> {
 
 #[test]
 fn supernet_and_trainer_searches_run_on_an_image_folder() {
-    let dir = tmp_dir("search");
+    let dir = TempDir::created("search");
     let data = dir.join("data");
     two_class_folder(&data, 20);
     let run = dir.join("supernet");
@@ -139,7 +112,7 @@ fn supernet_and_trainer_searches_run_on_an_image_folder() {
 
 #[test]
 fn a_missing_or_broken_folder_is_an_error_naming_it() {
-    let dir = tmp_dir("errors");
+    let dir = TempDir::created("errors");
     let search = |extra: &[&str]| {
         seminas()
             .args([

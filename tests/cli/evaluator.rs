@@ -2,59 +2,19 @@
 //! example training script (examples/evaluators/toy_train.py) as the user's command.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn seminas() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_seminas"))
-}
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("seminas-eval-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn script() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/evaluators/toy_train.py")
-        .display()
-        .to_string()
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// queries.jsonl without timings, run-directory paths replaced by `RUN`.
-fn queries(dir: &Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(dir.join("queries.jsonl")).unwrap();
-    let text = text.replace(&dir.display().to_string(), "RUN");
-    text.lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            for timing in ["seconds", "started", "finished"] {
-                v.as_object_mut().unwrap().remove(timing);
-            }
-            v
-        })
-        .collect()
-}
+use crate::support::*;
 
 #[test]
 fn a_faulty_training_script_gives_failures_and_the_search_finishes() {
-    let dir = tmp_dir("faulty");
+    let dir = TempDir::new("faulty");
     let cmd = format!(
         "python3 {} --arch {{arch}} --out {{result}} --crash-rate 0.1 --hang-rate 0.1 \
          --garbage-rate 0.1 --nan-rate 0.1",
-        script()
+        toy_script()
     );
     let started = Instant::now();
     let out = seminas()
@@ -129,15 +89,6 @@ fn a_faulty_training_script_gives_failures_and_the_search_finishes() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A small number generator for the kill moments (the moments are meant to vary between
-/// runs of the test; the seed is printed so that a failure can be replayed).
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
 #[test]
 fn killed_runs_resume_to_exactly_the_uninterrupted_result() {
     killed_runs_resume(false);
@@ -152,15 +103,15 @@ fn killed_runs_with_a_relative_out_resume_without_running_anything_twice() {
 
 fn killed_runs_resume(relative: bool) {
     let tag = if relative { "rel" } else { "abs" };
-    let reference = tmp_dir(&format!("kill-ref-{tag}"));
-    let killed = tmp_dir(&format!("kill-resumed-{tag}"));
+    let reference = TempDir::new(&format!("kill-ref-{tag}"));
+    let killed = TempDir::new(&format!("kill-resumed-{tag}"));
     std::fs::create_dir_all(&killed).unwrap();
     let journal = killed.join("journal.txt");
     let cmd = |journal: &Path| {
         format!(
             "python3 {} --arch {{arch}} --out {{result}} --sleep 0.15 --crash-rate 0.1 \
              --garbage-rate 0.05 --journal {}",
-            script(),
+            toy_script(),
             journal.display()
         )
     };
@@ -211,48 +162,22 @@ fn killed_runs_resume(relative: bool) {
         .unwrap();
     ok(&out);
 
-    let mut state = std::env::var("SEMINAS_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
+    let kills = kill_and_resume(
+        || search(&killed.join("run"), &journal).spawn().unwrap(),
+        || {
+            resume()
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
                 .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    eprintln!("kill moments from SEMINAS_KILL_SEED={state}");
-    let mut child = search(&killed.join("run"), &journal).spawn().unwrap();
-    let mut kills = 0;
-    loop {
-        let wait = Duration::from_millis(150 + next(&mut state) % 900);
-        let deadline = Instant::now() + wait;
-        let mut finished = None;
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait().unwrap() {
-                finished = Some(status);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if let Some(status) = finished {
-            assert!(status.success(), "{status:?}");
-            break;
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-        // A second process on a run in use is refused (here: the run is free again).
-        child = resume()
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        if kills == 6 {
-            ok(&child.wait_with_output().unwrap());
-            break;
-        }
-    }
+        },
+        Kills {
+            spread_ms: 900,
+            most: 6,
+            after: None,
+        },
+        String::new,
+    );
     assert!(
         kills >= 2,
         "the run finished before it could be killed twice ({kills})"
@@ -278,8 +203,8 @@ fn killed_runs_resume(relative: bool) {
 
 #[test]
 fn a_second_process_on_a_run_is_refused() {
-    let dir = tmp_dir("second");
-    let cmd = format!("python3 {} --arch {{arch}} --sleep 3", script());
+    let dir = TempDir::new("second");
+    let cmd = format!("python3 {} --arch {{arch}} --sleep 3", toy_script());
     let search = || {
         let mut c = seminas();
         c.args(["search", "--algo", "random", "--queries", "2"])
@@ -350,7 +275,7 @@ fn evaluations_running_in(dir: &Path) -> usize {
 
 #[test]
 fn ctrl_c_stops_the_running_trainings_too() {
-    let dir = tmp_dir("sigint");
+    let dir = TempDir::new("sigint");
     let child = seminas()
         .args([
             "search",

@@ -3,16 +3,11 @@
 //! `SEMINAS_RAY_ADDRESS` and `SEMINAS_RAY_PYTHON` set (see docs/ray.md).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("seminas-ray-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use crate::support::*;
 
 /// queries.jsonl without timings and run-specific text.
 fn queries(dir: &Path) -> Vec<(String, Option<f64>, bool)> {
@@ -36,8 +31,8 @@ fn a_search_runs_on_ray_and_resumes_against_the_cluster() {
     let address = std::env::var("SEMINAS_RAY_ADDRESS").expect("SEMINAS_RAY_ADDRESS");
     let python = std::env::var("SEMINAS_RAY_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/evaluators/toy_train.py");
-    let local = tmp_dir("local");
-    let remote = tmp_dir("remote");
+    let local = TempDir::created("local");
+    let remote = TempDir::created("remote");
     let command = |journal: &Path| {
         format!(
             "{python} {} --arch {{arch}} --out {{result}} --sleep 0.5 --crash-rate 0.2 \
@@ -47,7 +42,7 @@ fn a_search_runs_on_ray_and_resumes_against_the_cluster() {
         )
     };
     let search = |dir: &Path, ray: bool| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_seminas"));
+        let mut c = seminas();
         c.args([
             "search",
             "--algo",
@@ -87,7 +82,7 @@ fn a_search_runs_on_ray_and_resumes_against_the_cluster() {
         child.kill().unwrap();
     }
     child.wait().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_seminas"))
+    let out = seminas()
         .arg("resume")
         .arg(remote.join("run"))
         .output()

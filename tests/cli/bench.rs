@@ -1,42 +1,8 @@
 //! End-to-end tests of `seminas bench` and `seminas report`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn seminas(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seminas"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn json(out: Output) -> serde_json::Value {
-    serde_json::from_slice(&ok(out).stdout).expect("stdout is one JSON object")
-}
-
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("seminas-bench-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+use crate::support::*;
 
 /// The runs.csv lines without the `seconds` column (index 10): what must not depend on timing.
 fn without_seconds(runs_csv: &str) -> Vec<String> {
@@ -71,9 +37,9 @@ const ROW_KEYS: [&str; 9] = [
 
 #[test]
 fn bench_prints_json_rows_and_writes_results() {
-    let dir = tmp_dir("out");
+    let dir = TempDir::new("out");
     let d = dir.to_str().unwrap();
-    let v = json(seminas(&[
+    let v = json(&exec(&[
         "bench",
         "--algos",
         "random,re",
@@ -175,13 +141,12 @@ fn the_text_table_shows_hit_rate_and_seconds_per_run() {
         "--seeds",
         "3",
     ];
-    let out = ok(seminas(&args));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = ok(&exec(&args));
     assert!(
         text.contains("hit rate") && text.contains("s/run"),
         "{text}"
     );
-    let v = json(seminas(&[&args[..], &["--json"]].concat()));
+    let v = json(&exec(&[&args[..], &["--json"]].concat()));
     for row in v["rows"].as_array().unwrap() {
         assert_eq!(row["hit_rate"], 1.0, "{row}");
         assert_eq!(row["mean_regret"], 0.0, "{row}");
@@ -191,7 +156,7 @@ fn the_text_table_shows_hit_rate_and_seconds_per_run() {
 
 #[test]
 fn a_repeated_algorithm_or_budget_runs_once() {
-    let v = json(seminas(&[
+    let v = json(&exec(&[
         "bench",
         "--algos",
         "re,re",
@@ -204,7 +169,7 @@ fn a_repeated_algorithm_or_budget_runs_once() {
     let rows = v["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "{v}");
     assert_eq!(rows[0]["seeds"], 2);
-    let v = json(seminas(&[
+    let v = json(&exec(&[
         "bench",
         "--algos",
         "random,re,random",
@@ -235,7 +200,7 @@ fn a_repeated_algorithm_or_budget_runs_once() {
 
 #[test]
 fn without_algos_every_algorithm_runs() {
-    let v = json(seminas(&[
+    let v = json(&exec(&[
         "bench",
         "--queries",
         "12",
@@ -261,8 +226,8 @@ fn without_algos_every_algorithm_runs() {
 /// seconds too, so they were not run again) and the result equals an uninterrupted bench.
 #[test]
 fn a_stopped_bench_continues_from_the_runs_it_finished() {
-    let full = tmp_dir("full");
-    let cut = tmp_dir("cut");
+    let full = TempDir::new("full");
+    let cut = TempDir::new("cut");
     let args = |d: &Path| {
         vec![
             "bench".to_string(),
@@ -276,10 +241,7 @@ fn a_stopped_bench_continues_from_the_runs_it_finished() {
             d.display().to_string(),
         ]
     };
-    let run = |d: &Path| {
-        let a = args(d);
-        ok(seminas(&a.iter().map(String::as_str).collect::<Vec<_>>()))
-    };
+    let run = |d: &Path| output_ok(seminas().args(args(d)));
     run(&full);
     let runs = std::fs::read_to_string(full.join("runs.csv")).unwrap();
     std::fs::create_dir_all(&cut).unwrap();
@@ -319,8 +281,8 @@ fn a_stopped_bench_continues_from_the_runs_it_finished() {
 #[cfg(unix)]
 #[test]
 fn a_killed_bench_continues_and_gives_the_uninterrupted_result() {
-    let killed = tmp_dir("killed");
-    let whole = tmp_dir("whole");
+    let killed = TempDir::new("killed");
+    let whole = TempDir::new("whole");
     let args = |d: &Path| {
         vec![
             "bench".to_string(),
@@ -334,7 +296,7 @@ fn a_killed_bench_continues_and_gives_the_uninterrupted_result() {
             d.display().to_string(),
         ]
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_seminas"))
+    let mut child = seminas()
         .args(args(&killed))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -357,9 +319,9 @@ fn a_killed_bench_continues_and_gives_the_uninterrupted_result() {
     let _ = child.kill();
     let _ = child.wait();
     let a = args(&killed);
-    ok(seminas(&a.iter().map(String::as_str).collect::<Vec<_>>()));
+    ok(&exec(&a.iter().map(String::as_str).collect::<Vec<_>>()));
     let a = args(&whole);
-    ok(seminas(&a.iter().map(String::as_str).collect::<Vec<_>>()));
+    ok(&exec(&a.iter().map(String::as_str).collect::<Vec<_>>()));
     let read = |d: &Path, f: &str| std::fs::read_to_string(d.join(f)).unwrap();
     assert_eq!(
         without_seconds(&read(&killed, "runs.csv")),
@@ -372,9 +334,9 @@ fn a_killed_bench_continues_and_gives_the_uninterrupted_result() {
 
 #[test]
 fn a_directory_with_runs_of_other_settings_is_refused() {
-    let dir = tmp_dir("other");
+    let dir = TempDir::new("other");
     let d = dir.to_str().unwrap();
-    ok(seminas(&[
+    ok(&exec(&[
         "bench",
         "--algos",
         "random",
@@ -386,7 +348,7 @@ fn a_directory_with_runs_of_other_settings_is_refused() {
         d,
     ]));
     let before = std::fs::read_to_string(dir.join("runs.csv")).unwrap();
-    let out = seminas(&[
+    let out = exec(&[
         "bench",
         "--algos",
         "re",
@@ -407,7 +369,7 @@ fn a_directory_with_runs_of_other_settings_is_refused() {
         before
     );
     // Other algorithms with the same settings are added; the earlier runs are kept.
-    let v = json(seminas(&[
+    let v = json(&exec(&[
         "bench",
         "--algos",
         "re",
@@ -427,12 +389,12 @@ fn a_directory_with_runs_of_other_settings_is_refused() {
 
 #[test]
 fn report_combines_directories_into_one_table_and_plot() {
-    let a = tmp_dir("report-a");
-    let b = tmp_dir("report-b");
-    let c = tmp_dir("report-c");
-    let both = tmp_dir("report-out");
+    let a = TempDir::new("report-a");
+    let b = TempDir::new("report-b");
+    let c = TempDir::new("report-c");
+    let both = TempDir::new("report-out");
     for (dir, algos) in [(&a, "random,re"), (&b, "re")] {
-        ok(seminas(&[
+        ok(&exec(&[
             "bench",
             "--algos",
             algos,
@@ -460,7 +422,7 @@ fn report_combines_directories_into_one_table_and_plot() {
         "algo,queries,mean_report,stderr\nold,1,90,0\nold,2,91,0\n",
     )
     .unwrap();
-    let v = json(seminas(&[
+    let v = json(&exec(&[
         "report",
         a.to_str().unwrap(),
         b.to_str().unwrap(),
@@ -499,8 +461,8 @@ fn report_combines_directories_into_one_table_and_plot() {
     let runs = std::fs::read_to_string(both.join("runs.csv")).unwrap();
     assert_eq!(runs.lines().count(), 1 + 12 + 6 + 2);
     // Different benchmarks are not combined.
-    let toy = tmp_dir("report-toy");
-    ok(seminas(&[
+    let toy = TempDir::new("report-toy");
+    ok(&exec(&[
         "bench",
         "--space",
         &fixture("toy_space.toml"),
@@ -519,7 +481,7 @@ fn report_combines_directories_into_one_table_and_plot() {
         "--out",
         toy.to_str().unwrap(),
     ]));
-    let out = seminas(&["report", a.to_str().unwrap(), toy.to_str().unwrap()]);
+    let out = exec(&["report", a.to_str().unwrap(), toy.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("different benchmarks"));
     for d in [a, b, c, both, toy] {

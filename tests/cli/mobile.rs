@@ -5,34 +5,10 @@
 use std::fs::File;
 #[cfg(feature = "trainer")]
 use std::path::Path;
-use std::path::PathBuf;
 #[cfg(feature = "trainer")]
 use std::process::Stdio;
-use std::process::{Command, Output};
-#[cfg(feature = "trainer")]
-use std::time::{Duration, Instant};
 
-fn seminas() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_seminas"))
-}
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("seminas-mobile-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
+use crate::support::*;
 
 #[test]
 fn cost_of_seminasnet_is_the_papers() {
@@ -96,7 +72,7 @@ fn export_gives_the_trainable_network_and_bad_input_is_refused() {
 
 #[test]
 fn search_under_max_mflops_evaluates_nothing_over_the_limit() {
-    let dir = tmp_dir("search");
+    let dir = TempDir::created("search");
     let script = dir.join("eval.py");
     // Rewards FLOPs: the search is pushed against the limit.
     std::fs::write(
@@ -146,35 +122,10 @@ fn search_under_max_mflops_evaluates_nothing_over_the_limit() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// queries.jsonl without timings.
-#[cfg(feature = "trainer")]
-fn queries(dir: &Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(dir.join("queries.jsonl")).unwrap();
-    text.lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            for timing in ["seconds", "started", "finished"] {
-                v.as_object_mut().unwrap().remove(timing);
-            }
-            v
-        })
-        .collect()
-}
-
-/// A small number generator for the kill moments (meant to vary between runs of the test; the
-/// seed is printed so that a failure can be replayed).
-#[cfg(feature = "trainer")]
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
-
 #[test]
 #[cfg(feature = "trainer")]
 fn a_killed_supernet_search_resumes_to_exactly_the_uninterrupted_labels() {
-    let dir = tmp_dir("supernet-kill");
+    let dir = TempDir::created("supernet-kill");
     let (reference, run) = (dir.join("reference"), dir.join("run"));
     // Each process's stderr, to see what the resumes said.
     let log = dir.join("stderr.txt");
@@ -201,58 +152,24 @@ fn a_killed_supernet_search_resumes_to_exactly_the_uninterrupted_labels() {
     };
     ok(&search(&reference).output().unwrap());
 
-    let mut state = std::env::var("SEMINAS_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
+    let kills = kill_and_resume(
+        || search(&run).stderr(stderr()).spawn().unwrap(),
+        || {
+            seminas()
+                .arg("resume")
+                .arg(&run)
+                .stdout(Stdio::null())
+                .stderr(stderr())
+                .spawn()
                 .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    eprintln!("kill moments from SEMINAS_KILL_SEED={state}");
-    let mut child = search(&run).stderr(stderr()).spawn().unwrap();
-    // Kills start once the run store exists (a kill before leaves nothing to resume).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !run.join("run.sqlite").exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let mut kills = 0;
-    loop {
-        let wait = Duration::from_millis(150 + next(&mut state) % 1200);
-        let deadline = Instant::now() + wait;
-        let mut finished = None;
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait().unwrap() {
-                finished = Some(status);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if let Some(status) = finished {
-            assert!(
-                status.success(),
-                "{status:?}: {}",
-                std::fs::read_to_string(&log).unwrap()
-            );
-            break;
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-        child = seminas()
-            .arg("resume")
-            .arg(&run)
-            .stdout(Stdio::null())
-            .stderr(stderr())
-            .spawn()
-            .unwrap();
-        if kills == 5 {
-            assert!(child.wait().unwrap().success());
-            break;
-        }
-    }
+        },
+        Kills {
+            spread_ms: 1200,
+            most: 5,
+            after: Some(run.join("run.sqlite")),
+        },
+        || std::fs::read_to_string(&log).unwrap(),
+    );
     assert!(kills >= 1, "the run finished before it could be killed");
     let said = std::fs::read_to_string(&log).unwrap();
     assert!(!said.contains("restarts untrained"), "{said}");

@@ -1,37 +1,6 @@
 //! End-to-end tests of `seminas search` through the real binary.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn seminas(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seminas"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("seminas-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
-}
+use crate::support::*;
 
 #[test]
 fn re_on_nb201_prints_the_summary_object_deterministically() {
@@ -47,8 +16,8 @@ fn re_on_nb201_prints_the_summary_object_deterministically() {
         "0",
         "--json",
     ];
-    let a = seminas(&args);
-    let b = seminas(&args);
+    let a = exec(&args);
+    let b = exec(&args);
     assert_eq!(a.stdout, b.stdout, "same seed, same output");
     let v = json(&a);
     assert_eq!(v["space"], "nb201");
@@ -87,8 +56,8 @@ fn without_times(text: &str) -> Vec<serde_json::Value> {
 #[test]
 fn different_seeds_give_different_searches() {
     let run = |seed: &str| {
-        let d = tmp_dir(&format!("seed{seed}"));
-        let out = seminas(&[
+        let d = TempDir::new(&format!("seed{seed}"));
+        let out = exec(&[
             "search",
             "--algo",
             "random",
@@ -111,8 +80,8 @@ fn different_seeds_give_different_searches() {
 
 #[test]
 fn out_dir_holds_queries_and_summary() {
-    let d = tmp_dir("out");
-    let out = seminas(&[
+    let d = TempDir::new("out");
+    let out = exec(&[
         "search",
         "--algo",
         "re",
@@ -203,7 +172,7 @@ fn searches_a_user_defined_categorical_space() {
     // The whole space: 26 rows are evaluable, the 27th is absent and costs nothing.
     let mut args = base.to_vec();
     args.extend(["--algo", "random", "--queries", "100", "--json"]);
-    let v = json(&seminas(&args));
+    let v = json(&exec(&args));
     assert_eq!(v["space"], "toy");
     assert_eq!(v["queries"], 26);
     assert_eq!(v["best"]["arch"]["depth"], "d4");
@@ -215,7 +184,7 @@ fn searches_a_user_defined_categorical_space() {
 
     let mut args = base.to_vec();
     args.extend(["--algo", "re", "--queries", "10", "--seed", "4"]);
-    let out = seminas(&args);
+    let out = exec(&args);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("search: re on toy, seed 4"), "{text}");
@@ -228,7 +197,7 @@ fn controller_searches_run_on_a_categorical_space() {
     let (space, table) = (fixture("toy_space.toml"), fixture("toy_table.csv"));
     for algo in ["seminas", "nao", "seminas-re"] {
         let run = || {
-            seminas(&[
+            exec(&[
                 "search",
                 "--space",
                 &space,
@@ -267,7 +236,7 @@ fn controller_searches_run_on_a_categorical_space() {
 #[test]
 fn bad_inputs_fail_with_clear_messages() {
     let space = fixture("toy_space.toml");
-    let d = tmp_dir("bad");
+    let d = TempDir::new("bad");
     std::fs::create_dir_all(&d).unwrap();
     let cases = [
         (
@@ -300,7 +269,7 @@ fn bad_inputs_fail_with_clear_messages() {
         let path = d.join(format!("t{i}.csv"));
         std::fs::write(&path, csv).unwrap();
         let p = path.to_str().unwrap();
-        let out = seminas(&[
+        let out = exec(&[
             "search",
             "--space",
             &space,
@@ -317,9 +286,9 @@ fn bad_inputs_fail_with_clear_messages() {
         assert!(err.contains(msg), "case {i}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
-    let out = seminas(&["search", "--space", "nope"]);
+    let out = exec(&["search", "--space", "nope"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown search space"));
-    let out = seminas(&["search", "--objective", "bogus"]);
+    let out = exec(&["search", "--objective", "bogus"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such metric column"));
     std::fs::remove_dir_all(&d).unwrap();
 }
@@ -332,7 +301,7 @@ fn without_the_trainer_feature_the_trainer_commands_say_how_to_get_it() {
         &["search", "--space", "mobile", "--evaluator", "supernet"][..],
         &["bench-trainer"][..],
     ] {
-        let out = seminas(args);
+        let out = exec(args);
         assert!(!out.status.success(), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
