@@ -312,7 +312,7 @@ fn without_the_trainer_feature_the_trainer_commands_say_how_to_get_it() {
 }
 
 /// The objectives of a run directory's queries.jsonl, in query order.
-fn objectives(dir: &Path) -> Vec<f64> {
+fn objectives(dir: &std::path::Path) -> Vec<f64> {
     std::fs::read_to_string(dir.join("queries.jsonl"))
         .unwrap()
         .lines()
@@ -327,7 +327,7 @@ fn objectives(dir: &Path) -> Vec<f64> {
 #[test]
 fn minimize_searches_for_the_smallest_objective_and_reports_it() {
     let run = |minimize: bool, tag: &str| {
-        let dir = tmp_dir(tag);
+        let dir = TempDir::new(tag);
         let d = dir.display().to_string();
         let mut args = vec![
             "search",
@@ -342,9 +342,8 @@ fn minimize_searches_for_the_smallest_objective_and_reports_it() {
         if minimize {
             args.push("--minimize");
         }
-        let v = json(&seminas(&args));
+        let v = json(&exec(&args));
         let objs = objectives(&dir);
-        std::fs::remove_dir_all(&dir).unwrap();
         (v, objs)
     };
     let (min_v, min_objs) = run(true, "minimize");
@@ -367,9 +366,9 @@ fn minimize_searches_for_the_smallest_objective_and_reports_it() {
 
 #[test]
 fn resume_queries_extends_a_finished_run_and_keeps_the_extension() {
-    let dir = tmp_dir("extend");
+    let dir = TempDir::new("extend");
     let d = dir.display().to_string();
-    json(&seminas(&[
+    json(&exec(&[
         "search",
         "--algo",
         "re",
@@ -379,12 +378,12 @@ fn resume_queries_extends_a_finished_run_and_keeps_the_extension() {
         &d,
         "--json",
     ]));
-    let v = json(&seminas(&["resume", &d, "--queries", "5"]));
+    let v = json(&exec(&["resume", &d, "--queries", "5"]));
     assert_eq!(v["queries"], 15);
     // RE plans nothing from its budget: 10 extended by 5 are the queries of a 15-query run.
-    let whole = tmp_dir("extend-whole");
+    let whole = TempDir::new("extend-whole");
     let w = whole.display().to_string();
-    json(&seminas(&[
+    json(&exec(&[
         "search",
         "--algo",
         "re",
@@ -396,10 +395,8 @@ fn resume_queries_extends_a_finished_run_and_keeps_the_extension() {
     ]));
     assert_eq!(objectives(&dir), objectives(&whole));
     // Resumed again without --queries, the extended run stays at 15.
-    assert_eq!(json(&seminas(&["resume", &d]))["queries"], 15);
-    let out = seminas(&["resume", &d, "--queries", "0"]);
+    assert_eq!(json(&exec(&["resume", &d]))["queries"], 15);
+    let out = exec(&["resume", &d, "--queries", "0"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--queries must be at least 1"));
-    std::fs::remove_dir_all(&dir).unwrap();
-    std::fs::remove_dir_all(&whole).unwrap();
 }
