@@ -6,6 +6,7 @@
 mod support;
 
 mod bench;
+mod docs;
 mod evaluator;
 #[cfg(feature = "trainer")]
 mod imagefolder;
