@@ -133,6 +133,10 @@ impl RayEvaluator {
             Err(e) => return Err(e.to_string()),
         };
         if let Some(path) = log {
+            // The driver names the evaluation's folder; evaluators that keep files make it.
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
             let _ = std::fs::write(path, &job.logs);
         }
         match job.status {

@@ -218,7 +218,6 @@ where
     .validate()
     .map_err(DriveError::Setting)?;
     let workers = workers.max(1);
-    searcher.watch(ledger.phase.clone());
     let unavailable = || evaluator.unavailable();
     if let Some(name) = evaluator.state_name()
         && workers > 1

@@ -209,3 +209,69 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod searcher_tests {
+    use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
+    use crate::search::{Algo, AlgoConfig, Budget, Origin, Phase, run_search};
+    use crate::space::Nb201Space;
+
+    #[test]
+    fn searchers_say_where_proposals_come_from_and_name_their_phases() {
+        let space = Nb201Space::new();
+        let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+        let mut config = AlgoConfig::default();
+        config.seminas.pretrain_epochs = Some(5);
+        config.seminas.train_epochs = Some(2);
+        config.seminas.pseudo = Some(50);
+        for (algo, init, later) in [
+            (Algo::Random, Origin::Random, Origin::Random),
+            (Algo::Re, Origin::Initial, Origin::Mutated),
+            (
+                Algo::SemiNas,
+                Origin::Initial,
+                Origin::Generated { round: 1 },
+            ),
+            (
+                Algo::SemiNasEns,
+                Origin::Initial,
+                Origin::Scored { round: 1 },
+            ),
+        ] {
+            let mut s = algo.build(&space, 1, 30, &config);
+            let phase = Phase::default();
+            s.watch(phase.clone());
+            let run = run_search(&space, &bench, s.as_mut(), Budget::queries(30), &mut |_| {});
+            let origins: Vec<Option<Origin>> = run.records.iter().map(|r| r.info.origin).collect();
+            assert_eq!(origins[0], Some(init), "{algo}");
+            // SemiNAS and SemiNAS-Ens start with a tenth/third of the budget at random.
+            let first_later = origins.iter().position(|o| *o != Some(init));
+            if init != later {
+                let i = first_later.expect("a later phase");
+                assert_eq!(origins[i], Some(later), "{algo}");
+                let predicted = run.records[i].info.predicted;
+                match algo {
+                    Algo::SemiNas | Algo::SemiNasEns => {
+                        // In the objective's units (NB201 validation accuracy, %).
+                        let p = predicted.expect("a predicted value");
+                        assert!((50.0..100.0).contains(&p), "{algo}: {p}");
+                    }
+                    _ => assert_eq!(predicted, None),
+                }
+            }
+            match algo {
+                Algo::SemiNas => {
+                    assert!(phase.get().starts_with("SemiNAS round "), "{}", phase.get())
+                }
+                Algo::SemiNasEns => {
+                    assert!(
+                        phase.get().starts_with("SemiNAS-Ens round "),
+                        "{}",
+                        phase.get()
+                    )
+                }
+                _ => assert_eq!(phase.get(), "", "{algo}"),
+            }
+        }
+    }
+}
