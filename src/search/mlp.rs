@@ -25,6 +25,11 @@ pub struct OneHot {
     slot: Vec<Vec<usize>>,
     /// Number of features.
     dim: usize,
+    /// Pairwise interaction features: for each pair of positions `(p, q)`, `p < q`, the
+    /// offset of its block of `choices[p] * choices[q]` features; empty when off.
+    pairs: Vec<(usize, usize, usize)>,
+    /// Number of tokens allowed at each position.
+    choices: Vec<usize>,
 }
 
 impl OneHot {
@@ -42,7 +47,30 @@ impl OneHot {
             slot.push(s);
             dim += allowed.len();
         }
-        Self { offset, slot, dim }
+        let choices = encoding.allowed.iter().map(Vec::len).collect();
+        Self {
+            offset,
+            slot,
+            dim,
+            pairs: Vec::new(),
+            choices,
+        }
+    }
+
+    /// The one-hot layout of `encoding` plus one feature per pair of positions and pair of
+    /// choices there (the pairwise interactions of a second-order model), so that a predictor
+    /// sees which choices occur together without having to learn it from few samples. Each
+    /// sequence then has `n + n (n - 1) / 2` active features for `n` positions.
+    pub fn with_pairs(encoding: &TokenEncoding) -> Self {
+        let mut s = Self::new(encoding);
+        let n = s.choices.len();
+        for p in 0..n {
+            for q in p + 1..n {
+                s.pairs.push((p, q, s.dim));
+                s.dim += s.choices[p] * s.choices[q];
+            }
+        }
+        s
     }
 
     /// Number of features.
@@ -50,22 +78,35 @@ impl OneHot {
         self.dim
     }
 
-    /// Number of active features per sequence (the sequence length).
+    /// Number of active features per sequence (the sequence length, plus its pairs of
+    /// positions with [`Self::with_pairs`]).
     pub fn positions(&self) -> usize {
-        self.offset.len()
+        self.offset.len() + self.pairs.len()
     }
 
     /// The active features of `tokens`, one per position (tokens not allowed at a position,
     /// which a space never produces, fall back to the position's first feature).
     pub fn features(&self, tokens: &[u32]) -> Vec<u32> {
-        tokens
+        let slots: Vec<usize> = tokens
             .iter()
-            .zip(self.offset.iter().zip(&self.slot))
-            .map(|(&t, (&o, s))| {
+            .zip(&self.slot)
+            .map(|(&t, s)| {
                 let i = s.get(t as usize).copied().unwrap_or(usize::MAX);
-                (o + if i == usize::MAX { 0 } else { i }) as u32
+                if i == usize::MAX { 0 } else { i }
             })
-            .collect()
+            .collect();
+        let mut out: Vec<u32> = slots
+            .iter()
+            .zip(&self.offset)
+            .map(|(&i, &o)| (o + i) as u32)
+            .collect();
+        for &(p, q, o) in &self.pairs {
+            let (a, b) = (slots.get(p), slots.get(q));
+            if let (Some(&a), Some(&b)) = (a, b) {
+                out.push((o + a * self.choices[q] + b) as u32);
+            }
+        }
+        out
     }
 }
 
@@ -84,6 +125,10 @@ pub struct MlpConfig {
     pub lr: f32,
     /// L2 penalty on the weights (decoupled, as AdamW).
     pub weight_decay: f32,
+    /// Fit each member on its own bootstrap resample of the samples (bagging), so that the
+    /// members' spread also reflects how much each sample sways the fit, not only their
+    /// initial weights.
+    pub bootstrap: bool,
 }
 
 impl Default for MlpConfig {
@@ -95,6 +140,7 @@ impl Default for MlpConfig {
             epochs: 100,
             lr: 0.01,
             weight_decay: 1e-4,
+            bootstrap: false,
         }
     }
 }
@@ -305,6 +351,8 @@ impl Net {
 pub struct MlpEnsemble {
     config: MlpConfig,
     nets: Vec<Net>,
+    /// Draws the bootstrap resamples (only with [`MlpConfig::bootstrap`]).
+    resample: Option<Rng>,
 }
 
 impl MlpEnsemble {
@@ -321,7 +369,15 @@ impl MlpEnsemble {
                 )
             })
             .collect();
-        Self { config, nets }
+        // Drawn only when used, so that the default's random stream is unchanged.
+        let resample = config
+            .bootstrap
+            .then(|| <Rng as rand::SeedableRng>::seed_from_u64(rng.r#gen()));
+        Self {
+            config,
+            nets,
+            resample,
+        }
     }
 
     /// Number of members.
@@ -347,8 +403,19 @@ impl MlpEnsemble {
             epochs,
             ..self.config.clone()
         };
+        let n = feats.len();
         for net in &mut self.nets {
-            net.fit(feats, targets, weights, &cfg);
+            match &mut self.resample {
+                Some(rng) if n > 0 => {
+                    let mut count = vec![0.0f32; n];
+                    for _ in 0..n {
+                        count[rng.gen_range(0..n)] += 1.0;
+                    }
+                    let w: Vec<f32> = weights.iter().zip(&count).map(|(w, c)| w * c).collect();
+                    net.fit(feats, targets, &w, &cfg);
+                }
+                _ => net.fit(feats, targets, weights, &cfg),
+            }
         }
     }
 
@@ -394,6 +461,59 @@ mod tests {
         assert_eq!(oh.dim(), 7);
         assert_eq!(oh.features(&[1, 1, 2]), vec![0, 3, 5]);
         assert_eq!(oh.features(&[3, 2, 3]), vec![2, 4, 6]);
+    }
+
+    #[test]
+    fn pair_features_index_each_pair_of_choices() {
+        // Choices per position: 3, 2, 2. Pairs (0,1), (0,2), (1,2) have 6, 6 and 4 features
+        // after the 7 one-hot ones.
+        let oh = OneHot::with_pairs(&encoding());
+        assert_eq!(oh.dim(), 7 + 6 + 6 + 4);
+        assert_eq!(oh.positions(), 6);
+        assert_eq!(oh.features(&[1, 1, 2]), vec![0, 3, 5, 7, 13, 19]);
+        // Slots 2, 1, 1: pair (0,1) -> 7 + 2*2 + 1, (0,2) -> 13 + 2*2 + 1, (1,2) -> 19 + 1*2 + 1.
+        assert_eq!(oh.features(&[3, 2, 3]), vec![2, 4, 6, 12, 18, 22]);
+    }
+
+    #[test]
+    fn bootstrap_members_disagree_more_and_stay_deterministic() {
+        // 12 sequences with noisy targets: members fitted on resamples disagree more on them
+        // than members that differ only by their initial weights.
+        let enc = encoding();
+        let oh = OneHot::new(&enc);
+        let mut feats = Vec::new();
+        let mut targets = Vec::new();
+        let mut i = 0u32;
+        for a in [1, 2, 3] {
+            for b in [1, 2] {
+                for c in [2, 3] {
+                    feats.push(oh.features(&[a, b, c]));
+                    i += 1;
+                    targets
+                        .push(a as f32 - b as f32 + if i.is_multiple_of(3) { 1.5 } else { -0.5 });
+                }
+            }
+        }
+        let spread = |bootstrap: bool| {
+            let cfg = MlpConfig {
+                bootstrap,
+                ..MlpConfig::default()
+            };
+            let mut e = MlpEnsemble::new(&oh, cfg, &mut rng_for(2, "t"));
+            e.fit(&feats, &targets, &vec![1.0; feats.len()]);
+            let ms = mean_std(&e.predict_members(&feats));
+            (
+                ms.iter().map(|&(_, s)| s).sum::<f32>() / ms.len() as f32,
+                ms,
+            )
+        };
+        let (plain, _) = spread(false);
+        let (boot, a) = spread(true);
+        assert!(
+            boot > 2.0 * plain,
+            "mean spread {boot} with, {plain} without"
+        );
+        assert_eq!(a, spread(true).1, "same seed, same predictions");
     }
 
     /// The analytic gradient of the weighted squared error matches central finite differences.

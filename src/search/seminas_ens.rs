@@ -80,6 +80,10 @@ pub struct SemiNasEnsConfig {
     /// Objectives below this quantile of the evaluated ones are raised to it before
     /// normalisation (see [`normalize_targets`]).
     pub clip_quantile: f64,
+    /// Also give the ensemble the pairwise interactions of the tokens as features
+    /// ([`OneHot::with_pairs`]). Off: on NAS-Bench-201 it did not help and doubled the time
+    /// (docs/search.md).
+    pub pairs: bool,
 }
 
 impl SemiNasEnsConfig {
@@ -100,6 +104,7 @@ impl SemiNasEnsConfig {
             top_k: 10,
             mutations: 20,
             clip_quantile: 0.5,
+            pairs: false,
         }
     }
 }
@@ -204,9 +209,7 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
                 Some(p) => Some(p.clone()),
                 None => space.enumerate(ENUMERATE_LIMIT).map(Into::into),
             };
-            let onehot = self
-                .onehot
-                .get_or_insert_with(|| OneHot::new(space.encoding()));
+            let onehot = self.onehot(space).clone();
             self.listed = Some(all.map(|all| {
                 let keys: Vec<String> = all.iter().map(|a| space.key(a)).collect();
                 let index = keys
@@ -228,6 +231,18 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
             }));
         }
         self.listed.as_ref().and_then(Option::as_ref)
+    }
+
+    /// The ensemble's input layout for `space`, made once.
+    fn onehot<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> &OneHot {
+        let pairs = self.config.pairs;
+        self.onehot.get_or_insert_with(|| {
+            if pairs {
+                OneHot::with_pairs(space.encoding())
+            } else {
+                OneHot::new(space.encoding())
+            }
+        })
     }
 
     /// Marks `key` as proposed.
@@ -335,10 +350,7 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
         let round = self.rounds;
         self.phase
             .set(format!("SemiNAS-Ens round {round}: fitting the ensemble"));
-        let onehot = self
-            .onehot
-            .get_or_insert_with(|| OneHot::new(space.encoding()))
-            .clone();
+        let onehot = self.onehot(space).clone();
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.2).collect();
         let targets = normalize_targets(&values, self.config.clip_quantile);
         let unscale = target_scale(&values, self.config.clip_quantile);
@@ -484,9 +496,7 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
         if let Feedback::Objective(v) = feedback
             && self.evaluated_keys.insert(space.key(arch))
         {
-            let onehot = self
-                .onehot
-                .get_or_insert_with(|| OneHot::new(space.encoding()));
+            let onehot = self.onehot(space);
             let f = onehot.features(&space.encode(arch));
             self.evaluated.push((arch.clone(), f, v));
         }
@@ -574,18 +584,22 @@ mod tests {
         let bench = TabularBenchmark::new(Arc::new(table), "acc", "acc", None).unwrap();
         let pool = evaluable_pool(&space, &bench);
         assert_eq!(pool.as_ref().unwrap().len(), rows);
-        let mut s = SemiNasEns::new(
-            SemiNasEnsConfig {
-                init: 4,
-                ..SemiNasEnsConfig::for_budget(100)
-            },
-            rng_for(1, "t"),
-            pool,
-        );
-        let run = run_search(&space, &bench, &mut s, Budget::queries(100), &mut |_| {});
-        assert_eq!(run.records.len(), rows);
-        assert_eq!(run.not_evaluable, 0);
-        assert_eq!(run.stop, StopReason::Exhausted);
-        assert!(s.rounds > 0);
+        // With the pairwise features too.
+        for pairs in [false, true] {
+            let mut s = SemiNasEns::new(
+                SemiNasEnsConfig {
+                    init: 4,
+                    pairs,
+                    ..SemiNasEnsConfig::for_budget(100)
+                },
+                rng_for(1, "t"),
+                pool.clone(),
+            );
+            let run = run_search(&space, &bench, &mut s, Budget::queries(100), &mut |_| {});
+            assert_eq!(run.records.len(), rows);
+            assert_eq!(run.not_evaluable, 0);
+            assert_eq!(run.stop, StopReason::Exhausted);
+            assert!(s.rounds > 0);
+        }
     }
 }
