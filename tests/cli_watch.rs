@@ -315,7 +315,11 @@ fn show_and_export_read_a_running_search_without_stopping_it() {
                 }
             }
             let export = seminas().arg("export").arg(&dir).output().unwrap();
-            assert!(export.status.success());
+            assert!(
+                export.status.success(),
+                "{}",
+                String::from_utf8_lossy(&export.stderr)
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -93,6 +93,21 @@ pub struct RunView {
 impl RunView {
     /// Reads the run in `dir` (read-only; works while a search writes it).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        // A run being created (its tables and settings are written one after the other) or
+        // closing (its log being removed) can be caught between two steps: read again.
+        let mut tries = 0;
+        loop {
+            match Self::open_once(dir) {
+                Err(StoreError::Sql { .. } | StoreError::Corrupt { .. }) if tries < 10 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(dir: &Path) -> Result<Self, StoreError> {
         let db_path = dir.join(DATABASE);
         if !db_path.is_file() {
             return Err(StoreError::Missing {
