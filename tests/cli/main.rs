@@ -16,3 +16,4 @@ mod ray;
 mod reliability;
 mod search;
 mod sweep;
+mod watch;

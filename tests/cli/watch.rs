@@ -1,29 +1,11 @@
 //! Watching a search: progress on stderr off a terminal, queries.jsonl growing while the search
 //! runs, the run directory's state at the end.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn seminas() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_seminas"))
-}
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("seminas-watch-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::support::*;
 
 fn lines(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
@@ -40,14 +22,15 @@ fn slow_command(seconds: f64) -> String {
 
 #[test]
 fn off_a_terminal_each_query_is_a_log_line_and_quiet_silences_them() {
-    let dir = tmp_dir("log");
+    let dir = TempDir::new("log");
     let out = seminas()
         .args(["search", "--queries", "30", "--seed", "1", "--out"])
         .arg(&dir)
         .stderr(Stdio::piped())
         .output()
         .unwrap();
-    let stderr = ok(&out);
+    ok(&out);
+    let stderr = stderr(&out);
     let log: Vec<&str> = stderr.lines().collect();
     assert!(
         log[0].ends_with("seminas-ens on nb201: 30 queries"),
@@ -94,19 +77,19 @@ fn off_a_terminal_each_query_is_a_log_line_and_quiet_silences_them() {
         "{:?}",
         q[10]
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 
     let quiet = seminas()
         .args(["search", "--queries", "30", "--quiet"])
         .stderr(Stdio::piped())
         .output()
         .unwrap();
-    assert_eq!(ok(&quiet), "");
+    ok(&quiet);
+    assert_eq!(crate::support::stderr(&quiet), "");
 }
 
 #[test]
 fn a_heartbeat_is_logged_while_nothing_finishes() {
-    let dir = tmp_dir("heartbeat");
+    let dir = TempDir::new("heartbeat");
     let out = seminas()
         .args([
             "search",
@@ -122,7 +105,8 @@ fn a_heartbeat_is_logged_while_nothing_finishes() {
         .stderr(Stdio::piped())
         .output()
         .unwrap();
-    let stderr = ok(&out);
+    ok(&out);
+    let stderr = stderr(&out);
     let beats: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("queries | best") && l.contains("| evaluating |"))
@@ -133,12 +117,11 @@ fn a_heartbeat_is_logged_while_nothing_finishes() {
         beats[0].contains(" 0/2 queries | best - | failures 0 | evaluating"),
         "{stderr}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn queries_jsonl_grows_while_the_search_runs_and_the_lock_goes_at_the_end() {
-    let dir = tmp_dir("live");
+    let dir = TempDir::new("live");
     let mut child = seminas()
         .args(["search", "--algo", "re", "--queries", "8", "--quiet"])
         .args(["--evaluator", &slow_command(0.4), "--out"])
@@ -184,17 +167,11 @@ fn queries_jsonl_grows_while_the_search_runs_and_the_lock_goes_at_the_end() {
         !dir.join("lock").exists(),
         "the lock file goes with the run"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-fn stdout_of(out: &Output) -> String {
-    ok(out);
-    String::from_utf8(out.stdout.clone()).unwrap()
 }
 
 #[test]
 fn show_and_export_a_finished_run_with_failures() {
-    let dir = tmp_dir("show");
+    let dir = TempDir::new("show");
     // Proposals 2 and 5 fail (exit 3, no retry); the others score the architecture's length.
     let cmd = r#"case $SEMINAS_INDEX in 2|5) echo boom >&2; exit 3;; esac; echo "{\"objective\": ${#SEMINAS_ARCH}, \"metrics\": {\"len\": ${#SEMINAS_ARCH}}}""#;
     let out = seminas()
@@ -212,7 +189,7 @@ fn show_and_export_a_finished_run_with_failures() {
         .output()
         .unwrap();
     ok(&out);
-    let text = stdout_of(&seminas().arg("show").arg(&dir).output().unwrap());
+    let text = ok(&seminas().arg("show").arg(&dir).output().unwrap());
     assert!(text.contains(": finished\n"), "{text}");
     assert!(text.contains("  random on nb201, seed 0"), "{text}");
     assert!(
@@ -227,14 +204,12 @@ fn show_and_export_a_finished_run_with_failures() {
         "{text}"
     );
     assert!(text.contains("best objective so far, by query:"), "{text}");
-    let shown: serde_json::Value = serde_json::from_str(&stdout_of(
-        &seminas()
-            .arg("show")
-            .arg(&dir)
-            .arg("--json")
-            .output()
-            .unwrap(),
-    ))
+    let shown: serde_json::Value = serde_json::from_str(&ok(&seminas()
+        .arg("show")
+        .arg(&dir)
+        .arg("--json")
+        .output()
+        .unwrap()))
     .unwrap();
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
@@ -244,20 +219,18 @@ fn show_and_export_a_finished_run_with_failures() {
     assert_eq!(shown["best"]["objective"], summary["best"]["objective"]);
     assert_eq!(shown["best"]["arch"], summary["best"]["arch"]);
 
-    let csv = stdout_of(&seminas().arg("export").arg(&dir).output().unwrap());
+    let csv = ok(&seminas().arg("export").arg(&dir).output().unwrap());
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 13, "{csv}");
     assert!(rows[0].starts_with("n,index,status,arch,objective,report,cost_seconds,origin,"));
     assert!(rows[0].ends_with(",evals_dir,metric:len"), "{}", rows[0]);
     assert!(rows[3].starts_with("3,2,failed,"), "{}", rows[3]);
-    let jsonl = stdout_of(
-        &seminas()
-            .arg("export")
-            .arg(&dir)
-            .args(["--format", "jsonl"])
-            .output()
-            .unwrap(),
-    );
+    let jsonl = ok(&seminas()
+        .arg("export")
+        .arg(&dir)
+        .args(["--format", "jsonl"])
+        .output()
+        .unwrap());
     let exported: Vec<serde_json::Value> = jsonl
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -275,8 +248,8 @@ fn show_and_export_a_finished_run_with_failures() {
     assert!(exported[2]["reason"].as_str().unwrap().contains("boom"));
     // Reading left nothing behind.
     assert!(!dir.join("run.sqlite-shm").exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 
+    std::fs::remove_dir_all(&*dir).unwrap();
     let missing = seminas().arg("show").arg(&dir).output().unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no run here"));
@@ -284,7 +257,7 @@ fn show_and_export_a_finished_run_with_failures() {
 
 #[test]
 fn show_and_export_read_a_running_search_without_stopping_it() {
-    let dir = tmp_dir("show-live");
+    let dir = TempDir::new("show-live");
     let mut child = seminas()
         .args(["search", "--algo", "random", "--queries", "10", "--quiet"])
         .args(["--evaluator", &slow_command(0.3), "--out"])
@@ -343,5 +316,4 @@ fn show_and_export_read_a_running_search_without_stopping_it() {
         (v["state"].as_str(), v["queries"].as_u64()),
         (Some("finished"), Some(10))
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
