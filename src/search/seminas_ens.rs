@@ -493,6 +493,9 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
     }
 
     fn tell(&mut self, space: &S, arch: &S::Arch, feedback: Feedback) {
+        // Known now, whether proposed here or not (a warm start, an enqueued architecture):
+        // never proposed again. A no-op for the searcher's own proposals.
+        self.mark(space.key(arch));
         if let Feedback::Objective(v) = feedback
             && self.evaluated_keys.insert(space.key(arch))
         {
@@ -526,7 +529,7 @@ mod tests {
     use crate::rng::rng_for;
     use crate::search::pool::evaluable_pool;
     use crate::search::{Budget, StopReason, run_search};
-    use crate::space::{CategoricalSpace, Nb201Space};
+    use crate::space::{CategoricalArch, CategoricalSpace, Nb201Space};
 
     #[test]
     fn finds_near_optimal_nb201_cells_and_is_deterministic() {
@@ -601,5 +604,31 @@ mod tests {
             assert_eq!(run.stop, StopReason::Exhausted);
             assert!(s.rounds > 0);
         }
+
+        // Told results it never proposed (a warm start, an enqueued architecture) are known:
+        // the searcher does not propose them again, so the rest of the table is spent on new
+        // architectures. Told the 5 best rows first, it would otherwise rank them top.
+        let value = |a: &CategoricalArch| {
+            let t = space.encode(a);
+            (t[0] + 2 * t[1] + t[2]) as f64
+        };
+        let mut rows_by_value: Vec<CategoricalArch> = pool.as_ref().unwrap().to_vec();
+        rows_by_value.sort_by(|x, y| value(y).total_cmp(&value(x)));
+        let mut s = SemiNasEns::new(
+            SemiNasEnsConfig {
+                init: 4,
+                ..SemiNasEnsConfig::for_budget(100)
+            },
+            rng_for(1, "t"),
+            pool.clone(),
+        );
+        let told: HashSet<String> = rows_by_value[..5].iter().map(|a| space.key(a)).collect();
+        for a in &rows_by_value[..5] {
+            Searcher::tell(&mut s, &space, a, Feedback::Objective(value(a)));
+        }
+        let run = run_search(&space, &bench, &mut s, Budget::queries(100), &mut |_| {});
+        assert_eq!(run.records.len(), rows - 5);
+        assert!(run.records.iter().all(|q| !told.contains(&q.key)));
+        assert_eq!(run.stop, StopReason::Exhausted);
     }
 }
