@@ -15,5 +15,6 @@ mod nb101;
 mod ray;
 mod reliability;
 mod search;
+mod small_budget;
 mod sweep;
 mod watch;

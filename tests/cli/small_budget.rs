@@ -1,23 +1,13 @@
 //! A budget too small for an algorithm's random start must not silently give random search:
 //! `seminas search` and `seminas bench` say so on stderr.
 
-use std::process::{Command, Output};
+use crate::support::*;
 
-fn seminas(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_seminas"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
+/// Stderr of a successful run.
 fn stderr_of(args: &[&str]) -> String {
-    String::from_utf8_lossy(&seminas(args).stderr).into_owned()
+    let out = exec(args);
+    ok(&out);
+    stderr(&out)
 }
 
 #[test]
