@@ -30,25 +30,6 @@ def loop(algo, budget, seed=0):
     return time.perf_counter() - t0, lookup, len(study.trials)
 
 
-def kendall_tau(a, b):
-    """Kendall's tau-b (ties as scipy counts them)."""
-    conc = disc = ties_a = ties_b = 0
-    for i in range(len(a)):
-        for j in range(i + 1, len(a)):
-            da, db = a[i] - a[j], b[i] - b[j]
-            if da == 0 and db == 0:
-                continue
-            if da == 0:
-                ties_a += 1
-            elif db == 0:
-                ties_b += 1
-            elif (da > 0) == (db > 0):
-                conc += 1
-            else:
-                disc += 1
-    return (conc - disc) / ((conc + disc + ties_a) * (conc + disc + ties_b)) ** 0.5
-
-
 def predictor(sizes=(100, 300), held_out=1000, seed=0):
     """Fit time and Kendall tau of the Predictor's defaults (10,000 pseudo-labelled cells)."""
     ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
@@ -62,7 +43,7 @@ def predictor(sizes=(100, 300), held_out=1000, seed=0):
         t0 = time.perf_counter()
         p.fit(cells[:n], acc[:n], unlabeled=10000)
         fit = time.perf_counter() - t0
-        tau = kendall_tau(p.predict(held), held_acc)
+        tau = seminas.kendall_tau(p.predict(held), held_acc)
         print(f"predictor fit on {n} NB201 cells (+10,000 pseudo-labelled): {fit:.1f} s, "
               f"Kendall tau {tau:.3f} on {held_out} held-out cells")
 

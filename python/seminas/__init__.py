@@ -48,6 +48,7 @@ __all__ = [
     "optimize",
     "benchmarks",
     "ALGORITHMS",
+    "kendall_tau",
 ]
 
 __version__ = _seminas.__version__
@@ -222,6 +223,12 @@ class Trial:
     key: str
     #: A folder of its own, in a stored study.
     workdir: Optional[str] = None
+
+
+def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
+    """Kendall's tau-b of two equally long score lists (ties as scipy counts them), e.g. a
+    predictor's predictions against the true values: 1 = the same ranking, -1 = reversed."""
+    return _seminas.kendall_tau([float(x) for x in a], [float(x) for x in b])
 
 
 def _settings_json(settings: Mapping[str, Any]) -> str:

@@ -5,6 +5,8 @@ from . import benchmarks as benchmarks
 __version__: str
 ALGORITHMS: Tuple[str, ...]
 
+def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float: ...
+
 Choice = Union[str, int, float, bool]
 
 class _Space:

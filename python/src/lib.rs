@@ -454,6 +454,20 @@ impl Table {
     }
 }
 
+/// Kendall's tau-b of two equally long score lists (ties as scipy counts them): how well a
+/// predictor's ranking agrees with the true one.
+#[pyfunction]
+fn kendall_tau(a: Vec<f64>, b: Vec<f64>) -> PyResult<f64> {
+    if a.len() != b.len() || a.len() < 2 {
+        return Err(PyValueError::new_err(format!(
+            "kendall_tau needs two lists of one length (at least 2), got {} and {}",
+            a.len(),
+            b.len()
+        )));
+    }
+    Ok(seminas::stats::kendall_tau(&a, &b))
+}
+
 /// Parses a categorical space's TOML into JSON, keeping numeric choices as numbers.
 #[pyfunction]
 fn toml_to_json(text: &str) -> PyResult<String> {
@@ -471,6 +485,7 @@ fn _seminas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(predictor_space, m)?)?;
     m.add_class::<sampler::Proposer>()?;
     m.add_function(wrap_pyfunction!(toml_to_json, m)?)?;
+    m.add_function(wrap_pyfunction!(kendall_tau, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
