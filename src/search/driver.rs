@@ -24,6 +24,12 @@ use super::{
 use crate::benchmark::{EvalContext, Evaluator, EvaluatorState, Outcome, StateError};
 use crate::space::SearchSpace;
 
+mod error;
+mod restore;
+
+pub use error::DriveError;
+pub use restore::{Restored, restore_evaluator};
+
 /// An error of the journal (the run store), boxed so that the driver does not depend on it.
 pub type JournalError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -99,69 +105,6 @@ pub struct DriveOptions {
     pub workdirs: Option<PathBuf>,
     /// A stored run to replay first.
     pub replay: Option<Replay>,
-}
-
-/// Why a search could not go on.
-#[derive(Debug, thiserror::Error)]
-pub enum DriveError {
-    /// The journal could not record a step.
-    #[error("cannot record the run: {0}")]
-    Journal(#[source] JournalError),
-    /// Replaying a stored run proposed something other than what was stored.
-    #[error(
-        "cannot resume: proposal {index} is {proposed} now but the run stored {stored} \
-         (the run's settings, data or seminas version differ from the original run)"
-    )]
-    Diverged {
-        /// 0-based proposal index.
-        index: usize,
-        /// The stored key.
-        stored: String,
-        /// The key proposed now.
-        proposed: String,
-    },
-    /// A stateful evaluator was given several workers.
-    #[error(
-        "the {name} evaluator's results depend on the order of its evaluations: it runs with \
-         one worker, not {workers}"
-    )]
-    StatefulParallel {
-        /// The evaluator's state name.
-        name: String,
-        /// The workers asked for.
-        workers: usize,
-    },
-    /// A stateful evaluator could not save its state after an evaluation (the evaluation is
-    /// not recorded, so a resumed run makes it again from the stored state).
-    #[error("cannot save the evaluator's state: {0}")]
-    SaveState(#[source] StateError),
-    /// The stored state of a stateful evaluator was refused.
-    #[error("cannot resume: the stored {name} state cannot be restored: {source}")]
-    RestoreState {
-        /// The evaluator's state name.
-        name: String,
-        /// Why.
-        #[source]
-        source: StateError,
-    },
-    /// The evaluator cannot evaluate anything now (e.g. its cluster is unreachable); the
-    /// evaluation that found out is not recorded.
-    #[error(
-        "the evaluator is unavailable: {0}; the evaluations in flight are not recorded and run \
-         again when the run is resumed"
-    )]
-    Unavailable(String),
-    /// A setting of the budget is out of range.
-    #[error(transparent)]
-    Setting(crate::settings::SettingError),
-    /// A workdir could not be created.
-    #[error("cannot create {path}: {source}")]
-    Workdir {
-        /// The folder.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
 }
 
 /// Runs `searcher` against `evaluator` until the budget is spent, the searcher is exhausted or
@@ -476,66 +419,6 @@ fn run_ledger<S: SearchSpace>(
         ledger.finish(index, outcome);
     }
     Ok(())
-}
-
-/// What [`restore_evaluator`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Restored {
-    /// Nothing to restore: the evaluator keeps no state, or the run has no outcome yet.
-    Nothing,
-    /// The evaluator continues from its state after the outcome of proposal `after`, the
-    /// run's newest.
-    State {
-        /// 0-based index of the proposal whose outcome the state follows.
-        after: usize,
-    },
-    /// The run holds outcomes but no state that follows the newest (a run stored by a seminas
-    /// that did not save evaluator states): the evaluator starts afresh, so the outcomes still
-    /// to come differ from those of an uninterrupted run.
-    Missing {
-        /// The stored outcomes.
-        outcomes: usize,
-        /// The proposal the newest stored state follows, if there is one.
-        stored_after: Option<usize>,
-    },
-}
-
-/// Before resuming `replay`: puts back the state a stateful `evaluator` had after the run's
-/// newest outcome. `stored` is the newest stored state of [`Evaluator::state_name`] with the
-/// index of the proposal whose outcome it was written with (the run store's
-/// `evaluator_state`). The driver writes each outcome with the state after it in one step, so
-/// the newest state follows the newest outcome unless the run stored none (see
-/// [`Restored::Missing`]). A state the evaluator refuses is an error.
-pub fn restore_evaluator<S, E>(
-    evaluator: &E,
-    replay: &Replay,
-    stored: Option<(usize, Vec<u8>)>,
-) -> Result<Restored, DriveError>
-where
-    S: SearchSpace,
-    E: Evaluator<S> + ?Sized,
-{
-    let Some(name) = evaluator.state_name() else {
-        return Ok(Restored::Nothing);
-    };
-    let Some(&newest) = replay.outcomes.keys().max() else {
-        return Ok(Restored::Nothing);
-    };
-    match stored {
-        Some((after, data)) if after == newest => {
-            evaluator
-                .load_state(&data)
-                .map_err(|source| DriveError::RestoreState {
-                    name: name.to_string(),
-                    source,
-                })?;
-            Ok(Restored::State { after })
-        }
-        other => Ok(Restored::Missing {
-            outcomes: replay.outcomes.len(),
-            stored_after: other.map(|(after, _)| after),
-        }),
-    }
 }
 
 enum Slot {
