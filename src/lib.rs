@@ -3,16 +3,17 @@
 //! The library is organised by concept:
 //! - [`space`]: search spaces (NAS-Bench-201, user-defined categorical spaces, ...), their
 //!   sampling, validation, canonical keys, mutation and token encodings for the controller;
-//! - [`benchmark`]: benchmark tables (NAS-Bench-201, NAS-Bench-101, CSV tables) and the
-//!   [`Evaluator`](benchmark::Evaluator) trait: what turns an architecture into an objective the
-//!   search may see plus reported metrics it must not see;
-//! - [`evaluator`]: evaluation by the user's training command, here or as jobs on a Ray cluster;
+//! - [`benchmark`]: benchmark tables (NAS-Bench-201, NAS-Bench-101, CSV tables);
+//! - [`evaluator`]: the [`Evaluator`](evaluator::Evaluator) trait (what turns an architecture
+//!   into an objective the search may see plus reported metrics it must not see), and
+//!   evaluation by the user's training command, here or as jobs on a Ray cluster;
 //! - [`search`]: searchers in ask/tell form and the driver that does the query accounting;
 //! - [`controller`]: the encoder-predictor-decoder network of SemiNAS/NAO;
 //! - [`predictor`]: the SemiNAS predictor on its own (fit, predict, generate, save/load);
 //! - [`study`]: a search driven by its user (ask/tell), optionally stored and resumable;
 //! - [`store`]: the run store (SQLite) that makes a run resumable;
 //! - [`report`]: summaries of finished searches (human text and JSON), benchmark reports and plots;
+//! - [`dashboard`]: `seminas dashboard`, a local read-only web app over run directories;
 //! - [`compare`]: comparisons of algorithms over seeds (`seminas bench`);
 //! - [`rng`]: the seeded random streams every random choice flows from;
 //! - [`stats`]: mean and standard deviation, Kendall's tau;

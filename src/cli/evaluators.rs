@@ -187,6 +187,30 @@ impl TrainArgs {
     }
 }
 
+/// What `--evaluator` names: the built-in trainer, the mobile space's supernet, or the
+/// user's shell command (any other text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvaluatorChoice {
+    /// `train`: the built-in trainer (NB201 and NB101 networks on --dataset).
+    Train,
+    /// `supernet`: the weight-sharing supernet of --space mobile.
+    Supernet,
+    /// A shell command run once per architecture.
+    Command(String),
+}
+
+impl std::str::FromStr for EvaluatorChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.trim() {
+            "" => return Err("an empty command: name `train`, `supernet` or a command".into()),
+            "train" => EvaluatorChoice::Train,
+            "supernet" => EvaluatorChoice::Supernet,
+            _ => EvaluatorChoice::Command(s.to_string()),
+        })
+    }
+}
+
 /// How architectures are evaluated and how many at once.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Evaluation")]
@@ -197,7 +221,7 @@ pub struct EvalArgs {
     /// architecture as JSON), {result} (the file to write {"objective": X, "metrics": {...}}
     /// to; or print it as the last line), {workdir}, {key}, {index}. See the README, "Training for real".
     #[arg(long, value_name = "COMMAND")]
-    pub evaluator: Option<String>,
+    pub evaluator: Option<EvaluatorChoice>,
     /// Time limit of one evaluation attempt, in seconds (default: none).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,

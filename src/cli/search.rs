@@ -13,7 +13,7 @@ use seminas::space::SearchSpace;
 use seminas::store::{RunMeta, RunStore};
 use seminas::study::{Direction, Study, StudySettings};
 
-use super::evaluators::EvalArgs;
+use super::evaluators::{EvalArgs, EvaluatorChoice};
 use super::spaces::{Problem, SpaceArgs, SpaceOnly};
 use super::watch::{Mode, Reporter};
 
@@ -83,8 +83,12 @@ pub struct AlgoArgs {
     /// 10,000 pseudo-labels, top 100, 3 rounds of 300: use with --queries 2000);
     /// `paper-imagenet` = its ImageNet settings (100 random, 4,000 pseudo-labels, top 100, 3
     /// rounds of 100: use with --queries 400, --space mobile); other flags still override it.
-    #[arg(long, value_parser = ["paper", "paper-imagenet"], help_heading = "SemiNAS controller")]
-    preset: Option<String>,
+    #[arg(
+        long,
+        value_name = "paper|paper-imagenet",
+        help_heading = "SemiNAS controller"
+    )]
+    preset: Option<Preset>,
     /// SemiNAS/NAO: random architectures before the first round [default: budget/3, 10..1100].
     #[arg(long, help_heading = "SemiNAS controller")]
     init: Option<usize>,
@@ -125,10 +129,7 @@ impl AlgoArgs {
         let overrides = AlgoOverrides {
             population: self.population,
             tournament: self.tournament,
-            preset: self.preset.as_deref().map(|p| match p {
-                "paper-imagenet" => Preset::PaperImagenet,
-                _ => Preset::Paper,
-            }),
+            preset: self.preset,
             init: self.init,
             pseudo: self.pseudo,
             top_k: self.top_k,
@@ -171,14 +172,19 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
         None => RunMeta::new_run_id(&format!("{:?}", args.out)),
     };
     #[cfg(not(feature = "trainer"))]
-    if let Some(name @ ("train" | "supernet")) = args.eval.evaluator.as_deref() {
-        return Err(super::evaluators::without_trainer(&format!(
-            "--evaluator {name}"
-        )));
+    for (choice, name) in [
+        (EvaluatorChoice::Train, "train"),
+        (EvaluatorChoice::Supernet, "supernet"),
+    ] {
+        if args.eval.evaluator.as_ref() == Some(&choice) {
+            return Err(super::evaluators::without_trainer(&format!(
+                "--evaluator {name}"
+            )));
+        }
     }
     #[cfg(feature = "trainer")]
-    match args.eval.evaluator.as_deref() {
-        Some("train") => {
+    match &args.eval.evaluator {
+        Some(EvaluatorChoice::Train) => {
             own_report_only(args, "train")?;
             let trainer = args.eval.train.trainer(args.eval.workers)?;
             return match args.space.space_only()? {
@@ -190,7 +196,7 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
                 ),
             };
         }
-        Some("supernet") => {
+        Some(EvaluatorChoice::Supernet) => {
             let SpaceOnly::Mobile(space) = args.space.space_only()? else {
                 anyhow::bail!(
                     "--evaluator supernet is the weight-sharing supernet of --space mobile"
@@ -207,7 +213,7 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    if let Some(template) = &args.eval.evaluator {
+    if let Some(EvaluatorChoice::Command(template)) = &args.eval.evaluator {
         let evaluator =
             args.eval
                 .external(template, args.space.report.as_deref(), &cwd, &run_id)?;

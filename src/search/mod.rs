@@ -82,6 +82,19 @@ pub enum Preset {
     PaperImagenet,
 }
 
+impl std::str::FromStr for Preset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "paper" => Ok(Preset::Paper),
+            "paper-imagenet" => Ok(Preset::PaperImagenet),
+            _ => Err(format!(
+                "unknown preset {s:?} (known: paper, paper-imagenet)"
+            )),
+        }
+    }
+}
+
 /// Changes to the algorithms' defaults, as the command line and the Python package take them
 /// (every field optional).
 #[derive(Debug, Clone, Default, serde::Deserialize)]

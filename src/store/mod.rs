@@ -557,7 +557,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 
 impl Drop for RunStore {
     /// The lock file goes when the run ends (removed while still locked: a process that opened
-    /// it meanwhile finds it unlinked after locking it and takes a fresh one, see [`lock`]).
+    /// it meanwhile finds it unlinked after locking it and takes a fresh one, see `lock`).
     fn drop(&mut self) {
         let _ = std::fs::remove_file(self.dir.join(LOCK));
     }

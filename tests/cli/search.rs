@@ -400,3 +400,21 @@ fn resume_queries_extends_a_finished_run_and_keeps_the_extension() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--queries must be at least 1"));
 }
+
+#[test]
+fn typed_choices_refuse_unknown_values_naming_the_known_ones() {
+    let out = exec(&["search", "--preset", "papr"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("unknown preset \"papr\" (known: paper, paper-imagenet)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = exec(&["search", "--evaluator", " "]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("an empty command"),
+        "{}",
+        stderr(&out)
+    );
+}
