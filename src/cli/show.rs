@@ -64,6 +64,11 @@ fn text(run: &RunView) -> String {
             "stopped (continue it with `seminas resume {}`)",
             run.dir.display()
         ),
+        RunState::Failed => format!(
+            "failed: every query failed (see the failures below; fix the evaluator, then \
+             `seminas resume {}`)",
+            run.dir.display()
+        ),
     };
     s += &format!("run {}: {state}\n", run.dir.display());
     s += &format!(

@@ -22,6 +22,9 @@ pub enum RunState {
     /// It did not finish and no process works on it (killed, or stopped by an error):
     /// `seminas resume DIR` continues it.
     Stopped,
+    /// No process works on it and every query so far failed (a broken evaluator: an
+    /// all-failed search, `--max-failures`): fix the evaluator, then `seminas resume DIR`.
+    Failed,
 }
 
 /// One query of a run (a finished evaluation that counted: evaluated or failed).
@@ -237,10 +240,13 @@ impl RunView {
         drop(stmt);
         let _ = conn.execute_batch("COMMIT");
         let pid = live_holder(dir);
-        let state = if finished {
-            RunState::Finished
-        } else if pid.is_some() {
+        let all_failed = !trials.is_empty() && trials.iter().all(|t| t.status == "failed");
+        let state = if pid.is_some() && !finished {
             RunState::Running
+        } else if all_failed {
+            RunState::Failed
+        } else if finished {
+            RunState::Finished
         } else {
             RunState::Stopped
         };

@@ -39,6 +39,12 @@ fn a_search_whose_evaluations_all_failed_exits_nonzero() {
     );
     // The run is still written out, failures and all.
     assert_eq!(queries(&dir.join("run")).len(), 6);
+    // `show` and the dashboard call it failed, not finished.
+    let run = dir.join("run").display().to_string();
+    let shown: serde_json::Value =
+        serde_json::from_str(&run_ok(&["show", &run, "--json"])).unwrap();
+    assert_eq!(shown["state"], "failed");
+    assert!(run_ok(&["show", &run]).contains(": failed: every query failed"));
 }
 
 #[test]
@@ -55,6 +61,10 @@ fn max_failures_stops_a_broken_command_early() {
     // Two evaluations ran, not the six of the budget.
     let evals = std::fs::read_dir(dir.join("run/evals")).unwrap().count();
     assert_eq!(evals, 2, "{err}");
+    let run = dir.join("run").display().to_string();
+    let shown: serde_json::Value =
+        serde_json::from_str(&run_ok(&["show", &run, "--json"])).unwrap();
+    assert_eq!(shown["state"], "failed");
     // A command that works is not stopped.
     let dir = TempDir::created("max-failures-ok");
     let out = search(SUCCEEDING, &dir, &["--max-failures", "2"]);
