@@ -239,15 +239,30 @@ impl<S: SearchSpace> Study<S> {
             }
             store
         } else {
-            let meta = RunMeta {
-                args: now,
-                cwd: std::env::current_dir().unwrap_or_default(),
-                seed: settings.seed,
-                version: env!("CARGO_PKG_VERSION").to_string(),
-                run_id: RunMeta::new_run_id(&dir.display().to_string()),
-            };
-            RunStore::create(dir, &meta)?
+            let run_id = RunMeta::new_run_id(&dir.display().to_string());
+            return Self::create(space, settings, dir, now, run_id);
         };
+        Self::with_store(space, settings, store)
+    }
+
+    /// A new study stored in `dir` (made; it must not hold a run), recorded with `args` (what
+    /// re-creates its settings on resume: the CLI's arguments) and `run_id` (a name for the
+    /// run, e.g. of its cluster jobs), the seed, the current directory and this version.
+    pub fn create(
+        space: S,
+        settings: StudySettings,
+        dir: &Path,
+        args: Vec<String>,
+        run_id: String,
+    ) -> Result<Self, StudyError> {
+        let meta = RunMeta {
+            args,
+            cwd: std::env::current_dir().unwrap_or_default(),
+            seed: settings.seed,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            run_id,
+        };
+        let store = RunStore::create(dir, &meta)?;
         Self::with_store(space, settings, store)
     }
 

@@ -298,25 +298,16 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
     let own = evaluator.reseed(args.seed);
     let evaluator = own.as_ref().unwrap_or(evaluator);
     // A new run's store is made only now, once its arguments have proved valid.
-    let store = match store {
-        Some(store) => Some(store),
-        None => match new_run_dir(args, real) {
-            Some(dir) => {
-                let meta = RunMeta {
-                    args: std::env::args().skip(1).collect(),
-                    cwd: std::env::current_dir().context("cannot read the current directory")?,
-                    seed: args.seed,
-                    version: env!("CARGO_PKG_VERSION").to_string(),
-                    run_id: run_id.to_string(),
-                };
-                Some(RunStore::create(&dir, &meta)?)
-            }
-            None => None,
-        },
-    };
-    let mut study = match store {
-        Some(store) => Study::with_store(space.clone(), settings, store)?,
-        None => Study::new(space.clone(), settings),
+    let mut study = match (store, new_run_dir(args, real)) {
+        (Some(store), _) => Study::with_store(space.clone(), settings, store)?,
+        (None, Some(dir)) => Study::create(
+            space.clone(),
+            settings,
+            &dir,
+            std::env::args().skip(1).collect(),
+            run_id.to_string(),
+        )?,
+        (None, None) => Study::new(space.clone(), settings),
     }
     .with_candidates(seminas::search::evaluable_pool(space, evaluator));
     if extend > 0 {
