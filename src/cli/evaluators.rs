@@ -41,6 +41,20 @@ const SUPERNET_STEPS: usize = 20;
 const SUPERNET_WIDTH: f64 = 0.25;
 const SUPERNET_EVAL_IMAGES: usize = 500;
 
+/// The datasets of the built-in trainer, as `--dataset` names them.
+#[cfg_attr(not(feature = "trainer"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatasetName {
+    /// Fashion-MNIST's IDX files.
+    FashionMnist,
+    /// CIFAR-10's official binary batches.
+    Cifar10,
+    /// The embedded, tiny digits set.
+    Digits,
+    /// An ImageNet-style folder of JPEG/PNG images.
+    Imagefolder,
+}
+
 /// The built-in trainer's settings (`--evaluator train` and `--evaluator supernet`).
 #[cfg_attr(not(feature = "trainer"), allow(dead_code))]
 #[derive(Debug, Clone, Args)]
@@ -49,8 +63,8 @@ pub struct TrainArgs {
     /// Dataset of the built-in trainer: fashion-mnist (IDX files), cifar10 (official binary
     /// batches), digits (embedded, tiny) or imagefolder (DIR/train/<class>/*.jpg|png and
     /// DIR/val/<class>/..., the ImageNet layout, read from disk batch by batch).
-    #[arg(long, default_value = "fashion-mnist", value_parser = ["fashion-mnist", "cifar10", "digits", "imagefolder"])]
-    pub dataset: String,
+    #[arg(long, value_enum, default_value_t = DatasetName::FashionMnist)]
+    pub dataset: DatasetName,
     /// Folder of the dataset's files [fashion-mnist: /usr/share/datasets/fashion-mnist, as
     /// Debian's dataset-fashion-mnist installs it; cifar10, imagefolder: required].
     #[arg(long, value_name = "DIR")]
@@ -102,15 +116,15 @@ pub struct TrainArgs {
 impl TrainArgs {
     /// The dataset the arguments name, read from its files.
     pub fn dataset(&self) -> anyhow::Result<Dataset> {
-        if self.dataset != "imagefolder" {
+        if self.dataset != DatasetName::Imagefolder {
             anyhow::ensure!(
                 self.image_size.is_none() && self.crop_fraction.is_none(),
                 "--image-size and --crop-fraction apply to --dataset imagefolder only"
             );
         }
-        Ok(match self.dataset.as_str() {
-            "digits" => Dataset::digits(),
-            "imagefolder" => {
+        Ok(match self.dataset {
+            DatasetName::Digits => Dataset::digits(),
+            DatasetName::Imagefolder => {
                 let Some(dir) = &self.data_dir else {
                     anyhow::bail!(
                         "--dataset imagefolder needs --data-dir DIR (a folder holding train/ and \
@@ -125,7 +139,7 @@ impl TrainArgs {
                 Dataset::image_folder(dir, &options)
                     .with_context(|| format!("cannot read the image folder {}", dir.display()))?
             }
-            "cifar10" => {
+            DatasetName::Cifar10 => {
                 let Some(dir) = &self.data_dir else {
                     anyhow::bail!(
                         "--dataset cifar10 needs --data-dir DIR (the cifar-10-batches-bin folder \
@@ -134,7 +148,7 @@ impl TrainArgs {
                 };
                 Dataset::cifar10(dir)?
             }
-            _ => {
+            DatasetName::FashionMnist => {
                 let dir = self
                     .data_dir
                     .clone()
