@@ -311,3 +311,38 @@ def test_a_new_sampler_at_every_trial_gives_the_same_trials():
         trial = fresh.ask()
         fresh.tell(trial, objective(trial))
     assert params_of(fresh) == params_of(one)
+
+
+def test_optuna_dashboard_reads_a_study_the_sampler_ran(tmp_path):
+    """optuna-dashboard (its WSGI app, as `optuna-dashboard sqlite:///...` serves it) lists the
+    study and every trial with its parameters: the sampler keeps nothing outside the study."""
+    dashboard = pytest.importorskip(
+        "optuna_dashboard",
+        reason="optuna-dashboard is not installed: pip install optuna-dashboard==0.21.0",
+    )
+    import json
+    from wsgiref.util import setup_testing_defaults
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="nb201", storage=storage, direction="maximize",
+                                sampler=SemiNASSampler(seed=0))
+    study.optimize(nb201_objective(seminas.benchmarks.nb201()), n_trials=15)
+    app = dashboard.wsgi(storage)
+
+    def get(path):
+        env = {}
+        setup_testing_defaults(env)
+        env["PATH_INFO"], env["QUERY_STRING"] = path, "after=0"
+        status = []
+        body = b"".join(app(env, lambda s, h, exc=None: status.append(s)))
+        assert status[0].startswith("200"), (path, status, body[:500])
+        return json.loads(body)
+
+    summaries = get("/api/studies")["study_summaries"]
+    assert [s["study_name"] for s in summaries] == ["nb201"]
+    detail = get(f"/api/studies/{summaries[0]['study_id']}")
+    assert len(detail["trials"]) == 15
+    shown = {t["number"]: {p["name"]: p["param_external_value"] for p in t["params"]}
+             for t in detail["trials"]}
+    for t in study.trials:
+        assert shown[t.number] == t.params
