@@ -235,7 +235,9 @@ impl Algo {
     }
 
     /// As [`Algo::build`], with the set of architectures the evaluator can evaluate (see
-    /// [`evaluable_pool`]) for the algorithms that rank candidates with a predictor.
+    /// [`evaluable_pool`]) for the algorithms that rank candidates with a predictor: SemiNAS-Ens
+    /// scores it; SemiNAS, NAO and SemiNAS-RE keep their candidates in it and fill short rounds
+    /// from it.
     pub fn build_with_pool<S: SearchSpace>(
         self,
         space: &S,
@@ -264,18 +266,18 @@ impl Algo {
             Algo::Re => Box::new(RegularizedEvolution::<S::Arch>::new(config.re, rng)),
             Algo::Nao => {
                 let c = seminas(SemiNasConfig::for_budget(budget));
-                Box::new(SemiNas::<S::Arch>::new(c.nao(), rng))
+                Box::new(SemiNas::<S::Arch>::new(c.nao(), rng).with_pool(pool))
             }
             Algo::SemiNas => {
                 let c = seminas(SemiNasConfig::for_budget(budget));
-                Box::new(SemiNas::<S::Arch>::new(c, rng))
+                Box::new(SemiNas::<S::Arch>::new(c, rng).with_pool(pool))
             }
             Algo::SemiNasRe => {
                 let mut c = config.seminas_re.clone();
                 if config.seminas_re_hidden_is_default {
                     c.controller.hidden = hidden;
                 }
-                Box::new(SemiNasRe::<S::Arch>::new(c, rng))
+                Box::new(SemiNasRe::<S::Arch>::new(c, rng).with_pool(pool))
             }
             Algo::SemiNasEns => {
                 let c = SemiNasEnsConfig::for_budget(budget);
@@ -379,6 +381,13 @@ pub enum Origin {
     },
     /// Put in front of the searcher's proposals by the user.
     Enqueued,
+    /// Taken from the evaluable set (a table) by the predictor's ranking, because the round's
+    /// generation or mutation gave too few architectures the table holds (SemiNAS, NAO,
+    /// SemiNAS-RE; numbered as their rounds or trainings).
+    Ranked {
+        /// The round.
+        round: usize,
+    },
 }
 
 impl std::fmt::Display for Origin {
@@ -390,6 +399,7 @@ impl std::fmt::Display for Origin {
             Origin::Generated { round } => write!(f, "round {round} generated"),
             Origin::Scored { round } => write!(f, "round {round} scored"),
             Origin::Enqueued => f.write_str("enqueued"),
+            Origin::Ranked { round } => write!(f, "round {round} ranked from the table"),
         }
     }
 }

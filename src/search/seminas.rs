@@ -17,9 +17,19 @@
 //! If generation cannot find enough new candidates, the round is filled with the best-predicted
 //! unevaluated pseudo-labelled architectures (SemiNAS) or random ones (NAO), so the budget is
 //! always spent. The controller is kept (warm) from round to round.
+//!
+//! With the evaluable pool ([`SemiNas::with_pool`], when the evaluator is a table), generation
+//! keeps only candidates the table holds (a key lookup), and once a candidate was dropped
+//! because the table lacks it, a short round is filled with the table's never-proposed
+//! architectures ranked by the predictor ("ranked from the table") instead: generated cells
+//! that the table does not hold would be free, not-evaluable proposals, and each empty queue
+//! would cost another controller training. A table that holds every cell the space can
+//! generate (NAS-Bench-201) drops nothing, and the search is the same as without it.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
+use super::pool::PoolIndex;
 use super::semi_supervised::{sample_unlabelled, self_train};
 use super::targets::{normalize_targets, target_scale};
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
@@ -200,6 +210,11 @@ pub struct SemiNas<A> {
     pub rounds: usize,
     /// Candidates that came from generation (the rest of the rounds came from the fallback).
     pub generated: usize,
+    /// Candidates ranked from the evaluable pool to fill short rounds.
+    pub ranked: usize,
+    /// The evaluable pool until the first round indexes it.
+    pool: Option<Arc<[A]>>,
+    pool_index: Option<PoolIndex<A>>,
     /// The controller after the latest round, for the run store.
     checkpoint: Option<Vec<u8>>,
     /// Rounds whose controller could not be built or trained (each fell back to random).
@@ -226,12 +241,30 @@ impl<A: Clone> SemiNas<A> {
             init_proposed: 0,
             rounds: 0,
             generated: 0,
+            ranked: 0,
+            pool: None,
+            pool_index: None,
             checkpoint: None,
             controller_failures: 0,
         }
     }
 
+    /// The same searcher told which architectures the evaluator can evaluate (see
+    /// [`super::pool::evaluable_pool`]; `None`: anything).
+    pub fn with_pool(mut self, pool: Option<Arc<[A]>>) -> Self {
+        self.pool = pool;
+        self
+    }
+
+    /// Candidates generation dropped because the evaluable pool lacks them.
+    pub fn outside_pool(&self) -> usize {
+        self.pool_index.as_ref().map_or(0, |p| p.outside)
+    }
+
     fn round<S: SearchSpace<Arch = A>>(&mut self, space: &S) {
+        if let Some(pool) = self.pool.take() {
+            self.pool_index = Some(PoolIndex::new(space, pool));
+        }
         self.rounds += 1;
         let round = self.rounds;
         let label = if self.name == "nao" { "NAO" } else { "SemiNAS" };
@@ -309,9 +342,15 @@ impl<A: Clone> SemiNas<A> {
                     continue;
                 }
                 let k = space.key(&a);
-                if self.proposed.contains(&k) || !fresh_keys.insert(k) {
+                if self.proposed.contains(&k) || fresh_keys.contains(&k) {
                     continue;
                 }
+                if let Some(ix) = &mut self.pool_index
+                    && !ix.admits(&k)
+                {
+                    continue;
+                }
+                fresh_keys.insert(k);
                 fresh.push((a, tokens));
             }
             lambda += 1.0;
@@ -331,8 +370,19 @@ impl<A: Clone> SemiNas<A> {
         fresh.truncate(cfg.per_round);
         self.generated += fresh.len();
 
-        // Fill a short round so the budget is spent.
-        if fresh.len() < cfg.per_round {
+        // Fill a short round so the budget is spent: from the table, ranked by the predictor,
+        // where the table restricts what generation can give.
+        let mut ranked = Vec::new();
+        if fresh.len() < cfg.per_round
+            && let Some(ix) = self.pool_index.as_ref().filter(|ix| ix.restricts())
+        {
+            self.phase
+                .set(format!("{label} round {round}: ranking the table"));
+            let need = cfg.per_round - fresh.len();
+            let known = |k: &str| self.proposed.contains(k) || self.evaluated_keys.contains(k);
+            ranked = ix.best_predicted(space, controller, need, known, &mut fresh_keys);
+            self.ranked += ranked.len();
+        } else if fresh.len() < cfg.per_round {
             let mut by_pred: Vec<(usize, f32)> =
                 pseudo_labels.iter().copied().enumerate().collect();
             by_pred.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -346,9 +396,11 @@ impl<A: Clone> SemiNas<A> {
                 }
             }
         }
-        for (a, p) in fresh {
+        let generated = fresh.into_iter().map(|f| (f, Origin::Generated { round }));
+        let ranked = ranked.into_iter().map(|r| (r, Origin::Ranked { round }));
+        for ((a, p), origin) in generated.chain(ranked) {
             let info = ProposalInfo {
-                origin: Some(Origin::Generated { round }),
+                origin: Some(origin),
                 predicted: Some(unscale(p)),
             };
             self.queue.push_back((a, info));
@@ -428,9 +480,10 @@ impl<S: SearchSpace> Searcher<S> for SemiNas<S::Arch> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::benchmark::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
     use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
     use crate::rng::rng_for;
-    use crate::search::{Budget, StopReason, run_search};
+    use crate::search::{Budget, StopReason, evaluable_pool, run_search};
     use crate::space::Nb201Space;
 
     fn small(budget: usize) -> SemiNasConfig {
@@ -503,5 +556,107 @@ mod tests {
         };
         assert_eq!(keys(3), keys(3));
         assert_ne!(keys(3), keys(4));
+    }
+
+    /// SemiNAS (or NAO) with a small, quick controller.
+    fn quick(budget: usize, nao: bool) -> SemiNasConfig {
+        let c = SemiNasConfig {
+            controller: ControllerConfig {
+                hidden: 16,
+                ..ControllerConfig::default()
+            },
+            ..small(budget)
+        };
+        if nao { c.nao() } else { c }
+    }
+
+    #[test]
+    fn on_nb101_20k_rounds_stay_in_the_table_and_short_ones_are_ranked_from_it() {
+        // Most cells the decoder generates are not among the table's 20,001: without the pool
+        // every round proposed them (free, not evaluable) and the emptied queue called for
+        // another round, dozens of them.
+        let space = nb101_20k_space();
+        let bench = nb101_20k_benchmark();
+        let pool = evaluable_pool(&space, &bench);
+        for nao in [false, true] {
+            let cfg = quick(30, nao);
+            assert_eq!((cfg.init, cfg.per_round), (10, 5));
+            let mut s = SemiNas::new(cfg, rng_for(1, "t")).with_pool(pool.clone());
+            let run = run_search(&space, &bench, &mut s, Budget::queries(30), &mut |_| {});
+            assert_eq!(run.records.len(), 30);
+            assert_eq!(run.stop, StopReason::Budget);
+            assert_eq!((run.not_evaluable, run.repeats), (0, 0), "nao {nao}");
+            assert!(s.outside_pool() > 0);
+            assert!(s.ranked > 0, "nao {nao}");
+            // Once the table has dropped a generated cell, every round is filled to its 5
+            // candidates (the budget may cut the last one short), the ranked ones best
+            // predicted first. (Before that, a round whose decoder gives too few valid cells
+            // stays short, as without a table: NAO then starts rounds more often.)
+            let of_round = |round: usize| {
+                run.records
+                    .iter()
+                    .filter(|r| match r.info.origin {
+                        Some(Origin::Generated { round: g } | Origin::Ranked { round: g }) => {
+                            g == round
+                        }
+                        _ => false,
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let first = (1..=s.rounds)
+                .find(|&r| {
+                    of_round(r)
+                        .iter()
+                        .any(|q| matches!(q.info.origin, Some(Origin::Ranked { .. })))
+                })
+                .unwrap();
+            for round in first..s.rounds {
+                assert_eq!(of_round(round).len(), 5, "nao {nao} round {round}");
+            }
+            for round in 1..=s.rounds {
+                let ranked: Vec<f64> = of_round(round)
+                    .iter()
+                    .filter(|r| matches!(r.info.origin, Some(Origin::Ranked { .. })))
+                    .map(|r| r.info.predicted.unwrap())
+                    .collect();
+                assert!(ranked.windows(2).all(|w| w[0] >= w[1]), "{ranked:?}");
+            }
+            if !nao {
+                assert_eq!(s.rounds, 4);
+            }
+        }
+        // Deterministic per seed.
+        let keys = |seed| {
+            let mut s = SemiNas::new(quick(20, true), rng_for(seed, "t")).with_pool(pool.clone());
+            run_search(&space, &bench, &mut s, Budget::queries(20), &mut |_| {})
+                .records
+                .into_iter()
+                .map(|r| r.key)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(3), keys(3));
+        assert_ne!(keys(3), keys(4));
+    }
+
+    #[test]
+    fn on_nb201_the_pool_changes_nothing() {
+        // NAS-Bench-201's table holds every cell: generation never leaves it.
+        let space = Nb201Space::new();
+        let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+        let pool = evaluable_pool(&space, &bench);
+        for nao in [false, true] {
+            let run = |pool| {
+                let mut s = SemiNas::new(quick(60, nao), rng_for(2, "t")).with_pool(pool);
+                let run = run_search(&space, &bench, &mut s, Budget::queries(60), &mut |_| {});
+                assert_eq!((s.outside_pool(), s.ranked), (0, 0));
+                let seen: Vec<(String, Option<Origin>)> = run
+                    .records
+                    .into_iter()
+                    .map(|r| (r.key, r.info.origin))
+                    .collect();
+                seen
+            };
+            assert_eq!(run(pool.clone()), run(None), "nao {nao}");
+        }
     }
 }

@@ -7,11 +7,19 @@
 //! regularized evolution. The controller is trained SemiNAS-style (evaluated pairs, then
 //! evaluated pairs repeated `upsample` times plus `pseudo` pseudo-labelled architectures) at
 //! the start and again after every `retrain_every` new evaluations.
+//!
+//! With the evaluable pool ([`SemiNasRe::with_pool`], when the evaluator is a table), only
+//! children the table holds are ranked (a key lookup); if no mutation gives one, the table's
+//! best-predicted never-proposed architecture is proposed ("ranked from the table") once the
+//! table has been seen to restrict the children. A table that holds every cell (NAS-Bench-201)
+//! drops nothing, and the search is the same as without it.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 use rand::Rng as _;
 
+use super::pool::PoolIndex;
 use super::semi_supervised::{sample_unlabelled, self_train};
 use super::targets::{normalize_targets, target_scale};
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
@@ -84,6 +92,11 @@ pub struct SemiNasRe<A> {
     /// Trainings so far.
     trainings: usize,
     phase: Phase,
+    /// The evaluable pool until the first mutation step indexes it.
+    pool: Option<Arc<[A]>>,
+    pool_index: Option<PoolIndex<A>>,
+    /// Proposals ranked from the evaluable pool because no child was evaluable.
+    pub ranked: usize,
 }
 
 impl<A: Clone> SemiNasRe<A> {
@@ -107,7 +120,22 @@ impl<A: Clone> SemiNasRe<A> {
             annotation: None,
             trainings: 0,
             phase: Phase::default(),
+            pool: None,
+            pool_index: None,
+            ranked: 0,
         }
+    }
+
+    /// The same searcher told which architectures the evaluator can evaluate (see
+    /// [`super::pool::evaluable_pool`]; `None`: anything).
+    pub fn with_pool(mut self, pool: Option<Arc<[A]>>) -> Self {
+        self.pool = pool;
+        self
+    }
+
+    /// Children dropped because the evaluable pool lacks them.
+    pub fn outside_pool(&self) -> usize {
+        self.pool_index.as_ref().map_or(0, |p| p.outside)
     }
 
     /// Trains the controller; false (logged) when it could not be built or trained.
@@ -159,6 +187,14 @@ impl<A: Clone> SemiNasRe<A> {
         true
     }
 
+    /// A prediction in the objective's units: the scale of the targets the controller was
+    /// trained on.
+    fn unscale(&self, pred: f32) -> f64 {
+        let trained = &self.evaluated[..self.trained_at.min(self.evaluated.len())];
+        let values: Vec<f64> = trained.iter().map(|e| e.1).collect();
+        target_scale(&values, self.config.clip_quantile)(pred)
+    }
+
     fn tournament_winner(&mut self) -> &A {
         let mut best = self.rng.gen_range(0..self.population.len());
         for _ in 1..self.config.tournament.max(1) {
@@ -188,6 +224,9 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
             {
                 self.usable = self.train(space);
             }
+            if let Some(pool) = self.pool.take() {
+                self.pool_index = Some(PoolIndex::new(space, pool));
+            }
             let mut children = Vec::with_capacity(self.config.children);
             let mut keys = HashSet::new();
             for _ in 0..self.config.children.max(1) * 10 {
@@ -197,11 +236,36 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
                 let parent = self.tournament_winner().clone();
                 let child = space.mutate(&parent, &mut self.rng);
                 let k = space.key(&child);
-                if !self.proposed.contains(&k) && keys.insert(k) {
-                    children.push(child);
+                if self.proposed.contains(&k) || keys.contains(&k) {
+                    continue;
                 }
+                if let Some(ix) = &mut self.pool_index
+                    && !ix.admits(&k)
+                {
+                    continue;
+                }
+                keys.insert(k);
+                children.push(child);
             }
-            if children.is_empty() {
+            let from_table = match (&self.pool_index, &self.controller) {
+                (Some(ix), Some(c)) if children.is_empty() && self.usable && ix.restricts() => {
+                    let known =
+                        |k: &str| self.proposed.contains(k) || self.evaluated_keys.contains(k);
+                    ix.best_predicted(space, c, 1, known, &mut HashSet::new())
+                        .pop()
+                }
+                _ => None,
+            };
+            if let Some((a, p)) = from_table {
+                self.ranked += 1;
+                info = ProposalInfo {
+                    origin: Some(Origin::Ranked {
+                        round: self.trainings,
+                    }),
+                    predicted: Some(self.unscale(p)),
+                };
+                Some(a)
+            } else if children.is_empty() {
                 info = ProposalInfo::of(Origin::Random);
                 self.random.draw(space)
             } else if !self.usable {
@@ -217,12 +281,7 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
                 let best = (0..children.len())
                     .max_by(|&a, &b| preds[a].total_cmp(&preds[b]).then(b.cmp(&a)))
                     .expect("not empty");
-                // The scale of the targets the controller was trained on.
-                let trained = &self.evaluated[..self.trained_at.min(self.evaluated.len())];
-                let values: Vec<f64> = trained.iter().map(|e| e.1).collect();
-                info.predicted = Some(target_scale(&values, self.config.clip_quantile)(
-                    preds[best],
-                ));
+                info.predicted = Some(self.unscale(preds[best]));
                 Some(children.swap_remove(best))
             }
         };
@@ -264,10 +323,56 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::benchmark::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
     use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
     use crate::rng::rng_for;
-    use crate::search::{Budget, run_search};
+    use crate::search::{Budget, evaluable_pool, run_search};
     use crate::space::Nb201Space;
+
+    fn quick() -> SemiNasReConfig {
+        SemiNasReConfig {
+            pretrain_epochs: 30,
+            train_epochs: 5,
+            pseudo: 300,
+            controller: ControllerConfig {
+                hidden: 16,
+                ..ControllerConfig::default()
+            },
+            ..SemiNasReConfig::default()
+        }
+    }
+
+    #[test]
+    fn with_a_table_only_its_children_are_ranked() {
+        // Most mutations of an nb101-20k cell are not among the table's 20,001: without the
+        // pool each such child was a free, not-evaluable proposal (hundreds per search).
+        let space = nb101_20k_space();
+        let bench = nb101_20k_benchmark();
+        let pool = evaluable_pool(&space, &bench);
+        let keys = |seed| {
+            let mut s = SemiNasRe::new(quick(), rng_for(seed, "t")).with_pool(pool.clone());
+            let run = run_search(&space, &bench, &mut s, Budget::queries(40), &mut |_| {});
+            assert_eq!(run.records.len(), 40);
+            assert_eq!((run.not_evaluable, run.repeats), (0, 0));
+            assert!(s.outside_pool() > 0);
+            assert!(run.records[20..].iter().all(|r| r.info.predicted.is_some()));
+            run.records.into_iter().map(|r| r.key).collect::<Vec<_>>()
+        };
+        assert_eq!(keys(3), keys(3));
+        assert_ne!(keys(3), keys(4));
+
+        // NAS-Bench-201's table holds every cell: the pool changes nothing there.
+        let space = Nb201Space::new();
+        let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+        let pool = evaluable_pool(&space, &bench);
+        let keys = |pool| {
+            let mut s = SemiNasRe::new(quick(), rng_for(5, "t")).with_pool(pool);
+            let run = run_search(&space, &bench, &mut s, Budget::queries(40), &mut |_| {});
+            assert_eq!((s.outside_pool(), s.ranked), (0, 0));
+            run.records.into_iter().map(|r| r.key).collect::<Vec<_>>()
+        };
+        assert_eq!(keys(pool), keys(None));
+    }
 
     #[test]
     fn screened_children_beat_the_random_start() {

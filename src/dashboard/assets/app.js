@@ -4,7 +4,7 @@
 
 const SVG = 'http://www.w3.org/2000/svg';
 const COLORS = ['#1565c0', '#c62828', '#2e7d32', '#6a1b9a', '#ef6c00', '#00838f', '#5d4037', '#ad1457'];
-const ORIGIN_COLORS = { initial: '#9e9e9e', random: '#795548', mutated: '#ef6c00', generated: '#1565c0', scored: '#2e7d32', enqueued: '#6a1b9a', other: '#000' };
+const ORIGIN_COLORS = { initial: '#9e9e9e', random: '#795548', mutated: '#ef6c00', generated: '#1565c0', scored: '#2e7d32', ranked: '#00838f', enqueued: '#6a1b9a', other: '#000' };
 const ROW_LIMIT = 2000;
 
 function el(tag, attrs, ...children) {
@@ -44,7 +44,7 @@ function duration(s) {
 }
 function originKind(o) {
   if (!o) return 'other';
-  for (const k of ['initial', 'random', 'mutated', 'generated', 'scored', 'enqueued']) if (o.includes(k)) return k;
+  for (const k of ['initial', 'random', 'mutated', 'generated', 'scored', 'ranked', 'enqueued']) if (o.includes(k)) return k;
   return 'other';
 }
 
