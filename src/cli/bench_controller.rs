@@ -19,7 +19,8 @@ pub struct BenchControllerArgs {
     seed: u64,
     /// Matrix kernels to time, comma-separated, each on the same data (`avx512`, `avx2`,
     /// `matrixmultiply`); the first is the one compared against the others. Default: the one
-    /// this CPU uses (see `SEMINAS_KERNEL`).
+    /// this CPU uses (see `SEMINAS_KERNEL`). The elementwise passes follow the kernel (`avx2`:
+    /// AVX2 passes too, as on a CPU without AVX-512) unless `SEMINAS_ISA` names a set.
     #[arg(long, value_delimiter = ',')]
     kernels: Vec<String>,
     /// Skip the inference timings (e.g. to count instructions under callgrind).
@@ -42,7 +43,8 @@ pub struct BenchControllerArgs {
     /// With --round: epochs of the second training (up-sampled + pseudo-labelled pairs).
     #[arg(long, default_value_t = 500)]
     train_epochs: usize,
-    /// Print the report as JSON (a list of reports when several kernels are timed): {"config","params","threads","cases":[{"samples","epochs",
+    /// Print the report as JSON (a list of reports when several kernels are timed):
+    /// {"config","params","threads","kernel","isa","cases":[{"samples","epochs",
     /// "best_epoch_s","mean_epoch_s","samples_per_s","flops_per_sample","gflops","cpu_epoch_s",
     /// "last_loss"}],
     /// "predict_10k_s","generate_10k_s","peak_rss_mib","peak_rss_with_inference_mib",

@@ -42,7 +42,7 @@ use rand::{RngCore, SeedableRng};
 use rayon::prelude::*;
 
 pub use config::{ControllerConfig, ControllerError, EarlyStopping};
-pub use kernel::{Kernel, active_kernel, set_kernel};
+pub use kernel::{Isa, Kernel, active_isa, active_kernel, set_isa, set_kernel};
 
 use crate::rng::Rng;
 use crate::space::TokenEncoding;

@@ -130,6 +130,35 @@ fn training_is_deterministic_whatever_the_thread_count() {
     assert_ne!(other.params, one.0);
 }
 
+/// The elementwise passes compute the same bits with every instruction set (so capping them,
+/// e.g. with `SEMINAS_ISA` or `SEMINAS_KERNEL=avx2`, changes speed only).
+#[test]
+fn elementwise_instruction_sets_give_the_same_bits() {
+    let run = || {
+        let (mut ctl, seqs, y, mut rng) = small_setup(5);
+        let stats = ctl.train(&seqs, &y, 2, &mut rng);
+        (ctl.params.clone(), stats, ctl.generate(&seqs[..20], 1.0))
+    };
+    set_isa(Some(Isa::Baseline)).unwrap();
+    let base = run();
+    let mut compared = 0;
+    for isa in [Isa::Avx2, Isa::Avx512] {
+        if !isa.supported() {
+            continue;
+        }
+        set_isa(Some(isa)).unwrap();
+        assert_eq!(active_isa(), isa);
+        let other = run();
+        assert_eq!(other.0, base.0, "{isa} parameters");
+        assert_eq!(other.1, base.1, "{isa} losses");
+        assert_eq!(other.2, base.2, "{isa} generation");
+        compared += 1;
+    }
+    set_isa(None).unwrap();
+    // Only the baseline on a CPU without AVX2 (then there is nothing to compare).
+    assert_eq!(compared > 0, Isa::Avx2.supported());
+}
+
 #[test]
 fn checkpoint_round_trip_resumes_exactly() {
     let dir = std::env::temp_dir().join(format!("seminas-ctl-{}", std::process::id()));
