@@ -33,8 +33,9 @@ pub struct BenchControllerArgs {
     /// tau on 1,000 held-out cells.
     #[arg(long)]
     round: bool,
-    /// With --round: early-stopping variants, comma-separated: `off` or `HELD_OUT/PATIENCE`
-    /// (e.g. `0.1/10`).
+    /// With --round: early-stopping variants, comma-separated: `off` or
+    /// `HELD_OUT/PATIENCE[/tau]` (e.g. `0.1/10`; `/tau`: watch the held-out Kendall tau
+    /// instead of the loss).
     #[arg(long, value_delimiter = ',', default_value = "off,0.1/10")]
     early_stopping: Vec<String>,
     /// With --round: epochs of the first training (on the evaluated pairs).
@@ -138,21 +139,7 @@ pub fn run(args: &BenchControllerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `off`, or `HELD_OUT/PATIENCE` such as `0.1/10`.
+/// `off`, or `HELD_OUT/PATIENCE[/tau]` such as `0.1/10`.
 fn parse_early_stopping(v: &str) -> anyhow::Result<Option<EarlyStopping>> {
-    if v == "off" {
-        return Ok(None);
-    }
-    let bad =
-        || format!("--early-stopping: {v:?} is neither `off` nor HELD_OUT/PATIENCE (e.g. 0.1/10)");
-    let (h, p) = v.split_once('/').with_context(bad)?;
-    let es = EarlyStopping {
-        held_out: h.parse().with_context(bad)?,
-        patience: p.parse().with_context(bad)?,
-    };
-    anyhow::ensure!(
-        es.held_out > 0.0 && es.held_out < 1.0 && es.patience > 0,
-        "--early-stopping {v}: the held-out share must be in (0, 1) and the patience positive"
-    );
-    Ok(Some(es))
+    seminas::search::parse_early_stopping(v).map_err(|e| anyhow::anyhow!("--early-stopping: {e}"))
 }

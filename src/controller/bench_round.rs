@@ -237,7 +237,12 @@ impl fmt::Display for RoundReport {
         )?;
         for r in &self.results {
             let es = r.early_stopping.as_ref().map_or("off".to_string(), |e| {
-                format!("{}/{}", e.held_out, e.patience)
+                let on = if e.on == super::StopOn::Tau {
+                    "/tau"
+                } else {
+                    ""
+                };
+                format!("{}/{}{on}", e.held_out, e.patience)
             });
             writeln!(
                 f,
