@@ -116,13 +116,14 @@ pub struct AlgoArgs {
     /// token sequences (nb101, mobile), 32 for short ones (nb201)].
     #[arg(long, help_heading = "SemiNAS controller")]
     controller_hidden: Option<usize>,
-    /// SemiNAS/NAO: early stopping of the controller's trainings: `off`, or HELD_OUT/PATIENCE
-    /// (e.g. 0.1/30: 10% of the evaluated cells held out, stop after 30 epochs without a
-    /// better held-out loss) [default: off; with --preset paper 0.1/30, `off` gives the paper's
-    /// fixed 1,000 + 500 epochs].
+    /// SemiNAS/NAO: early stopping of the controller's trainings: `off`, or
+    /// HELD_OUT/PATIENCE[/tau] (e.g. 0.1/30: 10% of the evaluated cells held out, stop after 30
+    /// epochs without a better held-out loss; 0.1/30/tau: without a better held-out Kendall
+    /// tau) [default: off; with --preset paper 0.1/30/tau, `off` gives the paper's fixed
+    /// 1,000 + 500 epochs].
     #[arg(
         long,
-        value_name = "off|HELD_OUT/PATIENCE",
+        value_name = "off|HELD_OUT/PATIENCE[/tau]",
         help_heading = "SemiNAS controller"
     )]
     early_stopping: Option<String>,

@@ -75,8 +75,10 @@ pub enum StopOn {
     #[default]
     Loss,
     /// Kendall tau between the predictions and the targets of the distinct held-out sequences
-    /// (higher is better): the ranking a search uses, which can keep improving after the
-    /// loss has turned (the predictor's scale overfits before its order does).
+    /// (higher is better): the ranking a search uses, which keeps improving after the loss
+    /// has turned (measured in `docs/controller.md`). When some sequences occur more than once
+    /// (the up-sampled evaluated pairs of SemiNAS's second training) only those are ranked,
+    /// not the single pseudo-labelled ones, whose targets are the predictor's own outputs.
     Tau,
 }
 

@@ -316,11 +316,20 @@ impl Controller {
             // Too few pairs to hold any out: plain training on all of them.
             order = (0..seqs.len()).collect();
         }
-        // For the tau criterion: the distinct held-out sequences (up-sampled copies once).
+        // For the tau criterion: the distinct held-out sequences. When some occur more than
+        // once (SemiNAS up-samples its evaluated pairs next to single pseudo-labelled ones),
+        // only those: a pseudo-label is the predictor's own output, ranking against it would
+        // reward staying where training started.
         let (tau_seqs, tau_targets) = match &early {
             Some(es) if es.on == StopOn::Tau => {
+                let mut count = std::collections::HashMap::new();
+                for &i in &held {
+                    *count.entry(seqs[i].as_slice()).or_insert(0usize) += 1;
+                }
+                let repeated = count.values().any(|&c| c > 1);
                 let mut seen = std::collections::HashSet::new();
                 held.iter()
+                    .filter(|&&i| !repeated || count[seqs[i].as_slice()] > 1)
                     .filter(|&&i| seen.insert(seqs[i].as_slice()))
                     .map(|&i| (seqs[i].clone(), f64::from(targets[i])))
                     .unzip()

@@ -77,9 +77,10 @@ impl Default for AlgoConfig {
 }
 
 /// Early stopping of the controller's trainings in [`Preset::Paper`]: 10 % of the evaluated
-/// cells held out, patience 30 epochs (see `docs/controller.md`: over 3 seeds the predictor
-/// ranks held-out cells as well as after the paper's fixed 1,000 + 500 epochs, at a fraction of
-/// the cost).
+/// cells held out, stop after 30 epochs without a better held-out Kendall tau. Measured in
+/// `docs/controller.md`: a round's controller work 7x cheaper than the paper's fixed
+/// 1,000 + 500 epochs, the predictor's held-out tau 0.749 against 0.765 (seed 0; 0.73-0.76
+/// over 3 seeds), where watching the loss gave 0.70-0.72.
 pub const PAPER_EARLY_STOPPING: EarlyStopping = EarlyStopping {
     held_out: 0.1,
     patience: 30,
