@@ -245,7 +245,8 @@ class Study:
     resumes it (told trials are kept, asked but untold ones are asked again first).
     ``direction``: "maximize" or "minimize". Other keyword arguments are the algorithm's
     settings (population, tournament, init, pseudo, top_k, per_round, pretrain_epochs,
-    controller_epochs, upsample, controller_hidden, children, retrain_every, preset).
+    controller_epochs, upsample, controller_hidden, children, retrain_every, preset,
+    early_stopping).
     """
 
     def __init__(

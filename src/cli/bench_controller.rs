@@ -19,7 +19,8 @@ pub struct BenchControllerArgs {
     seed: u64,
     /// Matrix kernels to time, comma-separated, each on the same data (`avx512`, `avx2`,
     /// `matrixmultiply`); the first is the one compared against the others. Default: the one
-    /// this CPU uses (see `SEMINAS_KERNEL`).
+    /// this CPU uses (see `SEMINAS_KERNEL`). The elementwise passes follow the kernel (`avx2`:
+    /// AVX2 passes too, as on a CPU without AVX-512) unless `SEMINAS_ISA` names a set.
     #[arg(long, value_delimiter = ',')]
     kernels: Vec<String>,
     /// Skip the inference timings (e.g. to count instructions under callgrind).
@@ -32,8 +33,9 @@ pub struct BenchControllerArgs {
     /// tau on 1,000 held-out cells.
     #[arg(long)]
     round: bool,
-    /// With --round: early-stopping variants, comma-separated: `off` or `HELD_OUT/PATIENCE`
-    /// (e.g. `0.1/10`).
+    /// With --round: early-stopping variants, comma-separated: `off` or
+    /// `HELD_OUT/PATIENCE[/tau]` (e.g. `0.1/10`; `/tau`: watch the held-out Kendall tau
+    /// instead of the loss).
     #[arg(long, value_delimiter = ',', default_value = "off,0.1/10")]
     early_stopping: Vec<String>,
     /// With --round: epochs of the first training (on the evaluated pairs).
@@ -42,7 +44,8 @@ pub struct BenchControllerArgs {
     /// With --round: epochs of the second training (up-sampled + pseudo-labelled pairs).
     #[arg(long, default_value_t = 500)]
     train_epochs: usize,
-    /// Print the report as JSON (a list of reports when several kernels are timed): {"config","params","threads","cases":[{"samples","epochs",
+    /// Print the report as JSON (a list of reports when several kernels are timed):
+    /// {"config","params","threads","kernel","isa","cases":[{"samples","epochs",
     /// "best_epoch_s","mean_epoch_s","samples_per_s","flops_per_sample","gflops","cpu_epoch_s",
     /// "last_loss"}],
     /// "predict_10k_s","generate_10k_s","peak_rss_mib","peak_rss_with_inference_mib",
@@ -136,21 +139,7 @@ pub fn run(args: &BenchControllerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `off`, or `HELD_OUT/PATIENCE` such as `0.1/10`.
+/// `off`, or `HELD_OUT/PATIENCE[/tau]` such as `0.1/10`.
 fn parse_early_stopping(v: &str) -> anyhow::Result<Option<EarlyStopping>> {
-    if v == "off" {
-        return Ok(None);
-    }
-    let bad =
-        || format!("--early-stopping: {v:?} is neither `off` nor HELD_OUT/PATIENCE (e.g. 0.1/10)");
-    let (h, p) = v.split_once('/').with_context(bad)?;
-    let es = EarlyStopping {
-        held_out: h.parse().with_context(bad)?,
-        patience: p.parse().with_context(bad)?,
-    };
-    anyhow::ensure!(
-        es.held_out > 0.0 && es.held_out < 1.0 && es.patience > 0,
-        "--early-stopping {v}: the held-out share must be in (0, 1) and the patience positive"
-    );
-    Ok(Some(es))
+    seminas::search::parse_early_stopping(v).map_err(|e| anyhow::anyhow!("--early-stopping: {e}"))
 }

@@ -80,7 +80,8 @@ pub struct AlgoArgs {
     #[arg(long)]
     tournament: Option<usize>,
     /// SemiNAS/NAO settings preset: `paper` = the paper's NAS-Bench-101 settings (1,100 random,
-    /// 10,000 pseudo-labels, top 100, 3 rounds of 300: use with --queries 2000);
+    /// 10,000 pseudo-labels, top 100, 3 rounds of 300: use with --queries 2000), with the
+    /// controller's 1,000 + 500 epochs stopped early (see --early-stopping);
     /// `paper-imagenet` = its ImageNet settings (100 random, 4,000 pseudo-labels, top 100, 3
     /// rounds of 100: use with --queries 400, --space mobile); other flags still override it.
     #[arg(
@@ -115,6 +116,17 @@ pub struct AlgoArgs {
     /// token sequences (nb101, mobile), 32 for short ones (nb201)].
     #[arg(long, help_heading = "SemiNAS controller")]
     controller_hidden: Option<usize>,
+    /// SemiNAS/NAO: early stopping of the controller's trainings: `off`, or
+    /// HELD_OUT/PATIENCE[/tau] (e.g. 0.1/30: 10% of the evaluated cells held out, stop after 30
+    /// epochs without a better held-out loss; 0.1/30/tau: without a better held-out Kendall
+    /// tau) [default: off; with --preset paper 0.1/30/tau, `off` gives the paper's fixed
+    /// 1,000 + 500 epochs].
+    #[arg(
+        long,
+        value_name = "off|HELD_OUT/PATIENCE[/tau]",
+        help_heading = "SemiNAS controller"
+    )]
+    early_stopping: Option<String>,
     /// SemiNAS-RE: children ranked by the predictor per proposal.
     #[arg(long, default_value_t = SemiNasReConfig::default().children, help_heading = "SemiNAS controller")]
     children: usize,
@@ -138,6 +150,7 @@ impl AlgoArgs {
             controller_epochs: self.controller_epochs,
             upsample: self.upsample,
             controller_hidden: self.controller_hidden,
+            early_stopping: self.early_stopping.clone(),
             children: Some(self.children),
             retrain_every: Some(self.retrain_every),
         };

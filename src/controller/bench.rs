@@ -50,6 +50,8 @@ pub struct BenchReport {
     pub threads: usize,
     /// The matrix kernel that ran (see [`super::active_kernel`]).
     pub kernel: super::Kernel,
+    /// The instruction set of the elementwise passes (see [`super::active_isa`]).
+    pub isa: super::Isa,
     /// One entry per size.
     pub cases: Vec<BenchCase>,
     /// Seconds to predict 10,000 sequences (eval mode, all threads); `None` when skipped.
@@ -211,6 +213,7 @@ pub fn run_with(sizes: &[usize], epochs: usize, seed: u64, inference: bool) -> B
         params,
         threads: rayon::current_num_threads(),
         kernel: super::active_kernel(),
+        isa: super::active_isa(),
         cases,
         predict_10k_s,
         generate_10k_s,
@@ -228,8 +231,15 @@ impl fmt::Display for BenchReport {
         writeln!(
             f,
             "controller: vocab {}, length {}, hidden {}, batch {}, {} parameters, {} threads, \
-             {} matrix kernel",
-            c.vocab_size, c.length, c.hidden, c.batch_size, self.params, self.threads, self.kernel
+             {} matrix kernel, {} elementwise passes",
+            c.vocab_size,
+            c.length,
+            c.hidden,
+            c.batch_size,
+            self.params,
+            self.threads,
+            self.kernel,
+            self.isa
         )?;
         writeln!(
             f,

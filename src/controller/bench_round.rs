@@ -15,7 +15,7 @@ use std::time::Instant;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
-use super::{Controller, ControllerConfig, EarlyStopping, Kernel};
+use super::{Controller, ControllerConfig, EarlyStopping, Isa, Kernel};
 use crate::benchmark::nb101::embedded::{NB101_20K_OBJECTIVE, nb101_20k_cells, nb101_20k_table};
 use crate::compare::kendall_tau;
 use crate::rng::rng_for;
@@ -83,6 +83,8 @@ pub struct RoundReport {
     pub settings: RoundSettings,
     /// The matrix kernel that ran.
     pub kernel: Kernel,
+    /// The instruction set of the elementwise passes.
+    pub isa: Isa,
     /// Threads in rayon's pool.
     pub threads: usize,
     /// Seed of the cells, the initial weights and the training.
@@ -191,6 +193,7 @@ pub fn run(settings: &RoundSettings, variants: &[Option<EarlyStopping>], seed: u
     RoundReport {
         settings: settings.clone(),
         kernel: super::active_kernel(),
+        isa: super::active_isa(),
         threads: rayon::current_num_threads(),
         seed,
         results,
@@ -206,7 +209,8 @@ impl fmt::Display for RoundReport {
         writeln!(
             f,
             "one SemiNAS round on nb101-20k: {} evaluated, {} pseudo-labelled, {} + {} epochs, \
-             up-sampling {}, tau on {} held-out cells; {} matrix kernel, {} threads, seed {}",
+             up-sampling {}, tau on {} held-out cells; {} matrix kernel, {} elementwise passes, {} \
+             threads, seed {}",
             s.init,
             s.pseudo,
             s.pretrain_epochs,
@@ -214,6 +218,7 @@ impl fmt::Display for RoundReport {
             s.upsample,
             s.test,
             self.kernel,
+            self.isa,
             self.threads,
             self.seed
         )?;
@@ -232,7 +237,12 @@ impl fmt::Display for RoundReport {
         )?;
         for r in &self.results {
             let es = r.early_stopping.as_ref().map_or("off".to_string(), |e| {
-                format!("{}/{}", e.held_out, e.patience)
+                let on = if e.on == super::StopOn::Tau {
+                    "/tau"
+                } else {
+                    ""
+                };
+                format!("{}/{}{on}", e.held_out, e.patience)
             });
             writeln!(
                 f,

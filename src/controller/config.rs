@@ -52,15 +52,34 @@ pub struct ControllerConfig {
 
 /// Early stopping of [`Controller::train`](super::Controller::train): a deterministic part of
 /// the pairs (chosen by a hash of the token sequence, the same in every call) is held out of
-/// training; after each epoch the loss on it is computed in eval mode, training stops when it
-/// has not improved for `patience` epochs, and the weights (and optimiser state) of the best
-/// epoch are kept. With too few pairs to hold any out, training runs as without it.
+/// training; after each epoch the held-out loss (and, with [`StopOn::Tau`], the ranking) is
+/// computed in eval mode, training stops when the watched value has not improved for
+/// `patience` epochs, and the weights (and optimiser state) of the best epoch are kept. With
+/// too few pairs to hold any out, training runs as without it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EarlyStopping {
     /// Share of the distinct sequences held out, in (0, 1).
     pub held_out: f32,
-    /// Epochs without a new best held-out loss before training stops (>= 1).
+    /// Epochs without a new best held-out value before training stops (>= 1).
     pub patience: usize,
+    /// What is watched (default: the loss).
+    #[serde(default)]
+    pub on: StopOn,
+}
+
+/// The held-out value early stopping watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopOn {
+    /// The training objective (lower is better).
+    #[default]
+    Loss,
+    /// Kendall tau between the predictions and the targets of the distinct held-out sequences
+    /// (higher is better): the ranking a search uses, which keeps improving after the loss
+    /// has turned (measured in `docs/controller.md`). When some sequences occur more than once
+    /// (the up-sampled evaluated pairs of SemiNAS's second training) only those are ranked,
+    /// not the single pseudo-labelled ones, whose targets are the predictor's own outputs.
+    Tau,
 }
 
 impl Default for EarlyStopping {
@@ -68,6 +87,7 @@ impl Default for EarlyStopping {
         Self {
             held_out: 0.1,
             patience: 10,
+            on: StopOn::Loss,
         }
     }
 }

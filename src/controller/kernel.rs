@@ -127,6 +127,135 @@ pub fn set_kernel(k: Kernel) -> Result<(), super::ControllerError> {
     Ok(())
 }
 
+/// Instruction set of the controller's elementwise passes (LSTM cells, softmax,
+/// normalisation, dropout): each pass is compiled once per set and chosen at run time. Every
+/// set computes the same bits (no fused multiply-adds, fixed reduction order), so the choice
+/// changes speed only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isa {
+    /// Baseline x86-64 (SSE2), or whatever the target has elsewhere.
+    Baseline,
+    /// AVX2 with FMA.
+    Avx2,
+    /// AVX-512 (F and VL) with AVX2 and FMA.
+    Avx512,
+}
+
+impl Isa {
+    /// All sets, widest first.
+    pub const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Baseline];
+
+    /// Lower-case name, as `SEMINAS_ISA` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "avx512",
+            Isa::Avx2 => "avx2",
+            Isa::Baseline => "baseline",
+        }
+    }
+
+    /// The set named `s` (see [`Isa::name`]).
+    pub fn parse(s: &str) -> Option<Isa> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// True when this CPU can run the set.
+    pub fn supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::sync::OnceLock;
+            static CPU: OnceLock<(bool, bool)> = OnceLock::new();
+            let (avx512, avx2) = *CPU.get_or_init(|| {
+                let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+                let avx512 = avx2
+                    && is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512vl");
+                (avx512, avx2)
+            });
+            match self {
+                Isa::Avx512 => avx512,
+                Isa::Avx2 => avx2,
+                Isa::Baseline => true,
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == Isa::Baseline
+        }
+    }
+
+    /// The widest set this CPU supports that is not wider than `cap`.
+    fn best_up_to(cap: Isa) -> Isa {
+        Self::ALL
+            .into_iter()
+            .find(|i| *i <= cap && i.supported())
+            .unwrap_or(Isa::Baseline)
+    }
+}
+
+impl std::fmt::Display for Isa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The elementwise instruction set chosen by [`set_isa`] or `SEMINAS_ISA`: 0 until first use,
+/// 1 when none was chosen (the matrix kernel decides), else 2 + its index in [`Isa::ALL`].
+static ISA_CAP: AtomicU8 = AtomicU8::new(0);
+
+/// The instruction set the elementwise passes use: at most the one set by [`set_isa`], else
+/// the one named by the environment variable `SEMINAS_ISA` (`avx512`, `avx2`, `baseline`),
+/// else the matrix kernel's ([`active_kernel`]: `avx2` caps the passes at AVX2 too, so that
+/// `SEMINAS_KERNEL=avx2` runs the whole AVX2 path, as on a CPU without AVX-512); never wider
+/// than the CPU supports.
+pub fn active_isa() -> Isa {
+    let code = match ISA_CAP.load(Ordering::Relaxed) {
+        0 => {
+            let code = std::env::var("SEMINAS_ISA")
+                .ok()
+                .and_then(|v| Isa::parse(v.trim()))
+                .map_or(1, isa_code);
+            // The first choice stands, as for the kernel.
+            let _ = ISA_CAP.compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed);
+            ISA_CAP.load(Ordering::Relaxed)
+        }
+        c => c,
+    };
+    let chosen = (code >= 2).then(|| Isa::ALL[usize::from(code - 2)]);
+    isa_for(chosen, active_kernel())
+}
+
+/// The elementwise set for an explicit choice (if any) and the matrix kernel.
+fn isa_for(chosen: Option<Isa>, kernel: Kernel) -> Isa {
+    let cap = chosen.unwrap_or(match kernel {
+        Kernel::Avx2 => Isa::Avx2,
+        Kernel::Avx512 | Kernel::Matrixmultiply => Isa::Avx512,
+    });
+    Isa::best_up_to(cap)
+}
+
+fn isa_code(i: Isa) -> u8 {
+    Isa::ALL.iter().position(|&x| x == i).unwrap_or(2) as u8 + 2
+}
+
+/// Caps the elementwise instruction set for the whole process (`None`: the matrix kernel
+/// decides, see [`active_isa`]). Results do not change, only speed.
+///
+/// # Errors
+/// When the CPU does not support `isa`; the choice is then unchanged.
+pub fn set_isa(isa: Option<Isa>) -> Result<(), super::ControllerError> {
+    if let Some(i) = isa
+        && !i.supported()
+    {
+        return Err(super::ControllerError::Config(format!(
+            "this CPU cannot run the {i} instruction set"
+        )));
+    }
+    ISA_CAP.store(isa.map_or(1, isa_code), Ordering::Relaxed);
+    Ok(())
+}
+
 /// `C = A B + beta C` for `m x k` A (element (i, p) at `a[i * rsa + p * csa]`), `k x n` B (row
 /// stride `ldb`, contiguous rows), `m x n` C (row stride `ldc`); `n % 16 == 0`.
 ///
@@ -529,5 +658,24 @@ mod tests {
         assert_eq!(Kernel::parse("sse"), None);
         assert!(Kernel::Matrixmultiply.supported());
         assert!(Kernel::best().supported());
+        for i in Isa::ALL {
+            assert_eq!(Isa::parse(i.name()), Some(i));
+        }
+        assert_eq!(Isa::parse("sse"), None);
+        assert!(Isa::Baseline.supported());
+    }
+
+    #[test]
+    fn the_avx2_kernel_caps_the_elementwise_passes() {
+        let widest = Isa::best_up_to(Isa::Avx512);
+        assert!(widest.supported());
+        assert_eq!(isa_for(None, Kernel::Avx512), widest);
+        assert_eq!(isa_for(None, Kernel::Matrixmultiply), widest);
+        let avx2 = isa_for(None, Kernel::Avx2);
+        assert!(avx2 <= Isa::Avx2 && avx2.supported());
+        assert_eq!(avx2 == Isa::Avx2, Isa::Avx2.supported());
+        // An explicit choice wins over the kernel's, but never exceeds the CPU.
+        assert_eq!(isa_for(Some(Isa::Baseline), Kernel::Avx512), Isa::Baseline);
+        assert_eq!(isa_for(Some(Isa::Avx512), Kernel::Avx2), widest);
     }
 }

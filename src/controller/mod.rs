@@ -41,8 +41,8 @@ use rand::seq::SliceRandom;
 use rand::{RngCore, SeedableRng};
 use rayon::prelude::*;
 
-pub use config::{ControllerConfig, ControllerError, EarlyStopping};
-pub use kernel::{Kernel, active_kernel, set_kernel};
+pub use config::{ControllerConfig, ControllerError, EarlyStopping, StopOn};
+pub use kernel::{Isa, Kernel, active_isa, active_kernel, set_isa, set_kernel};
 
 use crate::rng::Rng;
 use crate::space::TokenEncoding;
@@ -99,6 +99,8 @@ pub struct TrainStats {
     /// With early stopping: the held-out loss (eval mode, same weighting as `loss`) of the
     /// epoch whose weights were kept; the losses above are that epoch's too.
     pub held_out_loss: Option<f64>,
+    /// With early stopping on [`StopOn::Tau`]: the held-out Kendall tau of the kept epoch.
+    pub held_out_tau: Option<f64>,
 }
 
 /// A trained (or freshly initialised) SemiNAS controller together with its optimiser state.
@@ -295,6 +297,7 @@ impl Controller {
             loss: 0.0,
             epochs: 0,
             held_out_loss: None,
+            held_out_tau: None,
         };
         if seqs.is_empty() || epochs == 0 {
             return Ok(stats);
@@ -313,6 +316,27 @@ impl Controller {
             // Too few pairs to hold any out: plain training on all of them.
             order = (0..seqs.len()).collect();
         }
+        // For the tau criterion: the distinct held-out sequences. When some occur more than
+        // once (SemiNAS up-samples its evaluated pairs next to single pseudo-labelled ones),
+        // only those: a pseudo-label is the predictor's own output, ranking against it would
+        // reward staying where training started.
+        let (tau_seqs, tau_targets) = match &early {
+            Some(es) if es.on == StopOn::Tau => {
+                let mut count = std::collections::HashMap::new();
+                for &i in &held {
+                    *count.entry(seqs[i].as_slice()).or_insert(0usize) += 1;
+                }
+                let repeated = count.values().any(|&c| c > 1);
+                let mut seen = std::collections::HashSet::new();
+                held.iter()
+                    .filter(|&&i| !repeated || count[seqs[i].as_slice()] > 1)
+                    .filter(|&&i| seen.insert(seqs[i].as_slice()))
+                    .map(|&i| (seqs[i].clone(), f64::from(targets[i])))
+                    .unzip()
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
+        // The watched value, lower is better: the loss, or minus tau.
         let mut best: Option<(f64, TrainStats, Box<Controller>)> = None;
         let mut since_best = 0;
         for epoch in 0..epochs {
@@ -327,9 +351,19 @@ impl Controller {
             let Some(es) = &early else { continue };
             let held_loss = self.held_out_loss(&held, seqs, targets, &mut workspaces);
             stats.held_out_loss = Some(held_loss);
-            if best.as_ref().is_none_or(|b| held_loss < b.0) {
+            let watched = match es.on {
+                StopOn::Loss => held_loss,
+                StopOn::Tau => {
+                    let p: Vec<f64> = self.predict(&tau_seqs).into_iter().map(f64::from).collect();
+                    let tau = crate::stats::kendall_tau(&p, &tau_targets);
+                    stats.held_out_tau = Some(tau);
+                    // Constant predictions (tau undefined) are the worst ranking.
+                    if tau.is_nan() { f64::INFINITY } else { -tau }
+                }
+            };
+            if best.as_ref().is_none_or(|b| watched < b.0) {
                 // Keep the weights and the optimiser state of the best epoch.
-                best = Some((held_loss, stats, Box::new(self.clone())));
+                best = Some((watched, stats, Box::new(self.clone())));
                 since_best = 0;
             } else {
                 since_best += 1;

@@ -130,6 +130,35 @@ fn training_is_deterministic_whatever_the_thread_count() {
     assert_ne!(other.params, one.0);
 }
 
+/// The elementwise passes compute the same bits with every instruction set (so capping them,
+/// e.g. with `SEMINAS_ISA` or `SEMINAS_KERNEL=avx2`, changes speed only).
+#[test]
+fn elementwise_instruction_sets_give_the_same_bits() {
+    let run = || {
+        let (mut ctl, seqs, y, mut rng) = small_setup(5);
+        let stats = ctl.train(&seqs, &y, 2, &mut rng);
+        (ctl.params.clone(), stats, ctl.generate(&seqs[..20], 1.0))
+    };
+    set_isa(Some(Isa::Baseline)).unwrap();
+    let base = run();
+    let mut compared = 0;
+    for isa in [Isa::Avx2, Isa::Avx512] {
+        if !isa.supported() {
+            continue;
+        }
+        set_isa(Some(isa)).unwrap();
+        assert_eq!(active_isa(), isa);
+        let other = run();
+        assert_eq!(other.0, base.0, "{isa} parameters");
+        assert_eq!(other.1, base.1, "{isa} losses");
+        assert_eq!(other.2, base.2, "{isa} generation");
+        compared += 1;
+    }
+    set_isa(None).unwrap();
+    // Only the baseline on a CPU without AVX2 (then there is nothing to compare).
+    assert_eq!(compared > 0, Isa::Avx2.supported());
+}
+
 #[test]
 fn checkpoint_round_trip_resumes_exactly() {
     let dir = std::env::temp_dir().join(format!("seminas-ctl-{}", std::process::id()));
@@ -236,6 +265,7 @@ fn early_stopping_stops_and_keeps_the_best_weights() {
     cfg.early_stopping = Some(EarlyStopping {
         held_out: 0.2,
         patience: 3,
+        on: StopOn::Loss,
     });
     ctl.cfg = cfg;
     let stats = ctl.train(&seqs, &noise, 400, &mut rng);
@@ -258,12 +288,44 @@ fn early_stopping_stops_and_keeps_the_best_weights() {
 }
 
 #[test]
+fn early_stopping_on_tau_keeps_the_best_ranking() {
+    let (mut ctl, seqs, y, mut rng) = small_setup(10);
+    let mut cfg = ctl.config().clone();
+    cfg.early_stopping = Some(EarlyStopping {
+        held_out: 0.3,
+        patience: 4,
+        on: StopOn::Tau,
+    });
+    ctl.cfg = cfg;
+    let stats = ctl.train(&seqs, &y, 300, &mut rng);
+    assert!(stats.epochs < 300, "ran all {} epochs", stats.epochs);
+    let best = stats.held_out_tau.expect("held-out tau");
+    // The kept weights rank the distinct held-out cells (NB201 accuracies) with the reported
+    // tau, well above chance.
+    let (_, held) = split_held_out(&seqs, 0.3);
+    let mut seen = std::collections::HashSet::new();
+    let (hs, ht): (Vec<Vec<u32>>, Vec<f64>) = held
+        .iter()
+        .filter(|&&i| seen.insert(seqs[i].clone()))
+        .map(|&i| (seqs[i].clone(), f64::from(y[i])))
+        .unzip();
+    let p: Vec<f64> = ctl.predict(&hs).into_iter().map(f64::from).collect();
+    assert_eq!(crate::stats::kendall_tau(&p, &ht), best);
+    assert!(best > 0.3, "held-out tau {best}");
+    assert!(stats.held_out_loss.is_some());
+}
+
+#[test]
 fn bad_early_stopping_settings_are_errors() {
     let enc = Nb201Space::new().encoding().clone();
     let mut rng = rng_for(1, "x");
     for (held_out, patience) in [(0.0, 5), (1.0, 5), (0.1, 0)] {
         let cfg = ControllerConfig {
-            early_stopping: Some(EarlyStopping { held_out, patience }),
+            early_stopping: Some(EarlyStopping {
+                held_out,
+                patience,
+                on: StopOn::Loss,
+            }),
             ..ControllerConfig::for_encoding(&enc)
         };
         assert!(Controller::try_new(cfg, &enc, &mut rng).is_err());

@@ -93,7 +93,8 @@ impl SemiNasConfig {
     /// (so a budget of 2,000), 1,000 + 500 epochs, up-sampling 10, steps up to 100, plain mean /
     /// standard-deviation normalisation and the 64-wide controller. The official code also
     /// drops initial architectures below 90% validation accuracy without counting them; here
-    /// every query counts.
+    /// every query counts. This is the paper's schedule as written; `--preset paper`
+    /// ([`Preset::Paper`](super::Preset::Paper)) adds early stopping of both trainings.
     pub fn paper() -> Self {
         Self {
             init: 1100,

@@ -18,20 +18,21 @@ enum Isa {
 fn isa() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
-        let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-        if avx2 && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl") {
-            return Isa::Avx512;
-        }
-        if avx2 {
-            return Isa::Avx2;
+        use super::super::kernel::{Isa as Set, active_isa};
+        match active_isa() {
+            Set::Avx512 => Isa::Avx512,
+            Set::Avx2 => Isa::Avx2,
+            Set::Baseline => Isa::Base,
         }
     }
+    #[cfg(not(target_arch = "x86_64"))]
     Isa::Base
 }
 
-/// Runs `$body` (an expression over the pass's arguments) compiled for the best instruction
-/// set the CPU has: the whole pass is inlined into a function with the target features, so
-/// its elementwise loops use wide vectors. Rust never contracts `a * b + c` into FMA and the
+/// Runs `$body` (an expression over the pass's arguments) compiled for the instruction set
+/// that [`active_isa`](super::super::kernel::active_isa) names (the widest the CPU has unless
+/// capped): the whole pass is inlined into a function with the target features, so its
+/// elementwise loops use wide vectors. Rust never contracts `a * b + c` into FMA and the
 /// reductions have a fixed order, so every variant computes bit-identical results.
 macro_rules! dispatch {
     ($net:ident, ($($arg:ident : $ty:ty),*) -> $ret:ty, $body:expr) => {{
@@ -46,7 +47,7 @@ macro_rules! dispatch {
             $body
         }
         match isa() {
-            // SAFETY: the CPU has the features (checked by `isa`).
+            // SAFETY: the CPU has the features (`active_isa` returns only supported sets).
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => unsafe { avx512($net, $($arg),*) },
             // SAFETY: as above.
