@@ -243,6 +243,17 @@ impl RawStudy {
         let algo: Algo = algo.parse().map_err(value_error)?;
         let overrides: AlgoOverrides = serde_json::from_str(settings).map_err(value_error)?;
         let config = overrides.config().map_err(value_error)?;
+        // As the CLI does: a budget spent entirely on the random start is random search.
+        if let Some(w) = algo.small_budget_warning(budget, &config) {
+            let text = w
+                .trim_start_matches("warning: ")
+                .replace("--population", "population=")
+                .replace("--init", "init=")
+                .replace("--preset", "preset=");
+            let text = std::ffi::CString::new(text).map_err(value_error)?;
+            let category = py.get_type::<pyo3::exceptions::PyUserWarning>();
+            PyErr::warn(py, &category, &text, 2)?;
+        }
         let settings = StudySettings {
             algo,
             config,

@@ -134,6 +134,7 @@ def test_categorical_spaces_take_numeric_choices_from_dicts_and_toml(tmp_path):
         assert study.best["arch"] == {"depth": 4, "lr": 0.1, "op": study.best["arch"]["op"]}
 
 
+@pytest.mark.filterwarnings("ignore:.*is random search")
 def test_minimize_enqueue_warm_start_and_extend(tmp_path):
     table = seminas.benchmarks.nb201()
     space = seminas.NB201Space()
@@ -192,6 +193,8 @@ def test_a_stored_study_reopens_where_it_stopped(tmp_path):
         seminas.Study(seminas.NB201Space(), algo="re", budget=20, seed=4, storage=store)
 
 
+# A budget of 12 is RE's and SemiNAS-RE's random start (population 10 and 20): they warn.
+@pytest.mark.filterwarnings("ignore:.*is random search")
 def test_every_listed_algorithm_runs_and_the_default_is_the_clis(tmp_path):
     """ALGORITHMS names what Study accepts; the default algorithm is the CLI's default
     (SemiNAS-Ens), so a default Python loop gives the queries of a default `seminas search`."""
@@ -207,3 +210,19 @@ def test_every_listed_algorithm_runs_and_the_default_is_the_clis(tmp_path):
     study = seminas.optimize(seminas.NB201Space(), lambda a: table.query(a)["objective"],
                              budget=30, seed=2)
     assert [(t["arch"], t["objective"]) for t in study.trials] == want
+
+
+def test_a_budget_spent_on_the_random_start_warns_as_the_cli_does():
+    # SemiNAS starts with 10 random cells for a budget of 10: random search. The warning
+    # names the Python setting (init=), and points at the caller's line.
+    with pytest.warns(UserWarning, match=r"random search: .*use a smaller init=") as caught:
+        seminas.Study(seminas.NB201Space(), algo="seminas", budget=10, seed=0)
+    assert caught[0].filename == __file__
+    with pytest.warns(UserWarning, match=r"population="):
+        seminas.Study(seminas.NB201Space(), algo="re", budget=10, seed=0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seminas.Study(seminas.NB201Space(), algo="seminas", budget=11, seed=0)
+        seminas.Study(seminas.NB201Space(), algo="seminas-ens", budget=10, seed=0)
