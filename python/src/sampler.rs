@@ -143,12 +143,9 @@ impl Proposer {
         match self.algo {
             Algo::SemiNasEns => SemiNasEnsConfig::for_budget(self.budget).per_round,
             Algo::Nao | Algo::SemiNas => {
-                let base = self
-                    .config
-                    .seminas_preset
-                    .clone()
-                    .unwrap_or_else(|| SemiNasConfig::for_budget(self.budget));
-                self.config.seminas.apply(base).per_round
+                let defaults = SemiNasConfig::for_budget(self.budget);
+                let hidden = defaults.controller.hidden;
+                self.config.seminas_config(defaults, hidden).per_round
             }
             _ => 1,
         }

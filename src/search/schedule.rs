@@ -14,13 +14,7 @@ impl Algo {
         let start = match self {
             Algo::Random => return None,
             Algo::Re => config.re.population.max(1),
-            Algo::Nao | Algo::SemiNas => {
-                let base = config
-                    .seminas_preset
-                    .clone()
-                    .unwrap_or_else(|| SemiNasConfig::for_budget(budget));
-                config.seminas.apply(base).init.max(2)
-            }
+            Algo::Nao | Algo::SemiNas => seminas_init(budget, config).max(2),
             Algo::SemiNasRe => config.seminas_re.population.max(2),
             Algo::SemiNasEns => SemiNasEnsConfig::for_budget(budget).init.max(2),
         };
@@ -42,10 +36,7 @@ impl Algo {
             ),
             Algo::Nao | Algo::SemiNas if config.seminas_preset.is_some() => format!(
                 "the preset starts with {} random architectures; use --init to start with fewer",
-                config
-                    .seminas
-                    .apply(config.seminas_preset.clone().expect("checked"))
-                    .init
+                seminas_init(budget, config)
             ),
             Algo::Nao | Algo::SemiNas => {
                 format!("it starts with {start} random architectures; use a smaller --init")
@@ -58,6 +49,13 @@ impl Algo {
             start + 1
         ))
     }
+}
+
+/// SemiNAS's and NAO's random start for `budget` (the controller's width does not matter).
+fn seminas_init(budget: usize, config: &AlgoConfig) -> usize {
+    let defaults = SemiNasConfig::for_budget(budget);
+    let hidden = defaults.controller.hidden;
+    config.seminas_config(defaults, hidden).init
 }
 
 #[cfg(test)]

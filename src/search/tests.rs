@@ -1,0 +1,182 @@
+//! Tests of the search module's shared parts: the driver's accounting, the algorithms'
+//! settings and determinism.
+
+use super::*;
+use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
+use crate::space::Nb201Space;
+
+/// Proposes a fixed list, then nothing.
+struct Scripted(Vec<&'static str>, Vec<Feedback>);
+impl Searcher<Nb201Space> for Scripted {
+    fn name(&self) -> &str {
+        "scripted"
+    }
+    fn ask(&mut self, space: &Nb201Space, _max: usize) -> Vec<crate::space::CategoricalArch> {
+        if self.0.is_empty() {
+            return vec![];
+        }
+        vec![space.parse(self.0.remove(0)).unwrap()]
+    }
+    fn tell(&mut self, _: &Nb201Space, _: &crate::space::CategoricalArch, f: Feedback) {
+        self.1.push(f);
+    }
+}
+
+#[test]
+fn the_paper_preset_stops_early_unless_told_off() {
+    let cfg = |preset: Option<Preset>, es: Option<&str>| {
+        AlgoOverrides {
+            preset,
+            early_stopping: es.map(str::to_string),
+            ..AlgoOverrides::default()
+        }
+        .config()
+        .map(|c| c.seminas_config(SemiNasConfig::for_budget(100), 32))
+    };
+    let paper = cfg(Some(Preset::Paper), None).unwrap();
+    assert_eq!(paper.controller.early_stopping, Some(PAPER_EARLY_STOPPING));
+    assert_eq!((paper.pretrain_epochs, paper.train_epochs), (1000, 500));
+    // `off` restores the paper's fixed schedule exactly.
+    let plain = cfg(Some(Preset::Paper), Some("off")).unwrap();
+    assert_eq!(plain, SemiNasConfig::paper());
+    // Without a preset it is off unless asked for.
+    let d = cfg(None, None).unwrap();
+    assert_eq!(d.controller.early_stopping, None);
+    assert_eq!(d.controller.hidden, 32);
+    let on = cfg(None, Some(" 0.2/5 ")).unwrap();
+    let want = EarlyStopping {
+        held_out: 0.2,
+        patience: 5,
+        on: StopOn::Loss,
+    };
+    assert_eq!(on.controller.early_stopping, Some(want));
+    let tau = cfg(None, Some("0.1/30/tau")).unwrap();
+    let want = EarlyStopping {
+        held_out: 0.1,
+        patience: 30,
+        on: StopOn::Tau,
+    };
+    assert_eq!(tau.controller.early_stopping, Some(want));
+    for bad in [
+        "",
+        "on",
+        "0.1",
+        "1.5/10",
+        "0/10",
+        "0.1/0",
+        "0.1/x",
+        "0.1/10/mse",
+    ] {
+        let e = cfg(None, Some(bad)).unwrap_err();
+        assert!(e.contains("early stopping"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn repeats_cost_nothing_and_are_told_again() {
+    let space = Nb201Space::new();
+    let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+    let a = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+    let b = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|";
+    let mut s = Scripted(vec![a, a, b, a], vec![]);
+    let mut seen = 0;
+    let run = run_search(&space, &bench, &mut s, Budget::queries(10), &mut |_| {
+        seen += 1
+    });
+    assert_eq!(run.records.len(), 2);
+    assert_eq!(seen, 2);
+    assert_eq!(run.repeats, 2);
+    assert_eq!(run.stop, StopReason::Exhausted);
+    assert_eq!(s.1.len(), 4);
+    assert_eq!(s.1[0], s.1[1]);
+    assert_eq!(s.1[0], Feedback::Objective(90.7693));
+    assert_eq!(
+        run.records[1].result.as_ref().unwrap().report,
+        Some(85.8633)
+    );
+    assert_eq!(run.best().unwrap().key, a);
+}
+
+#[test]
+fn budget_stops_the_search() {
+    let space = Nb201Space::new();
+    let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+    let a = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+    let b = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|";
+    let mut s = Scripted(vec![a, b], vec![]);
+    let run = run_search(&space, &bench, &mut s, Budget::queries(1), &mut |_| {});
+    assert_eq!(run.records.len(), 1);
+    assert_eq!(run.stop, StopReason::Budget);
+}
+
+#[test]
+fn random_search_with_the_whole_table_finds_the_best_cell() {
+    let space = Nb201Space::new();
+    let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+    let mut s = Algo::Random.build(&space, 11, 20_000, &AlgoConfig::default());
+    let run = run_search(
+        &space,
+        &bench,
+        s.as_mut(),
+        Budget::queries(20_000),
+        &mut |_| {},
+    );
+    assert_eq!(run.records.len(), 15_625);
+    assert_eq!(run.stop, StopReason::Exhausted);
+    assert_eq!(run.repeats, 0);
+    let best = run.best().unwrap();
+    let idx = bench.table().metric_index("index").unwrap();
+    assert_eq!(bench.table().get(&best.key).unwrap()[idx], 6111.0);
+    assert_eq!(best.result.as_ref().unwrap().report, Some(94.3733));
+}
+
+#[test]
+fn searchers_are_deterministic_per_seed() {
+    let space = Nb201Space::new();
+    let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+    for algo in Algo::ALL {
+        let keys = |seed| {
+            let mut s = algo.build(&space, seed, 60, &AlgoConfig::default());
+            run_search(&space, &bench, s.as_mut(), Budget::queries(60), &mut |_| {})
+                .records
+                .into_iter()
+                .map(|r| r.key)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(5), keys(5), "{algo}");
+        assert_ne!(keys(5), keys(6), "{algo}");
+    }
+}
+
+#[test]
+fn regularized_evolution_ages_out_and_mutates_winners() {
+    let space = Nb201Space::new();
+    let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+    let cfg = ReConfig {
+        population: 10,
+        tournament: 3,
+        max_retries: 100,
+    };
+    let mut re = RegularizedEvolution::new(cfg, crate::rng::rng_for(1, "t"));
+    let run = run_search(&space, &bench, &mut re, Budget::queries(50), &mut |_| {});
+    let pop: Vec<_> = re.population().map(|(a, _)| space.key(a)).collect();
+    // The population is exactly the 10 youngest evaluated architectures.
+    let last: Vec<_> = run.records[40..].iter().map(|r| r.key.clone()).collect();
+    assert_eq!(pop, last);
+    // Every child differs from some earlier member by exactly one edge.
+    for (i, r) in run.records.iter().enumerate().skip(10) {
+        let child = space.parse(&r.key).unwrap();
+        let close = run.records[..i].iter().any(|p| {
+            let p = space.parse(&p.key).unwrap();
+            p.0.iter()
+                .zip(child.0.iter())
+                .filter(|(a, b)| a != b)
+                .count()
+                == 1
+        });
+        assert!(close, "query {} is not a one-step mutant", r.n);
+    }
+    // Evolution beats the mean of random architectures by a wide margin.
+    let best = run.best().unwrap().result.as_ref().unwrap().objective;
+    assert!(best > 88.0, "best {best}");
+}
