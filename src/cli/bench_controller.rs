@@ -34,8 +34,8 @@ pub struct BenchControllerArgs {
     #[arg(long)]
     round: bool,
     /// With --round: early-stopping variants, comma-separated: `off` or
-    /// `HELD_OUT/PATIENCE[/tau]` (e.g. `0.1/10`; `/tau`: watch the held-out Kendall tau
-    /// instead of the loss).
+    /// `HELD_OUT/PATIENCE[/tau][/second]` (e.g. `0.1/10`; `/tau`: watch the held-out Kendall
+    /// tau instead of the loss; `/second`: the first training runs all its epochs).
     #[arg(long, value_delimiter = ',', default_value = "off,0.1/10")]
     early_stopping: Vec<String>,
     /// With --round: epochs of the first training (on the evaluated pairs).

@@ -119,11 +119,12 @@ pub struct AlgoArgs {
     /// SemiNAS/NAO: early stopping of the controller's trainings: `off`, or
     /// HELD_OUT/PATIENCE[/tau] (e.g. 0.1/30: 10% of the evaluated cells held out, stop after 30
     /// epochs without a better held-out loss; 0.1/30/tau: without a better held-out Kendall
-    /// tau) [default: off; with --preset paper 0.1/30/tau, `off` gives the paper's fixed
+    /// tau; `/second`: stop only SemiNAS's second training, the first keeps all its epochs)
+    /// [default: off; with --preset paper 0.1/30/tau, `off` gives the paper's fixed
     /// 1,000 + 500 epochs].
     #[arg(
         long,
-        value_name = "off|HELD_OUT/PATIENCE[/tau]",
+        value_name = "off|HELD_OUT/PATIENCE[/tau][/second]",
         help_heading = "SemiNAS controller"
     )]
     early_stopping: Option<String>,

@@ -65,6 +65,13 @@ pub struct EarlyStopping {
     /// What is watched (default: the loss).
     #[serde(default)]
     pub on: StopOn,
+    /// Stop only SemiNAS's second training (on the evaluated pairs repeated plus the
+    /// pseudo-labelled ones) early; the first, on the evaluated pairs alone, keeps all its
+    /// epochs (it is a small share of a round's cost, and the one whose early stop cost
+    /// ranking quality: docs/controller.md). Trainings outside SemiNAS's round are stopped
+    /// as usual.
+    #[serde(default)]
+    pub second_only: bool,
 }
 
 /// The held-out value early stopping watches.
@@ -88,6 +95,7 @@ impl Default for EarlyStopping {
             held_out: 0.1,
             patience: 10,
             on: StopOn::Loss,
+            second_only: false,
         }
     }
 }

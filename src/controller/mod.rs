@@ -214,6 +214,11 @@ impl Controller {
         &self.cfg
     }
 
+    /// Replaces the early-stopping setting of later trainings (returns the previous one).
+    pub fn set_early_stopping(&mut self, es: Option<EarlyStopping>) -> Option<EarlyStopping> {
+        std::mem::replace(&mut self.cfg.early_stopping, es)
+    }
+
     /// Number of trainable parameters.
     pub fn num_params(&self) -> usize {
         self.layout.total

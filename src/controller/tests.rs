@@ -266,6 +266,7 @@ fn early_stopping_stops_and_keeps_the_best_weights() {
         held_out: 0.2,
         patience: 3,
         on: StopOn::Loss,
+        second_only: false,
     });
     ctl.cfg = cfg;
     let stats = ctl.train(&seqs, &noise, 400, &mut rng);
@@ -295,6 +296,7 @@ fn early_stopping_on_tau_keeps_the_best_ranking() {
         held_out: 0.3,
         patience: 4,
         on: StopOn::Tau,
+        second_only: false,
     });
     ctl.cfg = cfg;
     let stats = ctl.train(&seqs, &y, 300, &mut rng);
@@ -325,6 +327,7 @@ fn bad_early_stopping_settings_are_errors() {
                 held_out,
                 patience,
                 on: StopOn::Loss,
+                second_only: false,
             }),
             ..ControllerConfig::for_encoding(&enc)
         };

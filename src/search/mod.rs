@@ -85,6 +85,7 @@ pub const PAPER_EARLY_STOPPING: EarlyStopping = EarlyStopping {
     held_out: 0.1,
     patience: 30,
     on: StopOn::Tau,
+    second_only: false,
 };
 
 impl AlgoConfig {
@@ -241,7 +242,13 @@ pub fn parse_early_stopping(v: &str) -> Result<Option<EarlyStopping>, String> {
         return Ok(None);
     }
     let bad = || {
-        format!("early stopping {v:?} is neither `off` nor HELD_OUT/PATIENCE[/tau] (e.g. 0.1/30)")
+        format!(
+            "early stopping {v:?} is neither `off` nor HELD_OUT/PATIENCE[/tau][/second] (e.g. 0.1/30)"
+        )
+    };
+    let (v, second_only) = match v.strip_suffix("/second") {
+        Some(rest) => (rest, true),
+        None => (v, false),
     };
     let (rest, on) = match v.strip_suffix("/tau") {
         Some(rest) => (rest, StopOn::Tau),
@@ -252,6 +259,7 @@ pub fn parse_early_stopping(v: &str) -> Result<Option<EarlyStopping>, String> {
         held_out: h.trim().parse().map_err(|_| bad())?,
         patience: p.trim().parse().map_err(|_| bad())?,
         on,
+        second_only,
     };
     if !(es.held_out > 0.0 && es.held_out < 1.0) || es.patience == 0 {
         return Err(format!(

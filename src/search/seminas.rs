@@ -285,12 +285,23 @@ impl<A: Clone> SemiNas<A> {
         ) else {
             return;
         };
-        if !super::recover::train(
+        // The first training runs all its epochs when only the second is stopped early.
+        let second_only = cfg
+            .controller
+            .early_stopping
+            .as_ref()
+            .is_some_and(|e| e.second_only);
+        let es = second_only.then(|| controller.set_early_stopping(None));
+        let trained = super::recover::train(
             controller,
             (&seqs, &targets, cfg.pretrain_epochs),
             &mut self.rng,
             &mut self.controller_failures,
-        ) {
+        );
+        if let Some(es) = es {
+            controller.set_early_stopping(es);
+        }
+        if !trained {
             return;
         }
 

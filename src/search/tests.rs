@@ -48,6 +48,7 @@ fn the_paper_preset_stops_early_unless_told_off() {
         held_out: 0.2,
         patience: 5,
         on: StopOn::Loss,
+        second_only: false,
     };
     assert_eq!(on.controller.early_stopping, Some(want));
     let tau = cfg(None, Some("0.1/30/tau")).unwrap();
@@ -55,8 +56,15 @@ fn the_paper_preset_stops_early_unless_told_off() {
         held_out: 0.1,
         patience: 30,
         on: StopOn::Tau,
+        second_only: false,
     };
-    assert_eq!(tau.controller.early_stopping, Some(want));
+    assert_eq!(tau.controller.early_stopping, Some(want.clone()));
+    let second = cfg(None, Some("0.1/30/tau/second")).unwrap();
+    let want = EarlyStopping {
+        second_only: true,
+        ..want
+    };
+    assert_eq!(second.controller.early_stopping, Some(want));
     for bad in [
         "",
         "on",
@@ -66,6 +74,7 @@ fn the_paper_preset_stops_early_unless_told_off() {
         "0.1/0",
         "0.1/x",
         "0.1/10/mse",
+        "0.1/10/second/tau",
     ] {
         let e = cfg(None, Some(bad)).unwrap_err();
         assert!(e.contains("early stopping"), "{bad}: {e}");
