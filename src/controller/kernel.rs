@@ -283,7 +283,11 @@ pub unsafe fn sgemm(
     // bytes its rows map onto a fraction of L1's sets and evict each other, so such a slab is
     // first copied to a contiguous buffer (once per slab, reused by every row block).
     let alias = ldb.is_multiple_of(128) && m >= 8;
-    let mut pack = Pack([0.0; KC * 64]);
+    // Left uninitialised: only what a slab copy wrote is read (a zeroed 32 KiB buffer cost a
+    // memset per call, as much as the arithmetic of a small per-step product).
+    let mut pack = std::mem::MaybeUninit::<Pack>::uninit();
+    // SAFETY: a place expression only, nothing is read.
+    let pack_ptr = unsafe { (&raw mut (*pack.as_mut_ptr()).0).cast::<f32>() };
     // With A transposed its chunk (kc rows of A's storage) competes for L1 too: halve the chunk.
     let kc = if csa > 1 && rsa == 1 { KC / 2 } else { KC };
     let mut k0 = 0;
@@ -299,15 +303,13 @@ pub unsafe fn sgemm(
             // packed slab inside `pack`.
             unsafe {
                 let (bs, ldbs, js) = if alias && kk >= 16 {
-                    // Register copies: a variable-length copy would call memmove per row.
-                    for p in 0..kk {
-                        let src = b.add(p * ldb + j);
-                        let dst = pack.0.as_mut_ptr().add(p * 64);
-                        for q in 0..nb {
-                            _mm512_storeu_ps(dst.add(16 * q), _mm512_loadu_ps(src.add(16 * q)));
-                        }
+                    match nb {
+                        4 => copy_slab::<4>(b.add(j), ldb, kk, pack_ptr),
+                        3 => copy_slab::<3>(b.add(j), ldb, kk, pack_ptr),
+                        2 => copy_slab::<2>(b.add(j), ldb, kk, pack_ptr),
+                        _ => copy_slab::<1>(b.add(j), ldb, kk, pack_ptr),
                     }
-                    (pack.0.as_ptr(), 64, 0)
+                    (pack_ptr.cast_const(), 64, 0)
                 } else {
                     (b, ldb, j)
                 };
@@ -341,6 +343,26 @@ pub unsafe fn sgemm(
             j += nb * 16;
         }
         k0 += kk;
+    }
+}
+
+/// Copies `kk` rows of a `16 * NB`-wide slab of B (row stride `ldb`) to `dst` (row stride
+/// 64) with register moves: the width is a constant, so no row becomes a `memcpy` call (a
+/// loop over a run-time width was compiled into one per row).
+///
+/// # Safety
+/// avx512f must be supported; `src` and `dst` must address `kk` such rows.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn copy_slab<const NB: usize>(src: *const f32, ldb: usize, kk: usize, dst: *mut f32) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        for p in 0..kk {
+            let (s, d) = (src.add(p * ldb), dst.add(p * 64));
+            for q in 0..NB {
+                _mm512_storeu_ps(d.add(16 * q), _mm512_loadu_ps(s.add(16 * q)));
+            }
+        }
     }
 }
 
@@ -439,8 +461,17 @@ pub unsafe fn sgemm_avx2(
     // 6 floats of each; with many slabs of B to reuse it, such a panel is copied first, 6 rows
     // interleaved per k.
     let pack_a = rsa == 1 && csa > 1 && n >= 128;
-    let mut pb = Pack2([0.0; KC2 * 16]);
-    let mut pa = PackA([0.0; MC2 * KC2]);
+    // Left uninitialised (zeroing them cost a 76 KiB memset per call): only what the copies
+    // below wrote is read.
+    let mut pb = std::mem::MaybeUninit::<Pack2>::uninit();
+    let mut pa = std::mem::MaybeUninit::<PackA>::uninit();
+    // SAFETY: place expressions only, nothing is read.
+    let (pb_ptr, pa_ptr) = unsafe {
+        (
+            (&raw mut (*pb.as_mut_ptr()).0).cast::<f32>(),
+            (&raw mut (*pa.as_mut_ptr()).0).cast::<f32>(),
+        )
+    };
     let mut k0 = 0;
     while k0 < k {
         let kk = KC2.min(k - k0);
@@ -456,7 +487,7 @@ pub unsafe fn sgemm_avx2(
                     // SAFETY: rows r0..r0+rr, columns 0..kk of A (caller's contract); the
                     // packed block lies inside `pa` (MC2 rows of at most KC2).
                     unsafe {
-                        let dst = pa.0.as_mut_ptr().add(blk * kk * 6);
+                        let dst = pa_ptr.add(blk * kk * 6);
                         for p in 0..kk {
                             let src = a.add(r0 + p * csa);
                             for r in 0..rr {
@@ -474,18 +505,18 @@ pub unsafe fn sgemm_avx2(
                     let (bs, ldbs, js) = if pack_b && kk >= 32 && i1 - i0 >= 12 {
                         for p in 0..kk {
                             let src = b.add(p * ldb + j);
-                            let dst = pb.0.as_mut_ptr().add(p * 16);
+                            let dst = pb_ptr.add(p * 16);
                             _mm256_store_ps(dst, _mm256_loadu_ps(src));
                             _mm256_store_ps(dst.add(8), _mm256_loadu_ps(src.add(8)));
                         }
-                        (pb.0.as_ptr(), 16, 0)
+                        (pb_ptr.cast_const(), 16, 0)
                     } else {
                         (b, ldb, j)
                     };
                     let mut i = i0;
                     while i < i1 {
                         let (ap, rs, cs) = if pack_a {
-                            (pa.0.as_ptr().add((i - i0) * kk), 1, 6)
+                            (pa_ptr.cast_const().add((i - i0) * kk), 1, 6)
                         } else {
                             (a.add(i * rsa), rsa, csa)
                         };

@@ -516,20 +516,34 @@ impl Controller {
         seqs: &[Vec<u32>],
         f: impl Fn(&Net<'_, f32>, &mut Workspace<f32>, &[&[u32]]) -> Vec<T> + Sync,
     ) -> Vec<T> {
-        let net = self.net();
         let chunks: Vec<&[Vec<u32>]> = seqs.chunks(INFER_CHUNK).collect();
+        self.infer_chunks(&chunks, |net, ws, chunk| {
+            let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
+            f(net, ws, &s)
+        })
+    }
+
+    /// Runs `f` on each of `chunks` (at most `INFER_CHUNK` sequences each), the chunks split
+    /// in order among the threads, each thread with its eval-mode workspace (see
+    /// [`with_infer_workspace`]); the results in chunk order.
+    fn infer_chunks<C: Sync, T: Send>(
+        &self,
+        chunks: &[C],
+        f: impl Fn(&Net<'_, f32>, &mut Workspace<f32>, &C) -> Vec<T> + Sync,
+    ) -> Vec<T> {
+        let net = self.net();
         let per = chunks.len().div_ceil(rayon::current_num_threads()).max(1);
         let parts: Vec<Vec<T>> = chunks
             .par_chunks(per)
             .map(|group| {
-                let mut ws = Workspace::<f32>::new(&self.dims, INFER_CHUNK, 0);
-                net.prepare_eval(&mut ws);
-                let mut out = Vec::new();
-                for chunk in group {
-                    let s: Vec<&[u32]> = chunk.iter().map(|x| x.as_slice()).collect();
-                    out.extend(f(&net, &mut ws, &s));
-                }
-                out
+                with_infer_workspace(&self.dims, |ws| {
+                    net.prepare_eval(ws);
+                    let mut out = Vec::new();
+                    for chunk in group {
+                        out.extend(f(&net, ws, chunk));
+                    }
+                    out
+                })
             })
             .collect();
         parts.into_iter().flatten().collect()
@@ -590,4 +604,81 @@ impl Controller {
                 .collect()
         })
     }
+
+    /// [`Controller::generate`] for several steps `lambda` from the same sequences: the
+    /// encoder pass and the predictor's gradient, which do not depend on `lambda`, run once
+    /// here, and each [`Generator::generate`] gives exactly what `generate(seqs, lambda)`
+    /// gives (same bits).
+    ///
+    /// # Panics
+    /// On sequences of the wrong length or with tokens outside the vocabulary.
+    pub fn generator(&self, seqs: &[Vec<u32>]) -> Generator<'_> {
+        self.check_seqs(seqs).expect("valid sequences");
+        let (tl, h) = (self.cfg.length, self.cfg.hidden);
+        let chunks = self.infer(seqs, |net, ws, s| {
+            net.encode_with_gradients(ws, s);
+            let rows = tl * s.len();
+            vec![EncodedChunk {
+                len: s.len(),
+                out: ws.enc.out[..rows * h].to_vec(),
+                grad: ws.g.enc_out[..rows * h].to_vec(),
+            }]
+        });
+        Generator { ctl: self, chunks }
+    }
+}
+
+/// One inference chunk's encoder outputs and their predictor gradients (time-major rows).
+struct EncodedChunk {
+    len: usize,
+    out: Vec<f32>,
+    grad: Vec<f32>,
+}
+
+/// NAO generation steps from fixed sequences (see [`Controller::generator`]).
+pub struct Generator<'a> {
+    ctl: &'a Controller,
+    chunks: Vec<EncodedChunk>,
+}
+
+impl Generator<'_> {
+    /// The same as [`Controller::generate`] on the generator's sequences with this `lambda`.
+    pub fn generate(&self, lambda: f32) -> Vec<(Vec<u32>, f32)> {
+        let ctl = self.ctl;
+        let tl = ctl.cfg.length;
+        ctl.infer_chunks(&self.chunks, |net, ws, c| {
+            let n = c.out.len();
+            ws.enc.out[..n].copy_from_slice(&c.out);
+            ws.g.enc_out[..n].copy_from_slice(&c.grad);
+            let toks = net.generate_moved(ws, c.len, lambda, &ctl.mask);
+            toks.chunks_exact(tl)
+                .zip(&ws.pred.value)
+                .map(|(t, &p)| (t.to_vec(), p))
+                .collect()
+        })
+    }
+}
+
+thread_local! {
+    /// This thread's eval-mode workspace, kept from one inference call to the next: a
+    /// workspace is tens of MiB, and allocating (and faulting in) a fresh one for every call
+    /// cost more than small calls' arithmetic (generation calls `generate` once per step).
+    static INFER_WORKSPACE: std::cell::RefCell<Option<Workspace<f32>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's inference workspace for `dims` (`INFER_CHUNK` samples), made
+/// when missing or of other sizes. Every eval-mode pass writes what it reads, so a reused
+/// workspace gives the same results as a fresh one.
+fn with_infer_workspace<R>(dims: &Dims, f: impl FnOnce(&mut Workspace<f32>) -> R) -> R {
+    INFER_WORKSPACE.with(|slot| match slot.try_borrow_mut() {
+        Ok(mut slot) => {
+            if slot.as_ref().is_none_or(|ws| ws.dims != *dims) {
+                *slot = Some(Workspace::new(dims, INFER_CHUNK, 0));
+            }
+            f(slot.as_mut().expect("just made"))
+        }
+        // Already in use further up this thread's stack: a fresh one.
+        Err(_) => f(&mut Workspace::new(dims, INFER_CHUNK, 0)),
+    })
 }

@@ -334,3 +334,27 @@ fn bad_early_stopping_settings_are_errors() {
         assert!(Controller::try_new(cfg, &enc, &mut rng).is_err());
     }
 }
+
+/// A generator gives exactly `generate`'s bits for every step, over several inference chunks
+/// and after other inference calls have reused the thread's workspace (other sizes included).
+#[test]
+fn generator_steps_equal_generate() {
+    let (mut ctl, seqs, y, mut rng) = small_setup(5);
+    ctl.train(&seqs, &y, 3, &mut rng);
+    let from = &seqs[..150];
+    let generator = ctl.generator(from);
+    for lambda in [0.0f32, 1.0, 2.5, -1.0] {
+        let want = ctl.generate(from, lambda);
+        let got = generator.generate(lambda);
+        let bits = |v: &[(Vec<u32>, f32)]| -> Vec<(Vec<u32>, u32)> {
+            v.iter().map(|(t, p)| (t.clone(), p.to_bits())).collect()
+        };
+        assert_eq!(bits(&got), bits(&want), "lambda {lambda}");
+        // Another controller's sizes in between: the thread's workspace is remade.
+        let wide = ControllerConfig {
+            hidden: 32,
+            ..ctl.config().clone()
+        };
+        Controller::new(wide, Nb201Space::new().encoding(), &mut rng).predict(&seqs[..10]);
+    }
+}

@@ -345,8 +345,10 @@ impl<A: Clone> SemiNas<A> {
         let mut fresh: Vec<(A, Vec<u32>)> = Vec::new();
         let mut fresh_keys = HashSet::new();
         let mut lambda = 1.0f32;
+        // The encoder pass over the K best is the same for every step: done once.
+        let generator = controller.generator(&top);
         while fresh.len() < want && lambda <= cfg.max_lambda {
-            for (tokens, _) in controller.generate(&top, lambda) {
+            for (tokens, _) in generator.generate(lambda) {
                 let Ok(a) = space.decode(&tokens) else {
                     continue;
                 };

@@ -220,11 +220,33 @@ impl<F: Real> Net<'_, F> {
         lambda: F,
         allowed: &[bool],
     ) -> Vec<u32> {
-        let (tl, h, v) = (self.d.t, self.d.h, self.d.v);
-        let b = seqs.len();
-        let rows = tl * b;
+        self.encode_with_gradients_impl(ws, seqs);
+        self.generate_moved_impl(ws, seqs.len(), lambda, allowed)
+    }
+
+    /// The part of the NAO step that does not depend on `lambda`: the encoder outputs of
+    /// `seqs` (eval mode) in `ws.enc.out` and the predictor's gradient with respect to them in
+    /// `ws.g.enc_out`.
+    #[inline(always)]
+    pub(super) fn encode_with_gradients_impl(&self, ws: &mut Workspace<F>, seqs: &[&[u32]]) {
         self.encode_impl(ws, seqs, None);
-        self.pred_grad_wrt_outputs(ws, b);
+        self.pred_grad_wrt_outputs(ws, seqs.len());
+    }
+
+    /// The rest of the NAO step for `b` sequences whose encoder outputs and gradients
+    /// [`Net::encode_with_gradients_impl`] left in `ws.enc.out` and `ws.g.enc_out` (or were
+    /// copied back there): moves the outputs by `lambda`, predicts and decodes (see
+    /// [`Net::generate_impl`]). Overwrites `ws.enc.out`.
+    #[inline(always)]
+    pub(super) fn generate_moved_impl(
+        &self,
+        ws: &mut Workspace<F>,
+        b: usize,
+        lambda: F,
+        allowed: &[bool],
+    ) -> Vec<u32> {
+        let (tl, h, v) = (self.d.t, self.d.h, self.d.v);
+        let rows = tl * b;
         axpy(
             lambda,
             &ws.g.enc_out[..rows * h],

@@ -110,4 +110,25 @@ impl<F: Real> Net<'_, F> {
         dispatch!(net, (ws: &mut Workspace<F>, seqs: &[&[u32]], lambda: F, allowed: &[bool])
             -> Vec<u32>, net.generate_impl(ws, seqs, lambda, allowed))
     }
+
+    /// The `lambda`-independent part of the NAO step (see
+    /// [`Net::encode_with_gradients_impl`]), vectorised for the CPU.
+    pub fn encode_with_gradients(&self, ws: &mut Workspace<F>, seqs: &[&[u32]]) {
+        let net = self;
+        dispatch!(net, (ws: &mut Workspace<F>, seqs: &[&[u32]]) -> (),
+            net.encode_with_gradients_impl(ws, seqs))
+    }
+
+    /// The rest of the NAO step (see [`Net::generate_moved_impl`]), vectorised for the CPU.
+    pub fn generate_moved(
+        &self,
+        ws: &mut Workspace<F>,
+        b: usize,
+        lambda: F,
+        allowed: &[bool],
+    ) -> Vec<u32> {
+        let net = self;
+        dispatch!(net, (ws: &mut Workspace<F>, b: usize, lambda: F, allowed: &[bool])
+            -> Vec<u32>, net.generate_moved_impl(ws, b, lambda, allowed))
+    }
 }

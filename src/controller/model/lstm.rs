@@ -214,26 +214,23 @@ impl<F: Real> Net<'_, F> {
         let (g4, rows) = (4 * h, tl * b);
         let in_dim = h;
         if let Some((tab, toks)) = table {
-            // Eval mode: the input is a plain embedding row, so its projection is a lookup.
-            for (row, &tok) in st.gates[..rows * g4].chunks_exact_mut(g4).zip(toks) {
-                row.copy_from_slice(&tab[tok * g4..][..g4]);
-            }
-        } else {
-            gemm(
-                rows,
-                in_dim,
-                g4,
-                n(x, in_dim),
-                n(&self.p[idx.w_ih.clone()], g4),
-                F::ZERO,
-                &mut st.gates[..rows * g4],
-                g4,
-            );
-            self.combined_bias(idx, bias);
-            for row in st.gates[..rows * g4].chunks_exact_mut(g4) {
-                for (g, bb) in row.iter_mut().zip(bias.iter()) {
-                    *g += *bb;
-                }
+            self.lstm_fwd_eval(idx, b, reverse, h0c0, st, out, ld_out, off_out, tab, toks);
+            return;
+        }
+        gemm(
+            rows,
+            in_dim,
+            g4,
+            n(x, in_dim),
+            n(&self.p[idx.w_ih.clone()], g4),
+            F::ZERO,
+            &mut st.gates[..rows * g4],
+            g4,
+        );
+        self.combined_bias(idx, bias);
+        for row in st.gates[..rows * g4].chunks_exact_mut(g4) {
+            for (g, bb) in row.iter_mut().zip(bias.iter()) {
+                *g += *bb;
             }
         }
         let w_hh = &self.p[idx.w_hh.clone()];
@@ -283,6 +280,73 @@ impl<F: Real> Net<'_, F> {
                 &mut st.c[blk.clone()],
                 &mut st.tc[blk],
                 out_rows,
+                ld_out,
+                off_out,
+                b,
+                h,
+            );
+        }
+    }
+}
+
+impl<F: Real> Net<'_, F> {
+    /// [`Net::lstm_fwd`] in eval mode, whose input projections are lookups in `tab` (rows of
+    /// `embedding x W_ih + biases` per token, `toks` the rows' tokens): the same arithmetic
+    /// in the same order (same bits), but nothing is kept for a backward pass, so each step
+    /// works in `b`-row buffers that stay in cache: the step's gates (the first `b` rows of
+    /// `st.gates`), the previous hidden state read in place from `out`, the cell state
+    /// alternating between the first `b` rows of `st.c` and of `st.hprev` (`st.cprev`: the
+    /// initial one). The rest of `st` is left as it was.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn lstm_fwd_eval(
+        &self,
+        idx: &LstmIdx,
+        b: usize,
+        reverse: bool,
+        h0c0: Option<&[F]>,
+        st: &mut LstmBuf<F>,
+        out: &mut [F],
+        ld_out: usize,
+        off_out: usize,
+        tab: &[F],
+        toks: &[usize],
+    ) {
+        let (tl, h) = (self.d.t, self.d.h);
+        let g4 = 4 * h;
+        let w_hh = &self.p[idx.w_hh.clone()];
+        let gates = &mut st.gates[..b * g4];
+        let (c_even, c_odd) = (&mut st.c[..b * h], &mut st.hprev[..b * h]);
+        let c0 = &mut st.cprev[..b * h];
+        match h0c0 {
+            Some(s) => c0.copy_from_slice(&s[..b * h]),
+            None => c0.fill(F::ZERO),
+        }
+        for step in 0..tl {
+            let tt = if reverse { tl - 1 - step } else { step };
+            for (row, &tok) in gates.chunks_exact_mut(g4).zip(&toks[tt * b..(tt + 1) * b]) {
+                row.copy_from_slice(&tab[tok * g4..][..g4]);
+            }
+            if step == 0 {
+                if let Some(s) = h0c0 {
+                    gemm(b, h, g4, n(&s[..b * h], h), n(w_hh, g4), F::ONE, gates, g4);
+                }
+            } else {
+                let pt = if reverse { tt + 1 } else { tt - 1 };
+                let prev = &out[pt * b * ld_out + off_out..];
+                gemm(b, h, g4, n(prev, ld_out), n(w_hh, g4), F::ONE, gates, g4);
+            }
+            let (cprev, c): (&[F], &mut [F]) = match step {
+                0 => (&*c0, &mut *c_even),
+                _ if step % 2 == 1 => (&*c_even, &mut *c_odd),
+                _ => (&*c_odd, &mut *c_even),
+            };
+            cell_fwd(
+                gates,
+                cprev,
+                c,
+                &mut st.tc[..b * h],
+                &mut out[tt * b * ld_out..],
                 ld_out,
                 off_out,
                 b,

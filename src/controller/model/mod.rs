@@ -30,7 +30,7 @@ pub(crate) use workspace::Workspace;
 const NORM_EPS: f64 = 1e-12;
 
 /// Sizes the passes need.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Dims {
     pub v: usize,
     pub t: usize,

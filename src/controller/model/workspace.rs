@@ -128,6 +128,8 @@ pub(crate) struct Scratch<F> {
 /// All activations and gradient scratch for a slice of up to `cap` samples.
 pub(crate) struct Workspace<F> {
     pub cap: usize,
+    /// The sizes it was made for.
+    pub dims: Dims,
     /// Encoder activations.
     pub enc: EncoderBufs<F>,
     /// Predictor activations.
@@ -159,6 +161,7 @@ impl<F: Real> Workspace<F> {
         let per_layer = || d.widths[1..].iter().map(|&w| z(cap * w)).collect();
         Self {
             cap,
+            dims: d.clone(),
             enc: EncoderBufs {
                 tok: vec![0; rows],
                 mask: z(rows * h),
