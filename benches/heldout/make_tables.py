@@ -10,7 +10,13 @@ choices each) and a CSV, as it would see a user's own table:
   by validation accuracy is not the full table's), columns valid, test;
 - nb201-cost.csv: every cell, with `score` = validation accuracy minus 4 x training time /
   the longest training time (an accuracy-cost trade-off whose best cells are small ones, not
-  the accuracy optimum), columns score, valid, test.
+  the accuracy optimum), columns score, valid, test;
+- nb201-noisy.csv: every cell, with `noisy` = validation accuracy plus a fixed normal draw of
+  standard deviation 0.3 per cell (random.Random(3)): the ranking one training run gives,
+  columns noisy, valid, test (search on noisy, report test);
+- nb201-sub25.csv: a fixed random 25% of the cells (random.Random(7)), columns vtest, test:
+  a different objective (`vtest`: the test accuracy of the network trained on half the
+  training set, the run the validation accuracy comes from) on a different subset.
 """
 import csv
 import random
@@ -47,6 +53,20 @@ def main():
         for r in rows:
             score = float(r["cifar10_valid_valid_acc"]) - 4.0 * float(r["train_time_s"]) / longest
             w.writerow(ops_of(r["arch"]) + [f"{score:.4f}", r["cifar10_valid_valid_acc"], r["cifar10_test_acc"]])
+    rng = random.Random(3)
+    with open(f"{out}/nb201-noisy.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(EDGES + ["noisy", "valid", "test"])
+        for r in rows:
+            noisy = float(r["cifar10_valid_valid_acc"]) + rng.gauss(0.0, 0.3)
+            w.writerow(ops_of(r["arch"]) + [f"{noisy:.4f}", r["cifar10_valid_valid_acc"], r["cifar10_test_acc"]])
+    rng = random.Random(7)
+    with open(f"{out}/nb201-sub25.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(EDGES + ["vtest", "test"])
+        for r in rows:
+            if rng.random() < 0.25:
+                w.writerow(ops_of(r["arch"]) + [r["cifar10_valid_test_acc"], r["cifar10_test_acc"]])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 
 pub mod driver;
 pub mod evolution;
+pub mod gp;
 pub mod mlp;
 pub mod pool;
 pub mod random;
