@@ -154,12 +154,9 @@ pub fn run(settings: &RoundSettings, variants: &[Option<EarlyStopping>], seed: u
             let mut train_rng = rng_for(seed, "bench-controller-round-train");
             let cpu0 = super::bench::process_cpu_seconds();
             let t0 = Instant::now();
-            let second_only = es.as_ref().is_some_and(|e| e.second_only);
-            let saved = second_only.then(|| ctl.set_early_stopping(None));
-            let s1 = ctl.train(&seqs, &targets, settings.pretrain_epochs, &mut train_rng);
-            if let Some(saved) = saved {
-                ctl.set_early_stopping(saved);
-            }
+            let s1 = ctl.first_training(|c| {
+                c.train(&seqs, &targets, settings.pretrain_epochs, &mut train_rng)
+            });
             let pretrain_s = t0.elapsed().as_secs_f64();
             let tau_pretrain = tau(&ctl);
             let t1 = Instant::now();

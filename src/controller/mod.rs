@@ -214,9 +214,21 @@ impl Controller {
         &self.cfg
     }
 
-    /// Replaces the early-stopping setting of later trainings (returns the previous one).
-    pub fn set_early_stopping(&mut self, es: Option<EarlyStopping>) -> Option<EarlyStopping> {
-        std::mem::replace(&mut self.cfg.early_stopping, es)
+    /// Runs `f` (SemiNAS's first training, on the evaluated pairs alone) with early stopping
+    /// off when the setting stops only the second training ([`EarlyStopping::second_only`]).
+    pub fn first_training<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        let second_only = self
+            .cfg
+            .early_stopping
+            .as_ref()
+            .is_some_and(|e| e.second_only);
+        if !second_only {
+            return f(self);
+        }
+        let es = self.cfg.early_stopping.take();
+        let r = f(self);
+        self.cfg.early_stopping = es;
+        r
     }
 
     /// Number of trainable parameters.

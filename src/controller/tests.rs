@@ -289,6 +289,28 @@ fn early_stopping_stops_and_keeps_the_best_weights() {
 }
 
 #[test]
+fn second_only_early_stopping_leaves_the_first_training_whole() {
+    let (_, seqs, _, mut rng) = small_setup(9);
+    let noise: Vec<f32> = (0..seqs.len())
+        .map(|_| rng.gen_range(-1.0f32..1.0))
+        .collect();
+    let (mut ctl, ..) = small_setup(9);
+    let es = EarlyStopping {
+        held_out: 0.2,
+        patience: 3,
+        on: StopOn::Loss,
+        second_only: true,
+    };
+    ctl.cfg.early_stopping = Some(es.clone());
+    let first = ctl.first_training(|c| c.train(&seqs, &noise, 40, &mut rng));
+    assert_eq!((first.epochs, first.held_out_loss), (40, None));
+    // Restored afterwards: the next training (the second) stops early.
+    assert_eq!(ctl.config().early_stopping, Some(es));
+    let second = ctl.train(&seqs, &noise, 400, &mut rng);
+    assert!(second.epochs < 400, "ran all {} epochs", second.epochs);
+}
+
+#[test]
 fn early_stopping_on_tau_keeps_the_best_ranking() {
     let (mut ctl, seqs, y, mut rng) = small_setup(10);
     let mut cfg = ctl.config().clone();

@@ -285,22 +285,10 @@ impl<A: Clone> SemiNas<A> {
         ) else {
             return;
         };
-        // The first training runs all its epochs when only the second is stopped early.
-        let second_only = cfg
-            .controller
-            .early_stopping
-            .as_ref()
-            .is_some_and(|e| e.second_only);
-        let es = second_only.then(|| controller.set_early_stopping(None));
-        let trained = super::recover::train(
-            controller,
-            (&seqs, &targets, cfg.pretrain_epochs),
-            &mut self.rng,
-            &mut self.controller_failures,
-        );
-        if let Some(es) = es {
-            controller.set_early_stopping(es);
-        }
+        let (rng, failures) = (&mut self.rng, &mut self.controller_failures);
+        let trained = controller.first_training(|c| {
+            super::recover::train(c, (&seqs, &targets, cfg.pretrain_epochs), rng, failures)
+        });
         if !trained {
             return;
         }

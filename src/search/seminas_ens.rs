@@ -609,6 +609,11 @@ mod tests {
     use crate::search::{Budget, StopReason, run_search};
     use crate::space::{CategoricalArch, CategoricalSpace, Nb201Space};
 
+    /// The keys a run queried, in order.
+    fn keys<A>(r: crate::search::SearchRun<A>) -> Vec<String> {
+        r.records.into_iter().map(|q| q.key).collect()
+    }
+
     #[test]
     fn finds_near_optimal_nb201_cells_and_is_deterministic() {
         let space = Nb201Space::new();
@@ -638,9 +643,6 @@ mod tests {
             "mean best validation accuracy {}",
             sum / 3.0
         );
-        let keys = |r: crate::search::SearchRun<_>| -> Vec<String> {
-            r.records.into_iter().map(|q| q.key).collect()
-        };
         assert_eq!(keys(run(7)), keys(run(7)));
         assert_ne!(keys(run(7)), keys(run(8)));
     }
@@ -669,9 +671,6 @@ mod tests {
         let mean = (0..3).map(|seed| best(&run(seed))).sum::<f64>() / 3.0;
         // Random search averages about 90.9 at 60 queries (best cell 91.6067).
         assert!(mean > 91.3, "mean best validation accuracy {mean}");
-        let keys = |r: crate::search::SearchRun<_>| -> Vec<String> {
-            r.records.into_iter().map(|q| q.key).collect()
-        };
         assert_eq!(keys(run(4)), keys(run(4)));
     }
 
