@@ -116,10 +116,10 @@ pub struct AlgoArgs {
     /// token sequences (nb101, mobile), 32 for short ones (nb201)].
     #[arg(long, help_heading = "SemiNAS controller")]
     controller_hidden: Option<usize>,
-    /// SemiNAS/NAO: early stopping of the controller's trainings: `off`, or
+    /// SemiNAS, NAO, SemiNAS-RE: early stopping of the controller's trainings: `off`, or
     /// HELD_OUT/PATIENCE[/tau] (e.g. 0.1/30: 10% of the evaluated cells held out, stop after 30
     /// epochs without a better held-out loss; 0.1/30/tau: without a better held-out Kendall
-    /// tau; `/second`: stop only SemiNAS's second training, the first keeps all its epochs)
+    /// tau; `/second`: stop only the second training of a round, the first keeps all its epochs)
     /// [default: off; with --preset paper 0.1/30/tau, `off` gives the paper's fixed
     /// 1,000 + 500 epochs].
     #[arg(

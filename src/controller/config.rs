@@ -65,11 +65,10 @@ pub struct EarlyStopping {
     /// What is watched (default: the loss).
     #[serde(default)]
     pub on: StopOn,
-    /// Stop only SemiNAS's second training (on the evaluated pairs repeated plus the
-    /// pseudo-labelled ones) early; the first, on the evaluated pairs alone, keeps all its
-    /// epochs (it is a small share of a round's cost, and the one whose early stop cost
-    /// ranking quality: docs/controller.md). Trainings outside SemiNAS's round are stopped
-    /// as usual.
+    /// Stop only the second training of a SemiNAS round or SemiNAS-RE retraining (on the
+    /// evaluated pairs repeated plus the pseudo-labelled ones) early; the first, on the
+    /// evaluated pairs alone, keeps all its epochs (the one whose early stop cost ranking
+    /// quality: docs/controller.md). Other trainings are stopped as usual.
     #[serde(default)]
     pub second_only: bool,
 }

@@ -55,7 +55,8 @@ pub struct AlgoConfig {
     /// Changes to SemiNAS's and NAO's settings.
     pub seminas: SemiNasOverrides,
     /// SemiNAS's and NAO's controller early stopping, when chosen (`Some(None)`: off); `None`
-    /// keeps the preset's ([`Preset::Paper`] stops early) or the default's (off).
+    /// keeps the preset's ([`Preset::Paper`] stops early) or the default's (off). SemiNAS-RE's
+    /// choice is already in `seminas_re.controller`.
     pub seminas_early_stopping: Option<Option<EarlyStopping>>,
     /// SemiNAS-RE.
     pub seminas_re: SemiNasReConfig,
@@ -163,7 +164,7 @@ pub struct AlgoOverrides {
     pub upsample: Option<usize>,
     /// Controller embedding and LSTM size.
     pub controller_hidden: Option<usize>,
-    /// SemiNAS/NAO: early stopping of the controller's trainings, `off` or
+    /// SemiNAS, NAO and SemiNAS-RE: early stopping of the controller's trainings, `off` or
     /// `HELD_OUT/PATIENCE` such as `0.1/30` (see [`parse_early_stopping`]).
     pub early_stopping: Option<String>,
     /// SemiNAS-RE: children ranked by the predictor per proposal.
@@ -188,6 +189,11 @@ impl AlgoOverrides {
             upsample: self.upsample,
             hidden: self.controller_hidden,
         };
+        let seminas_early_stopping = self
+            .early_stopping
+            .as_deref()
+            .map(parse_early_stopping)
+            .transpose()?;
         let d = SemiNasReConfig::default();
         let seminas_re = SemiNasReConfig {
             children: self.children.unwrap_or(d.children).max(1),
@@ -200,15 +206,13 @@ impl AlgoOverrides {
             tournament: self.tournament.unwrap_or(d.tournament),
             controller: ControllerConfig {
                 hidden: self.controller_hidden.unwrap_or(d.controller.hidden),
+                early_stopping: seminas_early_stopping
+                    .clone()
+                    .unwrap_or_else(|| d.controller.early_stopping.clone()),
                 ..d.controller.clone()
             },
             ..d
         };
-        let seminas_early_stopping = self
-            .early_stopping
-            .as_deref()
-            .map(parse_early_stopping)
-            .transpose()?;
         Ok(AlgoConfig {
             seminas_preset: self.preset.map(|p| match p {
                 Preset::PaperImagenet => SemiNasConfig::paper_imagenet(),

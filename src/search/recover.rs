@@ -30,19 +30,20 @@ pub(super) fn controller<'a>(
     slot.as_mut()
 }
 
-/// Trains `controller` on `(sequences, targets, epochs)`; false (logged, counted in
-/// `failures`) when the controller refuses the data.
+/// Trains `controller` on `(sequences, targets, epochs)` and returns the epochs it ran (fewer
+/// when early stopping ended it); `None` (logged, counted in `failures`) when the controller
+/// refuses the data.
 pub(super) fn train(
     controller: &mut Controller,
     (seqs, targets, epochs): (&[Vec<u32>], &[f32], usize),
     rng: &mut Rng,
     failures: &mut usize,
-) -> bool {
+) -> Option<usize> {
     match controller.try_train(seqs, targets, epochs, rng) {
-        Ok(_) => true,
+        Ok(stats) => Some(stats.epochs),
         Err(e) => {
             warn(&e, failures);
-            false
+            None
         }
     }
 }

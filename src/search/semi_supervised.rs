@@ -9,6 +9,70 @@ use crate::controller::Controller;
 use crate::rng::Rng;
 use crate::space::SearchSpace;
 
+/// The epochs and sizes of one semi-supervised training (SemiNAS's round, SemiNAS-RE's
+/// retraining).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Schedule {
+    /// Epochs on the evaluated pairs alone (the first training).
+    pub pretrain_epochs: usize,
+    /// Epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones.
+    pub train_epochs: usize,
+    /// Unevaluated architectures drawn and pseudo-labelled.
+    pub pseudo: usize,
+    /// How often the evaluated pairs are repeated in the second training.
+    pub upsample: usize,
+}
+
+/// What [`train_round`] labelled: the drawn unevaluated architectures, their token sequences
+/// and pseudo-labels (normalised units), in draw order; and the epochs each training ran.
+pub(super) struct Labelled<A> {
+    pub archs: Vec<A>,
+    pub seqs: Vec<Vec<u32>>,
+    pub labels: Vec<f32>,
+    /// Epochs of the first and the second training (fewer than scheduled when stopped early).
+    pub epochs: (usize, usize),
+}
+
+/// One semi-supervised training of `controller` (Luo et al. 2020, Algorithm 1, steps 1-2):
+/// the first training on the evaluated pairs `(seqs, targets)` (kept whole when early stopping
+/// is set to stop only the second, [`Controller::first_training`]), then `pseudo` unevaluated
+/// architectures (keys not in `exclude`) drawn and labelled by the predictor, then the second
+/// training on the up-sampled evaluated pairs plus those. `None` when the controller refused
+/// the data (logged, counted in `failures`): the caller's round falls back.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn train_round<S: SearchSpace>(
+    controller: &mut Controller,
+    space: &S,
+    (seqs, targets): (&[Vec<u32>], &[f32]),
+    exclude: &HashSet<String>,
+    schedule: Schedule,
+    rng: &mut Rng,
+    failures: &mut usize,
+) -> Option<Labelled<S::Arch>> {
+    let first = (seqs, targets, schedule.pretrain_epochs);
+    let first_epochs =
+        controller.first_training(|c| super::recover::train(c, first, rng, failures))?;
+    let (archs, pool_seqs): (Vec<S::Arch>, Vec<Vec<u32>>) =
+        sample_unlabelled(space, schedule.pseudo, exclude, rng)
+            .into_iter()
+            .unzip();
+    let (labels, second_epochs) = self_train(
+        controller,
+        (seqs, targets),
+        &pool_seqs,
+        schedule.upsample,
+        schedule.train_epochs,
+        rng,
+        failures,
+    )?;
+    Some(Labelled {
+        archs,
+        seqs: pool_seqs,
+        labels,
+        epochs: (first_epochs, second_epochs),
+    })
+}
+
 /// Draws up to `count` distinct architectures whose keys are not in `exclude` (at most
 /// `20 * count` draws, so a nearly spent space cannot stall), with their token sequences.
 pub fn sample_unlabelled<S: SearchSpace>(
@@ -60,9 +124,10 @@ pub(crate) fn pseudo_labelled_set(
 
 /// Labels `unlabelled` with the controller's predictor, then (when `epochs > 0`) trains the
 /// controller for `epochs` on the evaluated pairs `(seqs, targets)` repeated `upsample` times
-/// plus the pseudo-labelled sequences. Returns the pseudo-labels, or `None` when the
-/// controller refused the data (logged and counted in `failures`: the round falls back).
-pub(super) fn self_train(
+/// plus the pseudo-labelled sequences. Returns the pseudo-labels and the epochs run, or `None`
+/// when the controller refused the data (logged and counted in `failures`: the round falls
+/// back).
+fn self_train(
     controller: &mut Controller,
     (seqs, targets): (&[Vec<u32>], &[f32]),
     unlabelled: &[Vec<u32>],
@@ -70,18 +135,17 @@ pub(super) fn self_train(
     epochs: usize,
     rng: &mut Rng,
     failures: &mut usize,
-) -> Option<Vec<f32>> {
+) -> Option<(Vec<f32>, usize)> {
     if epochs == 0 {
-        return Some(if unlabelled.is_empty() {
+        let labels = if unlabelled.is_empty() {
             Vec::new()
         } else {
             controller.predict(unlabelled)
-        });
+        };
+        return Some((labels, 0));
     }
     let (labels, all_seqs, all_targets) =
         pseudo_labelled_set(controller, (seqs, targets), unlabelled, upsample);
-    if !super::recover::train(controller, (&all_seqs, &all_targets, epochs), rng, failures) {
-        return None;
-    }
-    Some(labels)
+    let ran = super::recover::train(controller, (&all_seqs, &all_targets, epochs), rng, failures)?;
+    Some((labels, ran))
 }

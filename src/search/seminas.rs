@@ -30,7 +30,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::pool::PoolIndex;
-use super::semi_supervised::{sample_unlabelled, self_train};
+use super::semi_supervised::{Labelled, Schedule, train_round};
 use super::targets::{normalize_targets, target_scale};
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::controller::{Controller, ControllerConfig};
@@ -285,32 +285,36 @@ impl<A: Clone> SemiNas<A> {
         ) else {
             return;
         };
-        let (rng, failures) = (&mut self.rng, &mut self.controller_failures);
-        let trained = controller.first_training(|c| {
-            super::recover::train(c, (&seqs, &targets, cfg.pretrain_epochs), rng, failures)
-        });
-        if !trained {
-            return;
-        }
-
-        // Pseudo-labels for unevaluated architectures.
-        let pool = sample_unlabelled(space, cfg.pseudo, &self.evaluated_keys, &mut self.rng);
-        let pool_seqs: Vec<Vec<u32>> = pool.iter().map(|p| p.1.clone()).collect();
-        let Some(pseudo_labels) = self_train(
+        let schedule = Schedule {
+            pretrain_epochs: cfg.pretrain_epochs,
+            train_epochs: cfg.train_epochs,
+            pseudo: cfg.pseudo,
+            upsample: cfg.upsample,
+        };
+        let Some(Labelled {
+            archs: pool,
+            seqs: pool_seqs,
+            labels: pseudo_labels,
+            epochs: (first_epochs, second_epochs),
+        }) = train_round(
             controller,
+            space,
             (&seqs, &targets),
-            &pool_seqs,
-            cfg.upsample,
-            cfg.train_epochs,
+            &self.evaluated_keys,
+            schedule,
             &mut self.rng,
             &mut self.controller_failures,
-        ) else {
+        )
+        else {
             return;
         };
         // The run store keeps the newest trained controller (never read back by the search).
         self.checkpoint = controller.to_safetensors().ok();
-        self.phase
-            .set(format!("{label} round {round}: generating candidates"));
+        // Said in the phases that follow: early stopping makes the epochs vary by round.
+        let trained = format!("controller trained {first_epochs} + {second_epochs} epochs");
+        self.phase.set(format!(
+            "{label} round {round}: generating candidates ({trained})"
+        ));
 
         // The K best, true or predicted.
         let mut ranked: Vec<(f32, &Vec<u32>)> = targets
@@ -378,8 +382,9 @@ impl<A: Clone> SemiNas<A> {
         if fresh.len() < cfg.per_round
             && let Some(ix) = self.pool_index.as_ref().filter(|ix| ix.restricts())
         {
-            self.phase
-                .set(format!("{label} round {round}: ranking the table"));
+            self.phase.set(format!(
+                "{label} round {round}: ranking the table ({trained})"
+            ));
             let need = cfg.per_round - fresh.len();
             let known = |k: &str| self.proposed.contains(k) || self.evaluated_keys.contains(k);
             ranked = ix.best_predicted(space, controller, need, known, &mut fresh_keys);
@@ -392,9 +397,9 @@ impl<A: Clone> SemiNas<A> {
                 if fresh.len() >= cfg.per_round {
                     break;
                 }
-                let k = space.key(&pool[i].0);
+                let k = space.key(&pool[i]);
                 if !self.proposed.contains(&k) && fresh_keys.insert(k) {
-                    fresh.push((pool[i].0.clone(), p));
+                    fresh.push((pool[i].clone(), p));
                 }
             }
         }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use rand::Rng as _;
 
 use super::pool::PoolIndex;
-use super::semi_supervised::{sample_unlabelled, self_train};
+use super::semi_supervised::{Schedule, train_round};
 use super::targets::{normalize_targets, target_scale};
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::controller::{Controller, ControllerConfig};
@@ -91,6 +91,8 @@ pub struct SemiNasRe<A> {
     annotation: Option<ProposalInfo>,
     /// Trainings so far.
     trainings: usize,
+    /// Epochs of the latest training's first and second part.
+    epochs: (usize, usize),
     phase: Phase,
     /// The evaluable pool until the first mutation step indexes it.
     pool: Option<Arc<[A]>>,
@@ -119,6 +121,7 @@ impl<A: Clone> SemiNasRe<A> {
             controller_failures: 0,
             annotation: None,
             trainings: 0,
+            epochs: (0, 0),
             phase: Phase::default(),
             pool: None,
             pool_index: None,
@@ -160,29 +163,20 @@ impl<A: Clone> SemiNasRe<A> {
         ) else {
             return false;
         };
-        let step = (&seqs[..], &targets[..], cfg.pretrain_epochs);
-        if !super::recover::train(controller, step, &mut self.rng, failures) {
+        // Without a second training nothing is pseudo-labelled (and nothing drawn).
+        let schedule = Schedule {
+            pretrain_epochs: cfg.pretrain_epochs,
+            train_epochs: cfg.train_epochs,
+            pseudo: if cfg.train_epochs > 0 { cfg.pseudo } else { 0 },
+            upsample: cfg.upsample,
+        };
+        let data = (&seqs[..], &targets[..]);
+        let keys = &self.evaluated_keys;
+        let rng = &mut self.rng;
+        let Some(done) = train_round(controller, space, data, keys, schedule, rng, failures) else {
             return false;
-        }
-        if cfg.train_epochs > 0 {
-            let pool: Vec<Vec<u32>> =
-                sample_unlabelled(space, cfg.pseudo, &self.evaluated_keys, &mut self.rng)
-                    .into_iter()
-                    .map(|p| p.1)
-                    .collect();
-            let trained = self_train(
-                controller,
-                (&seqs, &targets),
-                &pool,
-                cfg.upsample,
-                cfg.train_epochs,
-                &mut self.rng,
-                failures,
-            );
-            if trained.is_none() {
-                return false;
-            }
-        }
+        };
+        self.epochs = done.epochs;
         self.checkpoint = controller.to_safetensors().ok();
         true
     }
@@ -404,5 +398,37 @@ mod tests {
                 p.0.iter().zip(c.0.iter()).filter(|(a, b)| a != b).count() == 1
             }));
         }
+    }
+
+    #[test]
+    fn early_stopping_reaches_the_controller_and_keeps_a_whole_first_training() {
+        // One retraining (40 evaluations, retrain_every past the budget): the Adam steps of the
+        // controller tell how many epochs each training ran.
+        let space = Nb201Space::new();
+        let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+        let epochs = |es: Option<&str>| {
+            let cfg = crate::search::AlgoOverrides {
+                early_stopping: es.map(str::to_string),
+                pretrain_epochs: Some(200),
+                controller_epochs: Some(100),
+                pseudo: Some(300),
+                controller_hidden: Some(16),
+                retrain_every: Some(1000),
+                ..Default::default()
+            }
+            .config()
+            .unwrap()
+            .seminas_re;
+            let mut s = SemiNasRe::new(cfg, rng_for(1, "t"));
+            run_search(&space, &bench, &mut s, Budget::queries(40), &mut |_| {});
+            assert_eq!(s.trainings, 1);
+            s.epochs
+        };
+        assert_eq!(epochs(None), (200, 100));
+        let (first, second) = epochs(Some("0.2/3"));
+        assert!(first < 200 && second < 100, "{first} {second}");
+        // `/second`: the first training runs its 200 epochs, the second stops early.
+        let (first, second) = epochs(Some("0.2/3/second"));
+        assert!(first == 200 && second < 100, "{first} {second}");
     }
 }
