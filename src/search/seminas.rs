@@ -213,6 +213,9 @@ pub struct SemiNas<A> {
     pub generated: usize,
     /// Candidates ranked from the evaluable pool to fill short rounds.
     pub ranked: usize,
+    /// The latest trained round and the epochs its two controller trainings ran (early
+    /// stopping varies them).
+    pub epochs: Option<(usize, usize, usize)>,
     /// The evaluable pool until the first round indexes it.
     pool: Option<Arc<[A]>>,
     pool_index: Option<PoolIndex<A>>,
@@ -243,6 +246,7 @@ impl<A: Clone> SemiNas<A> {
             rounds: 0,
             generated: 0,
             ranked: 0,
+            epochs: None,
             pool: None,
             pool_index: None,
             checkpoint: None,
@@ -269,8 +273,13 @@ impl<A: Clone> SemiNas<A> {
         self.rounds += 1;
         let round = self.rounds;
         let label = if self.name == "nao" { "NAO" } else { "SemiNAS" };
-        self.phase
-            .set(format!("{label} round {round}: training controller"));
+        self.phase.set(format!(
+            "{label} round {round}: training controller{}",
+            match self.epochs {
+                None => String::new(),
+                Some((r, a, b)) => format!(" (round {r}: {a} + {b} epochs)"),
+            }
+        ));
         let cfg = self.config.clone();
         let seqs: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.1.clone()).collect();
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.2).collect();
@@ -310,6 +319,7 @@ impl<A: Clone> SemiNas<A> {
         };
         // The run store keeps the newest trained controller (never read back by the search).
         self.checkpoint = controller.to_safetensors().ok();
+        self.epochs = Some((round, first_epochs, second_epochs));
         // Said in the phases that follow: early stopping makes the epochs vary by round.
         let trained = format!("controller trained {first_epochs} + {second_epochs} epochs");
         self.phase.set(format!(
@@ -595,6 +605,9 @@ mod tests {
             assert_eq!((run.not_evaluable, run.repeats), (0, 0), "nao {nao}");
             assert!(s.outside_pool() > 0);
             assert!(s.ranked > 0, "nao {nao}");
+            // Without early stopping every round trains its whole schedule (NAO: no second
+            // training on pseudo-labels, but the repeated pairs still train 5 epochs).
+            assert_eq!(s.epochs, Some((s.rounds, 30, 5)), "nao {nao}");
             // Once the table has dropped a generated cell, every round is filled to its 5
             // candidates (the budget may cut the last one short), the ranked ones best
             // predicted first. (Before that, a round whose decoder gives too few valid cells
