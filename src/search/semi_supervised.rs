@@ -26,8 +26,11 @@ pub(super) struct Schedule {
 /// What [`train_round`] labelled: the drawn unevaluated architectures, their token sequences
 /// and pseudo-labels (normalised units), in draw order; and the epochs each training ran.
 pub(super) struct Labelled<A> {
+    /// The drawn architectures.
     pub archs: Vec<A>,
+    /// Their token sequences.
     pub seqs: Vec<Vec<u32>>,
+    /// Their pseudo-labels.
     pub labels: Vec<f32>,
     /// Epochs of the first and the second training (fewer than scheduled when stopped early).
     pub epochs: (usize, usize),
@@ -39,7 +42,6 @@ pub(super) struct Labelled<A> {
 /// architectures (keys not in `exclude`) drawn and labelled by the predictor, then the second
 /// training on the up-sampled evaluated pairs plus those. `None` when the controller refused
 /// the data (logged, counted in `failures`): the caller's round falls back.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn train_round<S: SearchSpace>(
     controller: &mut Controller,
     space: &S,

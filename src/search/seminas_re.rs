@@ -145,8 +145,12 @@ impl<A: Clone> SemiNasRe<A> {
     fn train<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> bool {
         self.trained_at = self.evaluated.len();
         self.trainings += 1;
+        let last = match self.epochs {
+            (0, 0) => String::new(),
+            (a, b) => format!(" (the last one: {a} + {b} epochs)"),
+        };
         self.phase.set(format!(
-            "SemiNAS-RE training {}: training controller",
+            "SemiNAS-RE training {}: training controller{last}",
             self.trainings
         ));
         let cfg = &self.config;
