@@ -214,8 +214,9 @@ impl Controller {
         &self.cfg
     }
 
-    /// Runs `f` (SemiNAS's first training, on the evaluated pairs alone) with early stopping
-    /// off when the setting stops only the second training ([`EarlyStopping::second_only`]).
+    /// Runs `f` (the first training of a SemiNAS round or SemiNAS-RE retraining, on the
+    /// evaluated pairs alone) with early stopping off when the setting stops only the second
+    /// training ([`EarlyStopping::second_only`]).
     pub fn first_training<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
         let second_only = self
             .cfg

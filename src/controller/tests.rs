@@ -253,22 +253,27 @@ fn held_out_split_is_by_sequence_and_about_the_asked_share() {
     assert_eq!(split_held_out(&same, 0.1), ((0..5).collect(), Vec::new()));
 }
 
-#[test]
-fn early_stopping_stops_and_keeps_the_best_weights() {
+/// `small_setup(9)`'s controller with early stopping on the loss (20% held out, patience 3;
+/// `second_only` as given), its sequences with pure-noise targets (the held-out loss stops
+/// improving soon) and the random stream after drawing them.
+fn noise_setup(second_only: bool) -> (Controller, Vec<Vec<u32>>, Vec<f32>, Rng) {
     let (_, seqs, _, mut rng) = small_setup(9);
-    // Pure-noise targets: the held-out loss stops improving soon.
     let noise: Vec<f32> = (0..seqs.len())
         .map(|_| rng.gen_range(-1.0f32..1.0))
         .collect();
     let (mut ctl, ..) = small_setup(9);
-    let mut cfg = ctl.config().clone();
-    cfg.early_stopping = Some(EarlyStopping {
+    ctl.cfg.early_stopping = Some(EarlyStopping {
         held_out: 0.2,
         patience: 3,
         on: StopOn::Loss,
-        second_only: false,
+        second_only,
     });
-    ctl.cfg = cfg;
+    (ctl, seqs, noise, rng)
+}
+
+#[test]
+fn early_stopping_stops_and_keeps_the_best_weights() {
+    let (mut ctl, seqs, noise, mut rng) = noise_setup(false);
     let stats = ctl.train(&seqs, &noise, 400, &mut rng);
     assert!(stats.epochs < 400, "ran all {} epochs", stats.epochs);
     let best = stats.held_out_loss.expect("held-out loss");
@@ -290,22 +295,12 @@ fn early_stopping_stops_and_keeps_the_best_weights() {
 
 #[test]
 fn second_only_early_stopping_leaves_the_first_training_whole() {
-    let (_, seqs, _, mut rng) = small_setup(9);
-    let noise: Vec<f32> = (0..seqs.len())
-        .map(|_| rng.gen_range(-1.0f32..1.0))
-        .collect();
-    let (mut ctl, ..) = small_setup(9);
-    let es = EarlyStopping {
-        held_out: 0.2,
-        patience: 3,
-        on: StopOn::Loss,
-        second_only: true,
-    };
-    ctl.cfg.early_stopping = Some(es.clone());
+    let (mut ctl, seqs, noise, mut rng) = noise_setup(true);
+    let es = ctl.config().early_stopping.clone();
     let first = ctl.first_training(|c| c.train(&seqs, &noise, 40, &mut rng));
     assert_eq!((first.epochs, first.held_out_loss), (40, None));
     // Restored afterwards: the next training (the second) stops early.
-    assert_eq!(ctl.config().early_stopping, Some(es));
+    assert_eq!(ctl.config().early_stopping, es);
     let second = ctl.train(&seqs, &noise, 400, &mut rng);
     assert!(second.epochs < 400, "ran all {} epochs", second.epochs);
 }
