@@ -22,7 +22,8 @@ use seminas::trainer::supernet::{SupernetConfig, SupernetEvaluator};
 use seminas::trainer::{Dataset, TrainConfig, TrainDevice, TrainEvaluator};
 
 /// The error of a command that needs the built-in trainer in a seminas built without it.
-#[cfg(not(feature = "trainer"))]
+/// Built with the trainer too, so that the test command (which enables it) checks the text.
+#[cfg_attr(feature = "trainer", allow(dead_code))]
 pub fn without_trainer(what: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "{what} needs the built-in trainer, and this seminas was built without it (cargo \
@@ -376,6 +377,20 @@ impl EvalArgs {
 #[cfg(all(test, feature = "trainer"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_missing_trainer_error_says_how_to_build_it() {
+        let err = without_trainer("--evaluator train").to_string();
+        assert!(
+            err.starts_with("--evaluator train needs the built-in trainer"),
+            "{err}"
+        );
+        assert!(err.contains("built without it"), "{err}");
+        assert!(
+            err.contains("cargo build --release --features trainer"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn the_help_texts_defaults_are_the_trainers() {
