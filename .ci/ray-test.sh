@@ -4,7 +4,9 @@
 #   .ci/ray-test.sh [COMMAND [ARGS...]]
 #
 # Builds the test targets listed in RAY_TEST_TARGETS (space-separated; default "ray_jobs cli"; ""
-# for none), then, inside new network and PID namespaces whose only interface is loopback, starts
+# for none) with the cargo features in RAY_TEST_FEATURES (default "trainer", as the README's test
+# command builds them, so that after it nothing is compiled again; "" for the default build),
+# then, inside new network and PID namespaces whose only interface is loopback, starts
 # a Ray head (dashboard and Jobs API on http://127.0.0.1:8265), runs every ignored test of those
 # targets, then COMMAND if one is given, and stops Ray. The tests and COMMAND see
 # SEMINAS_RAY_ADDRESS (the head) and SEMINAS_RAY_PYTHON (the absolute path of the Python that runs
@@ -64,6 +66,7 @@ if [[ "${1-}" == "--inside-namespaces" ]]; then
     rc=0
     if [[ -n "$TARGETS" ]]; then
         args=()
+        [[ -n "$FEATURES" ]] && args+=(--features "$FEATURES")
         for t in $TARGETS; do args+=(--test "$t"); done
         echo "== cargo test --release --offline ${args[*]} -- --ignored --test-threads=1"
         cargo test --release --offline "${args[@]}" -- --ignored --test-threads=1 || rc=1
@@ -79,6 +82,7 @@ fi
 cd "$(dirname "$0")/.." || exit 1
 started=$SECONDS
 TARGETS=${RAY_TEST_TARGETS-ray_jobs cli}
+FEATURES=${RAY_TEST_FEATURES-trainer}
 
 command -v python3 >/dev/null || not_run "python3 not found"
 # Absolute paths: PATH shims (pyenv) are not needed inside the namespaces.
@@ -106,12 +110,13 @@ probe=$(unshare --net --pid --fork --mount-proc true 2>&1) ||
 if [[ -n "$TARGETS" ]]; then
     # Built out here: the namespaces have no network for cargo.
     build_args=()
+    [[ -n "$FEATURES" ]] && build_args+=(--features "$FEATURES")
     for t in $TARGETS; do build_args+=(--test "$t"); done
     echo "== cargo test --release --no-run ${build_args[*]}"
     cargo test --release --no-run "${build_args[@]}" || exit 1
 fi
 
-export PY RAY_BIN TARGETS PORT NOT_RUN
+export PY RAY_BIN TARGETS FEATURES PORT NOT_RUN
 unshare --net --pid --fork --mount-proc "$(pwd)/.ci/ray-test.sh" --inside-namespaces "$@"
 rc=$?
 echo "== Ray integration tests: $((SECONDS - started)) s in all, exit status $rc"

@@ -8,13 +8,17 @@ import sys
 import time
 from pathlib import Path
 
+# A child started from a shell's background job inherits SIGINT ignored, and Python then
+# installs no KeyboardInterrupt handler: each child restores Python's default first.
+RESTORE_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
 
 def test_ctrl_c_interrupts_a_long_fit(tmp_path):
     """SIGINT during a fit raises KeyboardInterrupt within an epoch (signals are checked
     between epochs while the GIL is released)."""
     script = tmp_path / "fit.py"
     script.write_text(
-        "import time, seminas\n"
+        RESTORE_SIGINT + "import time, seminas\n"
         "from test_predictor import nb201_cells\n"
         "cells = nb201_cells()[:200]\n"
         "p = seminas.Predictor(seminas.NB201Space(), pretrain_epochs=100000)\n"
@@ -40,7 +44,7 @@ def test_ctrl_c_interrupts_optimize(tmp_path):
     tell returns to Python, and a SemiNAS round releases the GIL)."""
     script = tmp_path / "opt.py"
     script.write_text(
-        "import time, seminas\n"
+        RESTORE_SIGINT + "import time, seminas\n"
         "table = seminas.benchmarks.nb201()\n"
         "def fn(arch):\n"
         "    time.sleep(0.01)\n"
