@@ -535,63 +535,116 @@ mod process {
         }
     }
 
-    /// Kills every process whose environment names `workdir` as its `SEMINAS_WORKDIR` (what
-    /// an earlier, killed seminas started for this evaluation) and waits until they are gone.
+    /// Kills what an earlier, killed seminas left running for this evaluation and waits until
+    /// it is gone: every process whose environment names `workdir` as its `SEMINAS_WORKDIR`,
+    /// with its whole process group (the command's group: programs it started that cleared
+    /// their environment go too).
+    ///
+    /// One look at `/proc` is not enough. A process shows an empty environment while it
+    /// executes a new program, and a command line like `python3 train.py` under pyenv's shims
+    /// runs a chain of such programs; a program the look missed lives on, finishes its
+    /// training and writes its result next to the resumed run's own attempt (an evaluation run
+    /// twice). So the look is repeated until one finds nothing of this evaluation and no
+    /// process caught between programs, and a match is killed with its group, which a signal
+    /// reaches atomically (a process forking at that moment has its child killed too).
     pub fn kill_leftovers(workdir: &std::path::Path) {
         #[cfg(target_os = "linux")]
         {
             use std::os::unix::ffi::OsStrExt;
+            use std::time::{Duration, Instant};
             let mut needle = b"SEMINAS_WORKDIR=".to_vec();
             needle.extend_from_slice(workdir.as_os_str().as_bytes());
             let me = std::process::id();
-            let Ok(entries) = std::fs::read_dir("/proc") else {
-                return;
-            };
+            // SAFETY: getpgrp has no memory effects and cannot fail.
+            let own_group = unsafe { libc::getpgrp() } as u32;
+            let started = Instant::now();
+            // A process without an environment is waited for this long at most: between two
+            // programs it has none for microseconds, but a few programs have none for good.
+            let unsure_for = Duration::from_millis(500);
             let mut killed = Vec::new();
-            for entry in entries.flatten() {
-                let Some(pid) = entry
-                    .file_name()
-                    .to_str()
-                    .and_then(|s| s.parse::<u32>().ok())
-                else {
-                    continue;
+            loop {
+                let Ok(entries) = std::fs::read_dir("/proc") else {
+                    return;
                 };
-                if pid == me {
-                    continue;
-                }
-                let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-                    continue;
-                };
-                if environ
-                    .split(|&b| b == 0)
-                    .any(|var| var == needle.as_slice())
-                {
-                    // SAFETY: kill has no memory effects.
+                let (mut found, mut unsure) = (false, false);
+                for entry in entries.flatten() {
+                    let Some(pid) = entry
+                        .file_name()
+                        .to_str()
+                        .and_then(|s| s.parse::<u32>().ok())
+                    else {
+                        continue;
+                    };
+                    if pid == me {
+                        continue;
+                    }
+                    // Unreadable: gone, or another user's (never one of our commands).
+                    let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                        continue;
+                    };
+                    let Some((state, group)) = state_and_group(pid) else {
+                        continue;
+                    };
+                    if matches!(state, 'Z' | 'X') {
+                        continue;
+                    }
+                    if environ.is_empty() {
+                        // Kernel threads have no program file; a user process between two
+                        // programs has one.
+                        unsure |= std::fs::read_link(entry.path().join("exe")).is_ok();
+                        continue;
+                    }
+                    if !environ
+                        .split(|&b| b == 0)
+                        .any(|var| var == needle.as_slice())
+                    {
+                        continue;
+                    }
+                    // SAFETY: kill has no memory effects. The group is the command's own (it
+                    // runs in a group of its own); never seminas's.
                     unsafe {
+                        if group > 1 && group != own_group {
+                            libc::kill(-(group as i32), libc::SIGKILL);
+                        }
                         libc::kill(pid as i32, libc::SIGKILL);
                     }
                     killed.push(pid);
+                    found = true;
                 }
+                let waited = started.elapsed();
+                // Look again after a kill (a program may have started meanwhile) and while a
+                // process may be between programs, within limits.
+                let again = found || (unsure && waited < unsure_for);
+                if !again || waited > Duration::from_secs(5) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(2));
             }
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            killed.sort_unstable();
+            killed.dedup();
+            let deadline = Instant::now() + Duration::from_secs(5);
             for pid in killed {
                 // Gone, or a zombie waiting for its new parent to reap it.
-                while std::time::Instant::now() < deadline {
-                    let stat =
-                        std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-                    let state = stat
-                        .rsplit(')')
-                        .next()
-                        .and_then(|r| r.split_whitespace().next());
-                    if matches!(state, None | Some("Z") | Some("X")) {
-                        break;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(5));
+                while Instant::now() < deadline
+                    && !matches!(state_and_group(pid), None | Some(('Z' | 'X', _)))
+                {
+                    std::thread::sleep(Duration::from_millis(5));
                 }
             }
         }
         #[cfg(not(target_os = "linux"))]
         let _ = workdir;
+    }
+
+    /// A process's state letter and process group, from `/proc/PID/stat` (after the command
+    /// name, which may hold spaces and parentheses: state, parent, group).
+    #[cfg(target_os = "linux")]
+    fn state_and_group(pid: u32) -> Option<(char, u32)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+        let state = fields.next()?.chars().next()?;
+        let group = fields.nth(1)?.parse().ok()?;
+        Some((state, group))
     }
 
     /// Process groups of the commands running now, for [`super::kill_running_commands`].

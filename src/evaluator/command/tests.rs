@@ -243,6 +243,52 @@ fn a_relative_workdir_is_exported_absolute_so_a_resume_finds_what_it_left_runnin
     std::fs::remove_dir_all(&absolute).unwrap();
 }
 
+/// A killed run's command whose programs cleared their environment (or were between two
+/// programs when the resumed run looked): they are stopped with the rest of the command's
+/// process group, so they cannot finish an evaluation the resumed run makes again.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_resumed_evaluation_stops_the_whole_group_of_a_leftover_command() {
+    let dir = workdir("group");
+    // Left running: one program with the evaluation's environment and one without any.
+    let e = evaluator(
+        r#"sleep 60 & echo $! > "$SEMINAS_WORKDIR/with.pid"; env -i sleep 60 & echo $! > "$SEMINAS_WORKDIR/without.pid"; echo '{"objective": 1}'"#,
+        None,
+        0,
+    );
+    assert!(matches!(run(&e, &dir, false), Outcome::Evaluated(_)));
+    let pid = |name: &str| -> u32 {
+        std::fs::read_to_string(dir.join(name))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (with, without) = (pid("with.pid"), pid("without.pid"));
+    // `env -i` has run `sleep` once its environment is empty.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read(format!("/proc/{without}/environ")).map_or(true, |e| !e.is_empty())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(alive(with) && alive(without));
+    // No result to salvage: the resumed evaluation runs its command.
+    std::fs::write(dir.join("stdout.log"), "").unwrap();
+    let e = evaluator(r#"echo '{"objective": 2}'"#, None, 0);
+    match run(&e, &dir, true) {
+        Outcome::Evaluated(ev) => assert_eq!(ev.objective, 2.0),
+        other => panic!("{other:?}"),
+    }
+    // Both are stopped before the resumed evaluation runs (it waits for them).
+    assert!(!alive(with), "the program with the environment still runs");
+    assert!(
+        !alive(without),
+        "the program without an environment still runs"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn non_finite_metrics_and_negative_zero_are_read_as_they_will_be_stored() {
     // A NaN metric is not reported as a bad objective.
