@@ -561,7 +561,7 @@ mod process {
             // A process without an environment is waited for this long at most: between two
             // programs it has none for microseconds, but a few programs have none for good.
             let unsure_for = Duration::from_millis(500);
-            let mut killed = Vec::new();
+            let (mut killed, mut groups) = (Vec::new(), Vec::new());
             loop {
                 let Ok(entries) = std::fs::read_dir("/proc") else {
                     return;
@@ -605,6 +605,7 @@ mod process {
                     unsafe {
                         if group > 1 && group != own_group {
                             libc::kill(-(group as i32), libc::SIGKILL);
+                            groups.push(group);
                         }
                         libc::kill(pid as i32, libc::SIGKILL);
                     }
@@ -620,16 +621,25 @@ mod process {
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }
-            killed.sort_unstable();
-            killed.dedup();
+            groups.sort_unstable();
+            groups.dedup();
+            // Gone, or zombies waiting for their new parent to reap them.
+            let dead = |pid: u32| matches!(state_and_group(pid), None | Some(('Z' | 'X', _)));
+            let group_alive = || {
+                std::fs::read_dir("/proc").is_ok_and(|entries| {
+                    entries.flatten().any(|e| {
+                        let pid = e.file_name().to_str().and_then(|s| s.parse().ok());
+                        pid.and_then(state_and_group).is_some_and(|(state, group)| {
+                            !matches!(state, 'Z' | 'X') && groups.binary_search(&group).is_ok()
+                        })
+                    })
+                })
+            };
             let deadline = Instant::now() + Duration::from_secs(5);
-            for pid in killed {
-                // Gone, or a zombie waiting for its new parent to reap it.
-                while Instant::now() < deadline
-                    && !matches!(state_and_group(pid), None | Some(('Z' | 'X', _)))
-                {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
+            while Instant::now() < deadline
+                && (!killed.iter().all(|&pid| dead(pid)) || (!groups.is_empty() && group_alive()))
+            {
+                std::thread::sleep(Duration::from_millis(5));
             }
         }
         #[cfg(not(target_os = "linux"))]
