@@ -563,35 +563,20 @@ mod process {
             let unsure_for = Duration::from_millis(500);
             let (mut killed, mut groups) = (Vec::new(), Vec::new());
             loop {
-                let Ok(entries) = std::fs::read_dir("/proc") else {
-                    return;
-                };
                 let (mut found, mut unsure) = (false, false);
-                for entry in entries.flatten() {
-                    let Some(pid) = entry
-                        .file_name()
-                        .to_str()
-                        .and_then(|s| s.parse::<u32>().ok())
-                    else {
-                        continue;
-                    };
+                for pid in pids() {
                     if pid == me {
                         continue;
                     }
                     // Unreadable: gone, or another user's (never one of our commands).
-                    let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
                         continue;
                     };
-                    let Some((state, group)) = state_and_group(pid) else {
-                        continue;
-                    };
-                    if matches!(state, 'Z' | 'X') {
-                        continue;
-                    }
                     if environ.is_empty() {
                         // Kernel threads have no program file; a user process between two
                         // programs has one.
-                        unsure |= std::fs::read_link(entry.path().join("exe")).is_ok();
+                        unsure |= live_group(pid).is_some()
+                            && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok();
                         continue;
                     }
                     if !environ
@@ -600,6 +585,9 @@ mod process {
                     {
                         continue;
                     }
+                    let Some(group) = live_group(pid) else {
+                        continue;
+                    };
                     // SAFETY: kill has no memory effects. The group is the command's own (it
                     // runs in a group of its own); never seminas's.
                     unsafe {
@@ -624,20 +612,12 @@ mod process {
             groups.sort_unstable();
             groups.dedup();
             // Gone, or zombies waiting for their new parent to reap them.
-            let dead = |pid: u32| matches!(state_and_group(pid), None | Some(('Z' | 'X', _)));
-            let group_alive = || {
-                std::fs::read_dir("/proc").is_ok_and(|entries| {
-                    entries.flatten().any(|e| {
-                        let pid = e.file_name().to_str().and_then(|s| s.parse().ok());
-                        pid.and_then(state_and_group).is_some_and(|(state, group)| {
-                            !matches!(state, 'Z' | 'X') && groups.binary_search(&group).is_ok()
-                        })
-                    })
-                })
-            };
+            let in_killed_group =
+                |pid| live_group(pid).is_some_and(|g| groups.binary_search(&g).is_ok());
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline
-                && (!killed.iter().all(|&pid| dead(pid)) || (!groups.is_empty() && group_alive()))
+                && (killed.iter().any(|&pid| live_group(pid).is_some())
+                    || (!groups.is_empty() && pids().any(in_killed_group)))
             {
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -646,15 +626,27 @@ mod process {
         let _ = workdir;
     }
 
-    /// A process's state letter and process group, from `/proc/PID/stat` (after the command
-    /// name, which may hold spaces and parentheses: state, parent, group).
+    /// The process ids listed in `/proc`.
     #[cfg(target_os = "linux")]
-    fn state_and_group(pid: u32) -> Option<(char, u32)> {
+    fn pids() -> impl Iterator<Item = u32> {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+    }
+
+    /// The process group of process `pid` while it runs; `None` once it is gone or a zombie.
+    /// Read from `/proc/PID/stat`, after the command name (which may hold spaces and
+    /// parentheses): state, parent, group.
+    #[cfg(target_os = "linux")]
+    pub(super) fn live_group(pid: u32) -> Option<u32> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
-        let state = fields.next()?.chars().next()?;
-        let group = fields.nth(1)?.parse().ok()?;
-        Some((state, group))
+        if matches!(fields.next()?, "Z" | "X") {
+            return None;
+        }
+        fields.nth(1)?.parse().ok()
     }
 
     /// Process groups of the commands running now, for [`super::kill_running_commands`].

@@ -189,13 +189,9 @@ fn a_resumed_evaluation_takes_a_complete_result_and_reruns_a_cut_one() {
 }
 
 /// Whether process `pid` is alive (not gone, not a zombie).
+#[cfg(target_os = "linux")]
 fn alive(pid: u32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat
-        .rsplit(')')
-        .next()
-        .and_then(|r| r.split_whitespace().next());
-    !matches!(state, None | Some("Z") | Some("X"))
+    process::live_group(pid).is_some()
 }
 
 #[cfg(target_os = "linux")]
