@@ -17,6 +17,8 @@ pub const MAX_WORKERS: usize = 1024;
 pub const MAX_RETRIES: usize = 1000;
 /// Longest time limit, in seconds (about 31 years).
 pub const MAX_SECONDS: f64 = 1e9;
+/// Largest training-time budget, in seconds (about 3 million years of training).
+pub const MAX_BUDGET_SECONDS: f64 = 1e14;
 /// Most pseudo-labelled architectures per training.
 pub const MAX_PSEUDO: usize = 1_000_000;
 /// Most children SemiNAS-RE ranks per proposal.
@@ -86,6 +88,15 @@ impl Budget {
         in_range("queries", self.queries, 1, usize::MAX)?;
         in_range("workers", self.workers, 1, MAX_WORKERS)?;
         in_range("max-free-proposals", self.max_free_proposals, 1, usize::MAX)?;
+        if let Some(b) = self.seconds
+            && !(b.is_finite() && b > 0.0 && b <= MAX_BUDGET_SECONDS)
+        {
+            return Err(SettingError {
+                setting: "budget-seconds",
+                value: b.to_string(),
+                allowed: format!("a number of seconds above 0 and at most {MAX_BUDGET_SECONDS:e}"),
+            });
+        }
         Ok(())
     }
 }

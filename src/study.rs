@@ -14,6 +14,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::benchmark::{Evaluation, Evaluator, Outcome};
+use crate::evaluator::{Decision, Fidelities, Pruner};
+use crate::search::driver::Pruning;
 use crate::report::{QueryLog, RunFacts};
 use crate::search::driver::{JournalOnly, Ledger, Restored, TellError, restore_evaluator};
 use crate::search::{
@@ -64,6 +66,16 @@ pub struct StudySettings {
     pub workers: usize,
     /// Maximise or minimise the objective.
     pub direction: Direction,
+    /// Training-time budget, in seconds of the evaluations' recorded costs (`None`: queries
+    /// only).
+    pub budget_seconds: Option<f64>,
+    /// Early stopping of trainings that report steps: `None` for the automatic choice (with
+    /// a training-time budget, the searcher's own rule where it has one: SemiNAS-Ens), or a
+    /// pruner for every proposal ([`Pruner::None`]: never).
+    pub prune: Option<Pruner>,
+    /// The budget the searcher plans its rounds for when it is not `queries` (with a
+    /// training-time budget: the whole trainings it holds).
+    pub plan: Option<usize>,
 }
 
 impl StudySettings {
@@ -76,6 +88,24 @@ impl StudySettings {
             seed,
             workers: 1,
             direction: Direction::Maximize,
+            budget_seconds: None,
+            prune: None,
+            plan: None,
+        }
+    }
+
+    /// The budget searchers plan their rounds for.
+    pub fn plan_budget(&self) -> usize {
+        self.plan.unwrap_or(self.queries)
+    }
+
+    /// How trainings that report `fidelities` are stopped early.
+    pub fn pruning(&self, fidelities: Option<Fidelities>) -> Pruning {
+        Pruning {
+            fidelities,
+            pruner: self.prune.clone(),
+            searcher_rules: self.prune.is_none() && self.budget_seconds.is_some(),
+            seed: self.seed,
         }
     }
 
@@ -91,6 +121,12 @@ impl StudySettings {
         ];
         if self.direction == Direction::Minimize {
             args.push("--minimize".into());
+        }
+        if let Some(b) = self.budget_seconds {
+            args.push(format!("--budget-seconds={b}"));
+        }
+        if let Some(p) = &self.prune {
+            args.push(format!("--prune={}", p.text()));
         }
         args
     }
@@ -146,6 +182,9 @@ pub enum StudyError {
         /// The value.
         value: f64,
     },
+    /// A trial told stopped that reported no step.
+    #[error("trial {0} reported no step, so it cannot be told stopped (tell its result)")]
+    NoStep(usize),
     /// A bad architecture (enqueued or warm-started).
     #[error(transparent)]
     Space(#[from] SpaceError),
@@ -213,6 +252,7 @@ impl<S: SearchSpace> Study<S> {
         let options = DriveOptions {
             workdirs: Some(store.evals_dir()),
             replay: Some(store.replay()?),
+            ..DriveOptions::default()
         };
         let extended = stored_extension(&store)?;
         let mut study = Self::build(space, settings, Some(store), options);
@@ -275,9 +315,10 @@ impl<S: SearchSpace> Study<S> {
         let searcher =
             settings
                 .algo
-                .build(&space, settings.seed, settings.queries, &settings.config);
+                .build(&space, settings.seed, settings.plan_budget(), &settings.config);
         let budget = Budget {
             workers: settings.workers.max(1),
+            seconds: settings.budget_seconds,
             ..Budget::queries(settings.queries)
         };
         let mut ledger = Ledger::new(budget, options);
@@ -304,13 +345,66 @@ impl<S: SearchSpace> Study<S> {
             self.searcher = self.settings.algo.build_with_pool(
                 &self.space,
                 self.settings.seed,
-                self.settings.queries,
+                self.settings.plan_budget(),
                 &self.settings.config,
                 pool,
             );
             self.searcher.watch(self.ledger.phase.clone());
         }
         self
+    }
+
+    /// The study with the steps its evaluator reports (see [`crate::evaluator::fidelity`]):
+    /// trainings may then be stopped early, as [`StudySettings::prune`] says. Call it before
+    /// the first ask, as [`Study::with_candidates`].
+    pub fn with_fidelities(mut self, fidelities: Option<Fidelities>) -> Self {
+        self.ledger.set_pruning(self.settings.pruning(fidelities));
+        self
+    }
+
+    /// Reports the objective a running trial reached at `step` (an epoch, say) and the
+    /// training's cost so far; the answer says whether to go on ([`Decision::Stop`]: stop the
+    /// training and tell [`Study::tell_stopped`]). Reports that are not finite or whose steps
+    /// do not increase are ignored and noted with the trial.
+    pub fn report(
+        &mut self,
+        number: usize,
+        step: u64,
+        objective: f64,
+        cost_seconds: f64,
+    ) -> Result<Decision, StudyError> {
+        let (decision, kept) = self
+            .ledger
+            .report_step(number, step, objective, cost_seconds)
+            .map_err(|e| tell_error(number, e))?;
+        if let (Some(step), Some(store)) = (kept, &self.store) {
+            store.add_step(number, &step, decision)?;
+        }
+        Ok(decision)
+    }
+
+    /// Tells that a trial's training was stopped after a [`Study::report`] answered
+    /// [`Decision::Stop`] (or stopped by its user at its last reported step): its result is
+    /// its objective at that step, and it costs `cost_seconds` (the last report's cost when
+    /// `None`).
+    pub fn tell_stopped(
+        &mut self,
+        number: usize,
+        cost_seconds: Option<f64>,
+    ) -> Result<(), StudyError> {
+        self.ledger
+            .check_running(number)
+            .map_err(|e| tell_error(number, e))?;
+        let (step, at) = match self.ledger.stopped_at(number) {
+            Some(s) => s,
+            None => match self.ledger.last_step(number) {
+                Some(s) => (s.step, s),
+                None => return Err(StudyError::NoStep(number)),
+            },
+        };
+        let mut e = Evaluation::new(at.objective, None, cost_seconds.unwrap_or(at.cost_seconds));
+        e.stopped_at = Some(step);
+        self.tell_outcome(number, Outcome::Evaluated(e))
     }
 
     /// What the search is doing now (a handle that another thread may read while
@@ -340,15 +434,7 @@ impl<S: SearchSpace> Study<S> {
             not_evaluable: run.not_evaluable,
             repeats: run.repeats,
             // Rounded: a sum of table costs would print float noise (43369.84999999999).
-            cost_seconds: (run
-                .records
-                .iter()
-                .filter_map(|r| r.result.as_ref().ok())
-                .map(|e| e.cost_seconds)
-                .sum::<f64>()
-                * 1e6)
-                .round()
-                / 1e6,
+            cost_seconds: (run.cost_seconds() * 1e6).round() / 1e6,
             stop: run.stop,
         }
     }
@@ -528,11 +614,10 @@ impl<S: SearchSpace> Study<S> {
     }
 
     fn tell_outcome(&mut self, number: usize, outcome: Outcome) -> Result<(), StudyError> {
-        self.ledger.check_running(number).map_err(|e| match e {
-            TellError::Unknown => StudyError::UnknownTrial(number),
-            TellError::NotAsked => StudyError::NotAsked(number),
-            TellError::AlreadyTold => StudyError::AlreadyTold(number),
-        })?;
+        self.ledger
+            .check_running(number)
+            .map_err(|e| tell_error(number, e))?;
+        let outcome = self.ledger.with_reported_steps(number, outcome);
         let key = self
             .ledger
             .proposal(number)
@@ -598,7 +683,8 @@ impl<S: SearchSpace> Study<S> {
         &self.ledger.run
     }
 
-    /// The best told trial in the study's direction (the earliest among equals).
+    /// The best told trial in the study's direction (the earliest among equals), among whole
+    /// trainings (a training stopped early is never the best).
     pub fn best(&self) -> Option<&QueryRecord<S::Arch>> {
         let sign = match self.settings.direction {
             Direction::Maximize => 1.0,
@@ -606,7 +692,7 @@ impl<S: SearchSpace> Study<S> {
         };
         let mut best: Option<(&QueryRecord<S::Arch>, f64)> = None;
         for r in &self.ledger.run.records {
-            if let Ok(e) = &r.result
+            if let Some(e) = r.complete()
                 && best.is_none_or(|(_, b)| sign * e.objective > b)
             {
                 best = Some((r, sign * e.objective));
@@ -692,6 +778,14 @@ impl<S: SearchSpace> Study<S> {
             }
         }
         Ok(())
+    }
+}
+
+fn tell_error(number: usize, e: TellError) -> StudyError {
+    match e {
+        TellError::Unknown => StudyError::UnknownTrial(number),
+        TellError::NotAsked => StudyError::NotAsked(number),
+        TellError::AlreadyTold => StudyError::AlreadyTold(number),
     }
 }
 

@@ -8,12 +8,18 @@ architecture, after an optional random pause), and writes {"objective": ..., "me
 to --out. A real script trains a network here instead. For testing failure handling it can
 misbehave on a fixed fraction of architectures (chosen by a hash of the architecture, so the
 same architecture always behaves the same): crash, hang, print garbage or report NaN.
+
+With --epochs N it trains for N epochs and prints a step report {"step": E, "objective": V}
+after each (its learning curve rises to the final score), which lets seminas stop it early
+(`--max-step N`); --bad-steps makes some architectures report badly (NaN, a repeated or
+decreasing step, a step past N) and --ignore-term makes it ignore the SIGTERM of a stop.
 """
 import argparse
 import hashlib
 import json
 import os
 import random
+import signal
 import sys
 import time
 
@@ -53,7 +59,14 @@ def main():
     p.add_argument("--garbage-rate", type=float, default=0.0)
     p.add_argument("--nan-rate", type=float, default=0.0)
     p.add_argument("--journal", help="append the architecture here once its result is written")
+    p.add_argument("--epochs", type=int, default=0, help="report a step per epoch")
+    p.add_argument("--epoch-sleep", type=float, default=0.0, help="seconds per epoch")
+    p.add_argument("--bad-steps", type=float, default=0.0, help="share reporting bad steps")
+    p.add_argument("--ignore-term", action="store_true", help="ignore SIGTERM")
+    p.add_argument("--epoch-journal", help="append 'ARCH EPOCH' here after each epoch")
     a = p.parse_args()
+    if a.ignore_term:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     arch = json.loads(a.arch)
     text = json.dumps(arch, sort_keys=True)
@@ -71,6 +84,8 @@ def main():
         print("epoch 200: loss=0.031 acc=ninety-three")
         return
     objective = float("nan") if fault < bounds[3] else score(arch)
+    if a.epochs > 0:
+        train_epochs(a, arch, text, objective)
     result = json.dumps({"objective": objective, "metrics": {"test_acc": round(objective - 0.5, 4)}})
     if a.out:
         # Write then rename: a reader never sees half a result.
@@ -83,6 +98,28 @@ def main():
     if a.journal:
         with open(a.journal, "a") as f:
             f.write(text + "\n")
+
+
+def train_epochs(a, arch, text, final):
+    """Reports the learning curve: 60% of the final score after the first epoch, rising to
+    it; the rise's speed varies with the architecture, so early ranks are not final ranks."""
+    speed = 0.5 + unit(text, "speed")
+    bad = unit(text, "bad") < a.bad_steps
+    kind = int(unit(text, "kind") * 4)
+    for e in range(1, a.epochs + 1):
+        time.sleep(a.epoch_sleep)
+        progress = 1.0 - (1.0 - e / a.epochs) ** (1.0 + speed)
+        value = round(final * (0.6 + 0.4 * progress), 4)
+        steps = [(e, value)]
+        if bad and e == 2:
+            # NaN (not JSON), a repeated step, a decreasing step, a step past the end.
+            steps = [[(e, "NaN")], [(e, value), (e, value)], [(e, value), (e - 1, value)],
+                     [(e, value), (a.epochs + 5, value)]][kind]
+        for step, v in steps:
+            print(f'{{"step": {step}, "objective": {v}}}', flush=True)
+        if a.epoch_journal:
+            with open(a.epoch_journal, "a") as f:
+                f.write(f"{text} {e}\n")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ pub mod table;
 pub use crate::evaluator::{
     EvalContext, Evaluation, Evaluator, EvaluatorState, Outcome, StateError,
 };
-pub use table::{Table, TableError, TabularBenchmark};
+pub use table::{FidelityColumn, Table, TableError, TabularBenchmark};
 
 /// The reported values of every architecture a benchmark knows, for rank and regret.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use super::{Evaluation, Evaluator, Outcome, Reference};
+use crate::evaluator::{Decision, EvalContext, Fidelities, StepMonitor};
 use crate::space::{CategoricalSpace, SearchSpace};
 
 /// A malformed table, located as precisely as possible.
@@ -268,6 +269,61 @@ pub struct TabularBenchmark {
     objective_name: String,
     report_name: String,
     reference: Reference,
+    /// Lower fidelities, when the table has them.
+    fidelity: Option<TableFidelity>,
+}
+
+/// A table's fidelities: per step, the column of its objective and of its cost.
+#[derive(Debug, Clone)]
+struct TableFidelity {
+    /// `(step, objective column, own cost column)`, increasing; the last is the objective.
+    steps: Vec<(u64, usize, Option<usize>)>,
+    /// Mean cost of a full training (the cost column's mean), if there is a cost column.
+    full_cost: Option<f64>,
+}
+
+/// One fidelity of a table, as `--fidelity STEP=COL[,COST_COL]` gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FidelityColumn {
+    /// The step (e.g. epochs).
+    pub step: u64,
+    /// The column of the objective at that step.
+    pub column: String,
+    /// The column of the training's cost at that step (seconds); without it the step costs
+    /// `step / max step` of the full training's cost.
+    pub cost_column: Option<String>,
+}
+
+impl std::str::FromStr for FidelityColumn {
+    type Err = String;
+    /// Parses `STEP=COLUMN` or `STEP=COLUMN,COST_COLUMN`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "--fidelity {text:?}: expected STEP=COLUMN[,COST_COLUMN] (e.g. 12=val_acc_12ep)"
+            )
+        };
+        let (step, cols) = text.split_once('=').ok_or_else(bad)?;
+        let step: u64 = step.trim().parse().map_err(|_| bad())?;
+        if step == 0 || step > u64::from(u32::MAX) {
+            return Err(format!(
+                "--fidelity {text:?}: the step must be from 1 to {}",
+                u32::MAX
+            ));
+        }
+        let (column, cost) = match cols.split_once(',') {
+            Some((c, k)) => (c.trim(), Some(k.trim())),
+            None => (cols.trim(), None),
+        };
+        if column.is_empty() || cost.is_some_and(str::is_empty) {
+            return Err(bad());
+        }
+        Ok(Self {
+            step,
+            column: column.to_string(),
+            cost_column: cost.map(str::to_string),
+        })
+    }
 }
 
 impl TabularBenchmark {
@@ -308,7 +364,76 @@ impl TabularBenchmark {
             objective_name: objective.to_string(),
             report_name: report.to_string(),
             reference,
+            fidelity: None,
         })
+    }
+
+    /// The benchmark with lower fidelities: each step's objective (and optionally cost)
+    /// column. The largest step must be the objective's column (it may be left out: it is
+    /// then added at the step given by `max_step`, or refused when that is unknown). A step
+    /// without a cost column costs `step / max step` of the cost column's value.
+    pub fn with_fidelities(mut self, columns: &[FidelityColumn]) -> Result<Self, TableError> {
+        let err = |column: Option<&str>, message: String| TableError {
+            file: self.table.source.clone(),
+            line: 1,
+            column: column.map(str::to_string),
+            message,
+        };
+        let mut cols = columns.to_vec();
+        cols.sort_by_key(|c| c.step);
+        if let Some(w) = cols.windows(2).find(|w| w[0].step == w[1].step) {
+            return Err(err(
+                None,
+                format!("--fidelity: step {} is given twice", w[0].step),
+            ));
+        }
+        let Some(last) = cols.last() else {
+            return Ok(self);
+        };
+        if last.column != self.objective_name {
+            return Err(err(
+                Some(&last.column),
+                format!(
+                    "the largest step's column must be the objective ({}): the full training                      is what the search maximises",
+                    self.objective_name
+                ),
+            ));
+        }
+        let mut steps = Vec::with_capacity(cols.len());
+        for c in &cols {
+            let col = self.table.metric_index(&c.column)?;
+            let cost = match &c.cost_column {
+                Some(k) => {
+                    let i = self.table.metric_index(k)?;
+                    if let Some(row) = self.table.rows.iter().find(|r| r.values[i] < 0.0) {
+                        return Err(TableError {
+                            file: self.table.source.clone(),
+                            line: row.line,
+                            column: Some(k.clone()),
+                            message: format!("the cost {} is negative", row.values[i]),
+                        });
+                    }
+                    Some(i)
+                }
+                None => None,
+            };
+            steps.push((c.step, col, cost));
+        }
+        let full_cost = self.cost.map(|c| {
+            self.table.rows.iter().map(|r| r.values[c]).sum::<f64>() / self.table.len() as f64
+        });
+        self.fidelity = Some(TableFidelity { steps, full_cost });
+        Ok(self)
+    }
+
+    /// What training `row` to `step` (the `i`-th fidelity) cost.
+    fn step_cost(&self, f: &TableFidelity, i: usize, row: &[f64]) -> f64 {
+        let (step, _, own) = f.steps[i];
+        if let Some(c) = own {
+            return row[c];
+        }
+        let max = f.steps.last().map_or(1, |s| s.0) as f64;
+        self.cost.map_or(0.0, |c| row[c] * step as f64 / max)
     }
 
     /// The underlying table.
@@ -346,6 +471,35 @@ impl<S: SearchSpace> Evaluator<S> for TabularBenchmark {
     }
     fn known_keys(&self) -> Option<Vec<String>> {
         Some(self.table.iter().map(|(k, _)| k.to_string()).collect())
+    }
+    fn fidelities(&self) -> Option<Fidelities> {
+        let f = self.fidelity.as_ref()?;
+        Some(Fidelities {
+            steps: f.steps.iter().map(|s| s.0).collect(),
+            fixed: true,
+            full_cost: f.full_cost,
+        })
+    }
+    fn evaluate_steps(
+        &self,
+        space: &S,
+        arch: &S::Arch,
+        _ctx: &EvalContext,
+        monitor: &dyn StepMonitor,
+    ) -> Outcome {
+        let key = space.key(arch);
+        let (Some(f), Some(row)) = (&self.fidelity, self.table.get(&key)) else {
+            return Evaluator::<S>::evaluate(self, space, arch);
+        };
+        for (i, &(step, col, _)) in f.steps.iter().enumerate() {
+            let cost = self.step_cost(f, i, row);
+            if monitor.report(step, row[col], cost) == Decision::Stop {
+                return Outcome::Evaluated(Evaluation::new(row[col], None, cost));
+            }
+        }
+        let mut e = self.lookup(&key).expect("the row exists");
+        e.cost_seconds = self.step_cost(f, f.steps.len() - 1, row);
+        Outcome::Evaluated(e)
     }
 }
 

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use seminas::benchmark::Evaluator;
 use seminas::compare::{
-    BenchTable, CompareConfig, RunResult, dedup, run_comparison_resuming, runs_file,
+    BenchTable, BudgetUnit, CompareConfig, RunResult, dedup, run_comparison_resuming, runs_file,
 };
 use seminas::report::bench::{DERIVED_FILES, write_atomic, write_comparison_dir};
 use seminas::search::Algo;
@@ -40,6 +40,12 @@ pub struct BenchArgs {
     /// Query budgets, comma-separated. A budget given twice runs once.
     #[arg(long, value_delimiter = ',', default_value = "50,100,150")]
     queries: Vec<usize>,
+    /// Budgets in training time instead of queries: full trainings' worth (each the mean
+    /// cost of a whole training in the table), comma-separated (e.g. 25,50,100). Each run
+    /// starts trainings while those told cost less than its budget; its result is the best
+    /// whole training among those that ended within it. Needs a table with a cost column.
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    budget_trainings: Vec<usize>,
     /// Number of seeds per algorithm and budget (seeds 0..N).
     #[arg(long, default_value_t = 100)]
     seeds: u64,
@@ -122,7 +128,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 /// of other settings. Leaves `runs.csv` holding those runs (an unfinished last line dropped),
 /// ready to be appended to, and removes the files derived from it, which the bench rewrites
 /// when it is done.
-fn prepare_out(dir: &Path, settings: &BenchSettings) -> anyhow::Result<Vec<RunResult>> {
+fn prepare_out(
+    dir: &Path,
+    settings: &BenchSettings,
+    unit: BudgetUnit,
+) -> anyhow::Result<Vec<RunResult>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let settings_path = dir.join("bench-settings.json");
     let runs_path = dir.join("runs.csv");
@@ -172,7 +182,7 @@ fn prepare_out(dir: &Path, settings: &BenchSettings) -> anyhow::Result<Vec<RunRe
             return Err(e).with_context(|| format!("cannot remove {}", path.display()));
         }
     }
-    let mut text = format!("{}\n", runs_file::HEADER);
+    let mut text = format!("{}\n", runs_file::header(unit));
     for r in &finished {
         text.push_str(&runs_file::line(r));
     }
@@ -190,13 +200,18 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
     } else {
         dedup(&args.algos)
     };
-    let budgets = dedup(&args.queries);
-    if algos.len() < args.algos.len() || budgets.len() < args.queries.len() {
+    let (unit, given) = if args.budget_trainings.is_empty() {
+        (BudgetUnit::Queries, &args.queries)
+    } else {
+        (BudgetUnit::Trainings, &args.budget_trainings)
+    };
+    let budgets = dedup(given);
+    if algos.len() < args.algos.len() || budgets.len() < given.len() {
         eprintln!("note: an algorithm or budget named twice runs once");
     }
     anyhow::ensure!(
         !budgets.is_empty() && budgets.iter().all(|&q| q > 0),
-        "--queries must list budgets of at least 1"
+        "--queries and --budget-trainings must list budgets of at least 1"
     );
     anyhow::ensure!(args.seeds > 0, "--seeds must be at least 1");
     let config = CompareConfig {
@@ -205,6 +220,8 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
         seeds: args.seeds,
         first_seed: 0,
         algo_config: args.algo.config()?,
+        unit,
+        prune: args.algo.pruner()?,
     };
     for algo in &config.algos {
         for &b in &config.budgets {
@@ -216,7 +233,7 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
     let mut finished = Vec::new();
     let mut journal = None;
     if let Some(dir) = &args.out {
-        finished = prepare_out(dir, &BenchSettings::of(args)?)
+        finished = prepare_out(dir, &BenchSettings::of(args)?, unit)
             .with_context(|| format!("cannot use {} for results", dir.display()))?;
         let path = dir.join("runs.csv");
         let file = std::fs::OpenOptions::new()

@@ -8,7 +8,8 @@ use anyhow::Context;
 use clap::Args;
 
 use seminas::benchmark::{EvalContext, Evaluator, Outcome};
-use seminas::evaluator::command::{CommandConfig, CommandEvaluator};
+use seminas::evaluator::{Fidelities, StepMonitor};
+use seminas::evaluator::command::{CommandConfig, CommandEvaluator, StepSettings};
 use seminas::evaluator::ray::RayClient;
 use seminas::evaluator::ray_jobs::RayEvaluator;
 use seminas::space::SearchSpace;
@@ -258,6 +259,14 @@ pub struct EvalArgs {
     /// Ray: GPUs each job reserves.
     #[arg(long, value_name = "N")]
     pub ray_gpus: Option<f64>,
+    /// The step (epoch) a whole training of --evaluator COMMAND ends at. The command reports
+    /// steps as lines {"step": N, "objective": V} on standard output (or in {progress}); with
+    /// this, the search may stop trainings early (--prune, or a budget in training time).
+    #[arg(long, value_name = "N", help_heading = "Early stopping")]
+    pub max_step: Option<u64>,
+    /// Seconds a command told to stop (SIGTERM to its process group) has before it is killed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, help_heading = "Early stopping")]
+    pub stop_grace: f64,
     #[command(flatten)]
     pub train: TrainArgs,
 }
@@ -296,6 +305,30 @@ impl<S: SearchSpace> Evaluator<S> for External {
         match self {
             External::Local(_) => None,
             External::Ray(e) => Evaluator::<S>::unavailable(e.as_ref()),
+        }
+    }
+    fn evaluate_steps(
+        &self,
+        space: &S,
+        arch: &S::Arch,
+        ctx: &EvalContext,
+        monitor: &dyn StepMonitor,
+    ) -> Outcome {
+        match self {
+            External::Local(e) => e.evaluate_steps(space, arch, ctx, monitor),
+            External::Ray(e) => e.evaluate_steps(space, arch, ctx, monitor),
+        }
+    }
+    fn fidelities(&self) -> Option<Fidelities> {
+        match self {
+            External::Local(e) => Evaluator::<S>::fidelities(e),
+            External::Ray(e) => Evaluator::<S>::fidelities(e.as_ref()),
+        }
+    }
+    fn live_steps(&self) -> bool {
+        match self {
+            External::Local(e) => Evaluator::<S>::live_steps(e),
+            External::Ray(e) => Evaluator::<S>::live_steps(e.as_ref()),
         }
     }
 }
@@ -340,6 +373,10 @@ impl EvalArgs {
         if let Some(t) = self.timeout {
             seconds("timeout", t)?;
         }
+        seconds("stop-grace", self.stop_grace)?;
+        if let Some(m) = self.max_step {
+            seminas::settings::in_range("max-step", m, 1, u64::from(u32::MAX))?;
+        }
         Ok(())
     }
 
@@ -370,6 +407,10 @@ impl EvalArgs {
             retries: self.retries,
             report_metric: report.map(str::to_string),
             cwd: Some(cwd.to_path_buf()),
+            steps: StepSettings {
+                max_step: self.max_step,
+                grace: seminas::settings::seconds("stop-grace", self.stop_grace)?,
+            },
         })?)
     }
 }

@@ -98,6 +98,7 @@ fn parse_curves(path: &Path, text: &str) -> anyhow::Result<Vec<Curve>> {
         );
         if curves.last().is_none_or(|c| c.algo != algo) {
             curves.push(Curve {
+                x: None,
                 algo: algo.to_string(),
                 mean: Vec::new(),
                 stderr: Vec::new(),

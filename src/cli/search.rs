@@ -26,9 +26,20 @@ pub struct SearchArgs {
     /// available, seminas-ens]
     #[arg(long, help_heading = "Algorithm")]
     algo: Option<Algo>,
-    /// Query budget: evaluations of distinct architectures.
-    #[arg(long, default_value_t = 100, help_heading = "Algorithm")]
-    queries: usize,
+    /// Query budget: evaluations of distinct architectures (a training stopped early counts
+    /// as one) [default: 100; no limit with a budget in training time].
+    #[arg(long, help_heading = "Algorithm")]
+    queries: Option<usize>,
+    /// Budget in training time: no new evaluation starts once the evaluations told so far cost
+    /// this many seconds (a table's cost column, or the measured time of each command; a
+    /// training stopped early costs what it ran). Trainings that report steps may then be
+    /// stopped early (see --prune).
+    #[arg(long, value_name = "SECONDS", help_heading = "Algorithm", conflicts_with = "budget_trainings")]
+    budget_seconds: Option<f64>,
+    /// Budget in training time, in whole trainings' worth: N times the mean cost of a whole
+    /// training in the table (tables with a cost column).
+    #[arg(long, value_name = "N", help_heading = "Algorithm")]
+    budget_trainings: Option<f64>,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 0, help_heading = "Algorithm")]
     seed: u64,
@@ -134,9 +145,27 @@ pub struct AlgoArgs {
     /// SemiNAS-RE: retrain the controller after this many new evaluations.
     #[arg(long, default_value_t = SemiNasReConfig::default().retrain_every, help_heading = "SemiNAS controller")]
     retrain_every: usize,
+    /// Early stopping of trainings, for evaluators that report steps (a table with
+    /// fidelities, a command printing {"step": N, "objective": V}): `auto` (with a budget in
+    /// training time, the searcher's own rule where it has one: seminas-ens; otherwise none),
+    /// `none`, `asha[:eta=3,min-step=S]` (asynchronous successive halving), `hyperband[:eta=3,
+    /// min-step=S]`, `median[:startup=5,warmup=0]` or `percentile[:p=25,startup=5,warmup=0]`
+    /// (stop a training below the p-th percentile of the others at the same step).
+    #[arg(long, value_name = "auto|none|asha|hyperband|median|percentile", default_value = "auto", help_heading = "Early stopping")]
+    pub prune: String,
 }
 
 impl AlgoArgs {
+    /// The pruner chosen, `None` for `auto`.
+    pub fn pruner(&self) -> anyhow::Result<Option<seminas::evaluator::Pruner>> {
+        if self.prune.trim() == "auto" {
+            return Ok(None);
+        }
+        seminas::evaluator::Pruner::parse(&self.prune)
+            .map(Some)
+            .map_err(anyhow::Error::msg)
+    }
+
     /// The algorithm settings, checked.
     pub fn config(&self) -> anyhow::Result<AlgoConfig> {
         let overrides = AlgoOverrides {
@@ -171,7 +200,19 @@ pub struct Resume {
 
 /// Runs `seminas search` (a new run, or a stored one resumed).
 pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
-    anyhow::ensure!(args.queries > 0, "--queries must be at least 1");
+    anyhow::ensure!(args.queries != Some(0), "--queries must be at least 1");
+    for (name, v) in [
+        ("budget-seconds", args.budget_seconds),
+        ("budget-trainings", args.budget_trainings),
+    ] {
+        if let Some(v) = v {
+            anyhow::ensure!(
+                v.is_finite() && v > 0.0 && v <= seminas::settings::MAX_BUDGET_SECONDS,
+                "--{name} must be a positive number up to {:e}, not {v}",
+                seminas::settings::MAX_BUDGET_SECONDS
+            );
+        }
+    }
     anyhow::ensure!(
         args.heartbeat.is_finite() && args.heartbeat > 0.0,
         "--heartbeat must be a positive number of seconds"
@@ -294,10 +335,42 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
     };
     let real = args.eval.evaluator.is_some();
     let algo = args.algo.unwrap_or_else(Algo::best_available);
+    let fidelities = evaluator.fidelities();
+    let full_cost = fidelities.as_ref().and_then(|f| f.full_cost);
+    let budget_seconds = match (args.budget_seconds, args.budget_trainings) {
+        (Some(s), _) => Some(s),
+        (None, Some(n)) => Some(
+            n * full_cost.filter(|c| *c > 0.0).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--budget-trainings needs the cost of a whole training, which a table with \
+                     a cost column gives (--cost COL); give the budget in seconds with \
+                     --budget-seconds"
+                )
+            })?,
+        ),
+        (None, None) => None,
+    };
+    let prune = args.algo_args.pruner()?;
+    if prune.as_ref().is_some_and(|p| *p != seminas::evaluator::Pruner::None) && fidelities.is_none() {
+        anyhow::bail!(
+            "--prune {} needs trainings that report steps: a table with --fidelity columns, \
+             or --evaluator COMMAND with --max-step (the command printing {{\"step\": N, \
+             \"objective\": V}} lines)",
+            args.algo_args.prune
+        );
+    }
+    // Searchers that plan from their budget plan for the whole trainings a time budget holds.
+    let plan = budget_seconds.map(|b| match (args.queries, full_cost) {
+        (Some(q), _) => q,
+        (None, Some(c)) if c > 0.0 => ((b / c).round() as usize).max(1),
+        (None, _) => 100,
+    });
     let settings = StudySettings {
         algo,
         config: args.algo_args.config()?,
-        queries: args.queries,
+        queries: args
+            .queries
+            .unwrap_or(if budget_seconds.is_some() { usize::MAX } else { 100 }),
         seed: args.seed,
         workers: args.eval.workers.max(1),
         direction: if args.minimize {
@@ -305,8 +378,11 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         } else {
             Direction::Maximize
         },
+        budget_seconds,
+        prune,
+        plan,
     };
-    if let Some(w) = algo.small_budget_warning(settings.queries, &settings.config) {
+    if let Some(w) = algo.small_budget_warning(settings.plan_budget(), &settings.config) {
         eprintln!("{w}");
     }
     let own = evaluator.reseed(args.seed);
@@ -323,7 +399,8 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         )?,
         (None, None) => Study::new(space.clone(), settings),
     }
-    .with_candidates(seminas::search::evaluable_pool(space, evaluator));
+    .with_candidates(seminas::search::evaluable_pool(space, evaluator))
+    .with_fidelities(fidelities);
     if extend > 0 {
         study.extend(extend)?;
     }

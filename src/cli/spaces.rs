@@ -9,7 +9,7 @@ use clap::Args;
 use seminas::benchmark::nb101::dataset::{Nb101Benchmark, Nb101Dataset, QueryMode};
 use seminas::benchmark::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
 use seminas::benchmark::nb201::{NB201_COST, NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
-use seminas::benchmark::{Table, TabularBenchmark};
+use seminas::benchmark::{FidelityColumn, Table, TabularBenchmark};
 use seminas::space::nb101::Nb101Space;
 use seminas::space::{CategoricalSpace, MobileSkeleton, MobileSpace, Nb201Space};
 
@@ -53,6 +53,12 @@ pub struct SpaceArgs {
     /// Table column holding each evaluation's cost in seconds (optional).
     #[arg(long, value_name = "COL")]
     pub cost: Option<String>,
+    /// A fidelity of --table: the objective after STEP steps (epochs) is column COL, and
+    /// optionally what training to that step cost is column COST_COL (otherwise STEP/max of
+    /// --cost). Repeat for each fidelity; the largest step's column is the objective (it may
+    /// be given alone with --objective). E.g. --fidelity 12=val_12ep --fidelity 200=val_acc.
+    #[arg(long, value_name = "STEP=COL[,COST_COL]")]
+    pub fidelity: Vec<FidelityColumn>,
 }
 
 /// Settings of the `mobile` space (also used by `seminas mobile`).
@@ -139,7 +145,7 @@ impl SpaceArgs {
     /// The space the arguments name, without loading any benchmark.
     pub fn space_only(&self) -> anyhow::Result<SpaceOnly> {
         anyhow::ensure!(
-            self.table.is_none() && self.objective.is_none(),
+            self.table.is_none() && self.objective.is_none() && self.fidelity.is_empty(),
             "--table/--objective choose a benchmark table; with --evaluator the evaluator \
              measures the architectures"
         );
@@ -179,7 +185,11 @@ impl SpaceArgs {
         );
         if self.space == "nb201" {
             let space = Nb201Space::new();
-            let objective = self.objective.as_deref().unwrap_or(NB201_OBJECTIVE);
+            let objective = self
+                .objective
+                .as_deref()
+                .or(self.fidelity_objective())
+                .unwrap_or(NB201_OBJECTIVE);
             let report = self.report.as_deref().unwrap_or(NB201_REPORT);
             let bench = match &self.table {
                 None => {
@@ -187,6 +197,11 @@ impl SpaceArgs {
                         self.cost.is_none(),
                         "--cost names a column of --table; the embedded NAS-Bench-201 table's \
                          cost is its {NB201_COST} column"
+                    );
+                    anyhow::ensure!(
+                        self.fidelity.is_empty(),
+                        "--fidelity names columns of --table; the embedded NAS-Bench-201 table \
+                         has 200-epoch results only"
                     );
                     nb201_benchmark(objective, report)?
                 }
@@ -201,6 +216,7 @@ impl SpaceArgs {
                             .then_some(NB201_COST)
                     });
                     TabularBenchmark::new(Arc::new(table), objective, report, cost)?
+                        .with_fidelities(&self.fidelity)?
                 }
             };
             return Ok(Problem::Nb201(space, bench));
@@ -210,8 +226,10 @@ impl SpaceArgs {
                 self.table.is_none()
                     && self.objective.is_none()
                     && self.report.is_none()
-                    && self.cost.is_none(),
-                "nb101-20k is an embedded table: --table/--objective/--report/--cost do not apply"
+                    && self.cost.is_none()
+                    && self.fidelity.is_empty(),
+                "nb101-20k is an embedded table (with its fidelities, 4/12/36/108 epochs): \
+                 --table/--objective/--report/--cost/--fidelity do not apply"
             );
             return Ok(Problem::Nb101Table(
                 nb101_20k_space(),
@@ -252,13 +270,23 @@ impl SpaceArgs {
                 "a categorical space needs --table FILE.csv with measured architectures (one column per position)"
             );
         };
-        let (Some(objective), Some(report)) = (&self.objective, &self.report) else {
+        let objective = self.objective.as_deref().or(self.fidelity_objective());
+        let (Some(objective), Some(report)) = (objective, &self.report) else {
             bail!("with --table, name the columns: --objective COL --report COL");
         };
         let name = table_path.display().to_string();
         let table = Table::read_categorical(&name, open(table_path)?, &space)?;
         let bench =
-            TabularBenchmark::new(Arc::new(table), objective, report, self.cost.as_deref())?;
+            TabularBenchmark::new(Arc::new(table), objective, report, self.cost.as_deref())?
+                .with_fidelities(&self.fidelity)?;
         Ok(Problem::Categorical(space, bench))
+    }
+
+    /// The objective column that the largest `--fidelity` step names, if any.
+    fn fidelity_objective(&self) -> Option<&str> {
+        self.fidelity
+            .iter()
+            .max_by_key(|f| f.step)
+            .map(|f| f.column.as_str())
     }
 }

@@ -16,8 +16,32 @@ use serde::{Deserialize, Serialize};
 pub use crate::stats::{kendall_tau, mean_std};
 
 use crate::benchmark::Evaluator;
+use crate::evaluator::Pruner;
+use crate::search::driver::{DriveOptions, NoJournal, Pruning, drive};
 use crate::search::{Algo, AlgoConfig, Budget, run_search};
 use crate::space::SearchSpace;
+
+/// What a comparison's budgets count.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetUnit {
+    /// Queries: evaluations of distinct architectures.
+    #[default]
+    Queries,
+    /// Full trainings' worth of training time: a budget `B` is `B` times the mean cost of a
+    /// whole training (the evaluator's [`crate::evaluator::Fidelities::full_cost`]).
+    Trainings,
+}
+
+impl BudgetUnit {
+    /// The unit's name in files and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            BudgetUnit::Queries => "queries",
+            BudgetUnit::Trainings => "trainings",
+        }
+    }
+}
 
 /// What to compare.
 #[derive(Debug, Clone)]
@@ -32,6 +56,11 @@ pub struct CompareConfig {
     pub first_seed: u64,
     /// Settings of the algorithms.
     pub algo_config: AlgoConfig,
+    /// What the budgets count.
+    pub unit: BudgetUnit,
+    /// Early stopping: `None` for the automatic choice (the searcher's own rules with budgets
+    /// in trainings, none with queries), or a pruner for every algorithm.
+    pub prune: Option<Pruner>,
 }
 
 /// One finished search of a comparison.
@@ -63,6 +92,16 @@ pub struct RunResult {
     /// After each query, the reported value of the best-by-objective architecture so far.
     #[serde(skip)]
     pub curve: Vec<f64>,
+    /// What `budget` counts.
+    pub unit: BudgetUnit,
+    /// Training seconds of the queries that ended within the budget.
+    pub cost: f64,
+    /// Queries trained to their end (not stopped early) within the budget.
+    pub complete: usize,
+    /// With budgets in trainings: the best-so-far curve as change points (training time spent
+    /// in full trainings, reported value of the best whole training).
+    #[serde(skip)]
+    pub cost_curve: Vec<(f64, f64)>,
 }
 
 /// One row of the comparison table.
@@ -93,10 +132,13 @@ pub struct Row {
 pub struct Curve {
     /// Algorithm name.
     pub algo: String,
-    /// Mean over seeds after 1, 2, ... queries.
+    /// Mean over seeds after 1, 2, ... queries (or at each point of `x`).
     pub mean: Vec<f64>,
     /// Standard error of that mean.
     pub stderr: Vec<f64>,
+    /// For curves against training time: the training time (in full trainings) of each
+    /// point; `None` for curves against queries 1, 2, ...
+    pub x: Option<Vec<f64>>,
 }
 
 /// A finished comparison.
@@ -110,6 +152,9 @@ pub struct Comparison {
     /// Best-so-far curves, one per algorithm.
     #[serde(skip)]
     pub curves: Vec<Curve>,
+    /// What the budgets count.
+    #[serde(skip)]
+    pub unit: BudgetUnit,
 }
 
 /// Errors of a comparison.
@@ -126,6 +171,15 @@ pub enum CompareError {
         /// Seed.
         seed: u64,
     },
+    /// Budgets in trainings need a table with costs and fidelities.
+    #[error(
+        "budgets in full trainings need a table whose cost of a training is known (a cost \
+         column); this one has none"
+    )]
+    NoTrainingCost,
+    /// A search could not run (a setting out of range).
+    #[error(transparent)]
+    Drive(#[from] crate::search::DriveError),
 }
 
 /// The table as `seminas bench --json` prints it and `table.json` holds it: what was compared
@@ -212,6 +266,28 @@ where
         }
     }
     let pool = crate::search::evaluable_pool(space, evaluator);
+    let training = match config.unit {
+        BudgetUnit::Queries => None,
+        BudgetUnit::Trainings => Some(
+            evaluator
+                .fidelities()
+                .and_then(|f| f.full_cost)
+                .filter(|c| *c > 0.0)
+                .ok_or(CompareError::NoTrainingCost)?,
+        ),
+    };
+    if let Some(unit) = training {
+        let runs: Vec<Result<RunResult, CompareError>> = jobs
+            .par_iter()
+            .map(|&(algo, budget, seed)| {
+                timed_run(space, evaluator, config, pool.clone(), (algo, budget, seed), unit)
+                    .inspect(on_run_done)
+            })
+            .collect();
+        let mut runs = runs.into_iter().collect::<Result<Vec<_>, _>>()?;
+        runs.extend(kept);
+        return Ok(sorted_summary(runs, &algos, &budgets, config.unit));
+    }
     let runs: Vec<Result<RunResult, CompareError>> = jobs
         .par_iter()
         .map(|&(algo, budget, seed)| {
@@ -228,7 +304,7 @@ where
                 searcher.as_mut(),
                 Budget::queries(budget),
                 &mut |q| {
-                    if let Ok(e) = &q.result
+                    if let Some(e) = q.complete()
                         && e.objective > best_obj
                     {
                         best_obj = e.objective;
@@ -259,6 +335,10 @@ where
                 hit: rank == 1,
                 seconds,
                 curve,
+                unit: BudgetUnit::Queries,
+                cost: run.cost_seconds(),
+                complete: run.records.len() - run.stopped(),
+                cost_curve: Vec::new(),
             };
             on_run_done(&result);
             Ok(result)
@@ -266,8 +346,17 @@ where
         .collect();
     let mut runs = runs.into_iter().collect::<Result<Vec<_>, _>>()?;
     runs.extend(kept);
+    Ok(sorted_summary(runs, &algos, &budgets, config.unit))
+}
+
+/// The runs in table order (algorithm, budget, seed), summarised.
+fn sorted_summary(
+    mut runs: Vec<RunResult>,
+    algos: &[Algo],
+    budgets: &[usize],
+    unit: BudgetUnit,
+) -> Comparison {
     let names: Vec<String> = algos.iter().map(|a| a.name().to_string()).collect();
-    // Table order: algorithm, budget, seed.
     runs.sort_by_key(|r| {
         (
             names.iter().position(|n| *n == r.algo),
@@ -275,7 +364,160 @@ where
             r.seed,
         )
     });
-    Ok(summarize(runs, &names, &budgets))
+    let mut cmp = summarize(runs, &names, budgets);
+    if unit == BudgetUnit::Trainings {
+        cmp.curves = cost_curves(&cmp.runs, &names, budgets);
+    }
+    cmp.unit = unit;
+    cmp
+}
+
+/// One search with a budget of `budget` full trainings' worth of training time (`unit`
+/// seconds each): it starts evaluations while the told ones cost less than the budget, and
+/// its result is the best whole training among those that ended within it.
+fn timed_run<S: SearchSpace, E: Evaluator<S>>(
+    space: &S,
+    evaluator: &E,
+    config: &CompareConfig,
+    pool: Option<std::sync::Arc<[S::Arch]>>,
+    (algo, budget, seed): (Algo, usize, u64),
+    unit: f64,
+) -> Result<RunResult, CompareError> {
+    let reference = evaluator.reference().ok_or(CompareError::NotABenchmark)?;
+    let optimum = reference.optimum().ok_or(CompareError::NotABenchmark)?;
+    let started = std::time::Instant::now();
+    // Searchers that plan from their budget plan for `budget` whole trainings.
+    let mut searcher = algo.build_with_pool(space, seed, budget, &config.algo_config, pool);
+    let own = evaluator.reseed(seed);
+    let evaluator = own.as_ref().unwrap_or(evaluator);
+    let limit = budget as f64 * unit;
+    let options = DriveOptions {
+        pruning: Pruning {
+            fidelities: evaluator.fidelities(),
+            searcher_rules: config.prune.is_none(),
+            pruner: config.prune.clone(),
+            seed,
+        },
+        ..DriveOptions::default()
+    };
+    let (mut spent, mut cost, mut queries, mut complete) = (0.0f64, 0.0f64, 0usize, 0usize);
+    let mut best: Option<(f64, f64, String)> = None;
+    let mut cost_curve = Vec::new();
+    drive(
+        space,
+        evaluator,
+        searcher.as_mut(),
+        Budget::seconds(limit),
+        options,
+        &mut NoJournal,
+        &mut |q| {
+            let Ok(e) = &q.result else { return };
+            spent += e.cost_seconds;
+            if spent > limit * (1.0 + 1e-12) {
+                return;
+            }
+            cost = spent;
+            queries += 1;
+            if e.is_complete() {
+                complete += 1;
+                if best.as_ref().is_none_or(|b| e.objective > b.0) {
+                    let report = e.report.unwrap_or(f64::NAN);
+                    best = Some((e.objective, report, q.key.clone()));
+                    cost_curve.push((round4(spent / unit), report));
+                }
+            }
+        },
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    let (objective, report, best_key) = best.unwrap_or((f64::NAN, f64::NAN, String::new()));
+    let rank = if report.is_finite() {
+        reference.rank(report)
+    } else {
+        reference.len() + 1
+    };
+    Ok(RunResult {
+        algo: algo.name().to_string(),
+        budget,
+        seed,
+        queries,
+        best_key,
+        objective,
+        report,
+        regret: optimum - report,
+        rank,
+        hit: rank == 1,
+        seconds,
+        curve: Vec::new(),
+        unit: BudgetUnit::Trainings,
+        cost,
+        complete,
+        cost_curve,
+    })
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 1e4).round() / 1e4
+}
+
+/// Points of the cost curves: every half training up to 100, then every 1% of the largest
+/// budget.
+fn cost_grid(max_budget: usize) -> Vec<f64> {
+    let step = if max_budget <= 100 {
+        0.5
+    } else {
+        max_budget as f64 / 200.0
+    };
+    let n = (max_budget as f64 / step).round() as usize;
+    (1..=n).map(|i| i as f64 * step).collect()
+}
+
+/// The value at `x` of a curve given by its change points (NaN before the first).
+pub fn curve_at(points: &[(f64, f64)], x: f64) -> f64 {
+    let i = points.partition_point(|p| p.0 <= x + 1e-9);
+    if i == 0 { f64::NAN } else { points[i - 1].1 }
+}
+
+/// Mean best-so-far curves against training time, one per algorithm from its runs at its
+/// largest budget, on [`cost_grid`] (a seed without a whole training yet is left out of a
+/// point's mean).
+pub fn cost_curves(runs: &[RunResult], algos: &[String], budgets: &[usize]) -> Vec<Curve> {
+    let mut curves = Vec::new();
+    for algo in algos {
+        let Some(&max) = budgets
+            .iter()
+            .filter(|&&b| runs.iter().any(|r| r.algo == *algo && r.budget == b))
+            .max()
+        else {
+            continue;
+        };
+        let rs: Vec<&RunResult> = runs
+            .iter()
+            .filter(|r| r.algo == *algo && r.budget == max)
+            .collect();
+        let grid = cost_grid(max);
+        let (mut mean, mut stderr) = (Vec::new(), Vec::new());
+        for &x in &grid {
+            let v: Vec<f64> = rs
+                .iter()
+                .map(|r| curve_at(&r.cost_curve, x))
+                .filter(|v| v.is_finite())
+                .collect();
+            let (m, s) = mean_std(&v);
+            mean.push(m);
+            stderr.push(if v.len() > 1 {
+                s / (v.len() as f64).sqrt()
+            } else {
+                0.0
+            });
+        }
+        curves.push(Curve {
+            algo: algo.clone(),
+            mean,
+            stderr,
+            x: Some(grid),
+        });
+    }
+    curves
 }
 
 /// The table and curves of finished runs: one row per algorithm (in `algos` order) and budget
@@ -338,10 +580,16 @@ pub fn summarize(runs: Vec<RunResult>, algos: &[String], budgets: &[usize]) -> C
                 algo: algo.clone(),
                 mean,
                 stderr,
+                x: None,
             });
         }
     }
-    Comparison { rows, runs, curves }
+    Comparison {
+        rows,
+        runs,
+        curves,
+        unit: BudgetUnit::Queries,
+    }
 }
 
 impl Comparison {
@@ -358,9 +606,9 @@ impl Comparison {
             .max(12);
         let _ = writeln!(
             s,
-            "{:<w$} {:>7} {:>6} {:>12} {:>8} {:>12} {:>10} {:>8} {:>8}",
+            "{:<w$} {:>9} {:>6} {:>12} {:>8} {:>12} {:>10} {:>8} {:>8}",
             "method",
-            "queries",
+            self.unit.name(),
             "seeds",
             "mean report",
             "std",
@@ -377,7 +625,7 @@ impl Comparison {
             };
             let _ = writeln!(
                 s,
-                "{:<w$} {:>7} {:>6} {:>12.4} {:>8.4} {:>12.4} {:>10.1} {:>8.2} {:>8}",
+                "{:<w$} {:>9} {:>6} {:>12.4} {:>8.4} {:>12.4} {:>10.1} {:>8.2} {:>8}",
                 r.algo,
                 r.queries,
                 r.seeds,
@@ -400,7 +648,7 @@ impl Comparison {
 
     /// Per-run results as CSV (see [`runs_file`]).
     pub fn runs_csv(&self) -> String {
-        let mut s = String::from(runs_file::HEADER);
+        let mut s = String::from(runs_file::header(self.unit));
         s.push('\n');
         for r in &self.runs {
             s.push_str(&runs_file::line(r));
@@ -408,12 +656,16 @@ impl Comparison {
         s
     }
 
-    /// Best-so-far curves as CSV: one row per algorithm and query count.
+    /// Best-so-far curves as CSV: one row per algorithm and query count (or training time,
+    /// in full trainings, for budgets in trainings).
     pub fn curves_csv(&self) -> String {
-        let mut s = String::from("algo,queries,mean_report,stderr\n");
+        let mut s = format!("algo,{},mean_report,stderr\n", self.unit.name());
         for c in &self.curves {
             for (i, (m, e)) in c.mean.iter().zip(&c.stderr).enumerate() {
-                s.push_str(&format!("{},{},{m},{e}\n", c.algo, i + 1));
+                match &c.x {
+                    Some(x) => s.push_str(&format!("{},{},{m},{e}\n", c.algo, x[i])),
+                    None => s.push_str(&format!("{},{},{m},{e}\n", c.algo, i + 1)),
+                }
             }
         }
         s

@@ -12,16 +12,28 @@
 //! written before `hit`, `seconds` and `curve` existed are read too (hit = rank 1, seconds NaN,
 //! no curve).
 
-use super::RunResult;
+use super::{BudgetUnit, RunResult};
 
 /// The header line (without the newline).
 pub const HEADER: &str =
     "algo,budget,seed,queries,best_key,objective,report,regret,rank,hit,seconds,curve";
 
+/// The header line of runs whose budgets are full trainings (see the module documentation).
+pub const HEADER_TRAININGS: &str = "algo,budget,seed,queries,best_key,objective,report,regret,\
+     rank,hit,seconds,curve,unit,cost,complete";
+
+/// The header for runs of `unit`.
+pub fn header(unit: BudgetUnit) -> &'static str {
+    match unit {
+        BudgetUnit::Queries => HEADER,
+        BudgetUnit::Trainings => HEADER_TRAININGS,
+    }
+}
+
 /// The CSV line of one run, newline included.
 pub fn line(r: &RunResult) -> String {
-    format!(
-        "{},{},{},{},\"{}\",{},{},{},{},{},{},\"{}\"\n",
+    let common = format!(
+        "{},{},{},{},\"{}\",{},{},{},{},{},{}",
         r.algo,
         r.budget,
         r.seed,
@@ -33,8 +45,48 @@ pub fn line(r: &RunResult) -> String {
         r.rank,
         u8::from(r.hit),
         r.seconds,
-        curve_text(&r.curve)
-    )
+    );
+    match r.unit {
+        BudgetUnit::Queries => format!("{common},\"{}\"\n", curve_text(&r.curve)),
+        BudgetUnit::Trainings => format!(
+            "{common},\"{}\",trainings,{},{}\n",
+            cost_curve_text(&r.cost_curve),
+            r.cost,
+            r.complete
+        ),
+    }
+}
+
+/// A curve against training time as its change points `COST:VALUE`.
+pub fn cost_curve_text(points: &[(f64, f64)]) -> String {
+    points
+        .iter()
+        .map(|(c, v)| format!("{c}:{v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The change points [`cost_curve_text`] wrote.
+pub fn parse_cost_curve(text: &str) -> Result<Vec<(f64, f64)>, String> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for point in text.split_whitespace() {
+        let (c, v) = point
+            .split_once(':')
+            .ok_or_else(|| format!("curve point {point:?} is not COST:VALUE"))?;
+        let c: f64 = c
+            .parse()
+            .ok()
+            .filter(|c: &f64| c.is_finite() && *c >= 0.0)
+            .ok_or_else(|| format!("curve point {point:?}: {c:?} is not a cost"))?;
+        if out.last().is_some_and(|l| c < l.0) {
+            return Err(format!("curve point {point:?}: costs must not decrease"));
+        }
+        let v: f64 = v
+            .parse()
+            .map_err(|_| format!("curve point {point:?}: {v:?} is not a number"))?;
+        out.push((c, v));
+    }
+    Ok(out)
 }
 
 fn same(a: f64, b: f64) -> bool {
@@ -130,6 +182,7 @@ pub fn parse(source: &str, text: &str) -> Result<ParsedRuns, String> {
         idx[i] = col(name).ok_or_else(|| format!("{source}:1: no column {name:?}"))?;
     }
     let (hit, seconds, curve) = (col("hit"), col("seconds"), col("curve"));
+    let (unit_col, cost_col, complete_col) = (col("unit"), col("cost"), col("complete"));
     let mut runs = Vec::new();
     for rec in reader.records() {
         let rec = rec.map_err(|e| format!("{source}: {e}"))?;
@@ -147,6 +200,11 @@ pub fn parse(source: &str, text: &str) -> Result<ParsedRuns, String> {
                 .map_err(|e| bad(required[k], e.to_string()))
         };
         let queries = int(3)? as usize;
+        let unit = match unit_col.map(get) {
+            None | Some("" | "queries") => BudgetUnit::Queries,
+            Some("trainings") => BudgetUnit::Trainings,
+            Some(other) => return Err(bad("unit", format!("{other:?} is not queries or trainings"))),
+        };
         let rank = int(8)? as usize;
         let hit = match hit.map(get) {
             None => rank == 1,
@@ -158,9 +216,27 @@ pub fn parse(source: &str, text: &str) -> Result<ParsedRuns, String> {
             None => f64::NAN,
             Some(s) => s.parse().map_err(|_| bad("seconds", format!("{s:?}")))?,
         };
-        let curve = match curve.map(get) {
-            None => Vec::new(),
-            Some(c) => parse_curve(c, queries).map_err(|e| bad("curve", e))?,
+        let (curve, cost_curve) = match (curve.map(get), unit) {
+            (None, _) => (Vec::new(), Vec::new()),
+            (Some(c), BudgetUnit::Queries) => {
+                (parse_curve(c, queries).map_err(|e| bad("curve", e))?, Vec::new())
+            }
+            (Some(c), BudgetUnit::Trainings) => {
+                (Vec::new(), parse_cost_curve(c).map_err(|e| bad("curve", e))?)
+            }
+        };
+        let opt_num = |c: Option<usize>, name: &str| -> Result<f64, String> {
+            match c.map(get) {
+                None | Some("") => Ok(f64::NAN),
+                Some(v) => v.parse().map_err(|_| bad(name, format!("{v:?} is not a number"))),
+            }
+        };
+        let cost = opt_num(cost_col, "cost")?;
+        let complete = match complete_col.map(get) {
+            None | Some("") => queries,
+            Some(v) => v
+                .parse()
+                .map_err(|_| bad("complete", format!("{v:?} is not a count")))?,
         };
         runs.push(RunResult {
             algo: get(idx[0]).to_string(),
@@ -175,6 +251,10 @@ pub fn parse(source: &str, text: &str) -> Result<ParsedRuns, String> {
             hit,
             seconds,
             curve,
+            unit,
+            cost,
+            complete,
+            cost_curve,
         });
     }
     Ok(ParsedRuns { runs, truncated })
@@ -198,6 +278,10 @@ mod tests {
             hit: true,
             seconds: 0.125,
             curve,
+            unit: BudgetUnit::Queries,
+            cost: 0.0,
+            complete: 5,
+            cost_curve: Vec::new(),
         }
     }
 

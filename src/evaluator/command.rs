@@ -8,12 +8,20 @@
 //! - `{workdir}`: a folder of this evaluation alone (its logs are kept there);
 //! - `{key}`, `{index}`: the architecture's canonical key and the proposal's number.
 //!
+//! - `{progress}`: a file the command may append its step reports to (instead of standard
+//!   output).
+//!
 //! The same values are in the environment as `SEMINAS_ARCH`, `SEMINAS_RESULT`,
-//! `SEMINAS_WORKDIR`, `SEMINAS_KEY` and `SEMINAS_INDEX`. The result is the JSON object
-//! `{"objective": x, "metrics": {"name": y, ...}}`, written to `{result}` or printed as the
-//! last line of standard output. A non-zero exit, a timeout, a missing, malformed or non-finite
-//! objective is a failed attempt; after `retries` more attempts the evaluation is recorded as
-//! failed with the reason, and the search goes on.
+//! `SEMINAS_WORKDIR`, `SEMINAS_KEY`, `SEMINAS_INDEX` and `SEMINAS_PROGRESS`. The result is the
+//! JSON object `{"objective": x, "metrics": {"name": y, ...}}`, written to `{result}` or
+//! printed as the last line of standard output. A non-zero exit, a timeout, a missing,
+//! malformed or non-finite objective is a failed attempt; after `retries` more attempts the
+//! evaluation is recorded as failed with the reason, and the search goes on.
+//!
+//! Steps: a line `{"step": 3, "objective": 71.2}` on standard output (or in the progress
+//! file) reports the objective after step 3 (an epoch, say), read as it is written. When the
+//! search stops the training (see [`crate::evaluator::fidelity`]), the command's process group
+//! gets SIGTERM, and SIGKILL after a grace period; its result is its objective at that step.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -24,7 +32,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::benchmark::{EvalContext, Evaluation, Evaluator, Outcome};
+use crate::evaluator::{Decision, Fidelities, NoMonitor, StepMonitor};
 use crate::space::SearchSpace;
+
+mod steps;
+use steps::{StepLine, StepReader, last_line_of, parse_step_line};
+
+/// File name of the progress file inside an evaluation's folder (`{progress}`).
+pub const PROGRESS_FILE: &str = "progress.jsonl";
 
 /// File name of the result inside an evaluation's folder.
 pub const RESULT_FILE: &str = "result.json";
@@ -46,6 +61,28 @@ pub struct CommandConfig {
     pub report_metric: Option<String>,
     /// Working directory of the command (default: the current one).
     pub cwd: Option<PathBuf>,
+    /// How its step reports are used.
+    pub steps: StepSettings,
+}
+
+/// How a command's step reports are used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepSettings {
+    /// The whole training's step (e.g. its epochs). With it the search may stop trainings
+    /// early; without it steps are recorded only.
+    pub max_step: Option<u64>,
+    /// How long a command told to stop (SIGTERM to its process group) may take before it is
+    /// killed (SIGKILL).
+    pub grace: Duration,
+}
+
+impl Default for StepSettings {
+    fn default() -> Self {
+        Self {
+            max_step: None,
+            grace: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Why a command evaluator could not be built.
@@ -115,14 +152,18 @@ impl CommandEvaluator {
             },
         };
         Ok(Evaluation {
-            objective,
-            report,
-            cost_seconds: 0.0,
             metrics,
+            ..Evaluation::new(objective, report, 0.0)
         })
     }
 
-    fn run<S: SearchSpace>(&self, space: &S, arch: &S::Arch, ctx: &EvalContext) -> Outcome {
+    fn run<S: SearchSpace>(
+        &self,
+        space: &S,
+        arch: &S::Arch,
+        ctx: &EvalContext,
+        monitor: &dyn StepMonitor,
+    ) -> Outcome {
         let temporary = ctx.workdir.is_none();
         let workdir = match &ctx.workdir {
             // Absolute: a resumed run (possibly started from elsewhere) finds the programs
@@ -156,6 +197,7 @@ impl CommandEvaluator {
             key: space.key(arch),
             index: ctx.index,
         };
+        let _ = std::fs::remove_file(workdir.join(PROGRESS_FILE));
         let started = Instant::now();
         let mut reasons = Vec::new();
         let attempts = self.config.retries + 1;
@@ -163,8 +205,9 @@ impl CommandEvaluator {
         for attempt in 1..=attempts {
             if attempt > 1 {
                 keep_logs_of_attempt(&workdir, attempt - 1);
+                monitor.restart();
             }
-            match self.attempt(&values, &workdir) {
+            match self.attempt(&values, &workdir, monitor, started) {
                 Ok(mut e) => {
                     e.cost_seconds = started.elapsed().as_secs_f64();
                     outcome = Some(Outcome::Evaluated(e));
@@ -202,23 +245,50 @@ impl CommandEvaluator {
         outcome
     }
 
-    /// A complete result left by an attempt that finished before the run was killed.
+    /// A complete result left by an attempt that finished before the run was killed, with
+    /// the steps it reported (their costs are unknown: 0).
     fn salvage(&self, workdir: &Path) -> Option<Evaluation> {
         // A JSON object is complete only once its closing brace is written, so a result cut
-        // short by the kill never parses.
+        // short by the kill never parses; a step report is not a result.
         let text = std::fs::read_to_string(workdir.join(RESULT_FILE))
             .ok()
             .filter(|t| !t.trim().is_empty())
-            .or_else(|| {
-                let out = std::fs::read_to_string(workdir.join("stdout.log")).ok()?;
-                last_line(&out).map(str::to_string)
-            })?;
-        self.parse(&text).ok()
+            .or_else(|| last_line_of(&workdir.join("stdout.log")))?;
+        let mut e = self.parse_final(&text).ok()?;
+        let mut reader =
+            StepReader::new(vec![workdir.join("stdout.log"), workdir.join(PROGRESS_FILE)]);
+        loop {
+            let lines = reader.poll();
+            if lines.is_empty() {
+                break;
+            }
+            for line in lines {
+                if let StepLine::Step(step, objective) = line
+                    && e.steps.last().is_none_or(|l| l.step < step)
+                {
+                    e.steps.push(crate::evaluator::StepResult {
+                        step,
+                        objective,
+                        cost_seconds: 0.0,
+                    });
+                }
+            }
+        }
+        Some(e)
     }
 
-    /// One run of the command; the evaluation or why it failed.
-    fn attempt(&self, values: &Placeholders, workdir: &Path) -> Result<Evaluation, String> {
+    /// One run of the command; the evaluation or why it failed. Its step reports go to
+    /// `monitor`, with their cost counted from `since`.
+    fn attempt(
+        &self,
+        values: &Placeholders,
+        workdir: &Path,
+        monitor: &dyn StepMonitor,
+        since: Instant,
+    ) -> Result<Evaluation, String> {
         let _ = std::fs::remove_file(&values.result);
+        let progress = workdir.join(PROGRESS_FILE);
+        let _ = std::fs::remove_file(&progress);
         let line = self.command_line(values);
         let create = |name: &str| {
             File::create(workdir.join(name))
@@ -236,7 +306,8 @@ impl CommandEvaluator {
             .env("SEMINAS_RESULT", &values.result)
             .env("SEMINAS_WORKDIR", &values.workdir)
             .env("SEMINAS_KEY", &values.key)
-            .env("SEMINAS_INDEX", values.index.to_string());
+            .env("SEMINAS_INDEX", values.index.to_string())
+            .env("SEMINAS_PROGRESS", &progress);
         if let Some(cwd) = &self.config.cwd {
             cmd.current_dir(cwd);
         }
@@ -247,13 +318,42 @@ impl CommandEvaluator {
         let _running = process::Running::register(child.id());
         let started = Instant::now();
         let mut pause = Duration::from_millis(2);
+        let mut reader = StepReader::new(vec![workdir.join("stdout.log"), progress.clone()]);
+        // The step the search stopped the training at, its objective and cost, and when the
+        // grace period ends.
+        let mut stop: Option<(u64, f64, f64, Instant)> = None;
+        let mut forced = false;
+        let pid = child.id();
+        let mut read_steps = |stop: &mut Option<(u64, f64, f64, Instant)>| {
+            for line in reader.poll() {
+                match line {
+                    StepLine::Bad(why) => monitor.note(&why),
+                    StepLine::Step(step, v) => {
+                        let cost = since.elapsed().as_secs_f64();
+                        if monitor.report(step, v, cost) == Decision::Stop && stop.is_none() {
+                            *stop = Some((step, v, cost, Instant::now() + self.config.steps.grace));
+                            process::terminate_group(pid);
+                        }
+                    }
+                }
+            }
+        };
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) => {}
                 Err(e) => return Err(format!("cannot wait for the command: {e}")),
             }
-            if let Some(limit) = self.config.timeout
+            read_steps(&mut stop);
+            if let Some((_, _, _, deadline)) = stop
+                && Instant::now() >= deadline
+                && !forced
+            {
+                process::kill_group(&mut child);
+                forced = true;
+            }
+            if stop.is_none()
+                && let Some(limit) = self.config.timeout
                 && started.elapsed() >= limit
             {
                 process::kill_group(&mut child);
@@ -267,26 +367,61 @@ impl CommandEvaluator {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(50));
         };
+        // Reports written just before the command ended.
+        if stop.is_none() {
+            read_steps(&mut stop);
+        }
+        if let Some((step, v, cost, _)) = stop {
+            // Stopped by the search: its result is its objective at that step.
+            let mut e = Evaluation::new(v, None, cost);
+            if forced {
+                e.note = Some(format!(
+                    "it did not end within {} s of SIGTERM after the stop at step {step}, so \
+                     its process group was killed",
+                    self.config.steps.grace.as_secs_f64()
+                ));
+            }
+            return Ok(e);
+        }
         if !status.success() {
             return Err(format!("{}{}", describe(status), stderr_tail(workdir)));
         }
         let text = match std::fs::read_to_string(&values.result) {
             Ok(t) if !t.trim().is_empty() => t,
-            _ => {
-                let out = std::fs::read_to_string(workdir.join("stdout.log")).unwrap_or_default();
-                match last_line(&out) {
-                    Some(l) => l.to_string(),
-                    None => {
-                        return Err(format!(
-                            "the command wrote no result (neither {} nor a last line of \
-                             standard output)",
-                            values.result.display()
-                        ));
-                    }
+            _ => match last_line_of(&workdir.join("stdout.log")) {
+                Some(l) => l,
+                None => {
+                    return Err(format!(
+                        "the command wrote no result (neither {} nor a last line of standard \
+                         output)",
+                        values.result.display()
+                    ));
                 }
-            }
+            },
         };
-        self.parse(&text)
+        self.parse_final(&text)
+    }
+
+    /// The result of a command that ended by itself. Its last step report stands for it when
+    /// the command printed no result line after its reports, provided that step is the whole
+    /// training's.
+    fn parse_final(&self, text: &str) -> Result<Evaluation, String> {
+        match parse_step_line(text) {
+            None => self.parse(text),
+            Some(StepLine::Step(step, v)) => match self.config.steps.max_step {
+                Some(max) if step >= max => Ok(Evaluation::new(v, None, 0.0)),
+                Some(max) => Err(format!(
+                    "the command ended after step {step} of {max} without a result (its last \
+                     output is a step report)"
+                )),
+                None => Err(format!(
+                    "the command's last output is step {step}'s report, not a result (print \
+                     {{\"objective\": ...}} at the end, or give --max-step so that the last \
+                     step's report counts)"
+                )),
+            },
+            Some(StepLine::Bad(why)) => Err(why),
+        }
     }
 }
 
@@ -298,10 +433,25 @@ impl<S: SearchSpace> Evaluator<S> for CommandEvaluator {
         &self.report_name
     }
     fn evaluate(&self, space: &S, arch: &S::Arch) -> Outcome {
-        self.run(space, arch, &EvalContext::default())
+        self.run(space, arch, &EvalContext::default(), &NoMonitor)
     }
     fn evaluate_in(&self, space: &S, arch: &S::Arch, ctx: &EvalContext) -> Outcome {
-        self.run(space, arch, ctx)
+        self.run(space, arch, ctx, &NoMonitor)
+    }
+    fn evaluate_steps(
+        &self,
+        space: &S,
+        arch: &S::Arch,
+        ctx: &EvalContext,
+        monitor: &dyn StepMonitor,
+    ) -> Outcome {
+        self.run(space, arch, ctx, monitor)
+    }
+    fn fidelities(&self) -> Option<Fidelities> {
+        self.config.steps.max_step.map(Fidelities::open)
+    }
+    fn live_steps(&self) -> bool {
+        true
     }
 }
 
@@ -321,6 +471,13 @@ pub struct Placeholders {
 }
 
 impl Placeholders {
+    /// The progress file (`{progress}`): in the evaluation's folder.
+    pub fn progress(&self) -> PathBuf {
+        self.workdir.join(PROGRESS_FILE)
+    }
+}
+
+impl Placeholders {
     /// `template` with `{arch}`, `{result}`, `{workdir}`, `{key}` and `{index}` replaced by
     /// shell-quoted values. Other braces (e.g. `${HOME}`) are left alone.
     pub fn substitute(&self, template: &str) -> String {
@@ -332,13 +489,21 @@ impl Placeholders {
                 ("{workdir}", shell_quote(&self.workdir.to_string_lossy())),
                 ("{key}", shell_quote(&self.key)),
                 ("{index}", self.index.to_string()),
+                ("{progress}", shell_quote(&self.progress().to_string_lossy())),
             ],
         )
     }
 }
 
 /// The placeholders a command line may hold.
-pub const PLACEHOLDERS: [&str; 5] = ["{arch}", "{result}", "{workdir}", "{key}", "{index}"];
+pub const PLACEHOLDERS: [&str; 6] = [
+    "{arch}",
+    "{result}",
+    "{workdir}",
+    "{key}",
+    "{index}",
+    "{progress}",
+];
 
 /// Every `{word}` of `template` (a lowercase identifier in braces, not `${word}`) that is not
 /// one of [`PLACEHOLDERS`].
@@ -461,10 +626,6 @@ fn objective_is_not_finite(text: &str) -> bool {
                 .any(|bad| v.starts_with(bad))
         })
     })
-}
-
-fn last_line(text: &str) -> Option<&str> {
-    text.lines().map(str::trim).rfind(|l| !l.is_empty())
 }
 
 fn describe(status: ExitStatus) -> String {
@@ -681,6 +842,14 @@ mod process {
             }
         }
         groups.len()
+    }
+
+    /// Asks the child's whole process group to end (SIGTERM).
+    pub fn terminate_group(pid: u32) {
+        // SAFETY: kill has no memory effects; a negative pid names the group we created.
+        unsafe {
+            libc::kill(-(pid as i32), libc::SIGTERM);
+        }
     }
 
     /// Kills the child's whole process group.

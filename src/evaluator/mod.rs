@@ -9,6 +9,7 @@
 //! query accounting lives in one place.
 
 pub mod command;
+pub mod fidelity;
 pub mod ray;
 pub mod ray_jobs;
 
@@ -17,6 +18,10 @@ use std::path::PathBuf;
 
 use crate::benchmark::Reference;
 use crate::space::SearchSpace;
+
+pub use fidelity::{
+    Decision, Fidelities, NoMonitor, Pruner, PrunerState, StepMonitor, StepResult, StopRule,
+};
 
 /// A finished evaluation of one architecture.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,17 +34,34 @@ pub struct Evaluation {
     pub cost_seconds: f64,
     /// Every other metric the evaluator measured (e.g. a training script's `metrics` object).
     pub metrics: BTreeMap<String, f64>,
+    /// The training's intermediate results in step order (empty when it reported none).
+    pub steps: Vec<StepResult>,
+    /// The step at which the search stopped the training (it was pruned): `objective` is then
+    /// the objective at that step, `report` is `None`, and the evaluation is not a candidate
+    /// for the best architecture. `None` for a training that ran to its end.
+    pub stopped_at: Option<u64>,
+    /// What went wrong on the way without failing the evaluation (e.g. bad step reports that
+    /// were ignored), for the record.
+    pub note: Option<String>,
 }
 
 impl Evaluation {
-    /// An evaluation without extra metrics.
+    /// An evaluation without extra metrics or steps.
     pub fn new(objective: f64, report: Option<f64>, cost_seconds: f64) -> Self {
         Self {
             objective,
             report,
             cost_seconds,
             metrics: BTreeMap::new(),
+            steps: Vec::new(),
+            stopped_at: None,
+            note: None,
         }
+    }
+
+    /// True when the training ran to its end (it was not stopped early).
+    pub fn is_complete(&self) -> bool {
+        self.stopped_at.is_none()
     }
 }
 
@@ -98,6 +120,29 @@ pub trait Evaluator<S: SearchSpace>: Send + Sync {
     fn evaluate_in(&self, space: &S, arch: &S::Arch, ctx: &EvalContext) -> Outcome {
         let _ = ctx;
         self.evaluate(space, arch)
+    }
+    /// The steps this evaluator reports (see [`fidelity`]), or `None` when it reports only a
+    /// training's end (the default).
+    fn fidelities(&self) -> Option<Fidelities> {
+        None
+    }
+    /// True when steps are reported while a training runs for minutes or hours (a command,
+    /// a cluster job), so that the driver records each as it comes; false for evaluators
+    /// whose steps come at once (a table).
+    fn live_steps(&self) -> bool {
+        false
+    }
+    /// As [`Self::evaluate_in`], reporting each step to `monitor` and ending the training when
+    /// it answers [`Decision::Stop`]. By default the evaluation reports no step.
+    fn evaluate_steps(
+        &self,
+        space: &S,
+        arch: &S::Arch,
+        ctx: &EvalContext,
+        monitor: &dyn StepMonitor,
+    ) -> Outcome {
+        let _ = monitor;
+        self.evaluate_in(space, arch, ctx)
     }
     /// For benchmarks that know every answer: how the reported values of all evaluable
     /// architectures are distributed, for ranks and regret. `None` for real evaluators.

@@ -220,6 +220,7 @@ mod tests {
             retries: 0,
             report_metric: Some("test_acc".into()),
             cwd: Some(std::env::temp_dir()),
+            steps: Default::default(),
         })
         .unwrap();
         let client = RayClient::new("http://127.0.0.1:8265").unwrap();
@@ -257,6 +258,7 @@ mod tests {
             retries: 3,
             report_metric: None,
             cwd: None,
+            steps: Default::default(),
         })
         .unwrap();
         let e = RayEvaluator::new(client, command, "r1", None).with_poll(Duration::from_millis(5));

@@ -42,6 +42,9 @@ pub struct Summary {
     pub best: Option<BestArch>,
     /// Benchmark optimum of the reported metric minus the found one (benchmarks only).
     pub regret: Option<f64>,
+    /// Queries whose training was stopped early (absent when none was).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<usize>,
     /// What a run directory's `summary.json` adds (see [`Summary::with_run`]); absent from
     /// `--json`.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
@@ -138,6 +141,7 @@ where
         queries: run.records.len(),
         best,
         regret,
+        stopped: Some(run.stopped()).filter(|&n| n > 0),
         run: None,
     };
     let ctx = SummaryContext {
@@ -147,12 +151,7 @@ where
         stop: run.stop,
         failures: run.records.iter().filter(|r| r.result.is_err()).count(),
         not_evaluable: run.not_evaluable,
-        cost_seconds: run
-            .records
-            .iter()
-            .filter_map(|r| r.result.as_ref().ok())
-            .map(|e| e.cost_seconds)
-            .sum(),
+        cost_seconds: run.cost_seconds(),
         best_text: run.best().map(|r| space.format(&r.arch)),
     };
     (summary, ctx)
@@ -181,6 +180,9 @@ impl fmt::Display for HumanSummary<'_> {
         write!(f, "queries: {} ({stop}", s.queries)?;
         if c.failures > 0 {
             write!(f, "; {} failed", c.failures)?;
+        }
+        if let Some(n) = s.stopped {
+            write!(f, "; {n} trainings stopped early")?;
         }
         if c.not_evaluable > 0 {
             write!(
@@ -246,6 +248,14 @@ struct QueryLine<'a> {
     error: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     metrics: Option<&'a std::collections::BTreeMap<String, f64>>,
+    /// The step its training was stopped at (it was pruned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped_at: Option<u64>,
+    /// Its learning curve: `[step, objective, cost_seconds]` per reported step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    steps: Option<Vec<(u64, f64, f64)>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
     /// 0-based proposal index: the evaluation's folder `evals/<index>` (6 digits).
     index: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -260,7 +270,9 @@ struct QueryLine<'a> {
 
 /// One query as a line of `queries.jsonl` (without the newline): `n`, `arch`, then
 /// `objective`, `report`, `seconds` (the evaluation's recorded cost) and `metrics` (if the
-/// evaluator gave more), or `error` for a failed query; then `index` (the proposal's number,
+/// evaluator gave more), `stopped_at` (the step a training stopped early was stopped at; its
+/// objective is that step's), `steps` (`[step, objective, cost]` per reported step) and `note`
+/// (bad step reports that were ignored), or `error` for a failed query; then `index` (the proposal's number,
 /// its folder under `evals/`), `origin` and `predicted` (when the searcher said), `started`
 /// and `finished` (Unix seconds, when known).
 pub fn query_line<S: SearchSpace>(space: &S, r: &QueryRecord<S::Arch>) -> String {
@@ -274,6 +286,13 @@ pub fn query_line<S: SearchSpace>(space: &S, r: &QueryRecord<S::Arch>) -> String
         ),
         Err(reason) => (None, None, None, Some(reason.as_str()), None),
     };
+    let ok = r.result.as_ref().ok();
+    let steps = ok.filter(|e| !e.steps.is_empty()).map(|e| {
+        e.steps
+            .iter()
+            .map(|s| (s.step, s.objective, s.cost_seconds))
+            .collect()
+    });
     let line = QueryLine {
         n: r.n,
         arch: space.to_json(&r.arch),
@@ -282,6 +301,9 @@ pub fn query_line<S: SearchSpace>(space: &S, r: &QueryRecord<S::Arch>) -> String
         seconds,
         error,
         metrics,
+        stopped_at: ok.and_then(|e| e.stopped_at),
+        steps,
+        note: ok.and_then(|e| e.note.as_deref()),
         index: r.index,
         origin: r.info.origin,
         predicted: r.info.predicted.filter(|p| p.is_finite()),

@@ -22,11 +22,15 @@ use super::{
     Budget, Feedback, Origin, Phase, ProposalInfo, QueryRecord, SearchRun, Searcher, StopReason,
 };
 use crate::benchmark::{EvalContext, Evaluator, EvaluatorState, Outcome, StateError};
+use crate::evaluator::{Decision, Fidelities, Pruner, PrunerState, StepResult, StopRule};
 use crate::space::SearchSpace;
 
 mod error;
 mod journal;
+mod monitor;
 mod restore;
+
+use monitor::{Event, RunMonitor, StepLog};
 
 pub use error::DriveError;
 pub use journal::{Journal, JournalError, NoJournal, Replay};
@@ -39,6 +43,30 @@ pub struct DriveOptions {
     pub workdirs: Option<PathBuf>,
     /// A stored run to replay first.
     pub replay: Option<Replay>,
+    /// How trainings are stopped early.
+    pub pruning: Pruning,
+}
+
+/// How a run stops trainings early (see [`crate::evaluator::fidelity`]).
+#[derive(Debug, Clone, Default)]
+pub struct Pruning {
+    /// The steps the evaluator reports; without them nothing is stopped.
+    pub fidelities: Option<Fidelities>,
+    /// A pruner for every proposal (Optuna's way: the pruner decides, whatever the searcher).
+    pub pruner: Option<Pruner>,
+    /// Without a pruner: the searcher's own stop rules ([`Searcher::take_stop_rules`]), for
+    /// the proposals it gives one; the searcher is told the fidelities.
+    pub searcher_rules: bool,
+    /// Spreads Hyperband's trials over its brackets.
+    pub seed: u64,
+}
+
+impl Pruning {
+    /// True when trainings may be stopped early.
+    pub fn active(&self) -> bool {
+        self.fidelities.is_some()
+            && (self.searcher_rules || self.pruner.as_ref().is_some_and(|p| *p != Pruner::None))
+    }
 }
 
 /// Runs `searcher` against `evaluator` until the budget is spent, the searcher is exhausted or
@@ -104,7 +132,9 @@ where
             workers,
         });
     }
-    if workers == 1 {
+    // Evaluators whose steps come while they train run on a worker thread even alone, so that
+    // this thread records each step as it comes.
+    if workers == 1 && !evaluator.live_steps() {
         let mut inline = Inline {
             space,
             evaluator,
@@ -123,7 +153,7 @@ where
     }
     std::thread::scope(|scope| {
         let (job_tx, job_rx) = mpsc::channel::<Job<S::Arch>>();
-        let (done_tx, done_rx) = mpsc::channel::<(usize, Outcome)>();
+        let (done_tx, done_rx) = mpsc::channel::<Event>();
         let job_rx = Arc::new(Mutex::new(job_rx));
         for _ in 0..workers {
             let job_rx = Arc::clone(&job_rx);
@@ -136,8 +166,8 @@ where
                         Err(_) => return,
                     };
                     let Ok(job) = job else { return };
-                    let outcome = evaluate_caught(evaluator, space, &job);
-                    if done_tx.send((job.ctx.index, outcome)).is_err() {
+                    let outcome = evaluate_caught(evaluator, space, &job, Some(&done_tx));
+                    if done_tx.send(Event::Done(job.ctx.index, outcome)).is_err() {
                         return;
                     }
                 }
@@ -163,33 +193,53 @@ where
     })
 }
 
-/// Evaluates a job; an evaluator that panics gives a failed evaluation, not a dead run.
+/// Evaluates a job, its steps going to a monitor with the job's stop rule (and, with
+/// `events`, to the driver's thread as they come); an evaluator that panics gives a failed
+/// evaluation, not a dead run.
 fn evaluate_caught<S: SearchSpace, E: Evaluator<S> + ?Sized>(
     evaluator: &E,
     space: &S,
     job: &Job<S::Arch>,
+    events: Option<&mpsc::Sender<Event>>,
 ) -> Outcome {
-    let run = std::panic::AssertUnwindSafe(|| evaluator.evaluate_in(space, &job.arch, &job.ctx));
-    std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+    let monitor = RunMonitor {
+        index: job.ctx.index,
+        rule: job.rule.clone(),
+        replayed: job.replayed.clone(),
+        max_step: job.max_step,
+        log: Mutex::new(StepLog::default()),
+        events: events.cloned(),
+    };
+    let run = std::panic::AssertUnwindSafe(|| {
+        evaluator.evaluate_steps(space, &job.arch, &job.ctx, &monitor)
+    });
+    let outcome = std::panic::catch_unwind(run).unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown cause".into());
         Outcome::Failed(format!("the evaluator panicked: {message}"))
-    })
+    });
+    monitor.into_log().finish(outcome, job.rule.is_some())
 }
 
 struct Job<A> {
     arch: A,
     ctx: EvalContext,
+    /// The proposal's stop rule, when trainings may be stopped early.
+    rule: Option<Arc<StopRule>>,
+    /// Decisions a killed run made for this evaluation's steps.
+    replayed: Vec<(StepResult, Decision)>,
+    /// The full training's step, when known.
+    max_step: Option<u64>,
 }
 
 /// Where evaluations go: evaluated on the spot, or sent to worker threads.
 trait Dispatch<A> {
     fn submit(&mut self, job: Job<A>);
-    /// The next finished evaluation (blocks).
-    fn wait(&mut self) -> (usize, Outcome);
+    /// The next finished evaluation or reported step (blocks).
+    fn wait(&mut self) -> Event;
     /// A stateful evaluator's state now, to be stored with the outcome being recorded.
     fn state(&mut self) -> Option<Result<EvaluatorState, StateError>> {
         None
@@ -205,13 +255,15 @@ struct Inline<'a, S, E: ?Sized> {
 
 impl<S: SearchSpace, E: Evaluator<S> + ?Sized> Dispatch<S::Arch> for Inline<'_, S, E> {
     fn submit(&mut self, job: Job<S::Arch>) {
-        let outcome = evaluate_caught(self.evaluator, self.space, &job);
+        let outcome = evaluate_caught(self.evaluator, self.space, &job, None);
         self.done.push_back((job.ctx.index, outcome));
     }
-    fn wait(&mut self) -> (usize, Outcome) {
-        self.done
+    fn wait(&mut self) -> Event {
+        let (index, outcome) = self
+            .done
             .pop_front()
-            .expect("an inline evaluation finishes when it is submitted")
+            .expect("an inline evaluation finishes when it is submitted");
+        Event::Done(index, outcome)
     }
     // With one worker nothing is evaluated between an evaluation and the recording of its
     // outcome (the driver asks for the next proposal only once the last one is told), so the
@@ -230,7 +282,7 @@ impl<S: SearchSpace, E: Evaluator<S> + ?Sized> Dispatch<S::Arch> for Inline<'_, 
 
 struct Pool<A> {
     jobs: Option<mpsc::Sender<Job<A>>>,
-    done: mpsc::Receiver<(usize, Outcome)>,
+    done: mpsc::Receiver<Event>,
 }
 
 impl<A> Dispatch<A> for Pool<A> {
@@ -240,8 +292,8 @@ impl<A> Dispatch<A> for Pool<A> {
             let _ = tx.send(job);
         }
     }
-    fn wait(&mut self) -> (usize, Outcome) {
-        self.done.recv().unwrap_or((
+    fn wait(&mut self) -> Event {
+        self.done.recv().unwrap_or(Event::Done(
             usize::MAX,
             Outcome::Failed("every worker thread ended".into()),
         ))
@@ -325,6 +377,9 @@ fn run_ledger<S: SearchSpace>(
                     workdir: p.workdir.clone(),
                     resumed: p.resumed,
                 },
+                rule: p.rule.clone(),
+                replayed: p.replayed_steps.clone(),
+                max_step: ledger.max_step(),
             };
             // With one worker the evaluation runs inside `submit`.
             ledger.phase.set("evaluating");
@@ -333,7 +388,19 @@ fn run_ledger<S: SearchSpace>(
         if !ledger.head_running() {
             break;
         }
-        let (index, outcome) = dispatch.wait();
+        let (index, outcome) = match dispatch.wait() {
+            Event::Step {
+                index,
+                step,
+                decision,
+            } => {
+                journal
+                    .step(index, &step, decision)
+                    .map_err(DriveError::Journal)?;
+                continue;
+            }
+            Event::Done(index, outcome) => (index, outcome),
+        };
         // Not an outcome of the architecture: stop before recording it (a resume redoes it).
         if let Some(why) = unavailable() {
             return Err(DriveError::Unavailable(why));
@@ -381,6 +448,12 @@ pub(crate) struct Proposal<A> {
     /// When its evaluation started and finished (Unix seconds).
     started: Option<f64>,
     finished: Option<f64>,
+    /// When its training may be stopped early: its rule.
+    pub(crate) rule: Option<Arc<StopRule>>,
+    /// Steps a killed run had recorded for it, with their decisions.
+    pub(crate) replayed_steps: Vec<(StepResult, Decision)>,
+    /// The steps a study's user reported for it (see [`Ledger::report_step`]).
+    pub(crate) log: StepLog,
 }
 
 /// Why a proposal cannot be told as asked (see [`Ledger::finish_checked`]).
@@ -424,6 +497,14 @@ pub(crate) struct Ledger<A> {
     pub(crate) run: SearchRun<A>,
     /// What the search is doing, for progress reports (the searcher names its long steps).
     pub(crate) phase: Phase,
+    /// How trainings are stopped early.
+    pruning: Pruning,
+    /// The pruner with what the told trials reported, made at the first proposal.
+    pruner: Option<PrunerState>,
+    /// True once the searcher was told the fidelities.
+    fidelities_told: bool,
+    /// Training seconds of the told queries.
+    pub(crate) spent_seconds: f64,
 }
 
 fn empty_run<A>() -> SearchRun<A> {
@@ -453,7 +534,90 @@ impl<A: Clone> Ledger<A> {
             pending: VecDeque::new(),
             run: empty_run(),
             phase: Phase::default(),
+            pruning: options.pruning,
+            pruner: None,
+            fidelities_told: false,
+            spent_seconds: 0.0,
         }
+    }
+
+    /// How trainings are stopped early (before the first proposal).
+    pub(crate) fn set_pruning(&mut self, pruning: Pruning) {
+        self.pruning = pruning;
+        self.pruner = None;
+    }
+
+    /// The last step a study's user reported for running proposal `index`.
+    pub(crate) fn last_step(&self, index: usize) -> Option<StepResult> {
+        self.proposal(index)?.log.steps.last().copied()
+    }
+
+    /// The full training's step, when the evaluator's fidelities are known.
+    pub(crate) fn max_step(&self) -> Option<u64> {
+        self.pruning.fidelities.as_ref().map(Fidelities::max_step)
+    }
+
+    /// -1 for a minimised objective.
+    fn sign(&self) -> f64 {
+        if self.minimize { -1.0 } else { 1.0 }
+    }
+
+    /// The stop rule of proposal `index`: the pruner's, or the searcher's own.
+    fn rule_for(&mut self, index: usize, own: Option<StopRule>) -> Option<Arc<StopRule>> {
+        if !self.pruning.active() {
+            return None;
+        }
+        let sign = self.sign();
+        if let Some(p) = &self.pruning.pruner {
+            let fid = self.pruning.fidelities.clone().expect("active pruning has fidelities");
+            let seed = self.pruning.seed;
+            let state = self
+                .pruner
+                .get_or_insert_with(|| PrunerState::new(p.clone(), fid, sign, seed));
+            return Some(Arc::new(state.rule(index)));
+        }
+        // The searcher's thresholds are on its signed objectives.
+        Some(Arc::new(own.map_or(StopRule::never(sign), |r| StopRule { sign, ..r })))
+    }
+
+    /// A step a study's user reported for running proposal `index`: recorded in the
+    /// proposal, and what its rule decides.
+    pub(crate) fn report_step(
+        &mut self,
+        index: usize,
+        step: u64,
+        objective: f64,
+        cost_seconds: f64,
+    ) -> Result<(Decision, Option<StepResult>), TellError> {
+        self.check_running(index)?;
+        let max_step = self.max_step();
+        let p = &mut self.proposals[index - self.told];
+        Ok(p.log.report(
+            step,
+            objective,
+            cost_seconds,
+            p.rule.as_deref(),
+            &p.replayed_steps,
+            max_step,
+        ))
+    }
+
+    /// The outcome a study's user told for proposal `index`, with the steps they reported.
+    pub(crate) fn with_reported_steps(&mut self, index: usize, outcome: Outcome) -> Outcome {
+        match self.proposals.get_mut(index.wrapping_sub(self.told)) {
+            Some(p) => {
+                let expected = p.rule.is_some();
+                std::mem::take(&mut p.log).finish(outcome, expected)
+            }
+            None => outcome,
+        }
+    }
+
+    /// The step at which a study's user's running trial `index` was stopped, if it was.
+    pub(crate) fn stopped_at(&self, index: usize) -> Option<(u64, StepResult)> {
+        let p = self.proposal(index)?;
+        let at = p.log.stopped_at?;
+        Some((at, *p.log.steps.iter().find(|s| s.step == at)?))
     }
 
     /// Proposes `arch` before asking the searcher again.
@@ -536,10 +700,23 @@ impl<A: Clone> Ledger<A> {
                 self.exhausted = true;
                 break;
             }
-            let (archs, infos) = match self.enqueued.pop_front() {
-                Some(arch) => (vec![arch], vec![ProposalInfo::of(Origin::Enqueued)]),
+            if !self.fidelities_told
+                && self.pruning.active()
+                && self.pruning.pruner.is_none()
+                && let Some(f) = &self.pruning.fidelities
+            {
+                searcher.set_fidelities(f);
+                self.fidelities_told = true;
+            }
+            let (archs, infos, mut rules) = match self.enqueued.pop_front() {
+                Some(arch) => (
+                    vec![arch],
+                    vec![ProposalInfo::of(Origin::Enqueued)],
+                    Vec::new(),
+                ),
                 None => {
                     let archs = searcher.ask(space, 1);
+                    let rules = searcher.take_stop_rules();
                     let mut infos = searcher.take_annotations();
                     // Searchers see a minimised objective negated; so do their predictions.
                     if self.minimize {
@@ -554,16 +731,17 @@ impl<A: Clone> Ledger<A> {
                             .checkpoint(self.told, &name, &data)
                             .map_err(DriveError::Journal)?;
                     }
-                    (archs, infos)
+                    (archs, infos, rules)
                 }
             };
             if archs.is_empty() {
                 self.exhausted = true;
                 break;
             }
-            for (i, arch) in archs.into_iter().enumerate() {
+            rules.resize(archs.len(), None);
+            for ((i, arch), own) in archs.into_iter().enumerate().zip(rules) {
                 let info = infos.get(i).copied().unwrap_or_default();
-                self.propose(space, arch, info, rec)?;
+                self.propose(space, arch, info, own, rec)?;
             }
         }
         Ok(())
@@ -574,6 +752,7 @@ impl<A: Clone> Ledger<A> {
         space: &S,
         arch: A,
         info: ProposalInfo,
+        own_rule: Option<StopRule>,
         rec: &mut dyn Recorder<A>,
     ) -> Result<(), DriveError> {
         let index = self.told + self.proposals.len();
@@ -602,6 +781,11 @@ impl<A: Clone> Ledger<A> {
             .replay
             .as_ref()
             .and_then(|r| r.times.get(&index).copied());
+        let replayed_steps = self
+            .replay
+            .as_mut()
+            .and_then(|r| r.steps.remove(&index))
+            .unwrap_or_default();
         let mut proposal = Proposal {
             arch,
             key,
@@ -611,6 +795,9 @@ impl<A: Clone> Ledger<A> {
             info,
             started: times.map(|t| t.0),
             finished: times.map(|t| t.1),
+            rule: None,
+            replayed_steps,
+            log: StepLog::default(),
         };
         if self.known.contains_key(&KeyHash::of(&proposal.key))
             || self.untold_keys.contains(&proposal.key)
@@ -619,7 +806,13 @@ impl<A: Clone> Ledger<A> {
             return Ok(());
         }
         self.untold_keys.insert(proposal.key.clone());
+        proposal.rule = self.rule_for(index, own_rule);
         proposal.slot = if let Some((_, Some(outcome))) = replayed {
+            Slot::Done(outcome)
+        } else if let Some(outcome) = monitor::replayed_stop(&proposal.replayed_steps) {
+            // Stopped before the kill, not recorded: its stored steps are its result.
+            rec.record(index, &proposal.key, &outcome)?;
+            proposal.finished = Some(unix_now());
             Slot::Done(outcome)
         } else if let Err(e) = space.validate(&proposal.arch) {
             let outcome = Outcome::Failed(format!("invalid architecture: {e}"));
@@ -645,6 +838,7 @@ impl<A: Clone> Ledger<A> {
             && !self.stalled
             && self.proposals.len() < self.budget.workers.max(1)
             && self.run.records.len() + self.untold_keys.len() < self.budget.queries
+            && self.budget.seconds.is_none_or(|b| self.spent_seconds < b)
     }
 
     /// The next new proposal to evaluate, in proposal order; it is running from now on.
@@ -728,7 +922,31 @@ impl<A: Clone> Ledger<A> {
             Slot::Done(outcome) => {
                 self.untold_keys.remove(&p.key);
                 let (feedback, result) = match outcome {
-                    Outcome::Evaluated(e) => (Feedback::Objective(sign * e.objective), Some(Ok(e))),
+                    Outcome::Evaluated(e) => {
+                        if !e.steps.is_empty() {
+                            if let Some(pruner) = &mut self.pruner {
+                                pruner.tell(index, &e.steps);
+                            }
+                            let signed: Vec<StepResult> = e
+                                .steps
+                                .iter()
+                                .map(|s| StepResult {
+                                    objective: sign * s.objective,
+                                    ..*s
+                                })
+                                .collect();
+                            searcher.tell_steps(space, &p.arch, &signed);
+                        }
+                        self.spent_seconds += e.cost_seconds;
+                        let feedback = match e.stopped_at {
+                            Some(step) => Feedback::Stopped {
+                                step,
+                                objective: sign * e.objective,
+                            },
+                            None => Feedback::Objective(sign * e.objective),
+                        };
+                        (feedback, Some(Ok(e)))
+                    }
                     Outcome::Failed(reason) => (Feedback::Failed, Some(Err(reason))),
                     Outcome::NotEvaluable => (Feedback::NotEvaluable, None),
                 };

@@ -15,6 +15,7 @@ pub mod driver;
 pub mod evolution;
 pub mod gp;
 pub mod mlp;
+pub mod multi_fidelity;
 pub mod pool;
 pub mod random;
 mod recover;
@@ -26,6 +27,7 @@ pub mod seminas_re;
 pub mod targets;
 
 use crate::benchmark::{Evaluation, Evaluator};
+use crate::evaluator::{Fidelities, StepResult, StopRule};
 use crate::controller::{ControllerConfig, EarlyStopping, StopOn};
 use crate::space::SearchSpace;
 
@@ -394,8 +396,17 @@ impl std::fmt::Display for Algo {
 /// What a searcher is told about one of its proposals.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Feedback {
-    /// The architecture's objective (larger is better).
+    /// The architecture's objective (larger is better), after a whole training.
     Objective(f64),
+    /// Its training was stopped early (pruned) at `step`, where it had `objective` (larger is
+    /// better). Not comparable with whole trainings' objectives; the steps before it reach
+    /// the searcher through [`Searcher::tell_steps`].
+    Stopped {
+        /// The step it was stopped at.
+        step: u64,
+        /// Its objective at that step.
+        objective: f64,
+    },
     /// The evaluator cannot evaluate it; it cost nothing.
     NotEvaluable,
     /// Its evaluation failed.
@@ -424,6 +435,27 @@ pub trait Searcher<S: SearchSpace>: Send {
     /// Reports what a proposal gave. Called once for every proposal the driver evaluates or
     /// looks up, in proposal order.
     fn tell(&mut self, space: &S, arch: &S::Arch, feedback: Feedback);
+
+    /// The intermediate results of a proposal's training (objectives signed as in
+    /// [`Feedback`]: larger is better), told just before [`Searcher::tell`] when it reported
+    /// any. Most searchers learn from whole trainings only and ignore them.
+    fn tell_steps(&mut self, space: &S, arch: &S::Arch, steps: &[StepResult]) {
+        let _ = (space, arch, steps);
+    }
+
+    /// The searcher's own rules for stopping the trainings of its latest [`Searcher::ask`]'s
+    /// proposals early, in the same order (see [`crate::evaluator::fidelity`]); `None` for a
+    /// proposal it has no rule for. Empty (the default) when it has none: the run's pruner,
+    /// if any, decides. Thresholds are on objectives signed as in [`Feedback`].
+    fn take_stop_rules(&mut self) -> Vec<Option<StopRule>> {
+        Vec::new()
+    }
+
+    /// The steps evaluations will report (the evaluator's fidelities), told once before the
+    /// first [`Searcher::ask`] when the search runs with fidelities.
+    fn set_fidelities(&mut self, fidelities: &Fidelities) {
+        let _ = fidelities;
+    }
 
     /// Named snapshots produced since the last call (e.g. trained controller weights as
     /// safetensors), for the run store. Most searchers have none.
@@ -568,7 +600,7 @@ pub struct QueryRecord<A> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
-    /// The query budget was spent.
+    /// The query budget (or the training-time budget) was spent.
     Budget,
     /// The searcher had nothing more to propose.
     Exhausted,
@@ -585,6 +617,9 @@ pub struct Budget {
     pub workers: usize,
     /// Stop after this many consecutive proposals that cost nothing.
     pub max_free_proposals: usize,
+    /// Training time: no new evaluation starts once the told ones cost this many seconds
+    /// (the evaluations' recorded costs; the last may end past it). `None`: no limit.
+    pub seconds: Option<f64>,
 }
 
 impl Budget {
@@ -594,6 +629,15 @@ impl Budget {
             queries,
             workers: 1,
             max_free_proposals: 1_000_000,
+            seconds: None,
+        }
+    }
+
+    /// A budget of `seconds` of training (and no query limit), with one worker.
+    pub fn seconds(seconds: f64) -> Self {
+        Self {
+            seconds: Some(seconds),
+            ..Self::queries(usize::MAX)
         }
     }
 }
@@ -612,17 +656,42 @@ pub struct SearchRun<A> {
 }
 
 impl<A> SearchRun<A> {
-    /// The best successful query by objective (the earliest among equals).
+    /// The best successful query by objective (the earliest among equals), among whole
+    /// trainings (a training stopped early is never the best).
     pub fn best(&self) -> Option<&QueryRecord<A>> {
         let mut best: Option<&QueryRecord<A>> = None;
         for r in &self.records {
-            if let Ok(e) = &r.result
+            if let Some(e) = r.complete()
                 && best.is_none_or(|b| e.objective > b.result.as_ref().unwrap().objective)
             {
                 best = Some(r);
             }
         }
         best
+    }
+
+    /// Training seconds of the queries so far (their recorded costs).
+    pub fn cost_seconds(&self) -> f64 {
+        self.records
+            .iter()
+            .filter_map(|r| r.result.as_ref().ok())
+            .map(|e| e.cost_seconds)
+            .sum()
+    }
+
+    /// Queries whose training was stopped early.
+    pub fn stopped(&self) -> usize {
+        self.records
+            .iter()
+            .filter(|r| r.result.as_ref().is_ok_and(|e| !e.is_complete()))
+            .count()
+    }
+}
+
+impl<A> QueryRecord<A> {
+    /// The evaluation, when the query trained to its end (not failed, not stopped early).
+    pub fn complete(&self) -> Option<&Evaluation> {
+        self.result.as_ref().ok().filter(|e| e.is_complete())
     }
 }
 

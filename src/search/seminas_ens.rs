@@ -30,9 +30,11 @@ use rand::seq::SliceRandom;
 
 use super::gp::HammingGp;
 use super::mlp::{MlpConfig, MlpEnsemble, OneHot, mean_std};
+use super::multi_fidelity::{MultiFidelity, MultiFidelityConfig};
 use super::pool::ENUMERATE_LIMIT;
 use super::targets::{normalize_targets, target_scale};
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
+use crate::evaluator::{Fidelities, StepResult, StopRule};
 use crate::rng::Rng;
 use crate::space::SearchSpace;
 
@@ -102,6 +104,9 @@ pub struct SemiNasEnsConfig {
     pub pairs: bool,
     /// The predictor.
     pub surrogate: Surrogate,
+    /// With fidelities (a search that may stop trainings early): how the predictor learns
+    /// from them and when trainings are stopped.
+    pub multi_fidelity: MultiFidelityConfig,
 }
 
 impl SemiNasEnsConfig {
@@ -124,6 +129,7 @@ impl SemiNasEnsConfig {
             clip_quantile: 0.5,
             pairs: false,
             surrogate: Surrogate::Ensemble,
+            multi_fidelity: MultiFidelityConfig::default(),
         }
     }
 }
@@ -168,6 +174,10 @@ pub struct SemiNasEns<A> {
     init_proposed: usize,
     /// Rounds run so far.
     pub rounds: usize,
+    /// With fidelities: every objective of every trial, by fidelity.
+    mf: Option<MultiFidelity>,
+    /// Stop rules of the latest ask's proposals.
+    rules: Vec<Option<StopRule>>,
 }
 
 impl<A: Clone + Send + Sync> SemiNasEns<A> {
@@ -192,6 +202,8 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
             phase: Phase::default(),
             init_proposed: 0,
             rounds: 0,
+            mf: None,
+            rules: Vec::new(),
         }
     }
 
@@ -374,9 +386,23 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
             .set(format!("SemiNAS-Ens round {round}: fitting the ensemble"));
         let onehot = self.onehot(space).clone();
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.2).collect();
-        let targets = normalize_targets(&values, self.config.clip_quantile);
-        let unscale = target_scale(&values, self.config.clip_quantile);
-        let feats: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.1.clone()).collect();
+        let (feats, targets, weights, unscale): (_, _, _, Box<dyn Fn(f32) -> Option<f64>>) =
+            match &self.mf {
+                // Whole trainings and trainings stopped at the probe, standardised.
+                Some(mf) => {
+                    let (f, t, w) = mf.training_set();
+                    let scale = mf.whole_scale();
+                    let unscale = move |z: f32| scale.map(|(m, s)| m + s * f64::from(z));
+                    (f, t, w, Box::new(unscale))
+                }
+                None => {
+                    let t = normalize_targets(&values, self.config.clip_quantile);
+                    let f: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.1.clone()).collect();
+                    let w = vec![1.0; f.len()];
+                    let u = target_scale(&values, self.config.clip_quantile);
+                    (f, t, w, Box::new(move |z| Some(u(z))))
+                }
+            };
 
         let candidates = self.candidates(space);
         if candidates.is_empty() {
@@ -418,7 +444,7 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
             Surrogate::Ensemble => {
                 let mut ensemble =
                     MlpEnsemble::new(&onehot, self.config.mlp.clone(), &mut self.rng);
-                ensemble.fit(&feats, &targets, &vec![1.0; feats.len()]);
+                ensemble.fit(&feats, &targets, &weights);
 
                 if self.config.pseudo > 0 {
                     let mut idx: Vec<usize> = (0..candidates.len()).collect();
@@ -473,7 +499,13 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
         };
         // Best first, ties to the earlier candidate; only the top `per_round` are ordered.
         let by_score = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-        let k = self.config.per_round.clamp(1, order.len());
+        // With fidelities most trials are cheap: a round chooses for a twentieth of the trials
+        // told so far, so that the fits do not grow with the square of the trials.
+        let per_round = match &self.mf {
+            Some(mf) => self.config.per_round.max(mf.told() / 20),
+            None => self.config.per_round,
+        };
+        let k = per_round.clamp(1, order.len());
         if k < order.len() {
             order.select_nth_unstable_by(k - 1, by_score);
             order.truncate(k);
@@ -484,10 +516,11 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
                 Cand::Listed(j) => listing.expect("listed candidates").archs[*j].clone(),
                 Cand::Fresh(a, _) => a.clone(),
             };
-            // The ensemble's mean, whichever acquisition chose the candidate.
+            // The ensemble's mean, whichever acquisition chose the candidate (in the
+            // objective's units once whole trainings give them).
             let info = ProposalInfo {
                 origin: Some(Origin::Scored { round }),
-                predicted: Some(unscale(scores[i].0)),
+                predicted: unscale(scores[i].0),
             };
             self.queue.push_back((a, info));
         }
@@ -514,7 +547,11 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
             }
         }
         if out.is_empty() {
-            if self.queue.is_empty() && self.evaluated.len() >= 2 {
+            let learned = match &self.mf {
+                Some(mf) => mf.training_set().0.len(),
+                None => self.evaluated.len(),
+            };
+            if self.queue.is_empty() && learned >= 2 {
                 self.round(space);
             }
             if self.queue.is_empty()
@@ -536,7 +573,32 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
         for a in &out {
             self.mark(space.key(a));
         }
+        self.rules = match &self.mf {
+            Some(mf) => out.iter().map(|_| Some(mf.stop_rule())).collect(),
+            None => Vec::new(),
+        };
         out
+    }
+
+    fn set_fidelities(&mut self, fidelities: &Fidelities) {
+        self.mf = Some(MultiFidelity::new(
+            fidelities,
+            self.config.multi_fidelity.clone(),
+        ));
+    }
+
+    fn tell_steps(&mut self, space: &S, arch: &S::Arch, steps: &[StepResult]) {
+        if self.mf.is_some() {
+            let f = self.onehot(space).features(&space.encode(arch));
+            let key = space.key(arch);
+            if let Some(mf) = &mut self.mf {
+                mf.tell_steps(&key, &f, steps);
+            }
+        }
+    }
+
+    fn take_stop_rules(&mut self) -> Vec<Option<StopRule>> {
+        std::mem::take(&mut self.rules)
     }
 
     fn tell(&mut self, space: &S, arch: &S::Arch, feedback: Feedback) {
@@ -548,6 +610,9 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
         {
             let onehot = self.onehot(space);
             let f = onehot.features(&space.encode(arch));
+            if let Some(mf) = &mut self.mf {
+                mf.tell_complete(&space.key(arch), &f, v);
+            }
             self.evaluated.push((arch.clone(), f, v));
         }
     }
@@ -563,33 +628,7 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
 
 /// Expected improvement of a normal with mean `m` and deviation `s` over `best`.
 fn expected_improvement(m: f32, s: f32, best: f32) -> f32 {
-    let (m, s, best) = (f64::from(m), f64::from(s), f64::from(best));
-    if s <= 1e-12 {
-        return (m - best).max(0.0) as f32;
-    }
-    let z = (m - best) / s;
-    let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
-    let cdf = 0.5 * erfc(-z / std::f64::consts::SQRT_2);
-    ((m - best) * cdf + s * pdf) as f32
-}
-
-/// The complementary error function (Numerical Recipes' Chebyshev fit, relative error
-/// below 1.2e-7 everywhere).
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
-    if x >= 0.0 { r } else { 2.0 - r }
+    crate::stats::expected_improvement(f64::from(m), f64::from(s), f64::from(best)) as f32
 }
 
 /// A standard normal draw (Box-Muller), so that no distribution crate is needed.

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::benchmark::{Evaluation, EvaluatorState, Outcome};
+use crate::evaluator::{Decision, StepResult};
 use crate::search::driver::{Journal, JournalError, Replay};
 use crate::space::SearchSpace;
 
@@ -166,6 +167,7 @@ impl RunStore {
              COMMIT;",
         )
         .map_err(sql)?;
+        add_steps_schema(&conn).map_err(sql)?;
         let args = serde_json::to_string(&meta.args).expect("strings serialise");
         let entries = [
             ("format", FORMAT.to_string()),
@@ -208,6 +210,12 @@ impl RunStore {
         }
         let lock = lock(dir)?;
         let conn = connect(&db_path)?;
+        // Runs stored before steps were recorded get the table and column (nothing else
+        // changes, so an older seminas still reads them).
+        add_steps_schema(&conn).map_err(|source| StoreError::Sql {
+            path: db_path.clone(),
+            source,
+        })?;
         let mut store = Self {
             dir: dir.to_path_buf(),
             meta: RunMeta {
@@ -270,13 +278,14 @@ impl RunStore {
             }
             keys.push(key);
         }
+        let mut steps = self.stored_steps()?;
         let mut outcomes = HashMap::new();
         let mut times = HashMap::new();
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT e.idx, e.status, e.objective, e.report, e.cost_seconds, e.metrics,
-                        e.reason, p.proposed_unix, e.finished_unix
+                        e.reason, p.proposed_unix, e.finished_unix, e.stopped_at
                  FROM evaluations e LEFT JOIN proposals p ON p.idx = e.idx ORDER BY e.idx",
             )
             .map_err(|e| self.sql(e))?;
@@ -292,12 +301,23 @@ impl RunStore {
                     r.get::<_, Option<String>>(6)?,
                     r.get::<_, Option<f64>>(7)?,
                     r.get::<_, Option<f64>>(8)?,
+                    r.get::<_, Option<i64>>(9)?,
                 ))
             })
             .map_err(|e| self.sql(e))?;
         for row in rows {
-            let (idx, status, objective, report, cost, metrics, reason, proposed, finished) =
-                row.map_err(|e| self.sql(e))?;
+            let (
+                idx,
+                status,
+                objective,
+                report,
+                cost,
+                metrics,
+                reason,
+                proposed,
+                finished,
+                stopped_at,
+            ) = row.map_err(|e| self.sql(e))?;
             let outcome = match status.as_str() {
                 "evaluated" => {
                     let objective = objective.filter(|v| v.is_finite()).ok_or_else(|| {
@@ -313,11 +333,29 @@ impl RunStore {
                         })?,
                         None => BTreeMap::new(),
                     };
+                    let stopped_at = match stopped_at {
+                        Some(s) if s > 0 => Some(s as u64),
+                        Some(s) => {
+                            return Err(self.corrupt(format!(
+                                "table evaluations, index {idx}: column stopped_at is {s}"
+                            )));
+                        }
+                        None => None,
+                    };
+                    let steps = steps
+                        .remove(&(idx as usize))
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(s, _)| s)
+                        .collect();
                     Outcome::Evaluated(Evaluation {
                         objective,
                         report,
                         cost_seconds: cost.unwrap_or(0.0),
                         metrics,
+                        steps,
+                        stopped_at,
+                        note: reason,
                     })
                 }
                 "failed" => Outcome::Failed(reason.unwrap_or_default()),
@@ -336,11 +374,73 @@ impl RunStore {
                 times.insert(idx as usize, (p, f));
             }
         }
+        steps.retain(|&idx, _| idx < keys.len());
         Ok(Replay {
             keys,
             outcomes,
             times,
+            steps,
         })
+    }
+
+    /// Every recorded step, by proposal, in step order.
+    fn stored_steps(&self) -> Result<HashMap<usize, Vec<(StepResult, Decision)>>, StoreError> {
+        let mut out: HashMap<usize, Vec<(StepResult, Decision)>> = HashMap::new();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT idx, step, objective, cost_seconds, decision FROM steps
+                 ORDER BY idx, step",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, f64>(2)?,
+                    r.get::<_, f64>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?;
+        for row in rows {
+            let (idx, step, objective, cost, decision) = row.map_err(|e| self.sql(e))?;
+            let decision = match decision.as_str() {
+                "continue" => Decision::Continue,
+                "stop" => Decision::Stop,
+                other => {
+                    return Err(self.corrupt(format!(
+                        "table steps, index {idx}, step {step}: unknown decision {other:?}"
+                    )));
+                }
+            };
+            if idx < 0 || step < 1 || !objective.is_finite() {
+                return Err(self.corrupt(format!(
+                    "table steps: index {idx}, step {step}, objective {objective} out of range"
+                )));
+            }
+            out.entry(idx as usize).or_default().push((
+                StepResult {
+                    step: step as u64,
+                    objective,
+                    cost_seconds: cost,
+                },
+                decision,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Records a step of a running evaluation and its decision (replacing what an earlier
+    /// attempt of the evaluation recorded for that step).
+    pub fn add_step(
+        &self,
+        index: usize,
+        step: &StepResult,
+        decision: Decision,
+    ) -> Result<(), StoreError> {
+        insert_step(&self.conn, index, step, decision).map_err(|e| self.sql(e))
     }
 
     /// Records a proposal.
@@ -354,8 +454,13 @@ impl RunStore {
         Ok(())
     }
 
-    /// Records a finished evaluation.
+    /// Records a finished evaluation (with its steps, in one transaction).
     pub fn add_outcome(&self, index: usize, outcome: &Outcome) -> Result<(), StoreError> {
+        if matches!(outcome, Outcome::Evaluated(e) if !e.steps.is_empty()) {
+            let tx = self.conn.unchecked_transaction().map_err(|e| self.sql(e))?;
+            insert_outcome(&tx, index, outcome).map_err(|e| self.sql(e))?;
+            return tx.commit().map_err(|e| self.sql(e));
+        }
         insert_outcome(&self.conn, index, outcome).map_err(|e| self.sql(e))
     }
 
@@ -489,6 +594,54 @@ impl<S: SearchSpace> Journal<S::Arch> for StoreJournal<'_, S> {
     fn checkpoint(&mut self, told: usize, name: &str, data: &[u8]) -> Result<(), JournalError> {
         Ok(self.store.add_checkpoint(told, name, data)?)
     }
+    fn step(
+        &mut self,
+        index: usize,
+        step: &StepResult,
+        decision: Decision,
+    ) -> Result<(), JournalError> {
+        Ok(self.store.add_step(index, step, decision)?)
+    }
+}
+
+/// The `steps` table and the `stopped_at` column, where a store lacks them.
+fn add_steps_schema(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS steps (
+             idx INTEGER NOT NULL, step INTEGER NOT NULL, objective REAL NOT NULL,
+             cost_seconds REAL NOT NULL,
+             decision TEXT NOT NULL CHECK (decision IN ('continue', 'stop')),
+             reported_unix REAL NOT NULL, PRIMARY KEY (idx, step));",
+    )?;
+    let has_column: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('evaluations') WHERE name = 'stopped_at'")?
+        .exists([])?;
+    if !has_column {
+        conn.execute_batch("ALTER TABLE evaluations ADD COLUMN stopped_at INTEGER;")?;
+    }
+    Ok(())
+}
+
+fn insert_step(
+    conn: &Connection,
+    index: usize,
+    step: &StepResult,
+    decision: Decision,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO steps
+         (idx, step, objective, cost_seconds, decision, reported_unix)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            index as i64,
+            step.step as i64,
+            step.objective,
+            step.cost_seconds,
+            decision.name(),
+            now()
+        ],
+    )?;
+    Ok(())
 }
 
 /// Inserts a finished evaluation (refused when the index has one already).
@@ -500,15 +653,20 @@ fn insert_outcome(conn: &Connection, index: usize, outcome: &Outcome) -> rusqlit
             e.report,
             Some(e.cost_seconds),
             Some(serde_json::to_string(&e.metrics).expect("numbers serialise")),
-            None,
+            e.note.as_deref(),
         ),
         Outcome::Failed(r) => ("failed", None, None, None, None, Some(r.as_str())),
         Outcome::NotEvaluable => ("not_evaluable", None, None, None, None, None),
     };
+    let stopped_at = match outcome {
+        Outcome::Evaluated(e) => e.stopped_at.map(|s| s as i64),
+        _ => None,
+    };
     conn.execute(
         "INSERT INTO evaluations
-         (idx, status, objective, report, cost_seconds, metrics, reason, finished_unix)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         (idx, status, objective, report, cost_seconds, metrics, reason, finished_unix,
+          stopped_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             index as i64,
             status,
@@ -517,9 +675,24 @@ fn insert_outcome(conn: &Connection, index: usize, outcome: &Outcome) -> rusqlit
             cost,
             metrics,
             reason,
-            now()
+            now(),
+            stopped_at
         ],
     )?;
+    if let Outcome::Evaluated(e) = outcome
+        && !e.steps.is_empty()
+    {
+        // The final attempt's steps replace whatever an interrupted attempt recorded.
+        conn.execute("DELETE FROM steps WHERE idx = ?1", params![index as i64])?;
+        for s in &e.steps {
+            let decision = if e.stopped_at == Some(s.step) {
+                Decision::Stop
+            } else {
+                Decision::Continue
+            };
+            insert_step(conn, index, s, decision)?;
+        }
+    }
     Ok(())
 }
 

@@ -33,6 +33,8 @@ impl Progress {
     pub fn record<A>(&mut self, q: &QueryRecord<A>) {
         self.done = q.n.max(self.done);
         match &q.result {
+            // A training stopped early is not a candidate for the best.
+            Ok(e) if !e.is_complete() => {}
             Ok(e) => {
                 let better = match self.best {
                     None => true,
@@ -71,7 +73,10 @@ impl Progress {
     /// failures so far and the phase it came from.
     pub fn query_line<A>(&self, q: &QueryRecord<A>) -> String {
         let objective = match &q.result {
-            Ok(e) => format!("objective {:.4}", e.objective),
+            Ok(e) => match e.stopped_at {
+                Some(step) => format!("stopped at step {step} ({:.4})", e.objective),
+                None => format!("objective {:.4}", e.objective),
+            },
             Err(_) => "failed".to_string(),
         };
         let mut line = format!(

@@ -16,5 +16,6 @@ mod ray;
 mod reliability;
 mod search;
 mod small_budget;
+mod steps;
 mod sweep;
 mod watch;

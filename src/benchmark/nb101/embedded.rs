@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, OnceLock};
 
-use crate::benchmark::{Table, TableError, TabularBenchmark};
+use crate::benchmark::{FidelityColumn, Table, TableError, TabularBenchmark};
 use crate::space::SearchSpace;
 use crate::space::nb101::{Cell, ModuleHash, Nb101Space};
 
@@ -98,16 +98,30 @@ pub fn nb101_20k_space() -> Nb101Space {
     )
 }
 
-/// The `nb101-20k` benchmark: objective and report `val_acc_108ep`, cost the training time.
+/// The `nb101-20k` benchmark: objective and report `val_acc_108ep`, cost the training time,
+/// with the published lower fidelities (4, 12 and 36 epochs; the table has only the
+/// 108-epoch training time, so `e` epochs cost `e / 108` of it).
 pub fn nb101_20k_benchmark() -> TabularBenchmark {
+    let fidelities: Vec<FidelityColumn> = NB101_20K_EPOCHS
+        .iter()
+        .map(|&e| FidelityColumn {
+            step: e,
+            column: format!("val_acc_{e}ep"),
+            cost_column: None,
+        })
+        .collect();
     TabularBenchmark::new(
         nb101_20k_table(),
         NB101_20K_OBJECTIVE,
         NB101_20K_OBJECTIVE,
         Some(NB101_20K_COST),
     )
+    .and_then(|b| b.with_fidelities(&fidelities))
     .expect("embedded table has its columns")
 }
+
+/// The epoch budgets of NAS-Bench-101, the fidelities of `nb101-20k`.
+pub const NB101_20K_EPOCHS: [u64; 4] = [4, 12, 36, 108];
 
 /// Builds the embedded table from the published `nb101_20k.csv` (first column `hash`) and the
 /// enumeration: inserts a `seq` column after `hash`. Fails on a hash the space lacks.

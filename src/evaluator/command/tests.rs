@@ -10,6 +10,7 @@ fn evaluator(template: &str, timeout_ms: Option<u64>, retries: usize) -> Command
         retries,
         report_metric: None,
         cwd: None,
+        steps: Default::default(),
     })
     .unwrap()
 }
@@ -322,6 +323,7 @@ fn a_missing_report_metric_fails_at_once_naming_the_metrics_there_are() {
         retries: 2,
         report_metric: Some("tset_acc".into()),
         cwd: None,
+        steps: Default::default(),
     })
     .unwrap();
     let Outcome::Failed(reason) = run(&e, &dir.join("w"), false) else {

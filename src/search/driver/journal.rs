@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::benchmark::{EvaluatorState, Outcome};
+use crate::evaluator::{Decision, StepResult};
 
 /// An error of the journal (the run store), boxed so that the driver does not depend on it.
 pub type JournalError = Box<dyn std::error::Error + Send + Sync>;
@@ -25,6 +26,18 @@ pub trait Journal<A> {
         outcome: &Outcome,
         state: &EvaluatorState,
     ) -> Result<(), JournalError>;
+    /// A step a running evaluation reported and what was decided, recorded as it comes (for
+    /// evaluators whose steps come while they train: [`crate::benchmark::Evaluator::live_steps`]).
+    /// Steps also reach [`Journal::finished`] within the outcome.
+    fn step(
+        &mut self,
+        index: usize,
+        step: &StepResult,
+        decision: Decision,
+    ) -> Result<(), JournalError> {
+        let _ = (index, step, decision);
+        Ok(())
+    }
     /// False for a journal that keeps nothing: the driver then saves no evaluator state.
     fn keeps_states(&self) -> bool {
         true
@@ -71,4 +84,8 @@ pub struct Replay {
     pub outcomes: HashMap<usize, Outcome>,
     /// When the finished evaluations were proposed and finished (Unix seconds), by index.
     pub times: HashMap<usize, (f64, f64)>,
+    /// Steps that evaluations without an outcome had reported, with what was decided, by
+    /// index: a resumed evaluation keeps those decisions (one stopped before the kill is not
+    /// trained again).
+    pub steps: HashMap<usize, Vec<(StepResult, Decision)>>,
 }
