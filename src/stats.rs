@@ -37,29 +37,6 @@ pub fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
     (conc - disc) / ((conc + disc + ties_a) * (conc + disc + ties_b)).sqrt()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mean_std_known_values() {
-        let (m, s) = mean_std(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
-        assert_eq!(m, 5.0);
-        assert!((s - 2.138089935299395).abs() < 1e-12);
-    }
-
-    #[test]
-    fn kendall_tau_matches_known_values() {
-        // One swapped pair of six: (5 - 1) / 6.
-        let t = kendall_tau(&[1.0, 2.0, 3.0, 4.0], &[1.0, 3.0, 2.0, 4.0]);
-        assert!((t - 4.0 / 6.0).abs() < 1e-12, "{t}");
-        // A tie in b: tau-b = 2 / sqrt(2 * 3) (scipy.stats.kendalltau gives 0.8164965809).
-        let t = kendall_tau(&[1.0, 2.0, 3.0], &[1.0, 1.0, 2.0]);
-        assert!((t - 0.816_496_580_9).abs() < 1e-9, "{t}");
-        assert_eq!(kendall_tau(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), -1.0);
-    }
-}
-
 /// Expected improvement over `best` of a normal with mean `m` and deviation `s`.
 pub fn expected_improvement(m: f64, s: f64, best: f64) -> f64 {
     if s <= 1e-12 {
@@ -112,5 +89,44 @@ pub fn correlation(a: &[f64], b: &[f64]) -> f64 {
         0.0
     } else {
         sab / (saa * sbb).sqrt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_std_known_values() {
+        let (m, s) = mean_std(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+        assert_eq!(m, 5.0);
+        assert!((s - 2.138089935299395).abs() < 1e-12);
+    }
+
+    #[test]
+    fn kendall_tau_matches_known_values() {
+        // One swapped pair of six: (5 - 1) / 6.
+        let t = kendall_tau(&[1.0, 2.0, 3.0, 4.0], &[1.0, 3.0, 2.0, 4.0]);
+        assert!((t - 4.0 / 6.0).abs() < 1e-12, "{t}");
+        // A tie in b: tau-b = 2 / sqrt(2 * 3) (scipy.stats.kendalltau gives 0.8164965809).
+        let t = kendall_tau(&[1.0, 2.0, 3.0], &[1.0, 1.0, 2.0]);
+        assert!((t - 0.816_496_580_9).abs() < 1e-9, "{t}");
+        assert_eq!(kendall_tau(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), -1.0);
+    }
+
+    #[test]
+    fn expected_improvement_and_correlation_match_known_values() {
+        // At the best with unit spread: the standard normal density at 0.
+        let ei = expected_improvement(0.0, 1.0, 0.0);
+        assert!((ei - 0.398_942_280_4).abs() < 1e-7, "{ei}");
+        // One spread above the best: 1 * Phi(1) + phi(1) = 0.8413447 + 0.2419707.
+        let ei = expected_improvement(1.0, 1.0, 0.0);
+        assert!((ei - 1.083_315_5).abs() < 1e-6, "{ei}");
+        assert_eq!(expected_improvement(2.0, 0.0, 1.0), 1.0);
+        assert!((erfc(0.5) - 0.479_500_122).abs() < 1e-7);
+        let r = correlation(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 5.0, 9.0]);
+        // numpy.corrcoef gives 0.9647638212377322.
+        assert!((r - 0.964_763_821_237_732_2).abs() < 1e-12, "{r}");
+        assert_eq!(correlation(&[1.0, 1.0], &[1.0, 2.0]), 0.0);
     }
 }

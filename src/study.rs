@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use crate::benchmark::{Evaluation, Evaluator, Outcome};
 use crate::evaluator::{Decision, Fidelities, Pruner};
-use crate::search::driver::Pruning;
 use crate::report::{QueryLog, RunFacts};
+use crate::search::driver::Pruning;
 use crate::search::driver::{JournalOnly, Ledger, Restored, TellError, restore_evaluator};
 use crate::search::{
     Algo, AlgoConfig, Budget, DriveError, DriveOptions, Journal, NoJournal, Phase, QueryRecord,
@@ -312,10 +312,12 @@ impl<S: SearchSpace> Study<S> {
         store: Option<RunStore>,
         options: DriveOptions,
     ) -> Self {
-        let searcher =
-            settings
-                .algo
-                .build(&space, settings.seed, settings.plan_budget(), &settings.config);
+        let searcher = settings.algo.build(
+            &space,
+            settings.seed,
+            settings.plan_budget(),
+            &settings.config,
+        );
         let budget = Budget {
             workers: settings.workers.max(1),
             seconds: settings.budget_seconds,

@@ -31,7 +31,9 @@ import numbers
 import re
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+import time
+import weakref
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _seminas
@@ -45,6 +47,7 @@ __all__ = [
     "Predictor",
     "Study",
     "Trial",
+    "TrialPruned",
     "optimize",
     "benchmarks",
     "ALGORITHMS",
@@ -211,6 +214,11 @@ class CategoricalSpace(_Space):
         return f"CategoricalSpace({self.positions!r})"
 
 
+class TrialPruned(Exception):
+    """Raised by an objective (in ``optimize``) to say that its trial was stopped early: the
+    trial is told pruned at its last reported step (as ``optuna.TrialPruned``)."""
+
+
 @dataclass(frozen=True)
 class Trial:
     """One architecture to evaluate."""
@@ -223,6 +231,26 @@ class Trial:
     key: str
     #: A folder of its own, in a stored study.
     workdir: Optional[str] = None
+    # A weak reference: a trial kept by its user does not keep its study (and its store's
+    # lock) alive.
+    _study: Optional[Any] = field(default=None, repr=False, compare=False)
+
+    def _owner(self) -> "Study":
+        study = self._study() if self._study is not None else None
+        if study is None:
+            raise ValueError("this trial's study is gone (or it was not asked from a study)")
+        return study
+
+    def report(self, step: int, value: float, cost_seconds: Optional[float] = None) -> bool:
+        """Reports the objective after ``step`` (an epoch, say); True when the search wants
+        the training stopped (then stop, and ``study.tell_pruned(trial)`` or raise
+        ``TrialPruned`` in ``optimize``). ``cost_seconds``: the training's cost so far
+        (default: the time since the trial was asked)."""
+        return self._owner().report(self, step, value, cost_seconds)
+
+    def should_prune(self) -> bool:
+        """What the last ``report`` answered (False before any)."""
+        return self._owner()._stop.get(self.number, False)
 
 
 def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
@@ -239,7 +267,8 @@ class Study:
     """A search in ask/tell form.
 
     ``algo``: one of ``ALGORITHMS`` (default seminas-ens, the CLI's default too). ``budget``: queries (evaluations of
-    distinct architectures; a repeat costs nothing, a failure counts). ``workers``: trials
+    distinct architectures; a repeat costs nothing, a failure counts; default 100, no limit
+    with ``budget_seconds``). ``workers``: trials
     evaluated at once; ``ask`` returns None while that many wait to be told.
     ``storage``: a folder holding the study (SQLite); reopening it with the same arguments
     resumes it (told trials are kept, asked but untold ones are asked again first).
@@ -247,17 +276,30 @@ class Study:
     settings (population, tournament, init, pseudo, top_k, per_round, pretrain_epochs,
     controller_epochs, upsample, controller_hidden, children, retrain_every, preset,
     early_stopping).
+
+    Early stopping: trials report their objective per step (``trial.report(step, value)``)
+    given ``fidelities`` (the steps every trial reports, e.g. ``[4, 12, 36, 108]``) or
+    ``max_step`` (trials may report any step up to it, e.g. each epoch). ``prune``: "none",
+    "asha", "hyperband", "median", "percentile:p=25" (see ``seminas search --help``) or
+    None (automatic: with ``budget_seconds``, the algorithm's own rule where it has one,
+    seminas-ens). ``budget_seconds``: a budget in training time (each trial costs the time
+    from ``ask`` to ``tell``, or the ``cost_seconds`` told; without this budget a trial costs
+    what ``cost_seconds`` says, else 0).
     """
 
     def __init__(
         self,
         space: _Space,
         algo: str = "seminas-ens",
-        budget: int = 100,
+        budget: Optional[int] = None,
         seed: int = 0,
         storage: Optional[str] = None,
         workers: int = 1,
         direction: str = "maximize",
+        fidelities: Optional[Sequence[int]] = None,
+        max_step: Optional[int] = None,
+        prune: Optional[str] = None,
+        budget_seconds: Optional[float] = None,
         **settings: Any,
     ) -> None:
         if not isinstance(space, _Space):
@@ -265,11 +307,26 @@ class Study:
         if direction not in ("maximize", "minimize"):
             raise ValueError(f"direction is 'maximize' or 'minimize', not {direction!r}")
         for name, n in (("budget", budget), ("seed", seed), ("workers", workers)):
+            if n is None and name == "budget":
+                continue
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
                 raise ValueError(f"{name} must be a non-negative int, not {n!r}")
+        if fidelities is not None:
+            fidelities = [int(f) for f in fidelities]
+        if budget_seconds is not None:
+            if isinstance(budget_seconds, bool) or not isinstance(budget_seconds, (int, float)):
+                raise ValueError(f"budget_seconds must be a number, not {budget_seconds!r}")
+            budget_seconds = float(budget_seconds)
+        if budget is None:
+            # With a training-time budget, queries are not limited.
+            budget = 100 if budget_seconds is None else 2**63 - 1
         self.space = space
         self.direction = direction
         self._asked: Dict[int, Trial] = {}
+        self._since: Dict[int, float] = {}
+        self._stop: Dict[int, bool] = {}
+        self._reported_cost: Dict[int, float] = {}
+        self._timed = budget_seconds is not None
         self._lock = threading.Lock()
         self._raw = _seminas.RawStudy(
             space._raw,
@@ -280,6 +337,10 @@ class Study:
             direction == "minimize",
             None if storage is None else str(storage),
             _settings_json(settings),
+            fidelities=fidelities,
+            max_step=max_step,
+            prune=prune,
+            budget_seconds=budget_seconds,
         )
 
     def ask(self) -> Optional[Trial]:
@@ -289,9 +350,53 @@ class Study:
         if out is None:
             return None
         number, arch, key, workdir = out
-        trial = Trial(number, self.space._from_json(arch), key, None if workdir is None else str(workdir))
+        trial = Trial(number, self.space._from_json(arch), key,
+                      None if workdir is None else str(workdir), weakref.ref(self))
         self._asked[number] = trial
+        self._since[number] = time.monotonic()
         return trial
+
+    def _cost(self, number: int, cost_seconds: Optional[float]) -> float:
+        """The cost given; else, with a budget in training time, the larger of the time since
+        the trial was asked and the cost its last report gave (0 without such a budget, so
+        that a study's trials do not depend on timing)."""
+        if cost_seconds is not None:
+            if isinstance(cost_seconds, bool) or not isinstance(cost_seconds, (int, float)):
+                raise ValueError(f"trial {number}: cost_seconds is a number, not {cost_seconds!r}")
+            return float(cost_seconds)
+        if not self._timed:
+            return self._reported_cost.get(number, 0.0)
+        since = self._since.get(number)
+        elapsed = 0.0 if since is None else time.monotonic() - since
+        return max(elapsed, self._reported_cost.get(number, 0.0))
+
+    def report(self, trial: Union[Trial, int], step: int, value: float,
+               cost_seconds: Optional[float] = None) -> bool:
+        """Reports a running trial's objective after ``step``; True when it should stop
+        (see ``Trial.report``)."""
+        number = trial.number if isinstance(trial, Trial) else int(trial)
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+            raise ValueError(f"trial {number}: the step is an int, not {step!r}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"trial {number}: the objective is a number, not {value!r}")
+        cost = self._cost(number, cost_seconds)
+        stop = self._raw.report(number, int(step), float(value), cost)
+        self._stop[number] = stop
+        self._reported_cost[number] = cost
+        return stop
+
+    def tell_pruned(self, trial: Union[Trial, int], cost_seconds: Optional[float] = None) -> None:
+        """Reports that a trial's training was stopped at its last reported step (after
+        ``report`` answered True, or by its own choice): its objective there is kept, it is
+        never the best, and it costs what it ran."""
+        number = trial.number if isinstance(trial, Trial) else int(trial)
+        self._raw.tell_stopped(number, self._cost(number, cost_seconds))
+        self._forget(number)
+
+    def _forget(self, number: int) -> None:
+        self._since.pop(number, None)
+        self._stop.pop(number, None)
+        self._reported_cost.pop(number, None)
 
     def tell(
         self,
@@ -299,17 +404,20 @@ class Study:
         value: float,
         metrics: Optional[Mapping[str, float]] = None,
         report: Optional[float] = None,
+        cost_seconds: Optional[float] = None,
     ) -> None:
         """Reports a trial's objective (in any order). ``metrics`` are kept with it, never
         seen by the search; ``report`` is the value reported as the result (e.g. test
-        accuracy)."""
+        accuracy); ``cost_seconds`` what it cost (default: the time since it was asked)."""
         number = trial.number if isinstance(trial, Trial) else int(trial)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"trial {number}: the objective is a number, not {value!r}")
         m = None
         if metrics is not None:
             m = {str(k): float(v) for k, v in metrics.items()}
-        self._raw.tell(number, float(value), None if report is None else float(report), m)
+        self._raw.tell(number, float(value), None if report is None else float(report), m,
+                       self._cost(number, cost_seconds))
+        self._forget(number)
 
     def tell_failed(self, trial: Union[Trial, int], reason: str = "failed") -> None:
         """Reports a failed trial (it counts as a query)."""
@@ -352,8 +460,10 @@ class Study:
 
     @property
     def trials(self) -> List[Dict[str, Any]]:
-        """Told queries (complete or failed), in the order the algorithm learnt them: dicts
-        with number, query, arch, key, state, objective, report, metrics or reason
+        """Told queries (complete, pruned or failed), in the order the algorithm learnt them:
+        dicts with number, query, arch, key, state, objective, report, metrics,
+        cost_seconds, and for trials that reported steps ``steps`` (``[step, objective,
+        cost]``) and ``stopped_at`` (pruned), or reason (failed)
         (``pandas.DataFrame(study.trials)`` works)."""
         return [self._record(r) for r in json.loads(self._raw.trials())]
 
@@ -507,7 +617,7 @@ Objective = Callable[[Any], Union[float, Tuple[float, Mapping[str, float]]]]
 def optimize(
     space: _Space,
     fn: Objective,
-    budget: int = 100,
+    budget: Optional[int] = None,
     workers: int = 1,
     algo: str = "seminas-ens",
     seed: int = 0,
@@ -516,19 +626,33 @@ def optimize(
     **settings: Any,
 ) -> Study:
     """Runs a study to its end: ``fn(arch)`` returns the objective, or ``(objective,
-    metrics)``; an exception is a failed trial. ``workers`` calls run at once in threads (the
-    trials are those of ``seminas search --workers N``). Returns the study."""
+    metrics)``; an exception is a failed trial. ``fn(arch, trial)`` (a function of two
+    arguments) may report steps with ``trial.report(step, value)`` and raise
+    ``TrialPruned`` when that answers True. ``workers`` calls run at once in threads (the
+    trials are those of ``seminas search --workers N``). Other keyword arguments are the
+    study's (``fidelities``, ``max_step``, ``prune``, ``budget_seconds``, the algorithm's
+    settings). Returns the study."""
     study = Study(space, algo=algo, budget=budget, seed=seed, storage=storage,
                   workers=workers, direction=direction, **settings)
+    try:
+        import inspect
+
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        with_trial = len(params) >= 2
+    except (TypeError, ValueError):
+        with_trial = False
 
     def run(trial: Trial) -> Tuple[Trial, Any, Optional[BaseException]]:
         try:
-            return trial, fn(trial.arch), None
-        except Exception as e:  # a failed trial, not a dead study
+            return trial, fn(trial.arch, trial) if with_trial else fn(trial.arch), None
+        except Exception as e:  # a failed or pruned trial, not a dead study
             return trial, None, e
 
     def tell(trial: Trial, result: Any, error: Optional[BaseException]) -> None:
-        if error is not None:
+        if isinstance(error, TrialPruned):
+            study.tell_pruned(trial)
+        elif error is not None:
             study.tell_failed(trial, f"{type(error).__name__}: {error}")
         elif isinstance(result, tuple):
             value, metrics = result

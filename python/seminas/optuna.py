@@ -14,8 +14,10 @@ How it samples (see the README):
   value is a choice). Everything else (continuous ranges, parameters that appear only in some
   trials, the first trial's parameters) goes to the independent ``fallback`` sampler.
 - Each trial, a fresh searcher of ``algo`` is seeded from ``(seed, trial number)``, learns the
-  COMPLETE trials in trial order (``direction`` respected) and is asked until it proposes an
-  architecture that is not evaluated yet and not held by a PRUNED, RUNNING or WAITING trial
+  COMPLETE trials in trial order (``direction`` respected), and the PRUNED trials' last
+  intermediate values as trainings stopped early (as TPE uses them: known to be among the
+  worse; SemiNAS-Ens fits them at the lowest complete value), and is asked until it proposes
+  an architecture that is not evaluated yet and not held by a PRUNED, RUNNING or WAITING trial
   (so trials running in parallel never get the same parameters). FAILED trials are ignored,
   as Optuna's own samplers ignore them (a failed architecture may be proposed again). The
   first ``n_startup_trials`` complete trials are drawn at random (without repeats). An
@@ -236,6 +238,7 @@ class SemiNASSampler(BaseSampler):
         codec = self._codec(search_space)
         minimize = study.direction == StudyDirection.MINIMIZE
         complete: List[Tuple[List[int], float]] = []
+        pruned: List[Tuple[List[int], int, float]] = []
         avoid: List[List[int]] = []
         for t in study.get_trials(deepcopy=False):
             if t.number == trial.number or t.state == TrialState.FAIL:
@@ -249,7 +252,15 @@ class SemiNASSampler(BaseSampler):
             value = t.value if t.state == TrialState.COMPLETE else None
             if value is not None and math.isfinite(value):
                 complete.append((arch, -value if minimize else value))
-            else:  # pruned, running, waiting, or complete with an infinite value
+            elif t.state == TrialState.PRUNED and t.intermediate_values:
+                # As TPE: a pruned trial's last intermediate value says it is among the worse.
+                step = max(t.intermediate_values)
+                v = t.intermediate_values[step]
+                if math.isfinite(v) and step >= 1:
+                    pruned.append((arch, int(step), -v if minimize else v))
+                else:
+                    avoid.append(arch)
+            else:  # pruned without values, running, waiting, or an infinite value
                 avoid.append(arch)
         startup = len(complete) < self._n_startup
         seed = _derive_seed(self._seed, trial.number)
@@ -266,11 +277,13 @@ class SemiNASSampler(BaseSampler):
         # What this sampler gave other trials is reserved: a trial sampled in another thread
         # may not be in the storage's snapshot read above (its objective has not suggested its
         # parameters yet, or it finished since).
-        taken = {tuple(a) for a, _ in complete} | {tuple(a) for a in avoid + this_round}
+        taken = ({tuple(a) for a, _ in complete} | {tuple(a) for a in avoid + this_round}
+                 | {tuple(a) for a, _, _ in pruned})
         while True:
             with self._lock:
                 reserved = [r for r in self._reserved_for(codec, trial.number) if tuple(r) not in taken]
-            indices = codec.proposer.propose(seed, startup, complete, avoid + reserved, this_round)
+            indices = codec.proposer.propose(seed, startup, complete, avoid + reserved, this_round,
+                                             pruned)
             with self._lock:
                 if indices is None or indices not in self._reserved_for(codec, trial.number):
                     if indices is not None:

@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 
 use seminas::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
 use seminas::benchmark::{Evaluation, TabularBenchmark};
+use seminas::evaluator::{Decision, Fidelities, Pruner};
 use seminas::predictor::{
     Predictor, PredictorError, PredictorOverrides, PredictorSettings, Unlabelled,
 };
@@ -178,12 +179,31 @@ fn record_json<S: SearchSpace>(space: &S, r: &QueryRecord<S::Arch>) -> serde_jso
     });
     match &r.result {
         Ok(e) => {
-            v["state"] = "complete".into();
+            v["state"] = if e.is_complete() {
+                "complete"
+            } else {
+                "pruned"
+            }
+            .into();
             v["objective"] = e.objective.into();
             if let Some(report) = e.report {
                 v["report"] = report.into();
             }
             v["metrics"] = serde_json::json!(e.metrics);
+            v["cost_seconds"] = e.cost_seconds.into();
+            if let Some(step) = e.stopped_at {
+                v["stopped_at"] = step.into();
+            }
+            if !e.steps.is_empty() {
+                v["steps"] = e
+                    .steps
+                    .iter()
+                    .map(|s| serde_json::json!([s.step, s.objective, s.cost_seconds]))
+                    .collect();
+            }
+            if let Some(note) = &e.note {
+                v["note"] = note.clone().into();
+            }
         }
         Err(reason) => {
             v["state"] = "failed".into();
@@ -221,7 +241,8 @@ impl RawStudy {
 #[pymethods]
 impl RawStudy {
     #[new]
-    #[pyo3(signature = (space, algo, budget, seed, workers, minimize, storage, settings))]
+    #[pyo3(signature = (space, algo, budget, seed, workers, minimize, storage, settings,
+        fidelities=None, max_step=None, prune=None, budget_seconds=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -233,9 +254,63 @@ impl RawStudy {
         minimize: bool,
         storage: Option<PathBuf>,
         settings: &str,
+        fidelities: Option<Vec<u64>>,
+        max_step: Option<u64>,
+        prune: Option<String>,
+        budget_seconds: Option<f64>,
     ) -> PyResult<Self> {
         if budget == 0 {
             return Err(value_error("budget must be at least 1"));
+        }
+        let fidelities = match (fidelities, max_step) {
+            (Some(_), Some(_)) => {
+                return Err(value_error("give fidelities or max_step, not both"));
+            }
+            (Some(steps), None) => {
+                let ok = !steps.is_empty()
+                    && steps.windows(2).all(|w| w[0] < w[1])
+                    && steps[0] >= 1
+                    && *steps.last().unwrap_or(&0) <= u64::from(u32::MAX);
+                if !ok {
+                    return Err(value_error(format!(
+                        "fidelities must be increasing steps from 1 to {}, not {steps:?}",
+                        u32::MAX
+                    )));
+                }
+                Some(Fidelities {
+                    steps,
+                    fixed: true,
+                    full_cost: None,
+                })
+            }
+            (None, Some(m)) => {
+                if m == 0 || m > u64::from(u32::MAX) {
+                    return Err(value_error(format!(
+                        "max_step must be from 1 to {}, not {m}",
+                        u32::MAX
+                    )));
+                }
+                Some(Fidelities::open(m))
+            }
+            (None, None) => None,
+        };
+        let prune = match prune.as_deref().map(str::trim) {
+            None | Some("auto") => None,
+            Some(p) => {
+                Some(Pruner::parse(p).map_err(|e| value_error(e.replace("--prune", "prune=")))?)
+            }
+        };
+        if prune.as_ref().is_some_and(|p| *p != Pruner::None) && fidelities.is_none() {
+            return Err(value_error(
+                "prune= needs the steps trials report: fidelities=[...] or max_step=N",
+            ));
+        }
+        if let Some(b) = budget_seconds
+            && !(b.is_finite() && b > 0.0)
+        {
+            return Err(value_error(format!(
+                "budget_seconds must be a positive number, not {b}"
+            )));
         }
         if workers == 0 {
             return Err(value_error("workers must be at least 1"));
@@ -265,6 +340,9 @@ impl RawStudy {
             } else {
                 Direction::Maximize
             },
+            budget_seconds,
+            prune,
+            plan: None,
         };
         let space = space.inner.clone();
         let inner = py.detach(move || -> Result<AnyStudy, StudyError> {
@@ -272,17 +350,21 @@ impl RawStudy {
                 space: S,
                 settings: StudySettings,
                 storage: Option<PathBuf>,
+                fid: Option<Fidelities>,
             ) -> Result<Study<S>, StudyError> {
                 match storage {
                     Some(dir) => Study::open_or_create(space, settings, &dir),
                     None => Ok(Study::new(space, settings)),
                 }
+                .map(|s| s.with_fidelities(fid))
             }
             Ok(match space {
-                AnySpace::Nb201(s) => AnyStudy::Nb201(make(s, settings, storage)?),
-                AnySpace::Nb101(s) => AnyStudy::Nb101(make(s, settings, storage)?),
-                AnySpace::Categorical(s) => AnyStudy::Categorical(make(s, settings, storage)?),
-                AnySpace::Mobile(s) => AnyStudy::Mobile(make(s, settings, storage)?),
+                AnySpace::Nb201(s) => AnyStudy::Nb201(make(s, settings, storage, fidelities)?),
+                AnySpace::Nb101(s) => AnyStudy::Nb101(make(s, settings, storage, fidelities)?),
+                AnySpace::Categorical(s) => {
+                    AnyStudy::Categorical(make(s, settings, storage, fidelities)?)
+                }
+                AnySpace::Mobile(s) => AnyStudy::Mobile(make(s, settings, storage, fidelities)?),
             })
         });
         Ok(Self {
@@ -303,8 +385,8 @@ impl RawStudy {
         })
     }
 
-    /// Reports a trial's objective (and its report value and metrics).
-    #[pyo3(signature = (number, objective, report=None, metrics=None))]
+    /// Reports a trial's objective (and its report value, metrics and cost).
+    #[pyo3(signature = (number, objective, report=None, metrics=None, cost_seconds=0.0))]
     fn tell(
         &self,
         py: Python<'_>,
@@ -312,12 +394,55 @@ impl RawStudy {
         objective: f64,
         report: Option<f64>,
         metrics: Option<std::collections::BTreeMap<String, f64>>,
+        cost_seconds: f64,
     ) -> PyResult<()> {
-        let mut e = Evaluation::new(objective, report, 0.0);
+        if !(cost_seconds.is_finite() && cost_seconds >= 0.0) {
+            return Err(value_error(format!(
+                "trial {number}: cost_seconds must be a non-negative number, not {cost_seconds}"
+            )));
+        }
+        let mut e = Evaluation::new(objective, report, cost_seconds);
         e.metrics = metrics.unwrap_or_default();
         self.with(
             py,
             |study| with_study!(study, s => s.tell(number, Ok(e)).map_err(study_error)),
+        )
+    }
+
+    /// Reports a running trial's objective at `step`; true when it should stop.
+    fn report(
+        &self,
+        py: Python<'_>,
+        number: usize,
+        step: u64,
+        objective: f64,
+        cost_seconds: f64,
+    ) -> PyResult<bool> {
+        if step == 0 || step > u64::from(u32::MAX) {
+            return Err(value_error(format!(
+                "trial {number}: the step must be from 1 to {}, not {step}",
+                u32::MAX
+            )));
+        }
+        self.with(py, |study| {
+            with_study!(study, s => s
+                .report(number, step, objective, cost_seconds)
+                .map(|d| d == Decision::Stop)
+                .map_err(study_error))
+        })
+    }
+
+    /// Reports that a trial's training was stopped (pruned) at its last reported step.
+    #[pyo3(signature = (number, cost_seconds=None))]
+    fn tell_stopped(
+        &self,
+        py: Python<'_>,
+        number: usize,
+        cost_seconds: Option<f64>,
+    ) -> PyResult<()> {
+        self.with(
+            py,
+            |study| with_study!(study, s => s.tell_stopped(number, cost_seconds).map_err(study_error)),
         )
     }
 

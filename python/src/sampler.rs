@@ -51,6 +51,7 @@ struct Inputs {
     seed: u64,
     startup: bool,
     complete: Vec<(CategoricalArch, u64)>,
+    pruned: Vec<(CategoricalArch, u64, u64)>,
     avoid: Vec<CategoricalArch>,
 }
 
@@ -157,7 +158,11 @@ impl Proposer {
     /// in the order they were evaluated; `avoid`: architectures not to propose (pruned or
     /// running); `round`: architectures of the current round evaluated since `complete`
     /// (not learnt, not proposed: the round's next choice is wanted); `startup`: draw at
-    /// random instead of asking the algorithm. Deterministic in its arguments.
+    /// random instead of asking the algorithm; `pruned`: architectures whose trials were
+    /// pruned, with the step and value of their last report (larger is better), which the
+    /// algorithm learns as trainings stopped early. Deterministic in its arguments.
+    #[pyo3(signature = (seed, startup, complete, avoid, round, pruned=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
     fn propose(
         &self,
         py: Python<'_>,
@@ -166,7 +171,17 @@ impl Proposer {
         complete: Vec<(Vec<u16>, f64)>,
         avoid: Vec<Vec<u16>>,
         round: Vec<Vec<u16>>,
+        pruned: Vec<(Vec<u16>, u64, f64)>,
     ) -> PyResult<Option<Vec<u16>>> {
+        let pruned = pruned
+            .into_iter()
+            .map(|(c, step, v)| {
+                if !v.is_finite() {
+                    return Err(value_error(format!("a pruned value {v} is not finite")));
+                }
+                Ok((self.arch(c)?, step, v))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
         let complete = complete
             .into_iter()
             .map(|(c, v)| {
@@ -182,7 +197,8 @@ impl Proposer {
                 .collect::<PyResult<Vec<_>>>()
         };
         let (avoid, round) = (archs(avoid)?, archs(round)?);
-        let out = py.detach(|| self.propose_arch(seed, startup, &complete, &avoid, &round));
+        let out =
+            py.detach(|| self.propose_arch(seed, startup, &complete, &pruned, &avoid, &round));
         Ok(out.map(|a| a.0.into_vec()))
     }
 }
@@ -193,9 +209,14 @@ impl Proposer {
         seed: u64,
         startup: bool,
         complete: &[(CategoricalArch, f64)],
+        pruned: &[(CategoricalArch, u64, f64)],
         avoid: &[CategoricalArch],
         round: &[CategoricalArch],
     ) -> Option<CategoricalArch> {
+        // A pruned architecture is not proposed again either.
+        let mut avoid_all: Vec<CategoricalArch> = pruned.iter().map(|p| p.0.clone()).collect();
+        avoid_all.extend_from_slice(avoid);
+        let avoid = &avoid_all[..];
         let mut known: HashMap<&CategoricalArch, f64> = HashMap::new();
         for (a, v) in complete {
             known.entry(a).or_insert(*v);
@@ -211,6 +232,10 @@ impl Proposer {
             complete: complete
                 .iter()
                 .map(|(a, v)| (a.clone(), v.to_bits()))
+                .collect(),
+            pruned: pruned
+                .iter()
+                .map(|(a, s, v)| (a.clone(), *s, v.to_bits()))
                 .collect(),
             avoid: avoid.to_vec(),
         };
@@ -249,7 +274,17 @@ impl Proposer {
         for (a, v) in complete {
             searcher.tell(&self.space, a, Feedback::Objective(*v));
         }
-        for a in avoid {
+        for (a, step, v) in pruned {
+            searcher.tell(
+                &self.space,
+                a,
+                Feedback::Stopped {
+                    step: *step,
+                    objective: *v,
+                },
+            );
+        }
+        for a in &avoid[pruned.len()..] {
             searcher.tell(&self.space, a, Feedback::NotEvaluable);
         }
         let size = self.round_size();

@@ -274,8 +274,9 @@ def test_on_nb201_at_least_as_good_as_seminas_search():
 def test_the_readme_example_runs_as_shown():
     text = (REPO / "README.md").read_text()
     blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
-    example = [b for b in blocks if "seminas.optuna.SemiNASSampler(seed=0)" in b]
-    assert len(example) == 1, "the README has one SemiNASSampler example"
+    example = [b for b in blocks
+               if "seminas.optuna.SemiNASSampler(seed=0)" in b and "Pruner" not in b]
+    assert len(example) == 1, "the README has one SemiNASSampler example without a pruner"
     scope = {}
     exec(compile(example[0], "README.md", "exec"), scope)
     # Seed 0 finds the cell of the highest validation accuracy within its 100 trials.
@@ -346,3 +347,48 @@ def test_optuna_dashboard_reads_a_study_the_sampler_ran(tmp_path):
              for t in detail["trials"]}
     for t in study.trials:
         assert shown[t.number] == t.params
+
+
+def test_pruned_trials_are_learnt_and_never_proposed_again():
+    # The proposer learns a pruned trial's last value as a training stopped early: for
+    # SemiNAS-Ens a pruned architecture is fitted at the lowest complete value, which changes
+    # what it proposes next compared with an architecture that is only avoided.
+    p = seminas._seminas.Proposer([[str(c) for c in range(5)] for _ in range(4)], "seminas-ens", 50, "{}")
+    complete = [([a, b, 0, 0], float(a + b)) for a in range(5) for b in range(5) if (a + b) % 3 == 0]
+    pruned_archs = [[4, 4, c, d] for c in range(3) for d in range(3)]
+    as_pruned = p.propose(1, False, complete, [], [], [(a, 5, 0.0) for a in pruned_archs])
+    as_avoided = p.propose(1, False, complete, pruned_archs, [], [])
+    assert as_pruned not in pruned_archs and as_avoided not in pruned_archs
+    assert as_pruned != as_avoided
+
+    # With Optuna's HyperbandPruner on NB201 (a learning curve rising to the table's value),
+    # some trials are pruned and no cell is trained twice.
+    table = seminas.benchmarks.nb201()
+
+    def objective(trial):
+        params = {f"edge_{j}_{i}": trial.suggest_categorical(f"edge_{j}_{i}", OPS) for j, i in EDGES}
+        final = table.query(cell(params))["objective"]
+        for epoch in range(1, 28):
+            trial.report(final * (0.6 + 0.4 * epoch / 27), epoch)
+            if epoch < 27 and trial.should_prune():
+                raise optuna.TrialPruned()
+        return final
+
+    study = optuna.create_study(direction="maximize", sampler=SemiNASSampler(seed=0),
+                                pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=27))
+    study.optimize(objective, n_trials=60)
+    states = [t.state for t in study.trials]
+    assert TrialState.PRUNED in states and TrialState.COMPLETE in states
+    every = params_of(study, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert len(every) == len(set(every)) == 60
+
+
+def test_the_readme_pruner_example_runs_as_shown():
+    text = (REPO / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    example = [b for b in blocks if "HyperbandPruner" in b]
+    assert len(example) == 1, "the README has one example with a pruner"
+    scope = {}
+    exec(compile(example[0], "README.md", "exec"), scope)
+    states = [t.state for t in scope["study"].trials]
+    assert TrialState.PRUNED in states and TrialState.COMPLETE in states

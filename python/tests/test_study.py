@@ -226,3 +226,90 @@ def test_a_budget_spent_on_the_random_start_warns_as_the_cli_does():
         warnings.simplefilter("error")
         seminas.Study(seminas.NB201Space(), algo="seminas", budget=11, seed=0)
         seminas.Study(seminas.NB201Space(), algo="seminas-ens", budget=10, seed=0)
+
+
+def _fidelity_table(tmp_path):
+    """The NB201 table with a 12-epoch column (the objective shrunk and shuffled a little by
+    a hash of the cell) and a cost: a table with two fidelities."""
+    import itertools
+
+    table = seminas.benchmarks.nb201()
+    ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+    rows = []
+    for i, e in enumerate(itertools.product(ops, repeat=6)):
+        arch = f"|{e[0]}~0|+|{e[1]}~0|{e[2]}~1|+|{e[3]}~0|{e[4]}~1|{e[5]}~2|"
+        r = table.query(arch)
+        low = round(r["objective"] * 0.8 + ((i * 7919) % 1000) / 200.0, 4)
+        rows.append((arch, low, r["objective"], r["report"], 100.0 + (i % 7)))
+    path = tmp_path / "fid.csv"
+    with open(path, "w") as f:
+        f.write("arch,v12,v200,test,cost\n")
+        for arch, low, high, rep, cost in rows:
+            f.write(f"{arch},{low},{high},{rep},{cost}\n")
+    return path, {a: (lo, hi, rep, c) for a, lo, hi, rep, c in rows}
+
+
+def test_reported_steps_are_pruned_as_seminas_search_prunes_a_table(tmp_path):
+    path, rows = _fidelity_table(tmp_path)
+    out = tmp_path / "cli"
+    subprocess.run([seminas_cli(), "search", "--space", "nb201", "--table", str(path),
+                    "--fidelity", "12=v12", "--fidelity", "200=v200", "--report", "test",
+                    "--cost", "cost", "--prune", "asha", "--algo", "re", "--queries", "40",
+                    "--seed", "1", "--out", str(out)], check=True, capture_output=True)
+    with open(out / "queries.jsonl") as f:
+        want = [(q["arch"], q["objective"], q.get("stopped_at")) for q in map(json.loads, f)]
+    study = seminas.Study(seminas.NB201Space(), algo="re", budget=40, seed=1,
+                          fidelities=[12, 200], prune="asha")
+    while (trial := study.ask()) is not None:
+        low, high, rep, cost = rows[trial.arch]
+        if trial.report(12, low, cost_seconds=cost * 12 / 200):
+            assert trial.should_prune()
+            study.tell_pruned(trial)
+            continue
+        assert not trial.report(200, high, cost_seconds=cost)
+        study.tell(trial, high, report=rep, cost_seconds=cost)
+    got = [(t["arch"], t["objective"], t.get("stopped_at")) for t in study.trials]
+    assert got == want
+    pruned = [t for t in study.trials if t["state"] == "pruned"]
+    assert pruned and all(t["stopped_at"] == 12 and "report" not in t for t in pruned)
+    assert study.best["state"] == "complete"
+    assert abs(sum(t["cost_seconds"] for t in study.trials)
+               - sum(rows[t["arch"]][3] * (12 / 200 if t["state"] == "pruned" else 1)
+                     for t in study.trials)) < 1e-6
+
+
+def test_optimize_with_a_function_that_reports_steps(tmp_path):
+    _, rows = _fidelity_table(tmp_path)
+    seen = []
+
+    def train(arch, trial):
+        low, high, _, _ = rows[arch]
+        for step, value in ((12, low), (200, high)):
+            if trial.report(step, value, cost_seconds=step / 200):
+                seen.append(step)
+                raise seminas.TrialPruned()
+        return high
+
+    study = seminas.optimize(seminas.NB201Space(), train, algo="random", seed=2,
+                             fidelities=[12, 200], prune="median", budget_seconds=10.0)
+    states = [t["state"] for t in study.trials]
+    assert "pruned" in states and "complete" in states
+    assert len(seen) == states.count("pruned") and set(seen) == {12}
+    # The budget in training time: it stops once 10 s of costs are told.
+    costs = [t["cost_seconds"] for t in study.trials]
+    assert sum(costs) >= 10.0 and sum(costs[:-1]) < 10.0
+    with pytest.raises(ValueError, match="needs the steps"):
+        seminas.Study(seminas.NB201Space(), prune="asha")
+    with pytest.raises(ValueError, match="unknown pruner"):
+        seminas.Study(seminas.NB201Space(), max_step=10, prune="bohb")
+
+
+def test_the_readme_study_with_a_pruner_runs_as_shown():
+    text = (REPO / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    example = [b for b in blocks if 'prune="hyperband"' in b]
+    assert len(example) == 1, "the README has one Study example with a pruner"
+    scope = {"seminas": seminas}
+    exec(compile(example[0], "README.md", "exec"), scope)
+    assert scope["study"].status == "finished:budget"
+    assert len(scope["study"].trials) == 50

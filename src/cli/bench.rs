@@ -297,6 +297,10 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
         objective: Some(evaluator.objective_name().to_string()),
         report: Some(evaluator.report_name().to_string()),
         optimum: evaluator.reference().and_then(|r| r.optimum()),
+        unit,
+        training_seconds: (unit == BudgetUnit::Trainings)
+            .then(|| evaluator.fidelities().and_then(|f| f.full_cost))
+            .flatten(),
         rows: cmp.rows.clone(),
     };
     if let Some(dir) = &args.out {

@@ -8,10 +8,10 @@ use anyhow::Context;
 use clap::Args;
 
 use seminas::benchmark::{EvalContext, Evaluator, Outcome};
-use seminas::evaluator::{Fidelities, StepMonitor};
 use seminas::evaluator::command::{CommandConfig, CommandEvaluator, StepSettings};
 use seminas::evaluator::ray::RayClient;
 use seminas::evaluator::ray_jobs::RayEvaluator;
+use seminas::evaluator::{Fidelities, StepMonitor};
 use seminas::space::SearchSpace;
 #[cfg(feature = "trainer")]
 use seminas::space::mobile::MobileSpace;
@@ -265,7 +265,12 @@ pub struct EvalArgs {
     #[arg(long, value_name = "N", help_heading = "Early stopping")]
     pub max_step: Option<u64>,
     /// Seconds a command told to stop (SIGTERM to its process group) has before it is killed.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, help_heading = "Early stopping")]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10.0,
+        help_heading = "Early stopping"
+    )]
     pub stop_grace: f64,
     #[command(flatten)]
     pub train: TrainArgs,

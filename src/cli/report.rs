@@ -44,6 +44,8 @@ fn read_dir(dir: &Path) -> anyhow::Result<Dir> {
             objective: None,
             report: None,
             optimum: None,
+            unit: Default::default(),
+            training_seconds: None,
             rows: Vec::new(),
         },
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", table_path.display())),
@@ -60,6 +62,8 @@ fn read_dir(dir: &Path) -> anyhow::Result<Dir> {
     );
     let curves_path = dir.join("curves.csv");
     let curves = match std::fs::read_to_string(&curves_path) {
+        // Curves against training time are computed again from the runs.
+        Ok(text) if text.starts_with("algo,trainings,") => None,
         Ok(text) => Some(parse_curves(&curves_path, &text)?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", curves_path.display())),
@@ -152,6 +156,14 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let report = agree("reported metric", &pairs(&|m| m.report.clone()))?;
     let objective = agree("objective", &pairs(&|m| m.objective.clone()))?;
     let optimum = agree("optimum", &pairs(&|m| m.optimum.map(|o| o.to_string())))?;
+    let unit = agree(
+        "budget unit",
+        &pairs(&|m| (!m.rows.is_empty() || m.space.is_some()).then(|| m.unit.name().to_string())),
+    )?;
+    let training_seconds = agree(
+        "full training's seconds",
+        &pairs(&|m| m.training_seconds.map(|t| format!("{t:.6}"))),
+    )?;
 
     let mut names: Vec<String> = Vec::new();
     let mut budgets = BTreeSet::new();
@@ -191,6 +203,10 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         }
     }
     let budgets: Vec<usize> = budgets.into_iter().collect();
+    anyhow::ensure!(
+        runs.iter().all(|r| r.unit == runs[0].unit),
+        "these directories mix budgets in queries and in trainings: compare like with like"
+    );
     let mut cmp = summarize(runs, &names, &budgets);
     // A directory's own curves.csv where it has one (older runs.csv files carry no per-run
     // curves), else the curves of its runs.
@@ -206,6 +222,11 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         objective,
         report,
         optimum: optimum.and_then(|o| o.parse().ok()),
+        unit: match unit.as_deref() {
+            Some("trainings") => seminas::compare::BudgetUnit::Trainings,
+            _ => cmp.unit,
+        },
+        training_seconds: training_seconds.and_then(|t| t.parse().ok()),
         rows: cmp.rows.clone(),
     };
     if let Some(out) = &args.out {

@@ -34,7 +34,12 @@ pub struct SearchArgs {
     /// this many seconds (a table's cost column, or the measured time of each command; a
     /// training stopped early costs what it ran). Trainings that report steps may then be
     /// stopped early (see --prune).
-    #[arg(long, value_name = "SECONDS", help_heading = "Algorithm", conflicts_with = "budget_trainings")]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        help_heading = "Algorithm",
+        conflicts_with = "budget_trainings"
+    )]
     budget_seconds: Option<f64>,
     /// Budget in training time, in whole trainings' worth: N times the mean cost of a whole
     /// training in the table (tables with a cost column).
@@ -151,7 +156,12 @@ pub struct AlgoArgs {
     /// `none`, `asha[:eta=3,min-step=S]` (asynchronous successive halving), `hyperband[:eta=3,
     /// min-step=S]`, `median[:startup=5,warmup=0]` or `percentile[:p=25,startup=5,warmup=0]`
     /// (stop a training below the p-th percentile of the others at the same step).
-    #[arg(long, value_name = "auto|none|asha|hyperband|median|percentile", default_value = "auto", help_heading = "Early stopping")]
+    #[arg(
+        long,
+        value_name = "auto|none|asha|hyperband|median|percentile",
+        default_value = "auto",
+        help_heading = "Early stopping"
+    )]
     pub prune: String,
 }
 
@@ -351,7 +361,11 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         (None, None) => None,
     };
     let prune = args.algo_args.pruner()?;
-    if prune.as_ref().is_some_and(|p| *p != seminas::evaluator::Pruner::None) && fidelities.is_none() {
+    if prune
+        .as_ref()
+        .is_some_and(|p| *p != seminas::evaluator::Pruner::None)
+        && fidelities.is_none()
+    {
         anyhow::bail!(
             "--prune {} needs trainings that report steps: a table with --fidelity columns, \
              or --evaluator COMMAND with --max-step (the command printing {{\"step\": N, \
@@ -368,9 +382,11 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
     let settings = StudySettings {
         algo,
         config: args.algo_args.config()?,
-        queries: args
-            .queries
-            .unwrap_or(if budget_seconds.is_some() { usize::MAX } else { 100 }),
+        queries: args.queries.unwrap_or(if budget_seconds.is_some() {
+            usize::MAX
+        } else {
+            100
+        }),
         seed: args.seed,
         workers: args.eval.workers.max(1),
         direction: if args.minimize {

@@ -99,6 +99,35 @@ fn text(run: &RunView) -> String {
         run.failures(),
         run.not_evaluable
     );
+    let stopped = run.stopped();
+    if stopped > 0 || !run.running_steps.is_empty() {
+        let cost: f64 = run.trials.iter().filter_map(|t| t.cost_seconds).sum();
+        let mut at: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+        for t in &run.trials {
+            if let Some(step) = t.stopped_at {
+                *at.entry(step).or_default() += 1;
+            }
+        }
+        let at: Vec<String> = at.iter().map(|(s, n)| format!("{n} at step {s}")).collect();
+        s += &format!(
+            "early stopping: {stopped} of {} trainings stopped ({}); {} of training in all\n",
+            run.trials.len(),
+            if at.is_empty() {
+                "none yet".into()
+            } else {
+                at.join(", ")
+            },
+            duration_text(std::time::Duration::from_secs_f64(cost.max(0.0)))
+        );
+        for (index, steps) in &run.running_steps {
+            if let Some(last) = steps.last() {
+                s += &format!(
+                    "  proposal {index} is training: step {}, objective {:.4}\n",
+                    last.0, last.1
+                );
+            }
+        }
+    }
     match run.best() {
         Some(b) => {
             s += &format!(
@@ -200,6 +229,8 @@ fn write_csv(run: &RunView, out: &mut dyn Write) -> anyhow::Result<()> {
         "finished_unix",
         "reason",
         "evals_dir",
+        "stopped_at",
+        "steps",
     ]
     .map(String::from)
     .to_vec();
@@ -221,6 +252,13 @@ fn write_csv(run: &RunView, out: &mut dyn Write) -> anyhow::Result<()> {
             t.finished_unix.to_string(),
             t.reason.clone().unwrap_or_default(),
             t.evals_dir.clone().unwrap_or_default(),
+            t.stopped_at.map(|s| s.to_string()).unwrap_or_default(),
+            // The learning curve as `step:objective` pairs.
+            t.steps
+                .iter()
+                .map(|(st, o, _)| format!("{st}:{o}"))
+                .collect::<Vec<_>>()
+                .join(" "),
         ];
         row.extend(metrics.iter().map(|m| match t.metrics.get(*m) {
             Some(serde_json::Value::Number(n)) => n.to_string(),

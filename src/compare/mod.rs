@@ -198,6 +198,12 @@ pub struct BenchTable {
     /// The table's best reported value.
     #[serde(default)]
     pub optimum: Option<f64>,
+    /// What the budgets (the rows' `queries`) count.
+    #[serde(default)]
+    pub unit: BudgetUnit,
+    /// With budgets in trainings: the seconds of one full training (the table's mean).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_seconds: Option<f64>,
     /// The rows.
     #[serde(skip_deserializing)]
     pub rows: Vec<Row>,
@@ -280,8 +286,15 @@ where
         let runs: Vec<Result<RunResult, CompareError>> = jobs
             .par_iter()
             .map(|&(algo, budget, seed)| {
-                timed_run(space, evaluator, config, pool.clone(), (algo, budget, seed), unit)
-                    .inspect(on_run_done)
+                timed_run(
+                    space,
+                    evaluator,
+                    config,
+                    pool.clone(),
+                    (algo, budget, seed),
+                    unit,
+                )
+                .inspect(on_run_done)
             })
             .collect();
         let mut runs = runs.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -365,9 +378,6 @@ fn sorted_summary(
         )
     });
     let mut cmp = summarize(runs, &names, budgets);
-    if unit == BudgetUnit::Trainings {
-        cmp.curves = cost_curves(&cmp.runs, &names, budgets);
-    }
     cmp.unit = unit;
     cmp
 }
@@ -524,6 +534,16 @@ pub fn cost_curves(runs: &[RunResult], algos: &[String], budgets: &[usize]) -> V
 /// (in `budgets` order) that has runs, one curve per algorithm from its runs at its largest
 /// budget (runs without a curve are left out of it).
 pub fn summarize(runs: Vec<RunResult>, algos: &[String], budgets: &[usize]) -> Comparison {
+    let trainings = runs.iter().any(|r| r.unit == BudgetUnit::Trainings);
+    let mut cmp = summarize_queries(runs, algos, budgets);
+    if trainings {
+        cmp.curves = cost_curves(&cmp.runs, algos, budgets);
+        cmp.unit = BudgetUnit::Trainings;
+    }
+    cmp
+}
+
+fn summarize_queries(runs: Vec<RunResult>, algos: &[String], budgets: &[usize]) -> Comparison {
     let mut rows = Vec::new();
     let mut curves = Vec::new();
     for algo in algos {
@@ -689,6 +709,8 @@ mod tests {
             seeds: 6,
             first_seed: 0,
             algo_config: AlgoConfig::default(),
+            unit: BudgetUnit::Queries,
+            prune: None,
         };
         let a = run_comparison(&space, &bench, &config, &|| {}).unwrap();
         let b = run_comparison(&space, &bench, &config, &|| {}).unwrap();
@@ -746,6 +768,8 @@ mod tests {
             seeds: 4,
             first_seed: 0,
             algo_config: AlgoConfig::default(),
+            unit: BudgetUnit::Queries,
+            prune: None,
         };
         let whole = run_comparison(&space, &bench, &config, &|| {}).unwrap();
         assert_eq!(whole.rows.len(), 4);

@@ -203,7 +203,12 @@ pub fn parse(source: &str, text: &str) -> Result<ParsedRuns, String> {
         let unit = match unit_col.map(get) {
             None | Some("" | "queries") => BudgetUnit::Queries,
             Some("trainings") => BudgetUnit::Trainings,
-            Some(other) => return Err(bad("unit", format!("{other:?} is not queries or trainings"))),
+            Some(other) => {
+                return Err(bad(
+                    "unit",
+                    format!("{other:?} is not queries or trainings"),
+                ));
+            }
         };
         let rank = int(8)? as usize;
         let hit = match hit.map(get) {
@@ -218,17 +223,21 @@ pub fn parse(source: &str, text: &str) -> Result<ParsedRuns, String> {
         };
         let (curve, cost_curve) = match (curve.map(get), unit) {
             (None, _) => (Vec::new(), Vec::new()),
-            (Some(c), BudgetUnit::Queries) => {
-                (parse_curve(c, queries).map_err(|e| bad("curve", e))?, Vec::new())
-            }
-            (Some(c), BudgetUnit::Trainings) => {
-                (Vec::new(), parse_cost_curve(c).map_err(|e| bad("curve", e))?)
-            }
+            (Some(c), BudgetUnit::Queries) => (
+                parse_curve(c, queries).map_err(|e| bad("curve", e))?,
+                Vec::new(),
+            ),
+            (Some(c), BudgetUnit::Trainings) => (
+                Vec::new(),
+                parse_cost_curve(c).map_err(|e| bad("curve", e))?,
+            ),
         };
         let opt_num = |c: Option<usize>, name: &str| -> Result<f64, String> {
             match c.map(get) {
                 None | Some("") => Ok(f64::NAN),
-                Some(v) => v.parse().map_err(|_| bad(name, format!("{v:?} is not a number"))),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| bad(name, format!("{v:?} is not a number"))),
             }
         };
         let cost = opt_num(cost_col, "cost")?;

@@ -56,11 +56,14 @@ pub fn run(run: &RunView, since: usize) -> Response {
         run: Value,
         since: usize,
         trials: &'a [crate::store::TrialRow],
+        /// Learning curves of the evaluations still training.
+        running_steps: &'a std::collections::BTreeMap<usize, Vec<(u64, f64, f64)>>,
     }
     Response::json(&Answer {
         run: run.overview(),
         since,
         trials: run.trials.get(since..).unwrap_or(&[]),
+        running_steps: &run.running_steps,
     })
 }
 

@@ -255,8 +255,10 @@ impl CommandEvaluator {
             .filter(|t| !t.trim().is_empty())
             .or_else(|| last_line_of(&workdir.join("stdout.log")))?;
         let mut e = self.parse_final(&text).ok()?;
-        let mut reader =
-            StepReader::new(vec![workdir.join("stdout.log"), workdir.join(PROGRESS_FILE)]);
+        let mut reader = StepReader::new(vec![
+            workdir.join("stdout.log"),
+            workdir.join(PROGRESS_FILE),
+        ]);
         loop {
             let lines = reader.poll();
             if lines.is_empty() {
@@ -405,7 +407,7 @@ impl CommandEvaluator {
     /// The result of a command that ended by itself. Its last step report stands for it when
     /// the command printed no result line after its reports, provided that step is the whole
     /// training's.
-    fn parse_final(&self, text: &str) -> Result<Evaluation, String> {
+    pub(crate) fn parse_final(&self, text: &str) -> Result<Evaluation, String> {
         match parse_step_line(text) {
             None => self.parse(text),
             Some(StepLine::Step(step, v)) => match self.config.steps.max_step {
@@ -489,7 +491,10 @@ impl Placeholders {
                 ("{workdir}", shell_quote(&self.workdir.to_string_lossy())),
                 ("{key}", shell_quote(&self.key)),
                 ("{index}", self.index.to_string()),
-                ("{progress}", shell_quote(&self.progress().to_string_lossy())),
+                (
+                    "{progress}",
+                    shell_quote(&self.progress().to_string_lossy()),
+                ),
             ],
         )
     }
@@ -552,6 +557,16 @@ pub fn substitute(template: &str, values: &[(&str, String)]) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A step report in a line of a command's output: `Some(Ok((step, objective)))`, a bad one
+/// `Some(Err(why))`, or `None` for a line that is not about a step (for evaluators that read
+/// a command's output elsewhere, e.g. a Ray job's log).
+pub fn step_line(line: &str) -> Option<Result<(u64, f64), String>> {
+    parse_step_line(line).map(|l| match l {
+        StepLine::Step(s, v) => Ok((s, v)),
+        StepLine::Bad(why) => Err(why),
+    })
 }
 
 /// Kills every command the command evaluators of this process are running (with their

@@ -263,7 +263,9 @@ impl Pruner {
                         .ok()
                         .filter(|p| (0.0..=100.0).contains(p))
                         .ok_or_else(|| {
-                            format!("--prune {text:?}: p must be a percentile in 0..=100, not {v:?}")
+                            format!(
+                                "--prune {text:?}: p must be a percentile in 0..=100, not {v:?}"
+                            )
                         })?,
                     None => 25.0,
                 };
@@ -388,8 +390,16 @@ impl PrunerState {
             return 0;
         }
         let total: f64 = self.weights.iter().sum();
-        let h = crate::rng::fnv1a(format!("{}:{index}", self.seed).as_bytes());
-        let mut u = (h >> 11) as f64 / (1u64 << 53) as f64 * total;
+        // SplitMix64 of the seed and index: uniform bits for any pair.
+        let mut z = self
+            .seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(index as u64)
+            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let mut u = (z >> 11) as f64 / (1u64 << 53) as f64 * total;
         for (b, w) in self.weights.iter().enumerate() {
             if u < *w {
                 return b;
@@ -579,7 +589,10 @@ mod tests {
         assert_eq!(r.thresholds.get(&4), Some(&0.5));
         // Rung 12 holds one value (0.6): k = 1.
         assert_eq!(r.thresholds.get(&12), Some(&0.6));
-        assert!(!r.thresholds.contains_key(&108), "the last step is not a rung");
+        assert!(
+            !r.thresholds.contains_key(&108),
+            "the last step is not a rung"
+        );
         assert_eq!(
             r.decide(&steps(&[(4, 0.55), (12, 0.59)])),
             Decision::Stop,
@@ -678,7 +691,10 @@ mod tests {
         assert!(!r.thresholds.contains_key(&1));
         assert!(!r.thresholds.contains_key(&3), "two trials reached step 3");
         assert_eq!(r.decide(&steps(&[(1, 0.1), (2, 0.35)])), Decision::Stop);
-        assert_eq!(r.decide(&steps(&[(1, 0.45), (2, 0.35)])), Decision::Continue);
+        assert_eq!(
+            r.decide(&steps(&[(1, 0.45), (2, 0.35)])),
+            Decision::Continue
+        );
         assert_eq!(percentile_of(&[1.0, 2.0, 3.0, 4.0], 25.0), 1.75);
     }
 }

@@ -75,6 +75,10 @@ pub struct EvalContext {
     /// True when a killed run is resumed and this evaluation may have run before: an evaluator
     /// may take a complete result left in `workdir` instead of running again.
     pub resumed: bool,
+    /// True when the search may stop the training early, so that steps are worth reporting
+    /// even where measuring them costs time (the built-in trainer validates after each epoch
+    /// only then).
+    pub steps_wanted: bool,
 }
 
 /// What evaluating an architecture gave.

@@ -350,6 +350,27 @@ impl RayClient {
         timeout: Duration,
         poll: Duration,
     ) -> Result<FinishedJob, RayError> {
+        self.run_job_watched(
+            entrypoint,
+            submission_id,
+            entrypoint_num_cpus,
+            timeout,
+            poll,
+            &mut || {},
+        )
+    }
+
+    /// As [`RayClient::run_job`], calling `on_poll` after each status poll that finds the
+    /// job still running (e.g. to read its log so far).
+    pub fn run_job_watched(
+        &self,
+        entrypoint: &str,
+        submission_id: &str,
+        entrypoint_num_cpus: Option<f64>,
+        timeout: Duration,
+        poll: Duration,
+        on_poll: &mut dyn FnMut(),
+    ) -> Result<FinishedJob, RayError> {
         let started = Instant::now();
         match self.submit(entrypoint, submission_id, entrypoint_num_cpus) {
             Ok(()) | Err(RayError::AlreadyExists { .. }) => {}
@@ -374,7 +395,12 @@ impl RayClient {
                         logs,
                     });
                 }
-                Ok(info) => last_status = info.status,
+                Ok(info) => {
+                    last_status = info.status;
+                    if info.status == JobStatus::Running {
+                        on_poll();
+                    }
+                }
                 Err(RayError::NotFound { .. }) => return Err(vanished(last_status)),
                 Err(e) => return Err(e),
             }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::command::{CommandEvaluator, shell_quote, substitute};
 use super::ray::{JobStatus, RayClient, RayError, last_marked_line};
 use crate::benchmark::{EvalContext, Evaluator, Outcome};
+use crate::evaluator::{Decision, Fidelities, StepMonitor};
 use crate::space::SearchSpace;
 
 /// The marker that starts the line holding a job's result.
@@ -112,12 +113,50 @@ impl RayEvaluator {
         entrypoint: &str,
         id: &str,
         log: Option<&PathBuf>,
+        monitor: Option<&dyn StepMonitor>,
+        since: std::time::Instant,
     ) -> Result<crate::benchmark::Evaluation, String> {
         let timeout = self.command.config().timeout.unwrap_or(Duration::MAX);
-        let job = match self
-            .client
-            .run_job(entrypoint, id, self.cpus, timeout, self.poll)
-        {
+        // With a monitor: the job's log is read at each poll, its step reports go to the
+        // monitor, and a stop stops the job through the Jobs API.
+        let mut read = 0usize;
+        let mut stop: Option<(u64, f64, f64)> = None;
+        let mut on_poll = || {
+            let Some(m) = monitor else { return };
+            if stop.is_some() {
+                return;
+            }
+            let Ok(text) = self.client.logs(id) else {
+                return;
+            };
+            // Complete lines only; the log grows as the job writes.
+            let end = text[read.min(text.len())..]
+                .rfind('\n')
+                .map_or(read, |i| read + i + 1);
+            for line in text.get(read..end).unwrap_or("").lines() {
+                match super::command::step_line(line) {
+                    Some(Ok((step, v))) => {
+                        let cost = since.elapsed().as_secs_f64();
+                        if m.report(step, v, cost) == Decision::Stop {
+                            stop = Some((step, v, cost));
+                            let _ = self.client.stop(id);
+                            break;
+                        }
+                    }
+                    Some(Err(why)) => m.note(&why),
+                    None => {}
+                }
+            }
+            read = end;
+        };
+        let job = match self.client.run_job_watched(
+            entrypoint,
+            id,
+            self.cpus,
+            timeout,
+            self.poll,
+            &mut on_poll,
+        ) {
             Ok(job) => job,
             Err(RayError::Timeout { timeout, .. }) => {
                 return Err(format!(
@@ -139,6 +178,10 @@ impl RayEvaluator {
             }
             let _ = std::fs::write(path, &job.logs);
         }
+        if let Some((_, v, cost)) = stop {
+            // Stopped by the search: its objective at that step (the driver marks it).
+            return Ok(crate::benchmark::Evaluation::new(v, None, cost));
+        }
         match job.status {
             JobStatus::Succeeded => {}
             status => {
@@ -155,10 +198,16 @@ impl RayEvaluator {
         let text = last_marked_line(&job.logs, RESULT_MARKER)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| format!("Ray job {id} succeeded but gave no result"))?;
-        self.command.parse(text)
+        self.command.parse_final(text)
     }
 
-    fn run<S: SearchSpace>(&self, space: &S, arch: &S::Arch, ctx: &EvalContext) -> Outcome {
+    fn run<S: SearchSpace>(
+        &self,
+        space: &S,
+        arch: &S::Arch,
+        ctx: &EvalContext,
+        monitor: Option<&dyn StepMonitor>,
+    ) -> Outcome {
         let arch_json = space.to_json(arch).to_string();
         let entrypoint = self.entrypoint(&arch_json, &space.key(arch), ctx.index);
         let started = std::time::Instant::now();
@@ -170,7 +219,12 @@ impl RayEvaluator {
                 .workdir
                 .as_ref()
                 .map(|d| d.join(format!("ray-job-{attempt}.log")));
-            match self.attempt(&entrypoint, &id, log.as_ref()) {
+            if attempt > 1
+                && let Some(m) = monitor
+            {
+                m.restart();
+            }
+            match self.attempt(&entrypoint, &id, log.as_ref(), monitor, started) {
                 Ok(mut e) => {
                     e.cost_seconds = started.elapsed().as_secs_f64();
                     return Outcome::Evaluated(e);
@@ -198,10 +252,26 @@ impl<S: SearchSpace> Evaluator<S> for RayEvaluator {
         <CommandEvaluator as Evaluator<S>>::report_name(&self.command)
     }
     fn evaluate(&self, space: &S, arch: &S::Arch) -> Outcome {
-        self.run(space, arch, &EvalContext::default())
+        self.run(space, arch, &EvalContext::default(), None)
     }
     fn evaluate_in(&self, space: &S, arch: &S::Arch, ctx: &EvalContext) -> Outcome {
-        self.run(space, arch, ctx)
+        self.run(space, arch, ctx, None)
+    }
+    fn evaluate_steps(
+        &self,
+        space: &S,
+        arch: &S::Arch,
+        ctx: &EvalContext,
+        monitor: &dyn StepMonitor,
+    ) -> Outcome {
+        // Reading a job's log at every poll costs a request: only when steps matter.
+        self.run(space, arch, ctx, ctx.steps_wanted.then_some(monitor))
+    }
+    fn fidelities(&self) -> Option<Fidelities> {
+        <CommandEvaluator as Evaluator<S>>::fidelities(&self.command)
+    }
+    fn live_steps(&self) -> bool {
+        true
     }
     fn unavailable(&self) -> Option<String> {
         self.unavailable_reason()

@@ -54,12 +54,23 @@ pub fn write_comparison_dir(
         (Some(a), Some(b)) => format!("{a}-{b} seeds"),
         _ => "the seeds".into(),
     };
+    let x_step = cmp
+        .curves
+        .iter()
+        .find_map(|c| c.x.as_ref().and_then(|x| x.first().copied()))
+        .unwrap_or(1.0);
     let plot = LinePlot {
         title: format!(
             "Best so far on {} (mean of {seeds}, band = ±1 s.e.)",
             table.space.as_deref().unwrap_or("the benchmark")
         ),
-        x_label: "queries".into(),
+        x_label: match cmp.unit {
+            crate::compare::BudgetUnit::Queries => "queries".into(),
+            crate::compare::BudgetUnit::Trainings => {
+                "training time spent, in full trainings".into()
+            }
+        },
+        x_step,
         y_label: format!(
             "{} of the best architecture by objective",
             table.report.as_deref().unwrap_or("reported value")

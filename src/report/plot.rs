@@ -17,13 +17,15 @@ pub struct Series {
     pub band: Option<Vec<f64>>,
 }
 
-/// A plot of series against x = 1, 2, ...
+/// A plot of series against x = `x_step`, 2 `x_step`, ...
 #[derive(Debug, Clone)]
 pub struct LinePlot {
     /// Title above the plot.
     pub title: String,
     /// Label of the x axis.
     pub x_label: String,
+    /// The x of the first point and the spacing of the points (1: queries 1, 2, ...).
+    pub x_step: f64,
     /// Label of the y axis.
     pub y_label: String,
     /// The lines.
@@ -148,18 +150,21 @@ impl LinePlot {
                 fmt_tick(t, ystep)
             );
         }
-        let xt: Vec<f64> = ticks(1.0, n as f64, 8)
+        // Ticks in x units (x = index * x_step).
+        let step = if self.x_step > 0.0 { self.x_step } else { 1.0 };
+        let xt: Vec<f64> = ticks(step, n as f64 * step, 8)
             .into_iter()
-            .filter(|&t| t >= 1.0)
+            .filter(|&t| t >= step)
             .collect();
+        let xstep_ticks = if xt.len() > 1 { xt[1] - xt[0] } else { 1.0 };
         for &t in &xt {
-            let x = px(t);
+            let x = px(t / step);
             let _ = writeln!(
                 s,
                 r##"<line x1="{x:.2}" y1="{TOP}" x2="{x:.2}" y2="{:.2}" stroke="#e0e0e0"/><text x="{x:.2}" y="{:.2}" text-anchor="middle">{}</text>"##,
                 TOP + ph,
                 TOP + ph + 18.0,
-                t as i64
+                fmt_tick(t, xstep_ticks)
             );
         }
         let _ = writeln!(
@@ -280,6 +285,7 @@ mod tests {
 
     fn plot() -> LinePlot {
         LinePlot {
+            x_step: 1.0,
             title: "t <&>".into(),
             x_label: "queries".into(),
             y_label: "acc".into(),

@@ -376,6 +376,7 @@ fn run_ledger<S: SearchSpace>(
                     index,
                     workdir: p.workdir.clone(),
                     resumed: p.resumed,
+                    steps_wanted: p.rule.is_some(),
                 },
                 rule: p.rule.clone(),
                 replayed: p.replayed_steps.clone(),
@@ -569,7 +570,11 @@ impl<A: Clone> Ledger<A> {
         }
         let sign = self.sign();
         if let Some(p) = &self.pruning.pruner {
-            let fid = self.pruning.fidelities.clone().expect("active pruning has fidelities");
+            let fid = self
+                .pruning
+                .fidelities
+                .clone()
+                .expect("active pruning has fidelities");
             let seed = self.pruning.seed;
             let state = self
                 .pruner
@@ -577,7 +582,9 @@ impl<A: Clone> Ledger<A> {
             return Some(Arc::new(state.rule(index)));
         }
         // The searcher's thresholds are on its signed objectives.
-        Some(Arc::new(own.map_or(StopRule::never(sign), |r| StopRule { sign, ..r })))
+        Some(Arc::new(
+            own.map_or(StopRule::never(sign), |r| StopRule { sign, ..r }),
+        ))
     }
 
     /// A step a study's user reported for running proposal `index`: recorded in the

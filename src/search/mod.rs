@@ -27,8 +27,8 @@ pub mod seminas_re;
 pub mod targets;
 
 use crate::benchmark::{Evaluation, Evaluator};
-use crate::evaluator::{Fidelities, StepResult, StopRule};
 use crate::controller::{ControllerConfig, EarlyStopping, StopOn};
+use crate::evaluator::{Fidelities, StepResult, StopRule};
 use crate::space::SearchSpace;
 
 pub use driver::{DriveError, DriveOptions, Journal, NoJournal, Replay, drive};
@@ -721,5 +721,7 @@ where
     .expect("a search without a journal, workdirs or replay cannot fail")
 }
 
+#[cfg(test)]
+mod fidelity_tests;
 #[cfg(test)]
 mod tests;

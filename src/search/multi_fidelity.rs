@@ -47,21 +47,15 @@ pub struct MultiFidelityConfig {
 }
 
 impl Default for MultiFidelityConfig {
+    /// The settings measured in docs/search.md ("Fidelities").
     fn default() -> Self {
-        // DEV: environment overrides while the defaults are measured.
-        let env = |k: &str, d: f64| {
-            std::env::var(k)
-                .ok()
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(d)
-        };
         Self {
-            eta: env("SEMINAS_DEV_ETA", 3.0) as u32,
-            min_complete: env("SEMINAS_DEV_MIN", 3.0) as usize,
-            top: env("SEMINAS_DEV_TOP", 5.0) as usize,
-            prior_correlation: env("SEMINAS_DEV_RHO0", 0.5),
-            prior_count: env("SEMINAS_DEV_RHON", 5.0),
-            label_weight: env("SEMINAS_DEV_W", 1.0) as f32,
+            eta: 3,
+            min_complete: 3,
+            top: 5,
+            prior_correlation: 0.5,
+            prior_count: 5.0,
+            label_weight: 3.0,
             clip_quantile: 0.5,
         }
     }
@@ -193,7 +187,10 @@ impl MultiFidelity {
         let (mut feats, mut targets, mut weights) = (Vec::new(), Vec::new(), Vec::new());
         let whole: Vec<&Trial> = self.trials.iter().filter(|t| t.complete).collect();
         let wv: Vec<f64> = whole.iter().map(|t| t.values[last]).collect();
-        for (t, z) in whole.iter().zip(standardise(&wv, self.config.clip_quantile)) {
+        for (t, z) in whole
+            .iter()
+            .zip(standardise(&wv, self.config.clip_quantile))
+        {
             feats.push(t.feats.clone());
             targets.push(z as f32);
             weights.push(1.0);
@@ -212,7 +209,10 @@ impl MultiFidelity {
             .filter(|t| t.values[p].is_finite())
             .collect();
         let pv: Vec<f64> = at_probe.iter().map(|t| t.values[p]).collect();
-        for (t, z) in at_probe.iter().zip(standardise(&pv, self.config.clip_quantile)) {
+        for (t, z) in at_probe
+            .iter()
+            .zip(standardise(&pv, self.config.clip_quantile))
+        {
             if !t.complete {
                 feats.push(t.feats.clone());
                 targets.push((rho * z) as f32);
@@ -332,7 +332,10 @@ mod tests {
 
     #[test]
     fn the_probe_is_the_largest_fidelity_within_a_third_of_the_cost() {
-        assert_eq!(MultiFidelity::new(&nb101(), config()).probe_step(), Some(36));
+        assert_eq!(
+            MultiFidelity::new(&nb101(), config()).probe_step(),
+            Some(36)
+        );
         let nb201 = Fidelities {
             steps: vec![12, 200],
             fixed: true,
@@ -356,7 +359,11 @@ mod tests {
     fn halving_at_the_probe_first_then_the_winners_floor() {
         let mut m = MultiFidelity::new(&nb101(), config());
         assert!(m.stop_rule().is_empty(), "the first trial goes on");
-        m.tell_steps("a", &[0], &steps(&[(4, 0.1), (12, 0.2), (36, 0.80), (108, 0.90)]));
+        m.tell_steps(
+            "a",
+            &[0],
+            &steps(&[(4, 0.1), (12, 0.2), (36, 0.80), (108, 0.90)]),
+        );
         m.tell_complete("a", &[0], 0.90);
         m.tell_steps("b", &[1], &steps(&[(4, 0.9), (12, 0.9), (36, 0.70)]));
         m.tell_steps("c", &[2], &steps(&[(4, 0.5), (12, 0.5), (36, 0.85)]));
@@ -364,7 +371,11 @@ mod tests {
         let r = m.stop_rule();
         assert_eq!(r.thresholds.len(), 1, "only the probe decides");
         assert_eq!(r.thresholds.get(&36), Some(&0.85));
-        m.tell_steps("c", &[2], &steps(&[(4, 0.5), (12, 0.5), (36, 0.85), (108, 0.95)]));
+        m.tell_steps(
+            "c",
+            &[2],
+            &steps(&[(4, 0.5), (12, 0.5), (36, 0.85), (108, 0.95)]),
+        );
         m.tell_complete("c", &[2], 0.95);
         m.tell_steps("d", &[3], &steps(&[(36, 0.78), (108, 0.80)]));
         m.tell_complete("d", &[3], 0.80);
@@ -398,6 +409,9 @@ mod tests {
         };
         assert!((f64::from(t[10]) - rho * z_at_probe).abs() < 1e-5);
         let whole_mean: f32 = t[..10].iter().sum();
-        assert!(whole_mean.abs() < 1e-5, "whole trainings standardised among themselves");
+        assert!(
+            whole_mean.abs() < 1e-5,
+            "whole trainings standardised among themselves"
+        );
     }
 }

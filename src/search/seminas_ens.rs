@@ -178,6 +178,11 @@ pub struct SemiNasEns<A> {
     mf: Option<MultiFidelity>,
     /// Stop rules of the latest ask's proposals.
     rules: Vec<Option<StopRule>>,
+    /// Without fidelities: architectures whose training a pruner stopped, with their
+    /// features. They are known to be worse than most (a pruner stops the worse part of a
+    /// rung), so they are fitted at the lowest whole training's objective, as TPE puts
+    /// pruned trials in its "bad" group.
+    stopped: Vec<Vec<u32>>,
 }
 
 impl<A: Clone + Send + Sync> SemiNasEns<A> {
@@ -204,6 +209,7 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
             rounds: 0,
             mf: None,
             rules: Vec::new(),
+            stopped: Vec::new(),
         }
     }
 
@@ -396,8 +402,15 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
                     (f, t, w, Box::new(unscale))
                 }
                 None => {
-                    let t = normalize_targets(&values, self.config.clip_quantile);
-                    let f: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.1.clone()).collect();
+                    let mut f: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.1.clone()).collect();
+                    let mut v = values.clone();
+                    if let Some(low) = values.iter().copied().reduce(f64::min) {
+                        for s in &self.stopped {
+                            f.push(s.clone());
+                            v.push(low);
+                        }
+                    }
+                    let t = normalize_targets(&v, self.config.clip_quantile);
                     let w = vec![1.0; f.len()];
                     let u = target_scale(&values, self.config.clip_quantile);
                     (f, t, w, Box::new(move |z| Some(u(z))))
@@ -585,6 +598,9 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
             fidelities,
             self.config.multi_fidelity.clone(),
         ));
+        // Random trainings are probed too, so half as many start the search (measured in
+        // docs/search.md: 10 probed at 25 trainings' budget did worse than 5).
+        self.config.init = self.config.init.div_ceil(2).max(1);
     }
 
     fn tell_steps(&mut self, space: &S, arch: &S::Arch, steps: &[StepResult]) {
@@ -614,6 +630,13 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
                 mf.tell_complete(&space.key(arch), &f, v);
             }
             self.evaluated.push((arch.clone(), f, v));
+        }
+        if let Feedback::Stopped { .. } = feedback
+            && self.mf.is_none()
+            && self.evaluated_keys.insert(space.key(arch))
+        {
+            let f = self.onehot(space).features(&space.encode(arch));
+            self.stopped.push(f);
         }
     }
 

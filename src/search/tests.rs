@@ -143,10 +143,19 @@ fn random_search_with_the_whole_table_finds_the_best_cell() {
 fn searchers_are_deterministic_per_seed() {
     let space = Nb201Space::new();
     let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+    // Short controller trainings: the test is of determinism, not of quality (CI time).
+    let quick = AlgoOverrides {
+        pretrain_epochs: Some(15),
+        controller_epochs: Some(5),
+        pseudo: Some(100),
+        ..AlgoOverrides::default()
+    }
+    .config()
+    .unwrap();
     for algo in Algo::ALL {
         let keys = |seed| {
-            let mut s = algo.build(&space, seed, 60, &AlgoConfig::default());
-            run_search(&space, &bench, s.as_mut(), Budget::queries(60), &mut |_| {})
+            let mut s = algo.build(&space, seed, 40, &quick);
+            run_search(&space, &bench, s.as_mut(), Budget::queries(40), &mut |_| {})
                 .records
                 .into_iter()
                 .map(|r| r.key)

@@ -228,6 +228,7 @@ fn interrupted_parallel_runs_resume_to_the_uninterrupted_result() {
             let options = DriveOptions {
                 workdirs: None,
                 replay: Some(replay),
+                ..DriveOptions::default()
             };
             match drive(
                 &space,
@@ -279,6 +280,7 @@ fn a_changed_setting_is_detected_on_resume() {
     let options = DriveOptions {
         workdirs: None,
         replay: Some(store.replay().unwrap()),
+        ..DriveOptions::default()
     };
     let err = drive(
         &space,
@@ -468,6 +470,7 @@ mod with_trainer {
             let options = DriveOptions {
                 workdirs: None,
                 replay: Some(replay),
+                ..DriveOptions::default()
             };
             let mut s = build();
             match drive(

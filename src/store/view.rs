@@ -60,6 +60,10 @@ pub struct TrialRow {
     pub finished_unix: f64,
     /// Its folder under the run directory (`evals/000012`), when it exists.
     pub evals_dir: Option<String>,
+    /// The step its training was stopped at (it was pruned; `objective` is that step's).
+    pub stopped_at: Option<u64>,
+    /// Its learning curve: `(step, objective, cost_seconds)` per reported step.
+    pub steps: Vec<(u64, f64, f64)>,
 }
 
 /// A run directory read without its lock.
@@ -91,6 +95,9 @@ pub struct RunView {
     pub not_evaluable: usize,
     /// The queries, in order.
     pub trials: Vec<TrialRow>,
+    /// The steps reported so far by evaluations still running (or interrupted), by proposal
+    /// index: their learning curves while they train.
+    pub running_steps: std::collections::BTreeMap<usize, Vec<(u64, f64, f64)>>,
 }
 
 impl RunView {
@@ -176,13 +183,42 @@ impl RunView {
                 |r| r.get(0),
             )
             .map_err(sql)?;
+        // Runs stored before steps were recorded have neither the table nor the column.
+        let has_steps: bool = conn
+            .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'steps'")
+            .and_then(|mut s| s.exists([]))
+            .map_err(sql)?;
+        let mut steps: HashMap<usize, Vec<(u64, f64, f64)>> = HashMap::new();
+        if has_steps {
+            let mut stmt = conn
+                .prepare("SELECT idx, step, objective, cost_seconds FROM steps ORDER BY idx, step")
+                .map_err(sql)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, f64>(2)?,
+                        r.get::<_, f64>(3)?,
+                    ))
+                })
+                .map_err(sql)?;
+            for row in rows {
+                let (idx, step, o, c) = row.map_err(sql)?;
+                steps
+                    .entry(idx.max(0) as usize)
+                    .or_default()
+                    .push((step.max(0) as u64, o, c));
+            }
+        }
+        let stopped_col = if has_steps { "e.stopped_at" } else { "NULL" };
         let mut stmt = conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT e.idx, p.key, p.arch, e.status, e.objective, e.report, e.cost_seconds,
-                        e.metrics, e.reason, p.proposed_unix, e.finished_unix
+                        e.metrics, e.reason, p.proposed_unix, e.finished_unix, {stopped_col}
                  FROM evaluations e JOIN proposals p ON p.idx = e.idx
-                 WHERE e.status IN ('evaluated', 'failed') ORDER BY e.idx",
-            )
+                 WHERE e.status IN ('evaluated', 'failed') ORDER BY e.idx"
+            ))
             .map_err(sql)?;
         let rows = stmt
             .query_map([], |r| {
@@ -198,13 +234,14 @@ impl RunView {
                     r.get::<_, Option<String>>(8)?,
                     r.get::<_, f64>(9)?,
                     r.get::<_, f64>(10)?,
+                    r.get::<_, Option<i64>>(11)?,
                 ))
             })
             .map_err(sql)?;
         let annotations = read_annotations(&dir.join("queries.jsonl"));
         let mut trials = Vec::new();
         for row in rows {
-            let (idx, key, arch, status, objective, report, cost, metrics, reason, prop, fin) =
+            let (idx, key, arch, status, objective, report, cost, metrics, reason, prop, fin, at) =
                 row.map_err(sql)?;
             let index = idx as usize;
             let arch = serde_json::from_str(&arch)
@@ -235,9 +272,23 @@ impl RunView {
                 proposed_unix: prop,
                 finished_unix: fin,
                 evals_dir: dir.join(&evals).is_dir().then_some(evals),
+                stopped_at: at.filter(|&s| s > 0).map(|s| s as u64),
+                steps: steps.remove(&index).unwrap_or_default(),
             });
         }
         drop(stmt);
+        // What is left are the steps of evaluations without a (counted) outcome.
+        let done: std::collections::HashSet<i64> = conn
+            .prepare("SELECT idx FROM evaluations")
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get::<_, i64>(0))?
+                    .collect::<Result<_, _>>()
+            })
+            .map_err(sql)?;
+        let running_steps = steps
+            .into_iter()
+            .filter(|(i, _)| !done.contains(&(*i as i64)))
+            .collect();
         let _ = conn.execute_batch("COMMIT");
         let pid = live_holder(dir);
         let all_failed = !trials.is_empty() && trials.iter().all(|t| t.status == "failed");
@@ -271,7 +322,16 @@ impl RunView {
             proposals: proposals as usize,
             not_evaluable: not_evaluable as usize,
             trials,
+            running_steps,
         })
+    }
+
+    /// Queries whose training was stopped early.
+    pub fn stopped(&self) -> usize {
+        self.trials
+            .iter()
+            .filter(|t| t.stopped_at.is_some())
+            .count()
     }
 
     /// The best evaluated query (largest objective, or smallest for a minimising study; the
@@ -281,6 +341,7 @@ impl RunView {
         let mut best: Option<(&TrialRow, f64)> = None;
         for t in &self.trials {
             if let Some(o) = t.objective
+                && t.stopped_at.is_none()
                 && best.is_none_or(|(_, b)| sign * o > b)
             {
                 best = Some((t, sign * o));
@@ -310,6 +371,7 @@ impl RunView {
             "budget": self.budget,
             "queries": self.trials.len(),
             "failures": self.failures(),
+            "stopped": self.stopped(),
             "not_evaluable": self.not_evaluable,
             "proposals": self.proposals,
             "minimize": self.minimize(),
@@ -329,7 +391,8 @@ impl RunView {
         self.trials.iter().filter(|t| t.status == "failed").count()
     }
 
-    /// The best objective after each query (`None` until one succeeded).
+    /// The best objective after each query (`None` until one succeeded; trainings stopped
+    /// early are not candidates).
     pub fn best_so_far(&self) -> Vec<Option<f64>> {
         let sign = if self.minimize() { -1.0 } else { 1.0 };
         let mut best: Option<f64> = None;
@@ -337,6 +400,7 @@ impl RunView {
             .iter()
             .map(|t| {
                 if let Some(o) = t.objective
+                    && t.stopped_at.is_none()
                     && best.is_none_or(|b| sign * o > sign * b)
                 {
                     best = Some(o);

@@ -45,7 +45,8 @@ use std::time::Instant;
 
 use burn::prelude::Device;
 
-use crate::benchmark::{Evaluation, Evaluator, Outcome};
+use crate::benchmark::{EvalContext, Evaluation, Evaluator, Outcome};
+use crate::evaluator::{Decision, Fidelities, StepMonitor};
 use crate::rng::{Rng, rng_for};
 use crate::space::nb101::{Cell, Nb101Space};
 use crate::space::{CategoricalArch, Nb201Space, SearchSpace};
@@ -163,6 +164,9 @@ pub struct TrainReport {
     pub seconds: f64,
     /// Trainable parameters of the network.
     pub params: usize,
+    /// The epoch the search stopped the training at (`val_acc` is then that epoch's and
+    /// `test_acc` is not measured: NaN).
+    pub stopped_at: Option<usize>,
 }
 
 /// Fixed index sets of the dataset.
@@ -279,6 +283,7 @@ impl TrainEvaluator {
         &self,
         build: impl FnOnce(&mut Rng, &Device) -> Result<N, TrainError> + Send,
         key: &str,
+        monitor: Option<&dyn StepMonitor>,
     ) -> Result<TrainReport, TrainError> {
         let start = Instant::now();
         let plain = self.device()?;
@@ -288,7 +293,34 @@ impl TrainEvaluator {
             let net = build(&mut rng, &device)?;
             let params = net.trainable_params();
             let s = &self.splits;
-            let net = fit(
+            let b = self.config.eval_batch_size;
+            // With a monitor, the validation accuracy after each epoch is a step; a stop ends
+            // the training there (its accuracy is the result).
+            let mut stopped_val = None;
+            let mut after_epoch = |epoch: usize, net: &N| -> Result<bool, TrainError> {
+                let Some(m) = monitor else {
+                    return Ok(false);
+                };
+                if epoch == self.config.epochs {
+                    return Ok(false);
+                }
+                let val = accuracy(
+                    &net.clone().valid(),
+                    &self.data,
+                    &self.data.train,
+                    &s.val,
+                    &self.norm,
+                    b,
+                    &plain,
+                )?;
+                let stop =
+                    m.report(epoch as u64, val, start.elapsed().as_secs_f64()) == Decision::Stop;
+                if stop {
+                    stopped_val = Some(val);
+                }
+                Ok(stop)
+            };
+            let (net, stopped_at) = fit(
                 net,
                 &self.data,
                 &s.train,
@@ -296,9 +328,18 @@ impl TrainEvaluator {
                 &self.config,
                 &mut rng,
                 &device,
+                &mut after_epoch,
             )?;
+            if let (Some(epoch), Some(val_acc)) = (stopped_at, stopped_val) {
+                return Ok(TrainReport {
+                    val_acc,
+                    test_acc: f64::NAN,
+                    seconds: start.elapsed().as_secs_f64(),
+                    params,
+                    stopped_at: Some(epoch),
+                });
+            }
             let net = net.valid();
-            let b = self.config.eval_batch_size;
             let val_acc = accuracy(
                 &net,
                 &self.data,
@@ -317,17 +358,35 @@ impl TrainEvaluator {
                 b,
                 &plain,
             )?;
+            if let Some(m) = monitor {
+                m.report(
+                    self.config.epochs as u64,
+                    val_acc,
+                    start.elapsed().as_secs_f64(),
+                );
+            }
             Ok(TrainReport {
                 val_acc,
                 test_acc,
                 seconds: start.elapsed().as_secs_f64(),
                 params,
+                stopped_at: None,
             })
         })?
     }
 
     /// Trains the NB201 network of `arch` and measures it.
     pub fn train_nb201(&self, arch: &CategoricalArch) -> Result<TrainReport, TrainError> {
+        self.train_nb201_steps(arch, None)
+    }
+
+    /// As [`Self::train_nb201`], reporting the validation accuracy after each epoch to
+    /// `monitor` (which may stop the training).
+    pub fn train_nb201_steps(
+        &self,
+        arch: &CategoricalArch,
+        monitor: Option<&dyn StepMonitor>,
+    ) -> Result<TrainReport, TrainError> {
         if arch.0.len() != 6 || arch.0.iter().any(|&c| c > 4) {
             return Err(TrainError::Arch(format!("not an NB201 cell: {arch:?}")));
         }
@@ -346,11 +405,21 @@ impl TrainEvaluator {
                 ))
             },
             &key,
+            monitor,
         )
     }
 
     /// Trains the NB101 network of `cell` and measures it.
     pub fn train_nb101(&self, cell: &Cell) -> Result<TrainReport, TrainError> {
+        self.train_nb101_steps(cell, None)
+    }
+
+    /// As [`Self::train_nb101`], reporting each epoch to `monitor`.
+    pub fn train_nb101_steps(
+        &self,
+        cell: &Cell,
+        monitor: Option<&dyn StepMonitor>,
+    ) -> Result<TrainReport, TrainError> {
         let key = cell
             .module_hash()
             .map_err(|e| TrainError::Arch(e.to_string()))?
@@ -370,12 +439,26 @@ impl TrainEvaluator {
                 .ok_or_else(|| TrainError::Arch(format!("{cell:?} has no input-output path")))
             },
             &key,
+            monitor,
         )
+    }
+
+    /// The epochs a training reports (each, up to the whole training's).
+    fn epoch_fidelities(&self) -> Fidelities {
+        Fidelities {
+            steps: (1..=self.config.epochs.max(1) as u64).collect(),
+            fixed: true,
+            full_cost: None,
+        }
     }
 }
 
 fn outcome(r: Result<TrainReport, TrainError>) -> Outcome {
     match r {
+        // Stopped: its validation accuracy then (the driver marks it stopped).
+        Ok(r) if r.stopped_at.is_some() => {
+            Outcome::Evaluated(Evaluation::new(r.val_acc, None, r.seconds))
+        }
         Ok(r) => Outcome::Evaluated(Evaluation::new(r.val_acc, Some(r.test_acc), r.seconds)),
         Err(TrainError::Arch(_)) => Outcome::NotEvaluable,
         Err(e) => Outcome::Failed(e.to_string()),
@@ -391,6 +474,21 @@ impl Evaluator<Nb201Space> for TrainEvaluator {
     }
     fn evaluate(&self, _space: &Nb201Space, arch: &CategoricalArch) -> Outcome {
         outcome(self.train_nb201(arch))
+    }
+    fn evaluate_steps(
+        &self,
+        _space: &Nb201Space,
+        arch: &CategoricalArch,
+        ctx: &EvalContext,
+        monitor: &dyn StepMonitor,
+    ) -> Outcome {
+        outcome(self.train_nb201_steps(arch, ctx.steps_wanted.then_some(monitor)))
+    }
+    fn fidelities(&self) -> Option<Fidelities> {
+        Some(self.epoch_fidelities())
+    }
+    fn live_steps(&self) -> bool {
+        true
     }
     fn reseed(&self, seed: u64) -> Option<Self> {
         Some(Self {
@@ -409,6 +507,21 @@ impl Evaluator<Nb101Space> for TrainEvaluator {
     }
     fn evaluate(&self, _space: &Nb101Space, cell: &Cell) -> Outcome {
         outcome(self.train_nb101(cell))
+    }
+    fn evaluate_steps(
+        &self,
+        _space: &Nb101Space,
+        cell: &Cell,
+        ctx: &EvalContext,
+        monitor: &dyn StepMonitor,
+    ) -> Outcome {
+        outcome(self.train_nb101_steps(cell, ctx.steps_wanted.then_some(monitor)))
+    }
+    fn fidelities(&self) -> Option<Fidelities> {
+        Some(self.epoch_fidelities())
+    }
+    fn live_steps(&self) -> bool {
+        true
     }
     fn reseed(&self, seed: u64) -> Option<Self> {
         Some(Self {

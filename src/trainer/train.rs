@@ -81,7 +81,10 @@ pub fn cosine_lr(lr: f64, lr_min: f64, step: usize, total: usize) -> f64 {
 }
 
 /// Trains `net` on the images `train_idx` of `data.train`; returns the trained network, or an
-/// error when the loss stops being finite or an image cannot be read.
+/// error when the loss stops being finite or an image cannot be read. After each epoch (from
+/// 1) `after_epoch` sees the network; when it answers true, training stops there and the
+/// epoch is returned with the network.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn fit<N: Network>(
     mut net: N,
     data: &Dataset,
@@ -90,7 +93,8 @@ pub(crate) fn fit<N: Network>(
     cfg: &TrainConfig,
     rng: &mut Rng,
     device: &Device,
-) -> Result<N, TrainError> {
+    after_epoch: &mut dyn FnMut(usize, &N) -> Result<bool, TrainError>,
+) -> Result<(N, Option<usize>), TrainError> {
     let mut opt = SgdConfig::new()
         .with_momentum(Some(MomentumConfig {
             momentum: cfg.momentum,
@@ -105,7 +109,7 @@ pub(crate) fn fit<N: Network>(
     let total = per_epoch * cfg.epochs;
     let mut order = train_idx.to_vec();
     let mut step = 0;
-    for _ in 0..cfg.epochs {
+    for epoch in 1..=cfg.epochs {
         order.shuffle(rng);
         for chunk in order.chunks(batch_size) {
             let flip = flips(data, chunk.len(), rng);
@@ -129,8 +133,11 @@ pub(crate) fn fit<N: Network>(
             net = opt.step(lr, net, grads);
             step += 1;
         }
+        if after_epoch(epoch, &net)? {
+            return Ok((net, Some(epoch)));
+        }
     }
-    Ok(net)
+    Ok((net, None))
 }
 
 /// Accuracy in percent of `net` (in evaluation mode) on the images `idx` of `images` (never

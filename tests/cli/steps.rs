@@ -38,8 +38,23 @@ fn epochs_run(journal: &Path) -> std::collections::BTreeMap<u64, u64> {
 
 fn search(dir: &Path, command: &str, queries: &str, extra: &[&str]) -> std::process::Output {
     seminas()
-        .args(["search", "--space", "nb201", "--algo", "random", "--queries", queries])
-        .args(["--evaluator", command, "--max-step", "4", "--quiet", "--out"])
+        .args([
+            "search",
+            "--space",
+            "nb201",
+            "--algo",
+            "random",
+            "--queries",
+            queries,
+        ])
+        .args([
+            "--evaluator",
+            command,
+            "--max-step",
+            "4",
+            "--quiet",
+            "--out",
+        ])
         .arg(dir)
         .args(extra)
         .output()
@@ -52,7 +67,12 @@ fn successive_halving_stops_commands_at_their_rungs_and_keeps_their_curves() {
     let journal = dir.join("journal");
     std::fs::create_dir_all(&dir).unwrap();
     let run = dir.join("run");
-    let out = search(&run, &training(&journal, ""), "8", &["--prune", "asha:eta=2,min-step=1"]);
+    let out = search(
+        &run,
+        &training(&journal, ""),
+        "8",
+        &["--prune", "asha:eta=2,min-step=1"],
+    );
     let text = ok(&out);
     let q = queries(&run);
     assert_eq!(q.len(), 8);
@@ -96,8 +116,7 @@ fn successive_halving_stops_commands_at_their_rungs_and_keeps_their_curves() {
     assert!(text.contains("trainings stopped early"), "{text}");
     // The best is a whole training, never a stopped one.
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     let best = summary["best"]["objective"].as_f64().unwrap();
     assert_eq!(best.fract(), 0.5, "{summary}");
     assert_eq!(
@@ -120,7 +139,12 @@ fn a_command_ignoring_sigterm_is_killed_after_the_grace_period() {
         // Epochs of 0.3 s: it would run 0.9 s more after the stop at step 1.
         &training_with(&journal, "trap '' TERM;", "0.3"),
         "3",
-        &["--prune", "percentile:p=100,startup=1", "--stop-grace", "0.2"],
+        &[
+            "--prune",
+            "percentile:p=100,startup=1",
+            "--stop-grace",
+            "0.2",
+        ],
     );
     ok(&out);
     let q = queries(&run);
@@ -196,13 +220,27 @@ fn a_run_killed_in_the_middle_of_rungs_resumes_with_the_same_decisions() {
     let journal = dir.join("journal");
     let args = |out: &Path| {
         let mut c = seminas();
-        c.args(["search", "--space", "nb201", "--algo", "random", "--queries", "10"])
-            .args(["--evaluator", &training(&journal, ""), "--max-step", "4"])
-            .args(["--prune", "asha:eta=2,min-step=1", "--workers", "2", "--quiet"])
-            .arg("--out")
-            .arg(out)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        c.args([
+            "search",
+            "--space",
+            "nb201",
+            "--algo",
+            "random",
+            "--queries",
+            "10",
+        ])
+        .args(["--evaluator", &training(&journal, ""), "--max-step", "4"])
+        .args([
+            "--prune",
+            "asha:eta=2,min-step=1",
+            "--workers",
+            "2",
+            "--quiet",
+        ])
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         c
     };
     let whole = dir.join("whole");
@@ -226,7 +264,12 @@ fn a_run_killed_in_the_middle_of_rungs_resumes_with_the_same_decisions() {
             most: 4,
             after: Some(journal.clone()),
         },
-        || format!("{:?}", std::fs::read_to_string(killed.join("queries.jsonl"))),
+        || {
+            format!(
+                "{:?}",
+                std::fs::read_to_string(killed.join("queries.jsonl"))
+            )
+        },
     );
     eprintln!("{n} kills");
     let without_costs = |q: Vec<serde_json::Value>| -> Vec<serde_json::Value> {

@@ -223,7 +223,11 @@ fn show_and_export_a_finished_run_with_failures() {
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 13, "{csv}");
     assert!(rows[0].starts_with("n,index,status,arch,objective,report,cost_seconds,origin,"));
-    assert!(rows[0].ends_with(",evals_dir,metric:len"), "{}", rows[0]);
+    assert!(
+        rows[0].ends_with(",evals_dir,stopped_at,steps,metric:len"),
+        "{}",
+        rows[0]
+    );
     assert!(rows[3].starts_with("3,2,failed,"), "{}", rows[3]);
     let jsonl = ok(&seminas()
         .arg("export")

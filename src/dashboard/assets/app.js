@@ -232,7 +232,26 @@ async function loadRun(id) {
   if (data.run.queries < c.trials.length) { c.trials = []; return loadRun(id); }
   c.trials.push(...data.trials);
   c.run = data.run;
+  c.running = data.running_steps || {};
   return c;
+}
+
+// Learning curves: every trial's objective by step; trainings stopped early in red, whole
+// ones in blue, trainings still running in green.
+function curvesPlot(trials, running) {
+  const lines = trials.filter(t => t.steps && t.steps.length).map(t => ({ points: t.steps, kind: t.stopped_at ? 'stopped' : 'whole', n: t.n }));
+  for (const [index, steps] of Object.entries(running || {})) lines.push({ points: steps, kind: 'running', n: `proposal ${index}` });
+  const color = { whole: '#1565c0', stopped: '#c62828', running: '#2e7d32' };
+  const f = frame('Learning curves (objective by step)', range(lines.flatMap(l => l.points.map(p => p[0]))),
+    range(lines.flatMap(l => l.points.map(p => p[1]))), 'step', 'objective');
+  for (const l of lines) {
+    const pts = l.points.map(p => `${f.x(p[0]).toFixed(1)},${f.y(p[1]).toFixed(1)}`).join(' ');
+    const line = sv('polyline', { points: pts, fill: 'none', stroke: color[l.kind], 'stroke-opacity': 0.6, 'stroke-width': 1.2, class: `learning ${l.kind}` });
+    line.appendChild(sv('title', {}, `query ${l.n} (${l.kind})`));
+    f.svg.appendChild(line);
+  }
+  Object.entries(color).forEach(([kind, c], i) => f.svg.appendChild(sv('text', { x: f.w - f.m.r - 4, y: f.m.t + 12 + 13 * i, 'text-anchor': 'end', fill: c }, kind)));
+  return f.svg;
 }
 
 function bestCurve(run, trials, key) {
@@ -240,19 +259,20 @@ function bestCurve(run, trials, key) {
   const sign = run.minimize ? -1 : 1;
   let bestReport = null;
   return trials.map(t => {
-    if (t.objective !== null && (best === null || sign * t.objective > sign * best)) { best = t.objective; bestReport = t.report; }
+    if (t.objective !== null && !t.stopped_at && (best === null || sign * t.objective > sign * best)) { best = t.objective; bestReport = t.report; }
     return key === 'report' ? bestReport : best;
   });
 }
 
 async function runView(id) {
-  const { run, trials } = await loadRun(id);
+  const { run, trials, running } = await loadRun(id);
   const preds = await api(`/api/runs/${id}/predictions`);
   const root = el('div', {});
   root.appendChild(el('h2', {}, run.dir));
   root.appendChild(el('p', { class: 'meta' },
     `${run.algo} on ${run.space}, seed ${run.seed} · `, el('span', { class: `state-${run.state}`, id: 'run-state' }, run.state),
-    ` · `, el('span', { id: 'query-count' }, String(trials.length)), ` / ${run.budget ?? '?'} queries · ${run.failures} failed · ${run.not_evaluable} not evaluable`));
+    ` · `, el('span', { id: 'query-count' }, String(trials.length)), ` / ${run.budget ?? '?'} queries · ${run.failures} failed · ${run.not_evaluable} not evaluable` +
+    (run.stopped ? ` · ${run.stopped} stopped early` : '')));
   root.appendChild(el('p', { class: 'meta' }, 'command: seminas ', (run.args || []).join(' ')));
   const n = trials.map(t => t.n);
   const obj = bestCurve(run, trials, 'objective'), rep = bestCurve(run, trials, 'report');
@@ -267,6 +287,7 @@ async function runView(id) {
     const k = originKind(t.origin); kinds[k] = ORIGIN_COLORS[k];
     return { x: t.n, y: t.objective, color: ORIGIN_COLORS[k], title: `query ${t.n}: ${t.origin || ''}` };
   }), 'query', 'objective', Object.entries(kinds), 'dot'));
+  if (trials.some(t => t.steps && t.steps.length) || Object.keys(running || {}).length) plots.appendChild(curvesPlot(trials, running));
   if (preds.count > 0) {
     const pts = preds.rounds.flatMap((r, i) => r.points.map(p => ({ x: p.predicted, y: p.objective, color: COLORS[i % COLORS.length], title: `round ${r.round}, query ${p.n}` })));
     plots.appendChild(scatterPlot(`Predicted vs true (Kendall tau ${fmt(preds.tau, 3)})`, pts, 'predicted', 'objective', [], 'pred'));
@@ -304,7 +325,7 @@ runView.state = {};
 function archText(a) { return typeof a === 'string' ? a : JSON.stringify(a); }
 
 function trialTable(id, run, trials, state, detail, redraw) {
-  const cols = [['n', 'n'], ['status', 'status'], ['origin', 'origin'], ['objective', 'objective'], ['report', 'report'], ['predicted', 'predicted'], ['cost_seconds', 'cost (s)'], ['arch', 'architecture'], ['reason', 'failure reason']];
+  const cols = [['n', 'n'], ['status', 'status'], ['origin', 'origin'], ['objective', 'objective'], ['report', 'report'], ['predicted', 'predicted'], ['cost_seconds', 'cost (s)'], ['stopped_at', 'stopped at'], ['arch', 'architecture'], ['reason', 'failure reason']];
   const f = state.filter.toLowerCase();
   let rows = trials.filter(t => !f || [archText(t.arch), t.origin || '', t.status, t.reason || ''].some(s => s.toLowerCase().includes(f)));
   const k = state.key;
@@ -322,7 +343,7 @@ function trialTable(id, run, trials, state, detail, redraw) {
     t.appendChild(el('tr', { class: `clickable trial-row ${r.status}`, onclick: () => { state.open = r.n; showTrial(id, run, r, detail, state); } },
       el('td', { class: 'num' }, r.n), el('td', {}, r.status), el('td', {}, r.origin || ''),
       el('td', { class: 'num' }, fmt(r.objective)), el('td', { class: 'num' }, fmt(r.report)), el('td', { class: 'num' }, fmt(r.predicted)),
-      el('td', { class: 'num' }, fmt(r.cost_seconds, 1)), el('td', { class: 'cell-arch' }, archText(r.arch)), el('td', {}, r.reason || '')));
+      el('td', { class: 'num' }, fmt(r.cost_seconds, 1)), el('td', { class: 'num' }, r.stopped_at ?? ''), el('td', { class: 'cell-arch' }, archText(r.arch)), el('td', {}, r.reason || '')));
   }
   const wrap = el('div', {}, t);
   if (rows.length > ROW_LIMIT) wrap.appendChild(el('p', { class: 'note' }, `showing ${ROW_LIMIT} of ${rows.length} rows: filter or sort to see others`));
@@ -332,7 +353,11 @@ function trialTable(id, run, trials, state, detail, redraw) {
 async function showTrial(id, run, t, detail, state) {
   if (!t) return;
   const box = el('div', {}, el('h3', {}, `Query ${t.n} (${t.status})`), drawArch(run.space, t.arch), el('div', { class: 'cell-arch' }, archText(t.arch)));
-  if (t.reason) box.appendChild(el('p', {}, 'failure: ', t.reason));
+  if (t.reason) box.appendChild(el('p', {}, t.status === 'failed' ? 'failure: ' : 'note: ', t.reason));
+  if (t.steps && t.steps.length) {
+    box.appendChild(linePlot(t.stopped_at ? `Learning curve (stopped at step ${t.stopped_at})` : 'Learning curve',
+      [{ name: 'objective', points: t.steps.map(p => [p[0], p[1]]) }], 'step', 'objective', 'trial-curve'));
+  }
   if (t.evals_dir) {
     const index = String(t.index).padStart(6, '0');
     for (const name of ['stdout.log', 'stderr.log']) {

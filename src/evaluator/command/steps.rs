@@ -189,7 +189,11 @@ mod tests {
         let path = dir.join("stdout.log");
         let mut reader = StepReader::new(vec![path.clone(), dir.join("absent")]);
         assert!(reader.poll().is_empty());
-        std::fs::write(&path, "hello\n{\"step\": 1, \"objective\": 0.5}\n{\"step\": 2,").unwrap();
+        std::fs::write(
+            &path,
+            "hello\n{\"step\": 1, \"objective\": 0.5}\n{\"step\": 2,",
+        )
+        .unwrap();
         assert_eq!(reader.poll(), vec![StepLine::Step(1, 0.5)]);
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str(" \"objective\": 0.7}\n");

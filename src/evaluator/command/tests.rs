@@ -37,6 +37,7 @@ fn run(e: &CommandEvaluator, dir: &Path, resumed: bool) -> Outcome {
         index: 3,
         workdir: Some(dir.to_path_buf()),
         resumed,
+        steps_wanted: false,
     };
     e.evaluate_in(&space, &arch, &ctx)
 }

@@ -135,10 +135,7 @@ impl StepLog {
                 let mut e = Evaluation::new(s.objective, None, s.cost_seconds);
                 e.stopped_at = Some(at);
                 e.steps = self.steps;
-                e.note = merge_notes(
-                    Some(format!("after the stop at step {at}: {reason}")),
-                    note,
-                );
+                e.note = merge_notes(Some(format!("after the stop at step {at}: {reason}")), note);
                 Outcome::Evaluated(e)
             }
             (other, _) => other,
@@ -252,13 +249,17 @@ mod tests {
     fn bad_reports_are_noted_and_ignored_and_a_stop_sets_the_objective() {
         let r = rule(&[(2, 0.5)]);
         let mut log = StepLog::default();
-        let mut rep = |log: &mut StepLog, s, v| log.report(s, v, s as f64, Some(&r), &[], Some(4));
+        let rep = |log: &mut StepLog, s, v| log.report(s, v, s as f64, Some(&r), &[], Some(4));
         assert_eq!(rep(&mut log, 1, 0.3).0, Decision::Continue);
         assert_eq!(rep(&mut log, 1, 0.4).1, None, "a repeated step");
         assert_eq!(rep(&mut log, 0, 0.4).1, None, "a decreasing step");
         assert_eq!(rep(&mut log, 2, f64::NAN).1, None, "NaN");
         assert_eq!(rep(&mut log, 2, 0.45).0, Decision::Stop);
-        assert_eq!(rep(&mut log, 3, 0.9).0, Decision::Stop, "stopped stays stopped");
+        assert_eq!(
+            rep(&mut log, 3, 0.9).0,
+            Decision::Stop,
+            "stopped stays stopped"
+        );
         let out = log.finish(Outcome::Failed("killed by SIGTERM".into()), true);
         let Outcome::Evaluated(e) = out else {
             panic!("a stopped evaluation is an evaluation: {out:?}")
@@ -293,15 +294,18 @@ mod tests {
             log.report(5, 0.1, 1.0, Some(&r), &[], Some(4)).0,
             Decision::Continue
         );
-        let Outcome::Evaluated(e) = log.finish(Outcome::Evaluated(Evaluation::new(0.2, Some(0.3), 3.0)), true)
-        else {
+        let Outcome::Evaluated(e) = log.finish(
+            Outcome::Evaluated(Evaluation::new(0.2, Some(0.3), 3.0)),
+            true,
+        ) else {
             panic!()
         };
         assert!(e.is_complete());
         assert_eq!(e.steps.len(), 2);
         assert!(e.note.unwrap().contains("past the full training's step 4"));
         // No step at all, when steps were expected.
-        let out = StepLog::default().finish(Outcome::Evaluated(Evaluation::new(1.0, None, 0.0)), true);
+        let out =
+            StepLog::default().finish(Outcome::Evaluated(Evaluation::new(1.0, None, 0.0)), true);
         let Outcome::Evaluated(e) = out else { panic!() };
         assert!(e.note.unwrap().contains("reported no step"));
     }
