@@ -14,6 +14,7 @@ use super::Nb101Error;
 use super::record::decode_payload;
 use super::tfrecord::RecordReader;
 use crate::benchmark::{EvalContext, Evaluation, Evaluator, Outcome, Reference};
+use crate::evaluator::{Decision, Fidelities, StepMonitor};
 use crate::rng::Rng;
 use crate::space::nb101::{Cell, ModuleHash, Nb101Space};
 
@@ -441,6 +442,70 @@ impl Evaluator<Nb101Space> for Nb101Benchmark {
     }
     fn reseed(&self, seed: u64) -> Option<Self> {
         Some(self.reseeded(crate::rng::rng_for(seed, "evaluator")))
+    }
+    /// The file's epoch budgets up to the one queried: each is its own training in
+    /// NAS-Bench-101, costing its own training time.
+    fn fidelities(&self) -> Option<Fidelities> {
+        let steps: Vec<u64> = self
+            .data
+            .epochs()
+            .iter()
+            .filter(|&&e| e <= self.epochs)
+            .map(|&e| u64::from(e))
+            .collect();
+        (steps.len() > 1).then(|| Fidelities {
+            steps,
+            fixed: true,
+            full_cost: None,
+        })
+    }
+    /// Reports the lower budgets first: the same repeat (by its position among the cell's
+    /// runs at each budget) as the one drawn for the budget queried, or the mean over the
+    /// repeats; a stop answers with that budget's validation accuracy and training time.
+    fn evaluate_steps(
+        &self,
+        space: &Nb101Space,
+        arch: &Cell,
+        ctx: &EvalContext,
+        monitor: &dyn StepMonitor,
+    ) -> Outcome {
+        let mut rng = self.base.clone();
+        rng.set_stream(
+            rng.get_stream() ^ (ctx.index as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        let Some(m) = arch.module_hash().ok().and_then(|h| self.data.get(&h)) else {
+            return self.evaluate_in(space, arch, ctx);
+        };
+        // The repeat the query below draws (the same draw, from a copy of the generator).
+        let repeats = m.runs_at(self.epochs).count();
+        let pick = match self.mode {
+            QueryMode::Sample if repeats > 0 => Some(rng.clone().gen_range(0..repeats)),
+            _ => None,
+        };
+        for &e in self.data.epochs().iter().filter(|&&e| e < self.epochs) {
+            let runs: Vec<&Run> = m.runs_at(e).collect();
+            if runs.is_empty() {
+                continue;
+            }
+            let (val, time) = match pick {
+                Some(k) => {
+                    let r = runs[k.min(runs.len() - 1)];
+                    (r.validation_accuracy, r.training_time)
+                }
+                None => (
+                    mean(runs.iter().map(|r| r.validation_accuracy)).expect("not empty"),
+                    mean(runs.iter().map(|r| r.training_time)).expect("not empty"),
+                ),
+            };
+            if monitor.report(u64::from(e), val, time) == Decision::Stop {
+                return Outcome::Evaluated(Evaluation::new(val, None, time));
+            }
+        }
+        let out = self.answer(arch, &mut rng);
+        if let Outcome::Evaluated(e) = &out {
+            monitor.report(u64::from(self.epochs), e.objective, e.cost_seconds);
+        }
+        out
     }
 }
 

@@ -4,7 +4,7 @@ use super::record::{decode_payload, encode_payload};
 use super::synth::{SynthOptions, write_synthetic};
 use super::tfrecord::{masked_crc32c, write_record};
 use super::*;
-use crate::benchmark::Evaluator;
+use crate::benchmark::{EvalContext, Evaluator, Outcome};
 use crate::rng::rng_for;
 use crate::space::SearchSpace;
 use crate::space::nb101::{Cell, Nb101Space};
@@ -403,4 +403,62 @@ fn seminas_runs_on_the_27_token_encoding() {
     // Generated cells decode to valid NAS-Bench-101 cells (the driver would record invalid
     // ones as failures).
     assert!(run.records.iter().all(|r| r.result.is_ok()));
+}
+
+#[test]
+fn the_official_file_reports_each_budget_as_a_fidelity_of_its_own_cost() {
+    use crate::evaluator::{Decision, NoMonitor, StepMonitor};
+    /// Stops at a given step, recording what it saw.
+    struct StopAt(u64, std::sync::Mutex<Vec<(u64, f64, f64)>>);
+    impl StepMonitor for StopAt {
+        fn report(&self, step: u64, objective: f64, cost: f64) -> Decision {
+            self.1.lock().unwrap().push((step, objective, cost));
+            if step == self.0 {
+                Decision::Stop
+            } else {
+                Decision::Continue
+            }
+        }
+    }
+    let d = Arc::new(load(&synthetic(30, vec![4, 12, 108])).unwrap());
+    let bench = Nb101Benchmark::new(d.clone(), 108, QueryMode::Sample, rng_for(3, "e")).unwrap();
+    let space = Nb101Space::new();
+    let fid = Evaluator::<Nb101Space>::fidelities(&bench).unwrap();
+    assert_eq!(fid.steps, vec![4, 12, 108]);
+    for (index, m) in d.models().iter().enumerate().take(10) {
+        let ctx = EvalContext {
+            index,
+            ..EvalContext::default()
+        };
+        let cell = m.cell.padded();
+        let whole = bench.evaluate_in(&space, &cell, &ctx);
+        // Nothing stopped: the same answer as without steps (the same repeat drawn).
+        assert_eq!(bench.evaluate_steps(&space, &cell, &ctx, &NoMonitor), whole);
+        let Outcome::Evaluated(w) = &whole else {
+            panic!()
+        };
+        let k = m
+            .runs_at(108)
+            .position(|r| r.validation_accuracy == w.objective)
+            .unwrap();
+        let stop = StopAt(12, Default::default());
+        let Outcome::Evaluated(e) = bench.evaluate_steps(&space, &cell, &ctx, &stop) else {
+            panic!()
+        };
+        // Stopped at 12 epochs: that budget's run of the same repeat, at its own cost.
+        let r12 = m.runs_at(12).nth(k).unwrap();
+        assert_eq!(
+            (e.objective, e.cost_seconds),
+            (r12.validation_accuracy, r12.training_time)
+        );
+        let seen = stop.1.into_inner().unwrap();
+        let r4 = m.runs_at(4).nth(k).unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (4, r4.validation_accuracy, r4.training_time),
+                (12, e.objective, e.cost_seconds)
+            ]
+        );
+    }
 }
