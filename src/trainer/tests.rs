@@ -203,3 +203,62 @@ fn cuda_without_the_feature_is_a_clear_failure() {
         o => panic!("{o:?}"),
     }
 }
+
+/// With steps wanted, each epoch's validation accuracy goes to the monitor, and a stop ends
+/// the training there; without, nothing is measured per epoch and the result is unchanged.
+#[test]
+fn epochs_are_reported_and_a_stop_ends_the_training() {
+    use crate::evaluator::{Decision, StepMonitor};
+    struct Stop(Option<u64>, std::sync::Mutex<Vec<(u64, f64)>>);
+    impl StepMonitor for Stop {
+        fn report(&self, step: u64, objective: f64, _: f64) -> Decision {
+            self.1.lock().unwrap().push((step, objective));
+            if Some(step) == self.0 {
+                Decision::Stop
+            } else {
+                Decision::Continue
+            }
+        }
+    }
+    let cfg = TrainConfig {
+        epochs: 3,
+        train_subset: Some(256),
+        threads: 1,
+        ..small_digits_config()
+    };
+    let eval = TrainEvaluator::new(cfg, Dataset::digits()).unwrap();
+    let space = Nb201Space::new();
+    let arch = space.nth(4321).unwrap();
+    let plain = eval.train_nb201(&arch).unwrap();
+    let ctx = EvalContext {
+        steps_wanted: true,
+        ..EvalContext::default()
+    };
+    // Every epoch reported, the last being the result itself.
+    let all = Stop(None, Default::default());
+    let out = eval.evaluate_steps(&space, &arch, &ctx, &all);
+    let seen = all.1.into_inner().unwrap();
+    assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(seen[2].1, plain.val_acc);
+    assert_eq!(
+        out,
+        Outcome::Evaluated(Evaluation::new(
+            plain.val_acc,
+            Some(plain.test_acc),
+            match &out {
+                Outcome::Evaluated(e) => e.cost_seconds,
+                _ => 0.0,
+            }
+        ))
+    );
+    // Stopped after the first epoch: that epoch's accuracy, no test accuracy.
+    let first = Stop(Some(1), Default::default());
+    let r = eval.train_nb201_steps(&arch, Some(&first)).unwrap();
+    assert_eq!(r.stopped_at, Some(1));
+    assert_eq!(r.val_acc, first.1.into_inner().unwrap()[0].1);
+    assert!(r.test_acc.is_nan());
+    // Steps not wanted: nothing reported.
+    let none = Stop(None, Default::default());
+    eval.evaluate_steps(&space, &arch, &EvalContext::default(), &none);
+    assert!(none.1.into_inner().unwrap().is_empty());
+}

@@ -682,3 +682,80 @@ fn long_error_bodies_keep_their_start_and_end() {
     assert!(s.len() < 700, "{}", s.len());
     assert!(s.starts_with("Traceback") && s.ends_with("ValueError: the cause"));
 }
+
+#[test]
+fn a_ray_job_that_reports_steps_is_stopped_through_the_jobs_api() {
+    use crate::evaluator::command::{CommandConfig, CommandEvaluator};
+    use crate::evaluator::ray_jobs::RayEvaluator;
+    use crate::evaluator::{Decision, EvalContext, Evaluator, Outcome, StepMonitor};
+    use crate::space::{Nb201Space, SearchSpace};
+
+    /// Stops at step 2, recording the steps it saw.
+    struct StopAt2(Mutex<Vec<(u64, f64)>>);
+    impl StepMonitor for StopAt2 {
+        fn report(&self, step: u64, objective: f64, _: f64) -> Decision {
+            self.0.lock().unwrap().push((step, objective));
+            if step == 2 {
+                Decision::Stop
+            } else {
+                Decision::Continue
+            }
+        }
+    }
+    // The job's log grows by a step line at each log request; it is STOPPED once asked to.
+    let stopped = Arc::new(AtomicUsize::new(0));
+    let reads = AtomicUsize::new(0);
+    let s = stopped.clone();
+    let id = "seminas-r1-0-1";
+    let head = FakeHead::start(move |r| match (r.method.as_str(), r.path.as_str()) {
+        ("POST", "/api/jobs/") => respond(200, &format!(r#"{{"submission_id":"{id}"}}"#)),
+        ("GET", p) if p == format!("/api/jobs/{id}") => job(if s.load(Ordering::SeqCst) > 0 {
+            "STOPPED"
+        } else {
+            "RUNNING"
+        }),
+        ("GET", p) if p == format!("/api/jobs/{id}/logs") => {
+            let n = reads.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut log = String::from("starting\n");
+            for step in 1..=n.min(4) {
+                log.push_str(&format!(
+                    "{{\"step\": {step}, \"objective\": {}.5}}\n",
+                    10 * step
+                ));
+            }
+            log.push_str("{\"step\": 9, \"obj"); // an unfinished line is not read yet
+            respond(200, &serde_json::json!({ "logs": log }).to_string())
+        }
+        ("POST", p) if p == format!("/api/jobs/{id}/stop") => {
+            s.fetch_add(1, Ordering::SeqCst);
+            respond(200, r#"{"stopped": true}"#)
+        }
+        _ => respond(404, "no such route"),
+    });
+    let command = CommandEvaluator::new(CommandConfig {
+        template: "python3 train.py".into(),
+        timeout: None,
+        retries: 0,
+        report_metric: None,
+        cwd: None,
+        steps: Default::default(),
+    })
+    .unwrap();
+    let ray =
+        RayEvaluator::new(head.client(), command, "r1", None).with_poll(Duration::from_millis(5));
+    let space = Nb201Space::new();
+    let arch = space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|").unwrap();
+    let monitor = StopAt2(Mutex::new(Vec::new()));
+    let ctx = EvalContext {
+        steps_wanted: true,
+        ..EvalContext::default()
+    };
+    let out = ray.evaluate_steps(&space, &arch, &ctx, &monitor);
+    let Outcome::Evaluated(e) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!((e.objective, e.report), (20.5, None));
+    assert_eq!(*monitor.0.lock().unwrap(), vec![(1, 10.5), (2, 20.5)]);
+    assert_eq!(stopped.load(Ordering::SeqCst), 1, "stopped once");
+    assert!(head.lines().contains(&format!("POST /api/jobs/{id}/stop")));
+}
