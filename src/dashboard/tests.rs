@@ -300,3 +300,72 @@ fn kendall_tau_of_known_rankings() {
     assert_eq!(kendall_tau(&[(1.0, 1.0)]), None);
     assert_eq!(kendall_tau(&[(1.0, 1.0), (1.0, 2.0)]), None);
 }
+
+/// A run whose trainings report steps: the API gives each trial's learning curve and the
+/// step it was stopped at, the curves of trainings still running, and the count of stopped
+/// ones; the best is a whole training.
+#[test]
+fn the_api_gives_learning_curves_and_stopped_trainings() {
+    use crate::benchmark::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
+    use crate::evaluator::{Decision, Pruner, StepResult};
+    let root = tmp("curves");
+    let dir = root.join("a");
+    let bench = nb101_20k_benchmark();
+    let settings = StudySettings {
+        algo: Algo::Random,
+        prune: Some(Pruner::Asha {
+            eta: 3,
+            min_step: None,
+        }),
+        ..StudySettings::new(12, 1)
+    };
+    let space = nb101_20k_space();
+    let mut study = Study::open_or_create(space, settings, &dir)
+        .unwrap()
+        .with_fidelities(Evaluator::<crate::space::nb101::Nb101Space>::fidelities(
+            &bench,
+        ));
+    study.optimize(&bench, &mut |_| {}).unwrap();
+    let stopped = study
+        .trials()
+        .iter()
+        .filter(|t| t.result.as_ref().is_ok_and(|e| !e.is_complete()))
+        .count();
+    assert!(stopped > 0);
+    // A training still running: steps recorded, no outcome yet.
+    study.extend(1).unwrap();
+    let t = study.ask().unwrap().unwrap();
+    let store = study.store().unwrap();
+    let step = StepResult {
+        step: 4,
+        objective: 0.5,
+        cost_seconds: 10.0,
+    };
+    store.add_step(t.number, &step, Decision::Continue).unwrap();
+    let d = Dashboard::new(vec![root.clone()]);
+    let (_, runs) = get(&d, "/api/runs");
+    let r = &runs["runs"][0];
+    assert_eq!(r["stopped"].as_u64(), Some(stopped as u64));
+    let id = r["id"].as_str().unwrap();
+    let (_, run) = get(&d, &format!("/api/runs/{id}"));
+    let trials = run["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 12);
+    for t in trials {
+        let steps = t["steps"].as_array().unwrap();
+        match t["stopped_at"].as_u64() {
+            Some(s) => assert_eq!(steps.last().unwrap()[0].as_u64(), Some(s)),
+            None => assert_eq!(steps.last().unwrap()[0].as_u64(), Some(108)),
+        }
+    }
+    assert_eq!(
+        run["running_steps"][t.number.to_string()][0],
+        serde_json::json!([4, 0.5, 10.0])
+    );
+    assert!(
+        run["run"]["best"]["n"]
+            .as_u64()
+            .is_some_and(|n| { trials[n as usize - 1]["stopped_at"].is_null() })
+    );
+    drop(study);
+    std::fs::remove_dir_all(&root).unwrap();
+}

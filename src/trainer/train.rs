@@ -81,9 +81,9 @@ pub fn cosine_lr(lr: f64, lr_min: f64, step: usize, total: usize) -> f64 {
 }
 
 /// Trains `net` on the images `train_idx` of `data.train`; returns the trained network, or an
-/// error when the loss stops being finite or an image cannot be read. After each epoch (from
-/// 1) `after_epoch` sees the network; when it answers true, training stops there and the
-/// epoch is returned with the network.
+/// error when the loss stops being finite or an image cannot be read. After each epoch
+/// (counted from one) `after_epoch` sees the network; when it answers true, training stops
+/// there and the epoch is returned with the network.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn fit<N: Network>(
     mut net: N,

@@ -453,7 +453,7 @@ impl Evaluator<Nb101Space> for Nb101Benchmark {
             .filter(|&&e| e <= self.epochs)
             .map(|&e| u64::from(e))
             .collect();
-        (steps.len() > 1).then(|| Fidelities {
+        (steps.len() > 1).then_some(Fidelities {
             steps,
             fixed: true,
             full_cost: None,
