@@ -8,6 +8,7 @@
 use std::fmt::Display;
 use std::time::Duration;
 
+use crate::compare::{BudgetUnit, CompareConfig};
 use crate::evaluator::command::CommandConfig;
 use crate::search::{AlgoConfig, Budget, ReConfig, SemiNasOverrides, SemiNasReConfig};
 
@@ -17,6 +18,8 @@ pub const MAX_WORKERS: usize = 1024;
 pub const MAX_RETRIES: usize = 1000;
 /// Longest time limit, in seconds (about 31 years).
 pub const MAX_SECONDS: f64 = 1e9;
+/// Shortest heartbeat interval, in seconds: shorter ones would flood the log.
+pub const MIN_HEARTBEAT: f64 = 0.1;
 /// Largest training-time budget, in seconds (about 3 million years of training).
 pub const MAX_BUDGET_SECONDS: f64 = 1e14;
 /// Most pseudo-labelled architectures per training.
@@ -29,6 +32,45 @@ pub const MAX_COUNT: usize = 1_000_000;
 pub const MAX_EPOCHS: usize = 1_000_000;
 /// Largest up-sampling of the evaluated pairs.
 pub const MAX_UPSAMPLE: usize = 1000;
+/// Most seeds per algorithm and budget of a comparison (`seminas bench --seeds`).
+pub const MAX_SEEDS: u64 = 1_000_000;
+/// Most searches of one comparison (algorithms x budgets x seeds): each is remembered while
+/// the comparison runs.
+pub const MAX_RUNS: u64 = 10_000_000;
+
+/// Most characters of a user's value that an error message quotes.
+pub const MAX_QUOTED_CHARS: usize = 120;
+
+/// `value` quoted for an error message (as `{:?}` writes it), cut to its first
+/// [`MAX_QUOTED_CHARS`] characters with an ellipsis and the original length: a value may be
+/// a 200 MB CSV field.
+pub fn quoted(value: &str) -> String {
+    match value.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => format!("{value:?}"),
+        Some((end, _)) => format!("{:?}… ({} bytes)", &value[..end], value.len()),
+    }
+}
+
+/// `items` joined by `, ` for an error message, each [`quoted`]-short, at most `most` of
+/// them and then how many more.
+pub fn listed<T: AsRef<str>>(items: &[T], most: usize) -> String {
+    let mut out: Vec<String> = items
+        .iter()
+        .take(most)
+        .map(|i| {
+            let i = i.as_ref();
+            if i.chars().nth(MAX_QUOTED_CHARS).is_some() {
+                quoted(i)
+            } else {
+                i.to_string()
+            }
+        })
+        .collect();
+    if items.len() > most {
+        out.push(format!("… ({} more)", items.len() - most));
+    }
+    out.join(", ")
+}
 
 /// A setting outside its allowed range.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -40,6 +82,17 @@ pub struct SettingError {
     pub value: String,
     /// What is allowed (e.g. `from 1 to 1024`).
     pub allowed: String,
+}
+
+/// A number as an error message shows it: huge and tiny ones in exponent form (`1e20`, not
+/// twenty-one digits).
+pub fn number(value: f64) -> String {
+    let a = value.abs();
+    if a != 0.0 && a.is_finite() && !(1e-4..1e9).contains(&a) {
+        format!("{value:e}")
+    } else {
+        value.to_string()
+    }
 }
 
 /// `value` if it lies in `min..=max`, else an error naming `setting`.
@@ -67,8 +120,41 @@ pub fn seconds(setting: &'static str, value: f64) -> Result<Duration, SettingErr
     } else {
         Err(SettingError {
             setting,
-            value: value.to_string(),
+            value: number(value),
             allowed: format!("a number of seconds above 0 and at most {MAX_SECONDS:e}"),
+        })
+    }
+}
+
+/// The heartbeat interval of a search's progress log: from [`MIN_HEARTBEAT`] to
+/// [`MAX_SECONDS`] seconds.
+pub fn heartbeat(value: f64) -> Result<Duration, SettingError> {
+    if value.is_finite() && (MIN_HEARTBEAT..=MAX_SECONDS).contains(&value) {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(SettingError {
+            setting: "heartbeat",
+            value: number(value),
+            allowed: format!("a number of seconds from {MIN_HEARTBEAT} to {MAX_SECONDS:e}"),
+        })
+    }
+}
+
+/// A training-time budget of `trainings` whole trainings of `cost` seconds each, in seconds:
+/// refused (as `budget-trainings`) above [`MAX_BUDGET_SECONDS`].
+pub fn training_budget(trainings: f64, cost: f64) -> Result<f64, SettingError> {
+    let seconds = trainings * cost;
+    if trainings.is_finite() && trainings > 0.0 && seconds > 0.0 && seconds <= MAX_BUDGET_SECONDS {
+        Ok(seconds)
+    } else {
+        Err(SettingError {
+            setting: "budget-trainings",
+            value: number(trainings),
+            allowed: format!(
+                "above 0 and at most {:e} trainings of {cost} s (a training-time budget of at \
+                 most {MAX_BUDGET_SECONDS:e} s)",
+                MAX_BUDGET_SECONDS / cost
+            ),
         })
     }
 }
@@ -93,7 +179,7 @@ impl Budget {
         {
             return Err(SettingError {
                 setting: "budget-seconds",
-                value: b.to_string(),
+                value: number(b),
                 allowed: format!("a number of seconds above 0 and at most {MAX_BUDGET_SECONDS:e}"),
             });
         }
@@ -157,6 +243,40 @@ impl AlgoConfig {
     }
 }
 
+impl CompareConfig {
+    /// Checks the algorithm settings, the budgets (at least 1), the seeds and the number of
+    /// searches.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        self.algo_config.validate()?;
+        let setting = match self.unit {
+            BudgetUnit::Queries => "queries",
+            BudgetUnit::Trainings => "budget-trainings",
+        };
+        for &b in &self.budgets {
+            in_range(setting, b, 1, usize::MAX)?;
+        }
+        in_range("seeds", self.seeds, 1, MAX_SEEDS)?;
+        let runs = (self.algos.len() as u64)
+            .saturating_mul(self.budgets.len() as u64)
+            .saturating_mul(self.seeds);
+        if runs > MAX_RUNS {
+            return Err(SettingError {
+                setting: "seeds",
+                value: self.seeds.to_string(),
+                allowed: format!(
+                    "at most {} with {} algorithm(s) and {} budget(s) (at most {MAX_RUNS} \
+                     searches in all)",
+                    MAX_RUNS / (self.algos.len() * self.budgets.len()).max(1) as u64,
+                    self.algos.len(),
+                    self.budgets.len()
+                ),
+            });
+        }
+        in_range("first-seed", self.first_seed, 0, u64::MAX - self.seeds)?;
+        Ok(())
+    }
+}
+
 impl CommandConfig {
     /// Checks retries and the time limit.
     pub fn validate(&self) -> Result<(), SettingError> {
@@ -173,6 +293,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn quotes_of_user_values_are_short() {
+        assert_eq!(quoted("conv"), "\"conv\"");
+        let long = "x".repeat(1_000_000);
+        let q = quoted(&long);
+        assert_eq!(q, format!("\"{}\"… (1000000 bytes)", "x".repeat(120)));
+        // Cut on a character boundary.
+        assert!(quoted(&"é".repeat(200)).ends_with("… (400 bytes)"));
+        assert_eq!(listed(&["a", "b", "c"], 2), "a, b, … (1 more)");
+        assert_eq!(listed(&["a", "b"], 2), "a, b");
+    }
+
+    #[test]
     fn errors_name_the_setting_and_its_range() {
         let e = in_range("workers", 100_000, 1, MAX_WORKERS).unwrap_err();
         assert_eq!(
@@ -185,6 +317,10 @@ mod tests {
             assert_eq!(e.setting, "timeout");
         }
         assert_eq!(seconds("timeout", 2.5), Ok(Duration::from_millis(2500)));
+        for bad in [1e20, 1e-300, 0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(heartbeat(bad).unwrap_err().setting, "heartbeat");
+        }
+        assert_eq!(heartbeat(0.1), Ok(Duration::from_millis(100)));
         let over = SemiNasOverrides {
             pseudo: Some(usize::MAX),
             ..SemiNasOverrides::default()

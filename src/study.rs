@@ -507,7 +507,7 @@ impl<S: SearchSpace> Study<S> {
                 headers
                     .iter()
                     .position(|h| h == name)
-                    .ok_or_else(|| bad(1, format!("no column {name:?}")))
+                    .ok_or_else(|| bad(1, format!("no column {}", crate::settings::quoted(name))))
             };
             let (a, o) = (col("arch")?, col("objective")?);
             for (i, row) in reader.records().enumerate() {
@@ -517,10 +517,12 @@ impl<S: SearchSpace> Study<S> {
                     .space
                     .parse(&row[a])
                     .map_err(|e| bad(line, e.to_string()))?;
-                let objective: f64 = row[o]
-                    .trim()
-                    .parse()
-                    .map_err(|e| bad(line, format!("objective {:?}: {e}", &row[o])))?;
+                let objective: f64 = row[o].trim().parse().map_err(|e| {
+                    bad(
+                        line,
+                        format!("objective {}: {e}", crate::settings::quoted(&row[o])),
+                    )
+                })?;
                 pairs.push((arch, objective));
             }
             return Ok(pairs);
@@ -553,7 +555,7 @@ impl<S: SearchSpace> Study<S> {
     /// extension, so reopening it keeps the larger budget.
     pub fn extend(&mut self, queries: usize) -> Result<(), StudyError> {
         if let Some(store) = &self.store {
-            let total = stored_extension(store)? + queries;
+            let total = stored_extension(store)?.saturating_add(queries);
             let told = self.ledger.run.records.len();
             store.add_checkpoint(told, EXTENSION, total.to_string().as_bytes())?;
             store.set_status("running")?;
@@ -724,14 +726,26 @@ impl<S: SearchSpace> Study<S> {
 
     /// Writes the results of a stored study into its folder: `queries.jsonl` and
     /// `summary.json` (see [`crate::report::write_run_dir`]). Nothing for a study in memory.
+    /// Refuses to write fewer queries than the store holds: the files a user reads must
+    /// never lose finished work.
     pub fn write_results(&self, summary: &crate::report::Summary) -> std::io::Result<()> {
         match &self.store {
-            Some(store) => crate::report::write_run_dir(
-                store.dir(),
-                &self.space,
-                &self.ledger.run.records,
-                summary,
-            ),
+            Some(store) => {
+                let stored = store.paid_queries().map_err(std::io::Error::other)?;
+                let told = self.ledger.run.records.len();
+                if told < stored {
+                    return Err(std::io::Error::other(format!(
+                        "the run store holds {stored} queries but the search told only {told}; \
+                         queries.jsonl and summary.json are left as they were"
+                    )));
+                }
+                crate::report::write_run_dir(
+                    store.dir(),
+                    &self.space,
+                    &self.ledger.run.records,
+                    summary,
+                )
+            }
             None => Ok(()),
         }
     }

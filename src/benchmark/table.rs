@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use super::{Evaluation, Evaluator, Outcome, Reference};
 use crate::evaluator::{Decision, EvalContext, Fidelities, StepMonitor};
+use crate::settings::{listed, quoted};
 use crate::space::{CategoricalSpace, SearchSpace};
 
 /// A malformed table, located as precisely as possible.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{file}:{line}{}: {message}", column.as_ref().map(|c| format!(": column {c:?}")).unwrap_or_default())]
+#[error("{file}:{line}{}: {message}", column.as_ref().map(|c| format!(": column {}", crate::settings::quoted(c))).unwrap_or_default())]
 pub struct TableError {
     /// The table's file (or name, for embedded tables).
     pub file: String,
@@ -102,7 +103,7 @@ impl Table {
                     Some(c),
                     format!(
                         "missing architecture column (the header has: {})",
-                        headers.iter().collect::<Vec<_>>().join(", ")
+                        listed(&headers.iter().collect::<Vec<_>>(), 50)
                     ),
                 )
             })?;
@@ -139,13 +140,17 @@ impl Table {
             for &i in &metric_idx {
                 let cell = &record[i];
                 let v: f64 = cell.parse().map_err(|_| {
-                    err(line, Some(&headers[i]), format!("{cell:?} is not a number"))
+                    err(
+                        line,
+                        Some(&headers[i]),
+                        format!("{} is not a number", quoted(cell)),
+                    )
                 })?;
                 if !v.is_finite() {
                     return Err(err(
                         line,
                         Some(&headers[i]),
-                        format!("{cell:?} is not a finite number"),
+                        format!("{} is not a finite number", quoted(cell)),
                     ));
                 }
                 // -0.0 as 0.0: the run store keeps no sign of zero, a resume must read the same.
@@ -156,7 +161,8 @@ impl Table {
                     line,
                     None,
                     format!(
-                        "duplicate architecture {key:?} (first on line {})",
+                        "duplicate architecture {} (first on line {})",
+                        quoted(&key),
                         rows[first].line
                     ),
                 ));
@@ -189,8 +195,9 @@ impl Table {
                     (
                         p,
                         format!(
-                            "unknown choice {cell:?} (allowed: {})",
-                            space.positions()[p].choices.join(", ")
+                            "unknown choice {} (allowed: {})",
+                            quoted(cell),
+                            listed(&space.positions()[p].choices, 50)
                         ),
                     )
                 })?;
@@ -241,7 +248,7 @@ impl Table {
                 column: Some(name.to_string()),
                 message: format!(
                     "no such metric column (metrics: {})",
-                    self.metric_names.join(", ")
+                    listed(&self.metric_names, 50)
                 ),
             })
     }
@@ -300,14 +307,16 @@ impl std::str::FromStr for FidelityColumn {
     fn from_str(text: &str) -> Result<Self, String> {
         let bad = || {
             format!(
-                "--fidelity {text:?}: expected STEP=COLUMN[,COST_COLUMN] (e.g. 12=val_acc_12ep)"
+                "--fidelity {}: expected STEP=COLUMN[,COST_COLUMN] (e.g. 12=val_acc_12ep)",
+                quoted(text)
             )
         };
         let (step, cols) = text.split_once('=').ok_or_else(bad)?;
         let step: u64 = step.trim().parse().map_err(|_| bad())?;
         if step == 0 || step > u64::from(u32::MAX) {
             return Err(format!(
-                "--fidelity {text:?}: the step must be from 1 to {}",
+                "--fidelity {}: the step must be from 1 to {}",
+                quoted(text),
                 u32::MAX
             ));
         }
@@ -395,7 +404,7 @@ impl TabularBenchmark {
                 Some(&last.column),
                 format!(
                     "the largest step's column must be the objective ({}): the full training                      is what the search maximises",
-                    self.objective_name
+                    quoted(&self.objective_name)
                 ),
             ));
         }

@@ -46,7 +46,8 @@ pub struct BenchArgs {
     /// whole training among those that ended within it. Needs a table with a cost column.
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     budget_trainings: Vec<usize>,
-    /// Number of seeds per algorithm and budget (seeds 0..N).
+    /// Number of seeds per algorithm and budget (seeds 0..N); from 1 to 1,000,000, and at
+    /// most 10,000,000 searches in all.
     #[arg(long, default_value_t = 100)]
     seeds: u64,
     /// Print the table as JSON: {"space","objective","report","optimum","rows":[{"algo",
@@ -210,10 +211,9 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
         eprintln!("note: an algorithm or budget named twice runs once");
     }
     anyhow::ensure!(
-        !budgets.is_empty() && budgets.iter().all(|&q| q > 0),
+        !budgets.is_empty(),
         "--queries and --budget-trainings must list budgets of at least 1"
     );
-    anyhow::ensure!(args.seeds > 0, "--seeds must be at least 1");
     let config = CompareConfig {
         algos,
         budgets,
@@ -223,6 +223,18 @@ fn execute<S: SearchSpace, E: Evaluator<S>>(
         unit,
         prune: args.algo.pruner()?,
     };
+    // Before the output directory is touched: a refused setting leaves nothing behind.
+    config.validate()?;
+    if unit == BudgetUnit::Trainings
+        && let Some(cost) = evaluator
+            .fidelities()
+            .and_then(|f| f.full_cost)
+            .filter(|c| *c > 0.0)
+    {
+        for &b in &config.budgets {
+            seminas::settings::training_budget(b as f64, cost)?;
+        }
+    }
     for algo in &config.algos {
         for &b in &config.budgets {
             if let Some(w) = algo.small_budget_warning(b, &config.algo_config) {

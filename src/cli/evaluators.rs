@@ -308,7 +308,7 @@ impl<S: SearchSpace> Evaluator<S> for External {
     }
     fn unavailable(&self) -> Option<String> {
         match self {
-            External::Local(_) => None,
+            External::Local(e) => Evaluator::<S>::unavailable(e),
             External::Ray(e) => Evaluator::<S>::unavailable(e.as_ref()),
         }
     }

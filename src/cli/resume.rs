@@ -19,6 +19,10 @@ pub struct ResumeArgs {
     /// finishes its budget plus N). The extension is kept in the run store.
     #[arg(long, value_name = "N")]
     queries: Option<usize>,
+    /// Off a terminal: a heartbeat line after this many seconds without one, replacing the
+    /// stored search's --heartbeat (it only paces the progress log); from 0.1 to 1e9.
+    #[arg(long, value_name = "SECS")]
+    heartbeat: Option<f64>,
 }
 
 /// Reopens the run, re-reads the search's own arguments from it and continues the search in
@@ -46,9 +50,26 @@ pub fn run(args: &ResumeArgs) -> anyhow::Result<()> {
             meta.args
         )
     })?;
-    let Command::Search(search) = cli.command else {
+    let Command::Search(mut search) = cli.command else {
         anyhow::bail!("{}: the stored command is not a search", dir.display());
     };
+    match args.heartbeat {
+        Some(h) => {
+            seminas::settings::heartbeat(h)?;
+            search.heartbeat = h;
+        }
+        // Older seminas stored any positive heartbeat: say how to resume such a run.
+        None => {
+            seminas::settings::heartbeat(search.heartbeat).with_context(|| {
+                format!(
+                    "{}: the run was stored with --heartbeat {}; resume it with --heartbeat \
+                     SECS to replace it",
+                    dir.display(),
+                    seminas::settings::number(search.heartbeat)
+                )
+            })?;
+        }
+    }
     if meta.cwd.is_dir() {
         std::env::set_current_dir(&meta.cwd)
             .with_context(|| format!("cannot enter {}", meta.cwd.display()))?;

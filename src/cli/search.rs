@@ -75,14 +75,14 @@ pub struct SearchArgs {
     #[arg(long, help_heading = "Output")]
     quiet: bool,
     /// Off a terminal: a heartbeat line after this many seconds without one (e.g. while a
-    /// controller trains).
+    /// controller trains); from 0.1 to 1e9.
     #[arg(
         long,
         value_name = "SECS",
         default_value_t = 30.0,
         help_heading = "Output"
     )]
-    heartbeat: f64,
+    pub(super) heartbeat: f64,
 }
 
 /// Settings of the search algorithms, shared by `search` and `bench`.
@@ -223,10 +223,7 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
             );
         }
     }
-    anyhow::ensure!(
-        args.heartbeat.is_finite() && args.heartbeat > 0.0,
-        "--heartbeat must be a positive number of seconds"
-    );
+    seminas::settings::heartbeat(args.heartbeat)?;
     // Before a run directory exists: a refused setting leaves nothing behind.
     args.eval.validate()?;
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
@@ -349,15 +346,16 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
     let full_cost = fidelities.as_ref().and_then(|f| f.full_cost);
     let budget_seconds = match (args.budget_seconds, args.budget_trainings) {
         (Some(s), _) => Some(s),
-        (None, Some(n)) => Some(
-            n * full_cost.filter(|c| *c > 0.0).ok_or_else(|| {
+        (None, Some(n)) => Some(seminas::settings::training_budget(
+            n,
+            full_cost.filter(|c| *c > 0.0).ok_or_else(|| {
                 anyhow::anyhow!(
                     "--budget-trainings needs the cost of a whole training, which a table with \
                      a cost column gives (--cost COL); give the budget in seconds with \
                      --budget-seconds"
                 )
             })?,
-        ),
+        )?),
         (None, None) => None,
     };
     let prune = args.algo_args.pruner()?;
@@ -451,7 +449,7 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         study.budget(),
         args.minimize,
         study.phase(),
-        std::time::Duration::from_secs_f64(args.heartbeat),
+        seminas::settings::heartbeat(args.heartbeat)?,
     );
     let started = std::time::Instant::now();
     let (mut seen, mut failed) = (0, 0);

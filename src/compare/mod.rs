@@ -21,6 +21,9 @@ use crate::search::driver::{DriveOptions, NoJournal, Pruning, drive};
 use crate::search::{Algo, AlgoConfig, Budget, run_search};
 use crate::space::SearchSpace;
 
+/// Most entries preallocated for a run's curve: budgets are users' values.
+const PREALLOCATE: usize = 4096;
+
 /// What a comparison's budgets count.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -180,6 +183,9 @@ pub enum CompareError {
     /// A search could not run (a setting out of range).
     #[error(transparent)]
     Drive(#[from] crate::search::DriveError),
+    /// A setting of the comparison is out of range.
+    #[error(transparent)]
+    Setting(#[from] crate::settings::SettingError),
 }
 
 /// The table as `seminas bench --json` prints it and `table.json` holds it: what was compared
@@ -251,6 +257,7 @@ where
     S: SearchSpace,
     E: Evaluator<S>,
 {
+    config.validate()?;
     let reference = evaluator.reference().ok_or(CompareError::NotABenchmark)?;
     let optimum = reference.optimum().ok_or(CompareError::NotABenchmark)?;
     let algos = dedup(&config.algos);
@@ -283,6 +290,9 @@ where
         ),
     };
     if let Some(unit) = training {
+        for &b in &budgets {
+            crate::settings::training_budget(b as f64, unit)?;
+        }
         let runs: Vec<Result<RunResult, CompareError>> = jobs
             .par_iter()
             .map(|&(algo, budget, seed)| {
@@ -309,7 +319,8 @@ where
                 algo.build_with_pool(space, seed, budget, &config.algo_config, pool.clone());
             let own = evaluator.reseed(seed);
             let evaluator = own.as_ref().unwrap_or(evaluator);
-            let mut curve = Vec::with_capacity(budget);
+            // The budget may be far above what the space holds (a user's value).
+            let mut curve = Vec::with_capacity(budget.min(PREALLOCATE));
             let (mut best_obj, mut best_rep) = (f64::NEG_INFINITY, f64::NAN);
             let run = run_search(
                 space,

@@ -13,6 +13,7 @@
 //! no curve).
 
 use super::{BudgetUnit, RunResult};
+use crate::settings::quoted;
 
 /// The header line (without the newline).
 pub const HEADER: &str =
@@ -72,18 +73,25 @@ pub fn parse_cost_curve(text: &str) -> Result<Vec<(f64, f64)>, String> {
     for point in text.split_whitespace() {
         let (c, v) = point
             .split_once(':')
-            .ok_or_else(|| format!("curve point {point:?} is not COST:VALUE"))?;
+            .ok_or_else(|| format!("curve point {} is not COST:VALUE", quoted(point)))?;
         let c: f64 = c
             .parse()
             .ok()
             .filter(|c: &f64| c.is_finite() && *c >= 0.0)
-            .ok_or_else(|| format!("curve point {point:?}: {c:?} is not a cost"))?;
+            .ok_or_else(|| format!("curve point {}: {} is not a cost", quoted(point), quoted(c)))?;
         if out.last().is_some_and(|l| c < l.0) {
-            return Err(format!("curve point {point:?}: costs must not decrease"));
+            return Err(format!(
+                "curve point {}: costs must not decrease",
+                quoted(point)
+            ));
         }
-        let v: f64 = v
-            .parse()
-            .map_err(|_| format!("curve point {point:?}: {v:?} is not a number"))?;
+        let v: f64 = v.parse().map_err(|_| {
+            format!(
+                "curve point {}: {} is not a number",
+                quoted(point),
+                quoted(v)
+            )
+        })?;
         out.push((c, v));
     }
     Ok(out)
@@ -111,24 +119,34 @@ pub fn curve_text(curve: &[f64]) -> String {
 
 /// The curve of `len` values that [`curve_text`] wrote as `text`.
 pub fn parse_curve(text: &str, len: usize) -> Result<Vec<f64>, String> {
-    let mut curve = Vec::with_capacity(len);
+    // `len` is read from the file: preallocate only what a real run would plausibly need.
+    let mut curve = Vec::with_capacity(len.min(4096));
     let mut value = f64::NAN;
     for point in text.split_whitespace() {
         let (q, v) = point
             .split_once(':')
-            .ok_or_else(|| format!("curve point {point:?} is not QUERY:VALUE"))?;
-        let q: usize = q
-            .parse()
-            .map_err(|_| format!("curve point {point:?}: {q:?} is not a query number"))?;
+            .ok_or_else(|| format!("curve point {} is not QUERY:VALUE", quoted(point)))?;
+        let q: usize = q.parse().map_err(|_| {
+            format!(
+                "curve point {}: {} is not a query number",
+                quoted(point),
+                quoted(q)
+            )
+        })?;
         if q <= curve.len() || q > len {
             return Err(format!(
-                "curve point {point:?}: queries must increase within 1..={len}"
+                "curve point {}: queries must increase within 1..={len}",
+                quoted(point)
             ));
         }
         curve.resize(q - 1, value);
-        value = v
-            .parse()
-            .map_err(|_| format!("curve point {point:?}: {v:?} is not a number"))?;
+        value = v.parse().map_err(|_| {
+            format!(
+                "curve point {}: {} is not a number",
+                quoted(point),
+                quoted(v)
+            )
+        })?;
         curve.push(value);
     }
     curve.resize(len, value);
@@ -206,7 +224,7 @@ pub fn parse(source: &str, text: &str) -> Result<ParsedRuns, String> {
             Some(other) => {
                 return Err(bad(
                     "unit",
-                    format!("{other:?} is not queries or trainings"),
+                    format!("{} is not queries or trainings", quoted(other)),
                 ));
             }
         };
@@ -215,11 +233,11 @@ pub fn parse(source: &str, text: &str) -> Result<ParsedRuns, String> {
             None => rank == 1,
             Some("1" | "true") => true,
             Some("0" | "false") => false,
-            Some(other) => return Err(bad("hit", format!("{other:?} is not 0 or 1"))),
+            Some(other) => return Err(bad("hit", format!("{} is not 0 or 1", quoted(other)))),
         };
         let seconds = match seconds.map(get) {
             None => f64::NAN,
-            Some(s) => s.parse().map_err(|_| bad("seconds", format!("{s:?}")))?,
+            Some(s) => s.parse().map_err(|_| bad("seconds", quoted(s)))?,
         };
         let (curve, cost_curve) = match (curve.map(get), unit) {
             (None, _) => (Vec::new(), Vec::new()),
@@ -237,7 +255,7 @@ pub fn parse(source: &str, text: &str) -> Result<ParsedRuns, String> {
                 None | Some("") => Ok(f64::NAN),
                 Some(v) => v
                     .parse()
-                    .map_err(|_| bad(name, format!("{v:?} is not a number"))),
+                    .map_err(|_| bad(name, format!("{} is not a number", quoted(v)))),
             }
         };
         let cost = opt_num(cost_col, "cost")?;
@@ -245,7 +263,7 @@ pub fn parse(source: &str, text: &str) -> Result<ParsedRuns, String> {
             None | Some("") => queries,
             Some(v) => v
                 .parse()
-                .map_err(|_| bad("complete", format!("{v:?} is not a count")))?,
+                .map_err(|_| bad("complete", format!("{} is not a count", quoted(v))))?,
         };
         runs.push(RunResult {
             algo: get(idx[0]).to_string(),

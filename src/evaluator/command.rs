@@ -44,6 +44,46 @@ pub const PROGRESS_FILE: &str = "progress.jsonl";
 /// File name of the result inside an evaluation's folder.
 pub const RESULT_FILE: &str = "result.json";
 
+/// Largest result file read (`{result}`): a result is one small JSON object, and a larger
+/// file is refused (a failed attempt) rather than read into memory.
+pub const MAX_RESULT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The text of the result file at `path`: `Ok(None)` when it is missing or blank, an error
+/// when it is larger than [`MAX_RESULT_BYTES`] (at most that much is ever read).
+/// A file that cannot be opened for want of resources is an error too (with the cause), not a
+/// missing result.
+fn read_result(path: &Path) -> Result<Option<String>, (Option<std::io::Error>, String)> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if out_of_resources(&e) => {
+            let why = format!("cannot open {}: {e}", path.display());
+            return Err((Some(e), why));
+        }
+        Err(_) => return Ok(None),
+    };
+    let mut bytes = Vec::new();
+    // One byte more than allowed tells a file over the limit, whatever it grows to meanwhile.
+    if f.take(MAX_RESULT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .is_err()
+    {
+        return Ok(None);
+    }
+    if bytes.len() as u64 > MAX_RESULT_BYTES {
+        let size = std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
+        return Err((
+            None,
+            format!(
+                "the result file {} holds {size} bytes; a result is one JSON object of at most \
+             {MAX_RESULT_BYTES} bytes (16 MiB)",
+                path.display()
+            ),
+        ));
+    }
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Ok((!text.trim().is_empty()).then_some(text))
+}
+
 /// How the failure of a result without the report metric begins: the metric's name is wrong
 /// for every architecture, so the evaluation is not retried and a search stops at it.
 pub const NO_REPORT_METRIC: &str = "the result has no report metric";
@@ -101,6 +141,21 @@ pub enum CommandError {
 pub struct CommandEvaluator {
     config: CommandConfig,
     report_name: String,
+    /// Why this machine cannot run commands now (file descriptors, processes, memory or disk
+    /// ran out), once an evaluation met it: not an outcome of the architecture (see
+    /// [`Evaluator::unavailable`]).
+    unavailable: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// True for the errors of a local resource running out (file descriptors, processes,
+/// memory, disk), which say nothing about the architecture being evaluated.
+fn out_of_resources(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EAGAIN | libc::ENOSPC | libc::EDQUOT
+        )
+    )
 }
 
 impl CommandEvaluator {
@@ -117,12 +172,36 @@ impl CommandEvaluator {
         Ok(Self {
             config,
             report_name,
+            unavailable: Default::default(),
         })
     }
 
     /// The settings.
     pub fn config(&self) -> &CommandConfig {
         &self.config
+    }
+
+    /// Why no command can run here now (a local resource ran out), if an evaluation met it.
+    pub fn unavailable_reason(&self) -> Option<String> {
+        self.unavailable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// `why` as a failure; when `e` is a local resource running out, the evaluator is
+    /// unavailable from now on (the first reason is kept).
+    fn failure(&self, e: &std::io::Error, why: String) -> String {
+        if out_of_resources(e) {
+            let mut u = self.unavailable.lock().unwrap_or_else(|p| p.into_inner());
+            u.get_or_insert_with(|| {
+                format!(
+                    "{why} (a resource of this machine ran out, not the architecture: raise the \
+                     limit, e.g. `ulimit -n`, or use fewer --workers; nothing more is started)"
+                )
+            });
+        }
+        why
     }
 
     /// The command line for one evaluation, placeholders replaced.
@@ -179,8 +258,13 @@ impl CommandEvaluator {
                 ))
             }
         };
+        if let Some(why) = self.unavailable_reason() {
+            return Outcome::Failed(why);
+        }
         if let Err(e) = std::fs::create_dir_all(&workdir) {
-            return Outcome::Failed(format!("cannot create {}: {e}", workdir.display()));
+            return Outcome::Failed(
+                self.failure(&e, format!("cannot create {}: {e}", workdir.display())),
+            );
         }
         if ctx.resumed {
             // Programs the killed run's command started may still be running (the shell dies
@@ -214,8 +298,10 @@ impl CommandEvaluator {
                     break;
                 }
                 Err(reason) => {
-                    // A misnamed metric is missing from every result: trying again is waste.
-                    let last = reason.starts_with(NO_REPORT_METRIC);
+                    // A misnamed metric is missing from every result, and a machine out of
+                    // resources fails every attempt: trying again is waste.
+                    let last =
+                        reason.starts_with(NO_REPORT_METRIC) || self.unavailable_reason().is_some();
                     reasons.push(reason);
                     if last {
                         break;
@@ -250,9 +336,8 @@ impl CommandEvaluator {
     fn salvage(&self, workdir: &Path) -> Option<Evaluation> {
         // A JSON object is complete only once its closing brace is written, so a result cut
         // short by the kill never parses; a step report is not a result.
-        let text = std::fs::read_to_string(workdir.join(RESULT_FILE))
-            .ok()
-            .filter(|t| !t.trim().is_empty())
+        let text = read_result(&workdir.join(RESULT_FILE))
+            .ok()?
             .or_else(|| last_line_of(&workdir.join("stdout.log")))?;
         let mut e = self.parse_final(&text).ok()?;
         let mut reader = StepReader::new(vec![
@@ -293,8 +378,12 @@ impl CommandEvaluator {
         let _ = std::fs::remove_file(&progress);
         let line = self.command_line(values);
         let create = |name: &str| {
-            File::create(workdir.join(name))
-                .map_err(|e| format!("cannot create {}: {e}", workdir.join(name).display()))
+            File::create(workdir.join(name)).map_err(|e| {
+                self.failure(
+                    &e,
+                    format!("cannot create {}: {e}", workdir.join(name).display()),
+                )
+            })
         };
         let stdout = create("stdout.log")?;
         let stderr = create("stderr.log")?;
@@ -314,9 +403,13 @@ impl CommandEvaluator {
             cmd.current_dir(cwd);
         }
         process::own_group_and_die_with_parent(&mut cmd);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start `sh -c {line}`: {e}"))?;
+        let mut child = cmd.spawn().map_err(|e| {
+            let short = crate::settings::quoted(&line);
+            self.failure(&e, format!("cannot start `sh -c {short}`: {e}"))
+        })?;
+        // The command holds its log files now; keeping them open here too would cost two
+        // descriptors per running evaluation.
+        drop(cmd);
         let _running = process::Running::register(child.id());
         let started = Instant::now();
         let mut pause = Duration::from_millis(2);
@@ -388,11 +481,21 @@ impl CommandEvaluator {
         if !status.success() {
             return Err(format!("{}{}", describe(status), stderr_tail(workdir)));
         }
-        let text = match std::fs::read_to_string(&values.result) {
-            Ok(t) if !t.trim().is_empty() => t,
-            _ => match last_line_of(&workdir.join("stdout.log")) {
+        let text = match read_result(&values.result).map_err(|(e, why)| match e {
+            Some(e) => self.failure(&e, why),
+            None => why,
+        })? {
+            Some(t) => t,
+            None => match last_line_of(&workdir.join("stdout.log")) {
                 Some(l) => l,
                 None => {
+                    let stdout = workdir.join("stdout.log");
+                    if let Err(e) = File::open(&stdout)
+                        && out_of_resources(&e)
+                    {
+                        let why = format!("cannot open {}: {e}", stdout.display());
+                        return Err(self.failure(&e, why));
+                    }
                     return Err(format!(
                         "the command wrote no result (neither {} nor a last line of standard \
                          output)",
@@ -454,6 +557,9 @@ impl<S: SearchSpace> Evaluator<S> for CommandEvaluator {
     }
     fn live_steps(&self) -> bool {
         true
+    }
+    fn unavailable(&self) -> Option<String> {
+        self.unavailable_reason()
     }
 }
 

@@ -648,7 +648,8 @@ impl<A: Clone> Ledger<A> {
 
     /// More queries for the search; a stalled search may go on.
     pub(crate) fn extend(&mut self, queries: usize) {
-        self.budget.queries += queries;
+        // Saturating: `usize::MAX` is "no limit", and a wrapped budget ends a run early.
+        self.budget.queries = self.budget.queries.saturating_add(queries);
         self.stalled = false;
         self.free_in_a_row = 0;
     }

@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 use super::{SearchSpace, SpaceError, TokenEncoding};
 use crate::rng::Rng;
+use crate::settings::{listed, quoted};
 
 /// One decision of a categorical space.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,21 +123,24 @@ impl CategoricalSpace {
             if !well_formed(&p.name) {
                 return Err(bad(format!(
                     "position {} has an empty name, one containing ',', '=' or control \
-                     characters, or one with spaces around it: {:?}",
+                     characters, or one with spaces around it: {}",
                     i + 1,
-                    p.name
+                    quoted(&p.name)
                 )));
             }
             if seen_pos.insert(p.name.clone(), i).is_some() {
-                return Err(bad(format!("position name {:?} appears twice", p.name)));
+                return Err(bad(format!(
+                    "position name {} appears twice",
+                    quoted(&p.name)
+                )));
             }
             if p.choices.is_empty() {
-                return Err(bad(format!("position {:?} has no choices", p.name)));
+                return Err(bad(format!("position {} has no choices", quoted(&p.name))));
             }
             if p.choices.len() > usize::from(u16::MAX) {
                 return Err(bad(format!(
-                    "position {:?} has {} choices; at most {} are allowed",
-                    p.name,
+                    "position {} has {} choices; at most {} are allowed",
+                    quoted(&p.name),
                     p.choices.len(),
                     u16::MAX
                 )));
@@ -147,15 +151,17 @@ impl CategoricalSpace {
             for (c, choice) in p.choices.iter().enumerate() {
                 if !well_formed(choice) {
                     return Err(bad(format!(
-                        "position {:?}: choice {:?} is empty, contains ',', '=' or control \
+                        "position {}: choice {} is empty, contains ',', '=' or control \
                          characters, or has spaces around it",
-                        p.name, choice
+                        quoted(&p.name),
+                        quoted(choice)
                     )));
                 }
                 if names.insert(choice.clone(), c as u16).is_some() {
                     return Err(bad(format!(
-                        "position {:?}: choice {:?} appears twice",
-                        p.name, choice
+                        "position {}: choice {} appears twice",
+                        quoted(&p.name),
+                        quoted(choice)
                     )));
                 }
                 let t = *token_of.entry(choice.clone()).or_insert_with(|| {
@@ -254,9 +260,10 @@ impl CategoricalSpace {
             let n = n.as_ref();
             out.push(self.choice_index(p, n).ok_or_else(|| {
                 SpaceError::Invalid(format!(
-                    "unknown choice {n:?} for position {:?} (allowed: {})",
-                    self.positions[p].name,
-                    self.positions[p].choices.join(", ")
+                    "unknown choice {} for position {} (allowed: {})",
+                    quoted(n),
+                    quoted(&self.positions[p].name),
+                    listed(&self.positions[p].choices, 50)
                 ))
             })?);
         }
@@ -427,20 +434,22 @@ impl SearchSpace for CategoricalSpace {
         for (p, part) in parts.iter().enumerate() {
             let (name, choice) = part
                 .split_once('=')
-                .ok_or_else(|| err(format!("{part:?} is not name=choice")))?;
+                .ok_or_else(|| err(format!("{} is not name=choice", quoted(part))))?;
             if name.trim() != self.positions[p].name {
                 return Err(err(format!(
-                    "position {} should be {:?}, found {:?}",
+                    "position {} should be {}, found {}",
                     p + 1,
-                    self.positions[p].name,
-                    name
+                    quoted(&self.positions[p].name),
+                    quoted(name)
                 )));
             }
-            out.push(
-                self.choice_index(p, choice.trim()).ok_or_else(|| {
-                    err(format!("unknown choice {choice:?} for position {name:?}"))
-                })?,
-            );
+            out.push(self.choice_index(p, choice.trim()).ok_or_else(|| {
+                err(format!(
+                    "unknown choice {} for position {}",
+                    quoted(choice),
+                    quoted(name)
+                ))
+            })?);
         }
         Ok(CategoricalArch(out.into_boxed_slice()))
     }
@@ -459,25 +468,35 @@ impl SearchSpace for CategoricalSpace {
         };
         for name in map.keys() {
             if !self.positions.iter().any(|p| &p.name == name) {
-                return Err(bad(format!("unknown position {name:?}")));
+                return Err(bad(format!("unknown position {}", quoted(name))));
             }
         }
         let mut choices = Vec::with_capacity(self.positions.len());
         for (p, position) in self.positions.iter().enumerate() {
             let Some(v) = map.get(&position.name) else {
-                return Err(bad(format!("no choice for position {:?}", position.name)));
+                return Err(bad(format!(
+                    "no choice for position {}",
+                    quoted(&position.name)
+                )));
             };
             let text = match v {
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Number(n) => n.to_string(),
                 serde_json::Value::Bool(b) => b.to_string(),
-                other => return Err(bad(format!("{:?}: bad choice {other}", position.name))),
+                other => {
+                    return Err(bad(format!(
+                        "{}: bad choice {}",
+                        quoted(&position.name),
+                        quoted(&other.to_string())
+                    )));
+                }
             };
             let Some(&c) = self.by_name[p].get(&text) else {
                 return Err(bad(format!(
-                    "{:?}: unknown choice {text:?} (choices: {})",
-                    position.name,
-                    position.choices.join(", ")
+                    "{}: unknown choice {} (choices: {})",
+                    quoted(&position.name),
+                    quoted(&text),
+                    listed(&position.choices, 50)
                 )));
             };
             choices.push(c);

@@ -27,7 +27,10 @@ pub const SOS_TOKEN: u32 = 0;
 #[derive(Debug, thiserror::Error)]
 pub enum SpaceError {
     /// A textual architecture could not be parsed.
-    #[error("cannot parse architecture {text:?}: {reason}")]
+    #[error(
+        "cannot parse architecture {}: {reason}",
+        crate::settings::quoted(text)
+    )]
     Parse {
         /// The text given.
         text: String,

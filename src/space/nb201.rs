@@ -138,19 +138,22 @@ impl SearchSpace for Nb201Space {
                 )));
             }
             for (i, edge) in edges.iter().enumerate() {
-                let (op, from) = edge
-                    .split_once('~')
-                    .ok_or_else(|| err(format!("edge {edge:?} is not op~input")))?;
+                let (op, from) = edge.split_once('~').ok_or_else(|| {
+                    err(format!(
+                        "edge {} is not op~input",
+                        crate::settings::quoted(edge)
+                    ))
+                })?;
                 if from != i.to_string() {
                     return Err(err(format!(
-                        "edge {edge:?} of node {} should come from node {i}",
+                        "edge {} of node {} should come from node {i}",
+                        crate::settings::quoted(edge),
                         j + 1
                     )));
                 }
-                let c = NB201_OPS
-                    .iter()
-                    .position(|o| *o == op)
-                    .ok_or_else(|| err(format!("unknown operation {op:?}")))?;
+                let c = NB201_OPS.iter().position(|o| *o == op).ok_or_else(|| {
+                    err(format!("unknown operation {}", crate::settings::quoted(op)))
+                })?;
                 out.push(c as u16);
             }
         }

@@ -362,7 +362,8 @@ impl RunStore {
                 "not_evaluable" => Outcome::NotEvaluable,
                 other => {
                     return Err(self.corrupt(format!(
-                        "table evaluations, index {idx}: unknown status {other:?}"
+                        "table evaluations, index {idx}: unknown status {}",
+                        crate::settings::quoted(other)
                     )));
                 }
             };
@@ -411,7 +412,8 @@ impl RunStore {
                 "stop" => Decision::Stop,
                 other => {
                     return Err(self.corrupt(format!(
-                        "table steps, index {idx}, step {step}: unknown decision {other:?}"
+                        "table steps, index {idx}, step {step}: unknown decision {}",
+                        crate::settings::quoted(other)
                     )));
                 }
             };
@@ -441,6 +443,18 @@ impl RunStore {
         decision: Decision,
     ) -> Result<(), StoreError> {
         insert_step(&self.conn, index, step, decision).map_err(|e| self.sql(e))
+    }
+
+    /// The number of paid queries recorded (evaluated or failed evaluations).
+    pub fn paid_queries(&self) -> Result<usize, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM evaluations WHERE status IN ('evaluated', 'failed')",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(|e| self.sql(e))
     }
 
     /// Records a proposal.
@@ -542,8 +556,12 @@ impl RunStore {
         T::Err: std::fmt::Display,
     {
         let text = self.meta_text(key)?;
-        text.parse()
-            .map_err(|e| self.corrupt(format!("meta {key:?} = {text:?}: {e}")))
+        text.parse().map_err(|e| {
+            self.corrupt(format!(
+                "meta {key:?} = {}: {e}",
+                crate::settings::quoted(&text)
+            ))
+        })
     }
 
     fn sql(&self, source: rusqlite::Error) -> StoreError {

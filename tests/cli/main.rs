@@ -7,6 +7,7 @@ mod support;
 
 mod bench;
 mod docs;
+mod edges;
 mod evaluator;
 #[cfg(feature = "trainer")]
 mod imagefolder;

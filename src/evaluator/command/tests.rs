@@ -338,3 +338,36 @@ fn a_missing_report_metric_fails_at_once_naming_the_metrics_there_are() {
     assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 28, defect 5: a result file over [`MAX_RESULT_BYTES`] is a failed attempt with the
+/// reason, not read into memory (a 200 MB result file used to take 404 MB), and a resumed
+/// evaluation does not salvage it.
+#[test]
+fn an_oversized_result_file_is_refused_with_its_size() {
+    let dir = workdir("huge-result");
+    // A valid result padded past the limit: read whole, it would parse.
+    let pad = MAX_RESULT_BYTES + 1;
+    let e = evaluator(
+        &format!(
+            "{{ printf '{{\"objective\": 1, \"pad\": \"'; head -c {pad} /dev/zero | tr '\\0' x; \
+             printf '\"}}'; }} > {{result}}"
+        ),
+        None,
+        0,
+    );
+    let Outcome::Failed(why) = run(&e, &dir, false) else {
+        panic!("an oversized result was accepted");
+    };
+    assert!(
+        why.contains("16 MiB") && why.contains("result.json"),
+        "{why}"
+    );
+    assert!(why.len() < 400, "{why}");
+    // The file is left behind as a killed run would leave it: not salvaged on resume.
+    let again = evaluator("echo '{\"objective\": 2}'", None, 0);
+    match run(&again, &dir, true) {
+        Outcome::Evaluated(ev) => assert_eq!(ev.objective, 2.0),
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

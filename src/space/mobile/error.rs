@@ -5,8 +5,9 @@
 pub enum MobileError {
     /// A block name or token that is not one of the seven operations.
     #[error(
-        "unknown operation {op:?} at block {position} (expected one of k3e3, k3e6, k5e3, k5e6, \
-         k7e3, k7e6, zero, or the official ids 1..7)"
+        "unknown operation {} at block {position} (expected one of k3e3, k3e6, k5e3, k5e6, \
+         k7e3, k7e6, zero, or the official ids 1..7)",
+        crate::settings::quoted(op)
     )]
     UnknownOp {
         /// What was given.

@@ -242,7 +242,8 @@ impl Cell {
                     "more than {MAX_VERTICES} operations (at most {MAX_VERTICES} vertices)"
                 )));
             }
-            o[n] = Op::from_name(name).ok_or_else(|| bad(format!("unknown op {name:?}")))?;
+            o[n] = Op::from_name(name)
+                .ok_or_else(|| bad(format!("unknown op {}", crate::settings::quoted(name))))?;
             n += 1;
         }
         if n < 2 {
