@@ -486,7 +486,7 @@ pub(crate) struct Ledger<A> {
     proposals: VecDeque<Proposal<A>>,
     /// What each told key gave (as the searcher was told it), by the key's hash (see
     /// [`KeyHash`]): 16 bytes a key, whatever its length.
-    known: HashMap<KeyHash, Feedback>,
+    known: Known,
     /// Keys proposed as new and not told yet.
     untold_keys: HashSet<String>,
     pub(crate) told: usize,
@@ -526,7 +526,7 @@ impl<A: Clone> Ledger<A> {
             minimize: false,
             enqueued: VecDeque::new(),
             proposals: VecDeque::new(),
-            known: HashMap::new(),
+            known: Known::default(),
             untold_keys: HashSet::new(),
             told: 0,
             free_in_a_row: 0,
@@ -770,8 +770,9 @@ impl<A: Clone> Ledger<A> {
                 .get(index)
                 .map(|stored| (stored.clone(), r.outcomes.remove(&index)))
         });
+        let repeat = self.known.contains(&KeyHash::of(&key)) || self.untold_keys.contains(&key);
         match &replayed {
-            Some((stored, _)) if *stored != key => {
+            Some((Some(stored), _)) if *stored != key => {
                 return Err(DriveError::Diverged {
                     index,
                     stored: stored.clone(),
@@ -779,11 +780,15 @@ impl<A: Clone> Ledger<A> {
                 });
             }
             Some(_) => {}
+            None if repeat => rec.journal().repeated(index).map_err(DriveError::Journal)?,
             None => rec
                 .journal()
                 .proposed(index, &key, &arch)
                 .map_err(DriveError::Journal)?,
         }
+        // A free proposal the store kept only as part of a range: a repeat again, or else one
+        // that was not evaluable (the store keeps repeats and not-evaluable ones that way).
+        let compacted = matches!(replayed, Some((None, _)));
         let resumed = replayed.is_some();
         let times = self
             .replay
@@ -807,9 +812,7 @@ impl<A: Clone> Ledger<A> {
             replayed_steps,
             log: StepLog::default(),
         };
-        if self.known.contains_key(&KeyHash::of(&proposal.key))
-            || self.untold_keys.contains(&proposal.key)
-        {
+        if repeat {
             self.proposals.push_back(proposal);
             return Ok(());
         }
@@ -817,6 +820,8 @@ impl<A: Clone> Ledger<A> {
         proposal.rule = self.rule_for(index, own_rule);
         proposal.slot = if let Some((_, Some(outcome))) = replayed {
             Slot::Done(outcome)
+        } else if compacted {
+            Slot::Done(Outcome::NotEvaluable)
         } else if let Some(outcome) = monitor::replayed_stop(&proposal.replayed_steps) {
             // Stopped before the kill, not recorded: its stored steps are its result.
             rec.record(index, &proposal.key, &outcome)?;
@@ -922,8 +927,7 @@ impl<A: Clone> Ledger<A> {
             Slot::Repeat => {
                 self.run.repeats += 1;
                 self.free_in_a_row += 1;
-                *self
-                    .known
+                self.known
                     .get(&KeyHash::of(&p.key))
                     .expect("an earlier proposal of the key was told first")
             }
@@ -988,6 +992,39 @@ impl<A: Clone> Ledger<A> {
         };
         self.told += 1;
         searcher.tell(space, &p.arch, feedback);
+    }
+}
+
+/// What the ledger was told of every key (hashed). The not-evaluable ones, which a wide
+/// space may give by the million, are kept as bare hashes (a third of the memory).
+#[derive(Default)]
+struct Known {
+    told: HashMap<KeyHash, Feedback>,
+    not_evaluable: HashSet<KeyHash>,
+}
+
+impl Known {
+    fn insert(&mut self, key: KeyHash, feedback: Feedback) {
+        if feedback == Feedback::NotEvaluable {
+            self.not_evaluable.insert(key);
+        } else {
+            self.told.insert(key, feedback);
+        }
+    }
+    fn get(&self, key: &KeyHash) -> Option<Feedback> {
+        match self.told.get(key) {
+            Some(f) => Some(*f),
+            None => self
+                .not_evaluable
+                .contains(key)
+                .then_some(Feedback::NotEvaluable),
+        }
+    }
+    fn contains(&self, key: &KeyHash) -> bool {
+        self.told.contains_key(key) || self.not_evaluable.contains(key)
+    }
+    fn len(&self) -> usize {
+        self.told.len() + self.not_evaluable.len()
     }
 }
 

@@ -38,6 +38,11 @@ use crate::evaluator::{Fidelities, StepResult, StopRule};
 use crate::rng::Rng;
 use crate::space::SearchSpace;
 
+/// Most memory one round's candidates take (about 16 bytes per position each).
+const CANDIDATE_BYTES: usize = 256 << 20;
+/// Fewest candidates a round scores, however wide the space.
+const MIN_CANDIDATES: usize = 100;
+
 /// How the next architectures are picked from the scored candidates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Acquisition {
@@ -299,7 +304,14 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
 
     /// This round's candidates: never proposed, evaluable where that is known.
     fn candidates<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> Vec<Cand<A>> {
-        let max = self.config.max_candidates;
+        // Each candidate holds its architecture, features and key, all as long as the
+        // architecture: on wide spaces the round's candidates are fewer, so that they take
+        // at most CANDIDATE_BYTES (2,000 two-way positions took 616 MB, 8,000 did not fit 2 GB).
+        let per = 16 * self.onehot(space).positions() + 64;
+        let max = self
+            .config
+            .max_candidates
+            .min((CANDIDATE_BYTES / per).max(MIN_CANDIDATES));
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut rng = self.rng.clone();

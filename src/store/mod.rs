@@ -35,8 +35,9 @@ pub mod view;
 pub use view::{RunState, RunView, TrialRow};
 /// Prefix of evaluator states in the `checkpoints` table (searcher checkpoints have none).
 const EVALUATOR_STATE: &str = "evaluator:";
-/// Version of the database layout.
-const FORMAT: i64 = 1;
+/// Version of the database layout. Format 2 keeps free proposals (repeats, not evaluable) as
+/// ranges of indices (`free`) instead of a row each; format 1 runs are read and upgraded.
+const FORMAT: i64 = 2;
 
 /// Errors of the run store; each names the file it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +169,7 @@ impl RunStore {
         )
         .map_err(sql)?;
         add_steps_schema(&conn).map_err(sql)?;
+        add_free_schema(&conn).map_err(sql)?;
         let args = serde_json::to_string(&meta.args).expect("strings serialise");
         let entries = [
             ("format", FORMAT.to_string()),
@@ -210,12 +212,6 @@ impl RunStore {
         }
         let lock = lock(dir)?;
         let conn = connect(&db_path)?;
-        // Runs stored before steps were recorded get the table and column (nothing else
-        // changes, so an older seminas still reads them).
-        add_steps_schema(&conn).map_err(|source| StoreError::Sql {
-            path: db_path.clone(),
-            source,
-        })?;
         let mut store = Self {
             dir: dir.to_path_buf(),
             meta: RunMeta {
@@ -230,11 +226,26 @@ impl RunStore {
             _lock: lock,
         };
         let format: i64 = store.meta_parse("format")?;
-        if format != FORMAT {
+        if !(1..=FORMAT).contains(&format) {
             return Err(store.corrupt(format!(
-                "run format {format}; this seminas reads format {FORMAT}"
+                "run format {format}; this seminas reads formats 1 to {FORMAT}"
             )));
         }
+        // Older runs get what they lack: the steps table and column, the free ranges. The
+        // format is raised, so that an older seminas refuses the run by name instead of
+        // misreading a range of free proposals as missing ones.
+        let upgrade = |conn: &Connection| -> rusqlite::Result<()> {
+            add_steps_schema(conn)?;
+            add_free_schema(conn)?;
+            if format < FORMAT {
+                conn.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'format'",
+                    params![FORMAT.to_string()],
+                )?;
+            }
+            Ok(())
+        };
+        upgrade(&store.conn).map_err(|e| store.sql(e))?;
         let args: Vec<String> = serde_json::from_str(&store.meta_text("args")?)
             .map_err(|e| store.corrupt(format!("meta \"args\": {e}")))?;
         let meta = RunMeta {
@@ -260,24 +271,7 @@ impl RunStore {
 
     /// Everything the run did so far, for [`crate::search::drive`] to replay.
     pub fn replay(&self) -> Result<Replay, StoreError> {
-        let mut keys = Vec::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT idx, key FROM proposals ORDER BY idx")
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.sql(e))?;
-        for row in rows {
-            let (idx, key) = row.map_err(|e| self.sql(e))?;
-            if idx != keys.len() as i64 {
-                return Err(self.corrupt(format!(
-                    "table proposals: index {idx} where {} was expected (a proposal is missing)",
-                    keys.len()
-                )));
-            }
-            keys.push(key);
-        }
+        let keys = self.stored_keys()?;
         let mut steps = self.stored_steps()?;
         let mut outcomes = HashMap::new();
         let mut times = HashMap::new();
@@ -468,6 +462,80 @@ impl RunStore {
         Ok(())
     }
 
+    /// Marks proposal `index` free (a repeat, or `not_evaluable`): it joins the range of free
+    /// indices it borders, and its proposal row, if any, goes. A run's store grows with its
+    /// paid queries, not with its free proposals (issue 28: a million not-evaluable
+    /// proposals used to take 2.5 GB). Refused for an index already free or with an outcome.
+    pub fn add_free(&self, index: usize, not_evaluable: bool) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.sql(e))?;
+        insert_free(&tx, index as i64, i64::from(not_evaluable)).map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    /// The stored proposals' keys by index; `None` for a free proposal kept only as part of a
+    /// range. A missing index is a corrupt store.
+    fn stored_keys(&self) -> Result<Vec<Option<String>>, StoreError> {
+        let (proposals, free): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM proposals),
+                        (SELECT COALESCE(SUM(last - first + 1), 0) FROM free)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.sql(e))?;
+        // Sized by what is stored, never by an index read from the file.
+        let total = usize::try_from(proposals.saturating_add(free))
+            .map_err(|_| self.corrupt(format!("table free: {free} free proposals")))?;
+        let mut keys: Vec<Option<String>> = vec![None; total];
+        let mut stmt = self
+            .conn
+            .prepare("SELECT idx, key FROM proposals ORDER BY idx")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.sql(e))?;
+        for row in rows {
+            let (idx, key) = row.map_err(|e| self.sql(e))?;
+            match usize::try_from(idx).ok().and_then(|i| keys.get_mut(i)) {
+                Some(slot) => *slot = Some(key),
+                None => return Err(self.missing(&keys, Some(idx))),
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT first, last FROM free ORDER BY first")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(|e| self.sql(e))?;
+        for row in rows {
+            let (first, last) = row.map_err(|e| self.sql(e))?;
+            let range = usize::try_from(first)
+                .ok()
+                .zip(usize::try_from(last).ok())
+                .filter(|(f, l)| f <= l && *l < total);
+            // A free index holds no proposal: with the counts above, every index is then
+            // either a proposal or free, once.
+            if range.is_none_or(|(f, l)| keys[f..=l].iter().any(Option::is_some)) {
+                return Err(self.corrupt(format!(
+                    "table free: range {first}..={last} overlaps a proposal or lies past the \
+                     {total} proposals stored"
+                )));
+            }
+        }
+        Ok(keys)
+    }
+
+    /// The error of a store whose proposal indices have a gap (`beyond`: an index past them).
+    fn missing(&self, keys: &[Option<String>], beyond: Option<i64>) -> StoreError {
+        let first_gap = keys.iter().position(Option::is_none).unwrap_or(keys.len());
+        let at = beyond.map_or(String::new(), |b| format!("index {b} where "));
+        self.corrupt(format!(
+            "table proposals: {at}{first_gap} was expected (a proposal is missing)"
+        ))
+    }
+
     /// Records a finished evaluation (with its steps, in one transaction).
     pub fn add_outcome(&self, index: usize, outcome: &Outcome) -> Result<(), StoreError> {
         if matches!(outcome, Outcome::Evaluated(e) if !e.steps.is_empty()) {
@@ -596,7 +664,13 @@ impl<S: SearchSpace> Journal<S::Arch> for StoreJournal<'_, S> {
         _key: &str,
         outcome: &Outcome,
     ) -> Result<(), JournalError> {
-        Ok(self.store.add_outcome(index, outcome)?)
+        match outcome {
+            Outcome::NotEvaluable => Ok(self.store.add_free(index, true)?),
+            _ => Ok(self.store.add_outcome(index, outcome)?),
+        }
+    }
+    fn repeated(&mut self, index: usize) -> Result<(), JournalError> {
+        Ok(self.store.add_free(index, false)?)
     }
     fn finished_with_state(
         &mut self,
@@ -620,6 +694,66 @@ impl<S: SearchSpace> Journal<S::Arch> for StoreJournal<'_, S> {
     ) -> Result<(), JournalError> {
         Ok(self.store.add_step(index, step, decision)?)
     }
+}
+
+/// The `free` table (ranges of free proposals, with how many of each were not evaluable),
+/// where a store lacks it.
+fn add_free_schema(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS free (
+             first INTEGER PRIMARY KEY, last INTEGER NOT NULL,
+             not_evaluable INTEGER NOT NULL);
+         CREATE UNIQUE INDEX IF NOT EXISTS free_last ON free (last);",
+    )
+}
+
+/// Adds `index` to the free ranges, merging with the ranges that end just before it and
+/// begin just after it; drops its proposal row. Run inside a transaction.
+fn insert_free(conn: &Connection, index: i64, not_evaluable: i64) -> rusqlite::Result<()> {
+    let taken: bool = conn
+        .prepare("SELECT 1 FROM free WHERE first <= ?1 AND last >= ?1")?
+        .exists(params![index])?
+        || conn
+            .prepare("SELECT 1 FROM evaluations WHERE idx = ?1")?
+            .exists(params![index])?;
+    if taken {
+        // The same refusal as a second outcome for one index.
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            Some(format!("proposal {index} has an outcome already")),
+        ));
+    }
+    conn.execute("DELETE FROM proposals WHERE idx = ?1", params![index])?;
+    conn.execute("DELETE FROM steps WHERE idx = ?1", params![index])?;
+    let before: Option<(i64, i64)> = conn
+        .query_row(
+            "SELECT first, not_evaluable FROM free WHERE last = ?1",
+            params![index - 1],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let after: Option<(i64, i64)> = conn
+        .query_row(
+            "SELECT last, not_evaluable FROM free WHERE first = ?1",
+            params![index + 1],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (first, mut last, mut count) = (
+        before.map_or(index, |b| b.0),
+        index,
+        not_evaluable + before.map_or(0, |b| b.1),
+    );
+    if let Some((a_last, a_count)) = after {
+        conn.execute("DELETE FROM free WHERE first = ?1", params![index + 1])?;
+        last = a_last;
+        count += a_count;
+    }
+    conn.execute(
+        "INSERT OR REPLACE INTO free (first, last, not_evaluable) VALUES (?1, ?2, ?3)",
+        params![first, last, count],
+    )?;
+    Ok(())
 }
 
 /// The `steps` table and the `stopped_at` column, where a store lacks them.

@@ -65,7 +65,10 @@ fn outcomes_round_trip_and_gaps_are_reported() {
     store.add_checkpoint(3, "controller", &[1, 2, 3]).unwrap();
     store.add_checkpoint(5, "controller", &[4]).unwrap();
     let r = store.replay().unwrap();
-    assert_eq!(r.keys, ["a", "b", "c"]);
+    assert_eq!(
+        r.keys,
+        [Some("a".into()), Some("b".into()), Some("c".into())]
+    );
     assert_eq!(r.outcomes.len(), 2);
     assert_eq!(r.outcomes[&0], Outcome::Evaluated(e));
     assert_eq!(r.outcomes[&2], Outcome::Failed("exit status 1".into()));
@@ -153,6 +156,9 @@ impl<S: SearchSpace> Journal<S::Arch> for Dying<'_, S> {
     fn finished(&mut self, i: usize, k: &str, o: &Outcome) -> Result<(), JournalError> {
         self.die()?;
         self.inner.finished(i, k, o)
+    }
+    fn repeated(&mut self, i: usize) -> Result<(), JournalError> {
+        self.inner.repeated(i)
     }
     fn finished_with_state(
         &mut self,
@@ -534,4 +540,235 @@ mod with_trainer {
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+/// The NB201 table where only about a quarter of the cells are evaluable (the others are
+/// free proposals), answering after a short random delay as [`Jittery`] does.
+struct Sparse(Jittery);
+
+impl Evaluator<Nb201Space> for Sparse {
+    fn objective_name(&self) -> &str {
+        NB201_OBJECTIVE
+    }
+    fn report_name(&self) -> &str {
+        NB201_REPORT
+    }
+    fn evaluate(&self, space: &Nb201Space, arch: &CategoricalArch) -> Outcome {
+        let key = space.key(arch);
+        if key
+            .bytes()
+            .fold(7u32, |h, b| h.wrapping_mul(31) ^ u32::from(b))
+            % 4
+            != 0
+        {
+            return Outcome::NotEvaluable;
+        }
+        self.0.evaluate(space, arch)
+    }
+}
+
+fn count(store: &RunStore, sql: &str) -> i64 {
+    store.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// Issue 28, defect 4: free proposals (repeats, not evaluable) are kept as ranges of indices,
+/// not a row each, and a run killed again and again (with parallel workers) still resumes to
+/// the uninterrupted result: the same queries, repeats and not-evaluable counts.
+#[test]
+fn free_proposals_are_kept_as_ranges_and_killed_runs_resume_to_the_same_result() {
+    let space = Nb201Space::new();
+    let bench = Sparse(Jittery(
+        nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap(),
+        AtomicUsize::new(0),
+    ));
+    let budget = Budget {
+        workers: 2,
+        ..Budget::queries(40)
+    };
+    for algo in [Algo::Random, Algo::Re] {
+        let build = || algo.build(&space, 3, 40, &AlgoConfig::default());
+        let mut s = build();
+        let reference = drive(
+            &space,
+            &bench,
+            s.as_mut(),
+            budget,
+            DriveOptions::default(),
+            &mut NoJournal,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(reference.records.len(), 40);
+        assert!(reference.not_evaluable > 40, "{}", reference.not_evaluable);
+        let dir = tempdir(&format!("free-{algo}"));
+        drop(RunStore::create(&dir, &meta(3)).unwrap());
+        let mut kills = 0;
+        let (finished, store) = loop {
+            let (store, _) = RunStore::open(&dir).unwrap();
+            let replay = store.replay().unwrap();
+            let mut journal = Dying::new(store.journal(&space), 23);
+            let mut s = build();
+            let options = DriveOptions {
+                workdirs: None,
+                replay: Some(replay),
+                ..DriveOptions::default()
+            };
+            match drive(
+                &space,
+                &bench,
+                s.as_mut(),
+                budget,
+                options,
+                &mut journal,
+                &mut |_| {},
+            ) {
+                Ok(run) => break (run, store),
+                Err(DriveError::Journal(_)) => kills += 1,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert!(kills >= 3, "{algo}: {kills} kills");
+        assert_eq!(
+            keys_and_results(&finished),
+            keys_and_results(&reference),
+            "{algo}"
+        );
+        assert_eq!(finished.not_evaluable, reference.not_evaluable, "{algo}");
+        assert_eq!(finished.repeats, reference.repeats, "{algo}");
+        // One row per paid query; the free ones are ranges between them.
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM proposals"),
+            40,
+            "{algo}"
+        );
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM evaluations"),
+            40,
+            "{algo}"
+        );
+        assert!(count(&store, "SELECT COUNT(*) FROM free") <= 41, "{algo}");
+        let free = (reference.not_evaluable + reference.repeats) as i64;
+        assert!(
+            count(&store, "SELECT SUM(last - first + 1) FROM free") >= free,
+            "{algo}"
+        );
+        assert_eq!(
+            count(&store, "SELECT SUM(not_evaluable) FROM free") as usize,
+            reference.not_evaluable,
+            "{algo}"
+        );
+        let view = RunView::open(&dir).unwrap();
+        assert_eq!(view.not_evaluable, reference.not_evaluable, "{algo}");
+        assert_eq!(view.trials.len(), 40, "{algo}");
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// A search that stalls on free proposals stores one range, whatever their number, and its
+/// resume replays them without storing anything more.
+#[test]
+fn a_stalled_run_stores_one_range_and_resumes() {
+    struct Nothing;
+    impl Evaluator<Nb201Space> for Nothing {
+        fn objective_name(&self) -> &str {
+            "val"
+        }
+        fn report_name(&self) -> &str {
+            "test"
+        }
+        fn evaluate(&self, _: &Nb201Space, _: &CategoricalArch) -> Outcome {
+            Outcome::NotEvaluable
+        }
+    }
+    let space = Nb201Space::new();
+    let budget = Budget {
+        max_free_proposals: 5000,
+        ..Budget::queries(5)
+    };
+    let dir = tempdir("stall");
+    let store = RunStore::create(&dir, &meta(1)).unwrap();
+    let mut s = Algo::Random.build(&space, 1, 5, &AlgoConfig::default());
+    let run = drive(
+        &space,
+        &Nothing,
+        s.as_mut(),
+        budget,
+        DriveOptions::default(),
+        &mut store.journal(&space),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(run.records.len(), 0);
+    assert_eq!(run.not_evaluable + run.repeats, 5000);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM proposals"), 0);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM evaluations"), 0);
+    assert_eq!(
+        count(&store, "SELECT first FROM free"),
+        0,
+        "one range from 0"
+    );
+    assert_eq!(count(&store, "SELECT last FROM free"), 4999);
+    let replay = store.replay().unwrap();
+    assert_eq!(replay.keys.len(), 5000);
+    let mut s = Algo::Random.build(&space, 1, 5, &AlgoConfig::default());
+    let options = DriveOptions {
+        workdirs: None,
+        replay: Some(replay),
+        ..DriveOptions::default()
+    };
+    let again = drive(
+        &space,
+        &Nothing,
+        s.as_mut(),
+        budget,
+        options,
+        &mut store.journal(&space),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(again.not_evaluable, run.not_evaluable);
+    assert_eq!(again.repeats, run.repeats);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM free"), 1);
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A run stored in format 1 (a row per free proposal) is read, resumed and upgraded.
+#[test]
+fn format_1_runs_are_read_and_upgraded() {
+    let dir = tempdir("format1");
+    let store = RunStore::create(&dir, &meta(2)).unwrap();
+    store.add_proposal(0, "a", "{}").unwrap();
+    store.add_proposal(1, "b", "{}").unwrap();
+    store.add_outcome(1, &Outcome::NotEvaluable).unwrap();
+    store
+        .conn
+        .execute_batch("DROP TABLE free; UPDATE meta SET value = '1' WHERE key = 'format';")
+        .unwrap();
+    drop(store);
+    let (store, _) = RunStore::open(&dir).unwrap();
+    assert_eq!(
+        count(
+            &store,
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'format'"
+        ),
+        2
+    );
+    let r = store.replay().unwrap();
+    assert_eq!(r.keys, [Some("a".into()), Some("b".into())]);
+    assert_eq!(r.outcomes[&1], Outcome::NotEvaluable);
+    store.add_free(2, true).unwrap();
+    store.add_free(3, false).unwrap();
+    assert!(store.add_free(3, false).is_err(), "free twice");
+    assert!(store.add_free(1, true).is_err(), "free after an outcome");
+    assert_eq!(store.replay().unwrap().keys.len(), 4);
+    store
+        .conn
+        .execute("UPDATE meta SET value = '3' WHERE key = 'format'", [])
+        .unwrap();
+    drop(store);
+    let err = RunStore::open(&dir).err().unwrap().to_string();
+    assert!(err.contains("run format 3"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

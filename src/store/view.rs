@@ -173,16 +173,33 @@ impl RunView {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0.0);
         let finished = meta("status")?.as_deref() == Some("finished");
-        let proposals: i64 = conn
+        let mut proposals: i64 = conn
             .query_row("SELECT COUNT(*) FROM proposals", [], |r| r.get(0))
             .map_err(sql)?;
-        let not_evaluable: i64 = conn
+        let mut not_evaluable: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM evaluations WHERE status = 'not_evaluable'",
                 [],
                 |r| r.get(0),
             )
             .map_err(sql)?;
+        // Free proposals kept as ranges (format 2); format 1 runs have no such table.
+        let has_free: bool = conn
+            .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'free'")
+            .and_then(|mut s| s.exists([]))
+            .map_err(sql)?;
+        if has_free {
+            let (n, ne): (i64, i64) = conn
+                .query_row(
+                    "SELECT COALESCE(SUM(last - first + 1), 0), COALESCE(SUM(not_evaluable), 0)
+                     FROM free",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(sql)?;
+            proposals = proposals.saturating_add(n);
+            not_evaluable = not_evaluable.saturating_add(ne);
+        }
         // Runs stored before steps were recorded have neither the table nor the column.
         let has_steps: bool = conn
             .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'steps'")

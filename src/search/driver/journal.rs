@@ -26,6 +26,12 @@ pub trait Journal<A> {
         outcome: &Outcome,
         state: &EvaluatorState,
     ) -> Result<(), JournalError>;
+    /// Proposal `index` repeats a proposal made before: it costs nothing and is not
+    /// evaluated. A journal keeps it compactly (a replay proposes it again), or not at all.
+    fn repeated(&mut self, index: usize) -> Result<(), JournalError> {
+        let _ = index;
+        Ok(())
+    }
     /// A step a running evaluation reported and what was decided, recorded as it comes (for
     /// evaluators whose steps come while they train: [`crate::benchmark::Evaluator::live_steps`]).
     /// Steps also reach [`Journal::finished`] within the outcome.
@@ -78,8 +84,10 @@ impl<A> Journal<A> for NoJournal {
 /// finished. Replaying it re-creates the searcher's state without evaluating anything again.
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
-    /// Canonical keys of the stored proposals, in order.
-    pub keys: Vec<String>,
+    /// Canonical keys of the stored proposals, by index; `None` for a free proposal (a
+    /// repeat, or one not evaluable) the store kept only as part of a range: the replay
+    /// proposes it again, and it is not evaluated again.
+    pub keys: Vec<Option<String>>,
     /// Finished evaluations by proposal index.
     pub outcomes: HashMap<usize, Outcome>,
     /// When the finished evaluations were proposed and finished (Unix seconds), by index.
