@@ -240,9 +240,15 @@ pub fn max_mflops(value: f64, cheapest: f64) -> Result<f64, SettingError> {
 /// A flag given where it does not apply: refused as a setting whose only allowed value is
 /// its absence (`needs` says where it applies).
 pub fn not_here(setting: &'static str, value: impl Display, needs: &str) -> SettingError {
+    let value = value.to_string();
     SettingError {
         setting,
-        value: quoted(&value.to_string()),
+        // Words quoted, numbers as given.
+        value: if value.parse::<f64>().is_ok() {
+            value
+        } else {
+            quoted(&value)
+        },
         allowed: format!("left out: it applies {needs}"),
     }
 }

@@ -235,14 +235,14 @@ impl TrainArgs {
     pub fn validate(&self) -> Result<(), seminas::settings::SettingError> {
         use seminas::settings::{
             MAX_BATCH, MAX_CELLS, MAX_CUDA_DEVICE, MAX_EPOCHS, MAX_FACTOR, MAX_IMAGE_SIZE,
-            MAX_STEPS, MAX_TRAIN_CHANNELS, between, in_range, positive,
+            MAX_STEPS, MAX_TRAIN_CHANNELS, in_range, positive,
         };
         let optional = |setting, v: Option<usize>, min, max| {
             v.map_or(Ok(0), |v| in_range(setting, v, min, max))
         };
         optional("image-size", self.image_size, 1, MAX_IMAGE_SIZE)?;
         if let Some(f) = self.crop_fraction {
-            between("crop-fraction", f, f64::MIN_POSITIVE, 1.0)?;
+            positive("crop-fraction", f, 1.0)?;
         }
         in_range("train-epochs", self.train_epochs, 1, MAX_EPOCHS)?;
         optional("train-subset", self.train_subset, 1, usize::MAX)?;

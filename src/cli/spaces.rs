@@ -120,7 +120,11 @@ impl MobileArgs {
             return Ok(());
         }
         if let Some(m) = self.max_mflops {
-            return Err(seminas::settings::not_here("max-mflops", m, WHERE));
+            return Err(seminas::settings::not_here(
+                "max-mflops",
+                seminas::settings::number(m),
+                WHERE,
+            ));
         }
         if self.widths != "train" {
             return Err(seminas::settings::not_here("widths", &self.widths, WHERE));
