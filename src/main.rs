@@ -16,7 +16,12 @@ fn main() {
     stop_cleanly_on_signals();
     if let Err(e) = cli::run(cli) {
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        // A refused setting is a usage error: the status clap gives a malformed command line.
+        let usage = e.chain().any(|c| {
+            c.downcast_ref::<seminas::settings::SettingError>()
+                .is_some()
+        });
+        std::process::exit(if usage { 2 } else { 1 });
     }
 }
 

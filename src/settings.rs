@@ -38,6 +38,27 @@ pub const MAX_SEEDS: u64 = 1_000_000;
 /// the comparison runs.
 pub const MAX_RUNS: u64 = 10_000_000;
 
+/// Most samples per epoch `seminas bench-controller` times.
+pub const MAX_SAMPLES: usize = 10_000_000;
+/// Most repeats per cell and budget of a synthetic NAS-Bench-101 file.
+pub const MAX_REPEATS: usize = 1000;
+/// Largest image side of the built-in trainer.
+pub const MAX_IMAGE_SIZE: usize = 4096;
+/// Most image channels (input) or first-stage channels of the built-in trainer.
+pub const MAX_TRAIN_CHANNELS: usize = 8192;
+/// Most cells per stage of the built-in trainer's networks.
+pub const MAX_CELLS: usize = 1000;
+/// Largest batch of the built-in trainer.
+pub const MAX_BATCH: usize = 1_000_000;
+/// Most training steps of the built-in trainer and the supernet.
+pub const MAX_STEPS: usize = 1_000_000_000;
+/// Largest learning rate and supernet width multiplier.
+pub const MAX_FACTOR: f64 = 1e6;
+/// Highest CUDA device index.
+pub const MAX_CUDA_DEVICE: usize = 1023;
+/// Most CPUs or GPUs a Ray job may reserve.
+pub const MAX_RAY_RESOURCES: f64 = 1e6;
+
 /// Most characters of a user's value that an error message quotes.
 pub const MAX_QUOTED_CHARS: usize = 120;
 
@@ -156,6 +177,79 @@ pub fn training_budget(trainings: f64, cost: f64) -> Result<f64, SettingError> {
                 MAX_BUDGET_SECONDS / cost
             ),
         })
+    }
+}
+
+/// A number above 0 and at most `max` (finite): learning rates, width multipliers.
+pub fn positive(setting: &'static str, value: f64, max: f64) -> Result<f64, SettingError> {
+    if value.is_finite() && value > 0.0 && value <= max {
+        Ok(value)
+    } else {
+        Err(SettingError {
+            setting,
+            value: number(value),
+            allowed: format!("a number above 0 and at most {}", number(max)),
+        })
+    }
+}
+
+/// A number from `min` to `max` (finite): resources such as Ray CPUs, fractions.
+pub fn between(setting: &'static str, value: f64, min: f64, max: f64) -> Result<f64, SettingError> {
+    if value.is_finite() && (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(SettingError {
+            setting,
+            value: number(value),
+            allowed: format!("a number from {} to {}", number(min), number(max)),
+        })
+    }
+}
+
+/// A budget in training time (`budget-seconds`, or `budget-trainings` before the cost of a
+/// training is known): above 0 and at most [`MAX_BUDGET_SECONDS`].
+pub fn budget(setting: &'static str, value: f64) -> Result<f64, SettingError> {
+    if value.is_finite() && value > 0.0 && value <= MAX_BUDGET_SECONDS {
+        Ok(value)
+    } else {
+        Err(SettingError {
+            setting,
+            value: number(value),
+            allowed: format!("a number above 0 and at most {MAX_BUDGET_SECONDS:e}"),
+        })
+    }
+}
+
+/// A FLOPs limit of the mobile space, in millions: finite and at least `cheapest`, the
+/// cheapest architecture's (no architecture would fit under it).
+pub fn max_mflops(value: f64, cheapest: f64) -> Result<f64, SettingError> {
+    if value.is_finite() && value >= cheapest {
+        Ok(value)
+    } else {
+        Err(SettingError {
+            setting: "max-mflops",
+            value: number(value),
+            allowed: format!(
+                "a finite number of MFLOPs of at least {cheapest:.2} (the cheapest \
+                 architecture's); leave it out for no limit"
+            ),
+        })
+    }
+}
+
+/// A flag given where it does not apply: refused as a setting whose only allowed value is
+/// its absence (`needs` says where it applies).
+pub fn not_here(setting: &'static str, value: impl Display, needs: &str) -> SettingError {
+    let value = value.to_string();
+    SettingError {
+        setting,
+        // Words quoted, numbers as given.
+        value: if value.parse::<f64>().is_ok() {
+            value
+        } else {
+            quoted(&value)
+        },
+        allowed: format!("left out: it applies {needs}"),
     }
 }
 
@@ -337,5 +431,15 @@ mod tests {
             ..Budget::queries(3)
         };
         assert_eq!(b.validate().unwrap_err().setting, "workers");
+        for bad in [0.0, -1.0, 1e308, f64::NAN, f64::INFINITY] {
+            assert!(positive("train-lr", bad, MAX_FACTOR).is_err());
+            assert!(budget("budget-seconds", bad).is_err());
+            assert!(max_mflops(bad, 100.0).is_err() || bad == 1e308);
+        }
+        assert!(max_mflops(99.0, 100.0).is_err());
+        assert_eq!(between("ray-cpus", 0.0, 0.0, MAX_RAY_RESOURCES), Ok(0.0));
+        assert!(between("ray-cpus", f64::NAN, 0.0, MAX_RAY_RESOURCES).is_err());
+        let e = not_here("resolution", 1, "to --space mobile only");
+        assert!(e.to_string().contains("resolution"), "{e}");
     }
 }

@@ -37,13 +37,14 @@ pub struct BenchArgs {
     /// runs once.
     #[arg(long, value_delimiter = ',')]
     algos: Vec<Algo>,
-    /// Query budgets, comma-separated. A budget given twice runs once.
+    /// Query budgets, comma-separated, each at least 1. A budget given twice runs once.
     #[arg(long, value_delimiter = ',', default_value = "50,100,150")]
     queries: Vec<usize>,
     /// Budgets in training time instead of queries: full trainings' worth (each the mean
     /// cost of a whole training in the table), comma-separated (e.g. 25,50,100). Each run
     /// starts trainings while those told cost less than its budget; its result is the best
     /// whole training among those that ended within it. Needs a table with a cost column.
+    /// Each at least 1, and at most a budget of 1e14 seconds.
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     budget_trainings: Vec<usize>,
     /// Number of seeds per algorithm and budget (seeds 0..N); from 1 to 1,000,000, and at

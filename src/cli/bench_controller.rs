@@ -8,13 +8,14 @@ use seminas::controller::{EarlyStopping, Kernel};
 /// Arguments of `seminas bench-controller`.
 #[derive(Debug, Args)]
 pub struct BenchControllerArgs {
-    /// Data-set sizes to time (samples per epoch), comma-separated.
+    /// Data-set sizes to time (samples per epoch), comma-separated, each from 1 to
+    /// 10,000,000.
     #[arg(long, value_delimiter = ',', default_value = "1100,21000")]
     sizes: Vec<usize>,
-    /// Epochs timed per size (the best one is reported).
+    /// Epochs timed per size (the best one is reported), from 1 to 1,000,000.
     #[arg(long, default_value_t = 3)]
     epochs: usize,
-    /// Seed of the synthetic data and the initial weights.
+    /// Seed of the synthetic data and the initial weights (any u64).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Matrix kernels to time, comma-separated, each on the same data (`avx512`, `avx2`,
@@ -38,10 +39,12 @@ pub struct BenchControllerArgs {
     /// tau instead of the loss; `/second`: the first training runs all its epochs).
     #[arg(long, value_delimiter = ',', default_value = "off,0.1/10")]
     early_stopping: Vec<String>,
-    /// With --round: epochs of the first training (on the evaluated pairs).
+    /// With --round: epochs of the first training (on the evaluated pairs), from 1 to
+    /// 1,000,000.
     #[arg(long, default_value_t = 1000)]
     pretrain_epochs: usize,
-    /// With --round: epochs of the second training (up-sampled + pseudo-labelled pairs).
+    /// With --round: epochs of the second training (up-sampled + pseudo-labelled pairs), from
+    /// 1 to 1,000,000.
     #[arg(long, default_value_t = 500)]
     train_epochs: usize,
     /// Print the report as JSON (a list of reports when several kernels are timed):
@@ -56,8 +59,14 @@ pub struct BenchControllerArgs {
 
 /// Runs the benchmark and prints its table (or JSON).
 pub fn run(args: &BenchControllerArgs) -> anyhow::Result<()> {
+    use seminas::settings::{MAX_EPOCHS, MAX_SAMPLES, in_range};
     anyhow::ensure!(!args.sizes.is_empty(), "--sizes needs at least one size");
-    anyhow::ensure!(args.epochs > 0, "--epochs must be positive");
+    for &s in &args.sizes {
+        in_range("sizes", s, 1, MAX_SAMPLES)?;
+    }
+    in_range("epochs", args.epochs, 1, MAX_EPOCHS)?;
+    in_range("pretrain-epochs", args.pretrain_epochs, 1, MAX_EPOCHS)?;
+    in_range("train-epochs", args.train_epochs, 1, MAX_EPOCHS)?;
     let mut kernels = Vec::new();
     for name in &args.kernels {
         let k = Kernel::parse(name.trim()).with_context(|| {

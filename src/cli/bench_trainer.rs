@@ -26,28 +26,29 @@ pub struct BenchTrainerArgs {
     /// The NB201 cell to train (official string).
     #[arg(long, default_value = BEST_CELL)]
     cell: String,
-    /// Channels of the first stage (C; 16 as published).
+    /// Channels of the first stage (C; 16 as published), from 1 to 8,192.
     #[arg(long, default_value_t = 16)]
     channels: usize,
-    /// Cells per stage (N; 5 as published).
+    /// Cells per stage (N; 5 as published), from 1 to 1,000.
     #[arg(long, default_value_t = 5)]
     cells: usize,
-    /// Image side (32: CIFAR-10; 28: Fashion-MNIST).
+    /// Image side (32: CIFAR-10; 28: Fashion-MNIST), from 1 to 4,096.
     #[arg(long, default_value_t = 32)]
     size: usize,
-    /// Image channels (3: CIFAR-10; 1: Fashion-MNIST).
+    /// Image channels (3: CIFAR-10; 1: Fashion-MNIST), from 1 to 8,192.
     #[arg(long, default_value_t = 3)]
     in_channels: usize,
-    /// Images per step.
+    /// Images per step, from 1 to 1,000,000.
     #[arg(long, default_value_t = 64)]
     batch: usize,
-    /// Timed steps (after 2 untimed ones).
+    /// Timed steps (after 2 untimed ones), from 1 to 1e9.
     #[arg(long, default_value_t = 5)]
     steps: usize,
-    /// Threads for both libraries (default: all cores).
+    /// Threads for both libraries, from 1 to 1,024 (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Train on CUDA GPU N (needs the `cuda` build feature); PyTorch then runs on its GPU too.
+    /// Train on CUDA GPU N, from 0 to 1,023 (needs the `cuda` build feature); PyTorch then
+    /// runs on its GPU too.
     #[arg(long)]
     cuda: Option<usize>,
     /// Python interpreter for the PyTorch reference.
@@ -65,17 +66,36 @@ pub struct BenchTrainerArgs {
 
 /// Runs the benchmark and prints images/s (and the ratio to PyTorch).
 #[cfg(not(feature = "trainer"))]
-pub fn run(_: &BenchTrainerArgs) -> anyhow::Result<()> {
+pub fn run(args: &BenchTrainerArgs) -> anyhow::Result<()> {
+    validate(args)?;
     Err(super::evaluators::without_trainer("bench-trainer"))
+}
+
+/// Checks the numeric settings (with or without the trainer built in).
+fn validate(args: &BenchTrainerArgs) -> Result<(), seminas::settings::SettingError> {
+    use seminas::settings::{
+        MAX_BATCH, MAX_CELLS, MAX_CUDA_DEVICE, MAX_IMAGE_SIZE, MAX_STEPS, MAX_TRAIN_CHANNELS,
+        MAX_WORKERS, in_range,
+    };
+    in_range("channels", args.channels, 1, MAX_TRAIN_CHANNELS)?;
+    in_range("cells", args.cells, 1, MAX_CELLS)?;
+    in_range("size", args.size, 1, MAX_IMAGE_SIZE)?;
+    in_range("in-channels", args.in_channels, 1, MAX_TRAIN_CHANNELS)?;
+    in_range("batch", args.batch, 1, MAX_BATCH)?;
+    in_range("steps", args.steps, 1, MAX_STEPS)?;
+    if let Some(t) = args.threads {
+        in_range("threads", t, 1, MAX_WORKERS)?;
+    }
+    if let Some(c) = args.cuda {
+        in_range("cuda", c, 0, MAX_CUDA_DEVICE)?;
+    }
+    Ok(())
 }
 
 /// Runs `seminas bench-trainer`.
 #[cfg(feature = "trainer")]
 pub fn run(args: &BenchTrainerArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.steps > 0 && args.batch > 0,
-        "--steps and --batch must be positive"
-    );
+    validate(args)?;
     let space = Nb201Space::new();
     let arch = space.parse(&args.cell)?;
     let threads = args

@@ -18,7 +18,7 @@ pub struct DashboardArgs {
     /// without authentication.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Port to listen on (0: any free port, printed).
+    /// Port to listen on, from 0 to 65535 (0: any free port, printed).
     #[arg(long, default_value_t = 8080)]
     port: u16,
 }

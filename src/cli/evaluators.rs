@@ -73,43 +73,46 @@ pub struct TrainArgs {
     pub data_dir: Option<PathBuf>,
     /// Image folder: side R of the network's square input; images are resized so that their
     /// shorter side is round(R / --crop-fraction), then center-cropped to R x R [default: 32;
-    /// ImageNet searches use 224].
+    /// ImageNet searches use 224]. From 1 to 4,096.
     #[arg(long, value_name = "R")]
     pub image_size: Option<usize>,
-    /// Image folder: the center crop's share of the resized shorter side [default: 0.875].
+    /// Image folder: the center crop's share of the resized shorter side, above 0 and at most
+    /// 1 [default: 0.875].
     #[arg(long, value_name = "F")]
     pub crop_fraction: Option<f64>,
-    /// Built-in trainer: epochs per candidate.
+    /// Built-in trainer: epochs per candidate, from 1 to 1,000,000.
     #[arg(long, default_value_t = TRAIN_EPOCHS)]
     pub train_epochs: usize,
-    /// Built-in trainer and supernet: train on at most this many training images.
+    /// Built-in trainer and supernet: train on at most this many training images (at least
+    /// 1).
     #[arg(long, value_name = "K")]
     pub train_subset: Option<usize>,
-    /// Built-in trainer: validate and test on at most this many images each [default: all].
+    /// Built-in trainer: validate and test on at most this many images each (at least 1)
+    /// [default: all].
     #[arg(long, value_name = "K")]
     pub eval_subset: Option<usize>,
-    /// Built-in trainer: channels of the first stage [NB201: 16, NB101: 128].
+    /// Built-in trainer: channels of the first stage, from 1 to 8,192 [NB201: 16, NB101: 128].
     #[arg(long)]
     pub train_channels: Option<usize>,
-    /// Built-in trainer: cells per stage [NB201: 5, NB101: 3].
+    /// Built-in trainer: cells per stage, from 1 to 1,000 [NB201: 5, NB101: 3].
     #[arg(long)]
     pub train_cells: Option<usize>,
-    /// Built-in trainer: images per step.
+    /// Built-in trainer: images per step, from 1 to 1,000,000.
     #[arg(long, default_value_t = TRAIN_BATCH)]
     pub train_batch: usize,
-    /// Built-in trainer: initial learning rate (cosine to 0).
+    /// Built-in trainer: initial learning rate (cosine to 0), above 0 and at most 1e6.
     #[arg(long, default_value_t = TRAIN_LR)]
     pub train_lr: f64,
-    /// Supernet: training steps before each evaluation.
+    /// Supernet: training steps before each evaluation, from 0 to 1e9.
     #[arg(long, default_value_t = SUPERNET_STEPS)]
     pub supernet_steps: usize,
-    /// Supernet: channel multiplier of the paper's search-time widths.
+    /// Supernet: channel multiplier of the paper's search-time widths, above 0 and at most 1e6.
     #[arg(long, default_value_t = SUPERNET_WIDTH)]
     pub supernet_width: f64,
-    /// Supernet: held-out training images an architecture is measured on.
+    /// Supernet: held-out training images an architecture is measured on (at least 1).
     #[arg(long, default_value_t = SUPERNET_EVAL_IMAGES)]
     pub supernet_eval_images: usize,
-    /// Train on CUDA GPU N (needs seminas built with `--features cuda`).
+    /// Train on CUDA GPU N, from 0 to 1,023 (needs seminas built with `--features cuda`).
     #[arg(long, value_name = "N")]
     pub cuda: Option<usize>,
 }
@@ -227,6 +230,40 @@ impl std::str::FromStr for EvaluatorChoice {
     }
 }
 
+impl TrainArgs {
+    /// Checks every numeric setting, used or not, before a run directory exists.
+    pub fn validate(&self) -> Result<(), seminas::settings::SettingError> {
+        use seminas::settings::{
+            MAX_BATCH, MAX_CELLS, MAX_CUDA_DEVICE, MAX_EPOCHS, MAX_FACTOR, MAX_IMAGE_SIZE,
+            MAX_STEPS, MAX_TRAIN_CHANNELS, in_range, positive,
+        };
+        let optional = |setting, v: Option<usize>, min, max| {
+            v.map_or(Ok(0), |v| in_range(setting, v, min, max))
+        };
+        optional("image-size", self.image_size, 1, MAX_IMAGE_SIZE)?;
+        if let Some(f) = self.crop_fraction {
+            positive("crop-fraction", f, 1.0)?;
+        }
+        in_range("train-epochs", self.train_epochs, 1, MAX_EPOCHS)?;
+        optional("train-subset", self.train_subset, 1, usize::MAX)?;
+        optional("eval-subset", self.eval_subset, 1, usize::MAX)?;
+        optional("train-channels", self.train_channels, 1, MAX_TRAIN_CHANNELS)?;
+        optional("train-cells", self.train_cells, 1, MAX_CELLS)?;
+        in_range("train-batch", self.train_batch, 1, MAX_BATCH)?;
+        positive("train-lr", self.train_lr, MAX_FACTOR)?;
+        in_range("supernet-steps", self.supernet_steps, 0, MAX_STEPS)?;
+        positive("supernet-width", self.supernet_width, MAX_FACTOR)?;
+        in_range(
+            "supernet-eval-images",
+            self.supernet_eval_images,
+            1,
+            usize::MAX,
+        )?;
+        optional("cuda", self.cuda, 0, MAX_CUDA_DEVICE)?;
+        Ok(())
+    }
+}
+
 /// How architectures are evaluated and how many at once.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Evaluation")]
@@ -238,33 +275,38 @@ pub struct EvalArgs {
     /// to; or print it as the last line), {workdir}, {key}, {index}. See the README, "Training for real".
     #[arg(long, value_name = "COMMAND")]
     pub evaluator: Option<EvaluatorChoice>,
-    /// Time limit of one evaluation attempt, in seconds (default: none).
+    /// Time limit of one evaluation attempt, in seconds: above 0 and at most 1e9 (default:
+    /// none).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
-    /// Attempts after a failed one (a crash, a timeout, garbage output).
+    /// Attempts after a failed one (a crash, a timeout, garbage output), from 0 to 1,000.
     #[arg(long, default_value_t = 1)]
     pub retries: usize,
     /// Evaluations running at once. Results are used in proposal order, so the same seed and
     /// the same number of workers give the same run whatever the timing; another number of
-    /// workers gives another run (proposals are made before earlier results are in).
+    /// workers gives another run (proposals are made before earlier results are in). From 1
+    /// to 1,024.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
     /// Run each evaluation as a job on this Ray cluster (the head's dashboard address,
     /// http://HOST:8265) instead of here. See docs/ray.md.
     #[arg(long, value_name = "URL", requires = "evaluator")]
     pub ray: Option<String>,
-    /// Ray: CPUs each job reserves (Ray runs jobs that reserve nothing on the head node).
+    /// Ray: CPUs each job reserves (Ray runs jobs that reserve nothing on the head node), from
+    /// 0 to 1e6.
     #[arg(long, default_value_t = 1.0, value_name = "N")]
     pub ray_cpus: f64,
-    /// Ray: GPUs each job reserves.
+    /// Ray: GPUs each job reserves, above 0 and at most 1e6.
     #[arg(long, value_name = "N")]
     pub ray_gpus: Option<f64>,
     /// The step (epoch) a whole training of --evaluator COMMAND ends at. The command reports
     /// steps as lines {"step": N, "objective": V} on standard output (or in {progress}); with
     /// this, the search may stop trainings early (--prune, or a budget in training time).
+    /// From 1 to 4294967295.
     #[arg(long, value_name = "N", help_heading = "Early stopping")]
     pub max_step: Option<u64>,
-    /// Seconds a command told to stop (SIGTERM to its process group) has before it is killed.
+    /// Seconds a command told to stop (SIGTERM to its process group) has before it is killed:
+    /// above 0 and at most 1e9.
     #[arg(
         long,
         value_name = "SECONDS",
@@ -382,6 +424,12 @@ impl EvalArgs {
         if let Some(m) = self.max_step {
             seminas::settings::in_range("max-step", m, 1, u64::from(u32::MAX))?;
         }
+        use seminas::settings::{MAX_RAY_RESOURCES, between, positive};
+        between("ray-cpus", self.ray_cpus, 0.0, MAX_RAY_RESOURCES)?;
+        if let Some(g) = self.ray_gpus {
+            positive("ray-gpus", g, MAX_RAY_RESOURCES)?;
+        }
+        self.train.validate()?;
         Ok(())
     }
 

@@ -33,16 +33,16 @@ pub enum Nb101Command {
         /// Output file.
         #[arg(long)]
         out: PathBuf,
-        /// Epoch budgets, comma-separated.
+        /// Epoch budgets, comma-separated, each from 1 to 4294967295.
         #[arg(long, value_delimiter = ',', default_value = "108")]
         epochs: Vec<u32>,
-        /// Runs per cell and budget.
+        /// Runs per cell and budget, from 1 to 1,000.
         #[arg(long, default_value_t = 3)]
         repeats: usize,
-        /// Only the first N cells.
+        /// Only the first N cells (any number; at most the 423,624 cells are written).
         #[arg(long)]
         limit: Option<usize>,
-        /// Seed of the random metrics.
+        /// Seed of the random metrics (any u64).
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
@@ -114,6 +114,12 @@ pub fn run(cmd: &Nb101Command) -> anyhow::Result<()> {
             limit,
             seed,
         } => {
+            use seminas::settings::{MAX_REPEATS, in_range};
+            // Before the file exists: a refused setting leaves nothing behind.
+            for &e in epochs {
+                in_range("epochs", e, 1, u32::MAX)?;
+            }
+            in_range("repeats", *repeats, 1, MAX_REPEATS)?;
             let t = Instant::now();
             let mut w = BufWriter::with_capacity(
                 1 << 20,

@@ -16,7 +16,8 @@ pub struct ResumeArgs {
     /// The run directory (the `--out` of the search, holding run.sqlite).
     dir: PathBuf,
     /// Extend the run by N more queries (a finished run continues; one stopped early
-    /// finishes its budget plus N). The extension is kept in the run store.
+    /// finishes its budget plus N). The extension is kept in the run store. At least 1, any
+    /// number above (a space is searched until exhausted).
     #[arg(long, value_name = "N")]
     queries: Option<usize>,
     /// Off a terminal: a heartbeat line after this many seconds without one, replacing the
@@ -33,14 +34,11 @@ pub fn run(args: &ResumeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("bad run directory {}", args.dir.display()))?;
     let (store, meta) = RunStore::open(&dir)?;
     let extend = args.queries.unwrap_or(0);
-    if args.queries == Some(0) {
-        anyhow::bail!("--queries must be at least 1 (leave it out to resume without extending)");
+    if let Some(q) = args.queries {
+        seminas::settings::in_range("queries", q, 1, usize::MAX)?;
     }
-    if store.status()? == "finished" && extend == 0 {
-        eprintln!(
-            "{}: the run had finished; printing its result again",
-            dir.display()
-        );
+    if let Some(h) = args.heartbeat {
+        seminas::settings::heartbeat(h)?;
     }
     let argv = std::iter::once("seminas".to_string()).chain(meta.args.iter().cloned());
     let cli = Cli::try_parse_from(argv).with_context(|| {
@@ -69,6 +67,12 @@ pub fn run(args: &ResumeArgs) -> anyhow::Result<()> {
                 )
             })?;
         }
+    }
+    if store.status()? == "finished" && extend == 0 {
+        eprintln!(
+            "{}: the run had finished; printing its result again",
+            dir.display()
+        );
     }
     if meta.cwd.is_dir() {
         std::env::set_current_dir(&meta.cwd)

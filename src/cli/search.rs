@@ -27,13 +27,13 @@ pub struct SearchArgs {
     #[arg(long, help_heading = "Algorithm")]
     algo: Option<Algo>,
     /// Query budget: evaluations of distinct architectures (a training stopped early counts
-    /// as one) [default: 100; no limit with a budget in training time].
+    /// as one), at least 1 [default: 100; no limit with a budget in training time].
     #[arg(long, help_heading = "Algorithm")]
     queries: Option<usize>,
     /// Budget in training time: no new evaluation starts once the evaluations told so far cost
     /// this many seconds (a table's cost column, or the measured time of each command; a
     /// training stopped early costs what it ran). Trainings that report steps may then be
-    /// stopped early (see --prune).
+    /// stopped early (see --prune). Above 0 and at most 1e14.
     #[arg(
         long,
         value_name = "SECONDS",
@@ -42,10 +42,11 @@ pub struct SearchArgs {
     )]
     budget_seconds: Option<f64>,
     /// Budget in training time, in whole trainings' worth: N times the mean cost of a whole
-    /// training in the table (tables with a cost column).
+    /// training in the table (tables with fidelities, whose cost column gives it); above 0,
+    /// at most a budget of 1e14 seconds.
     #[arg(long, value_name = "N", help_heading = "Algorithm")]
     budget_trainings: Option<f64>,
-    /// Seed of every random choice.
+    /// Seed of every random choice (any u64).
     #[arg(long, default_value_t = 0, help_heading = "Algorithm")]
     seed: u64,
     /// Minimise the objective (an error, a loss, a latency) instead of maximising it. The
@@ -57,7 +58,7 @@ pub struct SearchArgs {
     algo_args: AlgoArgs,
     /// Stop (exit status 1) when the first N evaluations of this process all failed: a broken
     /// training command should not spend the budget. The run can be continued with `seminas
-    /// resume DIR` once the command is fixed.
+    /// resume DIR` once the command is fixed. At least 1.
     #[arg(long, value_name = "N", help_heading = "Evaluation")]
     max_failures: Option<usize>,
     #[command(flatten)]
@@ -89,10 +90,11 @@ pub struct SearchArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Algorithm")]
 pub struct AlgoArgs {
-    /// RE and SemiNAS-RE: population size [default: re 10, seminas-re 20].
+    /// RE and SemiNAS-RE: population size, from 1 to 1,000,000 [default: re 10, seminas-re
+    /// 20].
     #[arg(long)]
     population: Option<usize>,
-    /// RE and SemiNAS-RE: tournament size [default: re 3, seminas-re 5].
+    /// RE and SemiNAS-RE: tournament size, from 1 to 1,000,000 [default: re 3, seminas-re 5].
     #[arg(long)]
     tournament: Option<usize>,
     /// SemiNAS/NAO settings preset: `paper` = the paper's NAS-Bench-101 settings (1,100 random,
@@ -106,29 +108,34 @@ pub struct AlgoArgs {
         help_heading = "SemiNAS controller"
     )]
     preset: Option<Preset>,
-    /// SemiNAS/NAO: random architectures before the first round [default: budget/3, 10..1100].
+    /// SemiNAS/NAO: random architectures before the first round, from 0 to 1,000,000
+    /// [default: budget/3, 10..1100].
     #[arg(long, help_heading = "SemiNAS controller")]
     init: Option<usize>,
-    /// SemiNAS/SemiNAS-RE: pseudo-labelled architectures per training [default: 500].
+    /// SemiNAS/SemiNAS-RE: pseudo-labelled architectures per training, from 0 to 1,000,000
+    /// [default: 500].
     #[arg(long, help_heading = "SemiNAS controller")]
     pseudo: Option<usize>,
-    /// SemiNAS/NAO: architectures generation starts from [default: 20].
+    /// SemiNAS/NAO: architectures generation starts from, from 1 to 1,000,000 [default: 20].
     #[arg(long, help_heading = "SemiNAS controller")]
     top_k: Option<usize>,
-    /// SemiNAS/NAO: new architectures per round [default: budget/10, 5..300].
+    /// SemiNAS/NAO: new architectures per round, from 1 to 1,000,000 [default: budget/10,
+    /// 5..300].
     #[arg(long, help_heading = "SemiNAS controller")]
     per_round: Option<usize>,
-    /// Controller epochs on the evaluated pairs per training [default: 50].
+    /// Controller epochs on the evaluated pairs per training, from 0 to 1,000,000 [default:
+    /// 50].
     #[arg(long, help_heading = "SemiNAS controller")]
     pretrain_epochs: Option<usize>,
-    /// Controller epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones
-    /// [default: 10]. (`--train-epochs` is the built-in trainer's.)
+    /// Controller epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones, from
+    /// 0 to 1,000,000 [default: 10]. (`--train-epochs` is the built-in trainer's.)
     #[arg(long, help_heading = "SemiNAS controller")]
     controller_epochs: Option<usize>,
-    /// Up-sampling of the evaluated pairs in the second training [default: 10].
+    /// Up-sampling of the evaluated pairs in the second training, from 0 to 1,000 [default:
+    /// 10].
     #[arg(long, help_heading = "SemiNAS controller")]
     upsample: Option<usize>,
-    /// SemiNAS, NAO, SemiNAS-RE: controller embedding and LSTM size [default: 64 for long
+    /// SemiNAS, NAO, SemiNAS-RE: controller embedding and LSTM size, from 1 to 1,024 [default: 64 for long
     /// token sequences (nb101, mobile), 32 for short ones (nb201)].
     #[arg(long, help_heading = "SemiNAS controller")]
     controller_hidden: Option<usize>,
@@ -144,10 +151,11 @@ pub struct AlgoArgs {
         help_heading = "SemiNAS controller"
     )]
     early_stopping: Option<String>,
-    /// SemiNAS-RE: children ranked by the predictor per proposal.
+    /// SemiNAS-RE: children ranked by the predictor per proposal, from 1 to 100,000.
     #[arg(long, default_value_t = SemiNasReConfig::default().children, help_heading = "SemiNAS controller")]
     children: usize,
-    /// SemiNAS-RE: retrain the controller after this many new evaluations.
+    /// SemiNAS-RE: retrain the controller after this many new evaluations, from 1 to
+    /// 1,000,000.
     #[arg(long, default_value_t = SemiNasReConfig::default().retrain_every, help_heading = "SemiNAS controller")]
     retrain_every: usize,
     /// Early stopping of trainings, for evaluators that report steps (a table with
@@ -178,6 +186,15 @@ impl AlgoArgs {
 
     /// The algorithm settings, checked.
     pub fn config(&self) -> anyhow::Result<AlgoConfig> {
+        use seminas::settings::{MAX_COUNT, in_range};
+        for (setting, v) in [
+            ("population", self.population),
+            ("tournament", self.tournament),
+        ] {
+            if let Some(v) = v {
+                in_range(setting, v, 1, MAX_COUNT)?;
+            }
+        }
         let overrides = AlgoOverrides {
             population: self.population,
             tournament: self.tournament,
@@ -210,18 +227,18 @@ pub struct Resume {
 
 /// Runs `seminas search` (a new run, or a stored one resumed).
 pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
-    anyhow::ensure!(args.queries != Some(0), "--queries must be at least 1");
-    for (name, v) in [
-        ("budget-seconds", args.budget_seconds),
-        ("budget-trainings", args.budget_trainings),
-    ] {
-        if let Some(v) = v {
-            anyhow::ensure!(
-                v.is_finite() && v > 0.0 && v <= seminas::settings::MAX_BUDGET_SECONDS,
-                "--{name} must be a positive number up to {:e}, not {v}",
-                seminas::settings::MAX_BUDGET_SECONDS
-            );
-        }
+    use seminas::settings::{budget, in_range};
+    if let Some(q) = args.queries {
+        in_range("queries", q, 1, usize::MAX)?;
+    }
+    if let Some(v) = args.budget_seconds {
+        budget("budget-seconds", v)?;
+    }
+    if let Some(v) = args.budget_trainings {
+        budget("budget-trainings", v)?;
+    }
+    if let Some(n) = args.max_failures {
+        in_range("max-failures", n, 1, usize::MAX)?;
     }
     seminas::settings::heartbeat(args.heartbeat)?;
     // Before a run directory exists: a refused setting leaves nothing behind.

@@ -32,7 +32,7 @@ pub struct SpaceArgs {
     /// The official NAS-Bench-101 file (nasbench_only108.tfrecord or nasbench_full.tfrecord).
     #[arg(long, value_name = "FILE")]
     pub nb101_file: Option<PathBuf>,
-    /// NAS-Bench-101: epoch budget queried (4, 12, 36 or 108).
+    /// NAS-Bench-101: epoch budget queried, one of 4, 12, 36 or 108.
     #[arg(long, default_value_t = 108)]
     pub nb101_epochs: u32,
     /// NAS-Bench-101: queries return the mean of the three runs instead of one at random.
@@ -66,7 +66,8 @@ pub struct SpaceArgs {
 #[command(next_help_heading = "Space and table")]
 pub struct MobileArgs {
     /// mobile: only architectures of at most this many million multiply-adds are proposed
-    /// (the paper's bound is 600).
+    /// (the paper's bound is 600); at least the cheapest architecture's (182.48 at the
+    /// defaults), finite.
     #[arg(long, value_name = "M")]
     pub max_mflops: Option<f64>,
     /// mobile: channel widths the FLOPs and the exported network use: `train` (the widths the
@@ -74,10 +75,10 @@ pub struct MobileArgs {
     /// supernet's, ProxylessNAS-mobile's).
     #[arg(long, default_value = "train", value_parser = ["train", "search"])]
     pub widths: String,
-    /// mobile: input resolution.
+    /// mobile: input resolution, from 1 to 2,048.
     #[arg(long, default_value_t = 224)]
     pub resolution: usize,
-    /// mobile: classes of the classifier.
+    /// mobile: classes of the classifier, from 1 to 1,000,000.
     #[arg(long, default_value_t = 1000)]
     pub num_classes: usize,
 }
@@ -98,18 +99,51 @@ impl MobileArgs {
 
     /// The space the arguments describe.
     pub fn space(&self) -> anyhow::Result<MobileSpace> {
+        use seminas::settings::in_range;
+        use seminas::space::mobile::{MAX_CLASSES, MAX_RESOLUTION};
+        in_range("resolution", self.resolution, 1, MAX_RESOLUTION)?;
+        in_range("num-classes", self.num_classes, 1, MAX_CLASSES)?;
         let space = MobileSpace::new(self.skeleton())?;
         Ok(match self.max_mflops {
-            Some(limit) => space.with_max_mflops(limit)?,
+            Some(limit) => {
+                let cheapest = space.cost(&space.cheapest()).mflops();
+                space.with_max_mflops(seminas::settings::max_mflops(limit, cheapest)?)?
+            }
             None => space,
         })
     }
 
-    fn is_default(&self) -> bool {
-        self.max_mflops.is_none()
-            && self.widths == "train"
-            && self.resolution == 224
-            && self.num_classes == 1000
+    /// Refuses the mobile settings unless the space is `mobile`.
+    fn only_mobile(&self, space: &str) -> Result<(), seminas::settings::SettingError> {
+        const WHERE: &str = "to --space mobile only";
+        if space == "mobile" {
+            return Ok(());
+        }
+        if let Some(m) = self.max_mflops {
+            return Err(seminas::settings::not_here(
+                "max-mflops",
+                seminas::settings::number(m),
+                WHERE,
+            ));
+        }
+        if self.widths != "train" {
+            return Err(seminas::settings::not_here("widths", &self.widths, WHERE));
+        }
+        if self.resolution != 224 {
+            return Err(seminas::settings::not_here(
+                "resolution",
+                self.resolution,
+                WHERE,
+            ));
+        }
+        if self.num_classes != 1000 {
+            return Err(seminas::settings::not_here(
+                "num-classes",
+                self.num_classes,
+                WHERE,
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -149,10 +183,7 @@ impl SpaceArgs {
             "--table/--objective choose a benchmark table; with --evaluator the evaluator \
              measures the architectures"
         );
-        anyhow::ensure!(
-            self.space == "mobile" || self.mobile.is_default(),
-            "--max-mflops/--widths/--resolution/--num-classes apply to --space mobile only"
-        );
+        self.mobile.only_mobile(&self.space)?;
         Ok(match self.space.as_str() {
             "mobile" => SpaceOnly::Mobile(self.mobile.space()?),
             "nb201" => SpaceOnly::Nb201(Nb201Space::new()),
@@ -179,10 +210,7 @@ impl SpaceArgs {
                  --evaluator COMMAND (the command gets each network as JSON)"
             );
         }
-        anyhow::ensure!(
-            self.mobile.is_default(),
-            "--max-mflops/--widths/--resolution/--num-classes apply to --space mobile only"
-        );
+        self.mobile.only_mobile(&self.space)?;
         if self.space == "nb201" {
             let space = Nb201Space::new();
             let objective = self

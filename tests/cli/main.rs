@@ -9,6 +9,7 @@ mod bench;
 mod docs;
 mod edges;
 mod evaluator;
+mod flags;
 #[cfg(feature = "trainer")]
 mod imagefolder;
 mod mobile;

@@ -364,7 +364,7 @@ fn out_of_range_settings_are_refused_by_name() {
             "--num-classes",
             max,
         ],
-        &["number of classes", "limit of 1000000"],
+        &["num-classes", "from 1 to 1000000"],
     );
     refused(
         &[
