@@ -44,6 +44,9 @@ pub const MAX_SAMPLES: usize = 10_000_000;
 pub const MAX_REPEATS: usize = 1000;
 /// Largest image side of the built-in trainer.
 pub const MAX_IMAGE_SIZE: usize = 4096;
+/// Smallest image side of the built-in trainer: its networks halve the side twice (a side
+/// of 1 made the tensor library's convolution panic).
+pub const MIN_IMAGE_SIZE: usize = 4;
 /// Most image channels (input) or first-stage channels of the built-in trainer.
 pub const MAX_TRAIN_CHANNELS: usize = 8192;
 /// Most cells per stage of the built-in trainer's networks.
@@ -235,6 +238,19 @@ pub fn max_mflops(value: f64, cheapest: f64) -> Result<f64, SettingError> {
             ),
         })
     }
+}
+
+/// `--cuda N` checked: a device index up to [`MAX_CUDA_DEVICE`], and only in a build with the
+/// `cuda` feature (`cuda_built`).
+pub fn cuda_device(device: usize, cuda_built: bool) -> Result<usize, SettingError> {
+    if !cuda_built {
+        return Err(not_here(
+            "cuda",
+            device,
+            "in a seminas built with `--features cuda`",
+        ));
+    }
+    in_range("cuda", device, 0, MAX_CUDA_DEVICE)
 }
 
 /// A flag given where it does not apply: refused as a setting whose only allowed value is

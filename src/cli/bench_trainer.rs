@@ -32,7 +32,7 @@ pub struct BenchTrainerArgs {
     /// Cells per stage (N; 5 as published), from 1 to 1,000.
     #[arg(long, default_value_t = 5)]
     cells: usize,
-    /// Image side (32: CIFAR-10; 28: Fashion-MNIST), from 1 to 4,096.
+    /// Image side (32: CIFAR-10; 28: Fashion-MNIST), from 4 to 4,096.
     #[arg(long, default_value_t = 32)]
     size: usize,
     /// Image channels (3: CIFAR-10; 1: Fashion-MNIST), from 1 to 8,192.
@@ -74,12 +74,12 @@ pub fn run(args: &BenchTrainerArgs) -> anyhow::Result<()> {
 /// Checks the numeric settings (with or without the trainer built in).
 fn validate(args: &BenchTrainerArgs) -> Result<(), seminas::settings::SettingError> {
     use seminas::settings::{
-        MAX_BATCH, MAX_CELLS, MAX_CUDA_DEVICE, MAX_IMAGE_SIZE, MAX_STEPS, MAX_TRAIN_CHANNELS,
-        MAX_WORKERS, in_range,
+        MAX_BATCH, MAX_CELLS, MAX_IMAGE_SIZE, MAX_STEPS, MAX_TRAIN_CHANNELS, MAX_WORKERS,
+        MIN_IMAGE_SIZE, in_range,
     };
     in_range("channels", args.channels, 1, MAX_TRAIN_CHANNELS)?;
     in_range("cells", args.cells, 1, MAX_CELLS)?;
-    in_range("size", args.size, 1, MAX_IMAGE_SIZE)?;
+    in_range("size", args.size, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)?;
     in_range("in-channels", args.in_channels, 1, MAX_TRAIN_CHANNELS)?;
     in_range("batch", args.batch, 1, MAX_BATCH)?;
     in_range("steps", args.steps, 1, MAX_STEPS)?;
@@ -87,7 +87,7 @@ fn validate(args: &BenchTrainerArgs) -> Result<(), seminas::settings::SettingErr
         in_range("threads", t, 1, MAX_WORKERS)?;
     }
     if let Some(c) = args.cuda {
-        in_range("cuda", c, 0, MAX_CUDA_DEVICE)?;
+        seminas::settings::cuda_device(c, cfg!(feature = "cuda"))?;
     }
     Ok(())
 }

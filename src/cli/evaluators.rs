@@ -73,7 +73,7 @@ pub struct TrainArgs {
     pub data_dir: Option<PathBuf>,
     /// Image folder: side R of the network's square input; images are resized so that their
     /// shorter side is round(R / --crop-fraction), then center-cropped to R x R [default: 32;
-    /// ImageNet searches use 224]. From 1 to 4,096.
+    /// ImageNet searches use 224]. From 4 to 4,096.
     #[arg(long, value_name = "R")]
     pub image_size: Option<usize>,
     /// Image folder: the center crop's share of the resized shorter side, above 0 and at most
@@ -234,13 +234,18 @@ impl TrainArgs {
     /// Checks every numeric setting, used or not, before a run directory exists.
     pub fn validate(&self) -> Result<(), seminas::settings::SettingError> {
         use seminas::settings::{
-            MAX_BATCH, MAX_CELLS, MAX_CUDA_DEVICE, MAX_EPOCHS, MAX_FACTOR, MAX_IMAGE_SIZE,
-            MAX_STEPS, MAX_TRAIN_CHANNELS, in_range, positive,
+            MAX_BATCH, MAX_CELLS, MAX_EPOCHS, MAX_FACTOR, MAX_IMAGE_SIZE, MAX_STEPS,
+            MAX_TRAIN_CHANNELS, MIN_IMAGE_SIZE, in_range, positive,
         };
         let optional = |setting, v: Option<usize>, min, max| {
             v.map_or(Ok(0), |v| in_range(setting, v, min, max))
         };
-        optional("image-size", self.image_size, 1, MAX_IMAGE_SIZE)?;
+        optional(
+            "image-size",
+            self.image_size,
+            MIN_IMAGE_SIZE,
+            MAX_IMAGE_SIZE,
+        )?;
         if let Some(f) = self.crop_fraction {
             positive("crop-fraction", f, 1.0)?;
         }
@@ -259,7 +264,9 @@ impl TrainArgs {
             1,
             usize::MAX,
         )?;
-        optional("cuda", self.cuda, 0, MAX_CUDA_DEVICE)?;
+        if let Some(c) = self.cuda {
+            seminas::settings::cuda_device(c, cfg!(feature = "cuda"))?;
+        }
         Ok(())
     }
 }
