@@ -9,8 +9,9 @@
 # then, inside new network and PID namespaces whose only interface is loopback, starts
 # a Ray head (dashboard and Jobs API on http://127.0.0.1:8265), runs the ignored tests of those
 # targets (except the slow reliability:: checks, which need no Ray), then COMMAND if one is
-# given, and stops Ray. The tests and COMMAND see SEMINAS_RAY_ADDRESS (the head) and SEMINAS_RAY_PYTHON (the absolute path of the Python that runs
-# Ray: job entrypoints get the PATH of the shell that started Ray, so use absolute paths).
+# given, and stops Ray. The tests and COMMAND see SEMINAS_RAY_ADDRESS (the head) and
+# SEMINAS_RAY_PYTHON (the absolute path of the Python that runs Ray: job entrypoints get the
+# PATH of the shell that started Ray, so use absolute paths).
 #
 # The namespaces matter: Ray binds non-loopback addresses even when told 127.0.0.1, and test
 # traffic must stay on this machine. They also keep parallel runs from colliding on port 8265,
