@@ -175,6 +175,16 @@ fn open(path: &Path) -> anyhow::Result<std::fs::File> {
     std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))
 }
 
+/// Opens a table, refusing one whose search would not fit in this process's memory.
+fn open_table(path: &Path) -> anyhow::Result<std::fs::File> {
+    let file = open(path)?;
+    let bytes = file.metadata().map_or(0, |m| m.len());
+    if let Some(why) = seminas::benchmark::table::too_large_for_memory(bytes) {
+        bail!("{}: {why}", path.display());
+    }
+    Ok(file)
+}
+
 impl SpaceArgs {
     /// The space the arguments name, without loading any benchmark.
     pub fn space_only(&self) -> anyhow::Result<SpaceOnly> {
@@ -235,7 +245,8 @@ impl SpaceArgs {
                 }
                 Some(path) => {
                     let name = path.display().to_string();
-                    let table = Table::read_with_text_column(&name, open(path)?, &space, "arch")?;
+                    let table =
+                        Table::read_with_text_column(&name, open_table(path)?, &space, "arch")?;
                     let cost = self.cost.as_deref().or_else(|| {
                         table
                             .metric_names()
@@ -303,7 +314,7 @@ impl SpaceArgs {
             bail!("with --table, name the columns: --objective COL --report COL");
         };
         let name = table_path.display().to_string();
-        let table = Table::read_categorical(&name, open(table_path)?, &space)?;
+        let table = Table::read_categorical(&name, open_table(table_path)?, &space)?;
         let bench =
             TabularBenchmark::new(Arc::new(table), objective, report, self.cost.as_deref())?
                 .with_fidelities(&self.fidelity)?;

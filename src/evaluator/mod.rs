@@ -157,7 +157,7 @@ pub trait Evaluator<S: SearchSpace>: Send + Sync {
     /// canonical keys of that set. Searchers may then rank the set with a predictor instead of
     /// generating candidates blind. `None` (the default) for evaluators that can evaluate
     /// anything.
-    fn known_keys(&self) -> Option<Vec<String>> {
+    fn known_keys(&self) -> Option<Box<dyn Iterator<Item = &str> + '_>> {
         None
     }
     /// A copy whose own random draws (e.g. which repeat of a measured run a query returns)

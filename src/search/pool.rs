@@ -28,14 +28,14 @@ where
     let pool: Vec<S::Arch> = match space.enumerate(ENUMERATE_LIMIT) {
         Some(all) => {
             // Keys on all threads (NAS-Bench-101 keys are MD5 hashes); the order is kept.
-            let keys: HashSet<&str> = keys.iter().map(String::as_str).collect();
+            let keys: HashSet<&str> = keys.collect();
             all.into_par_iter()
                 .filter(|a| keys.contains(space.key(a).as_str()))
                 .collect()
         }
+        // The keys are read from the evaluator as they come, never copied.
         None => keys
-            .iter()
-            .filter_map(|k| space.parse(k).ok().filter(|a| space.key(a) == *k))
+            .filter_map(|k| space.parse(k).ok().filter(|a| space.key(a) == k))
             .collect(),
     };
     (!pool.is_empty()).then(|| pool.into())

@@ -32,6 +32,7 @@ use super::gp::HammingGp;
 use super::mlp::{MlpConfig, MlpEnsemble, OneHot, mean_std};
 use super::multi_fidelity::{MultiFidelity, MultiFidelityConfig};
 use super::pool::ENUMERATE_LIMIT;
+use super::random::KeyHash;
 use super::targets::{normalize_targets, target_scale};
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::evaluator::{Fidelities, StepResult, StopRule};
@@ -142,12 +143,27 @@ impl SemiNasEnsConfig {
 /// Every architecture a search may propose, listed once.
 struct Listing<A> {
     archs: Arc<[A]>,
-    feats: Vec<Vec<u32>>,
-    index: std::collections::HashMap<String, usize>,
+    /// Every entry's features, one after another: entry `i`'s end at `ends[i]` (flat, and
+    /// keys only as hashes: a table of millions of rows is listed once).
+    feats: Vec<u32>,
+    ends: Vec<usize>,
+    index: std::collections::HashMap<KeyHash, usize>,
     /// Proposed already.
     taken: Vec<bool>,
     /// How many are not taken.
     left: usize,
+}
+
+impl<A> Listing<A> {
+    /// Entry `i`'s features.
+    fn feats(&self, i: usize) -> &[u32] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.feats[start..self.ends[i]]
+    }
+    /// The entry of the architecture whose key is `key`.
+    fn find(&self, key: &str) -> Option<usize> {
+        self.index.get(&KeyHash::of(key)).copied()
+    }
 }
 
 /// A candidate of a round: an entry of the listing, or an architecture made for the round.
@@ -256,22 +272,27 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
             };
             let onehot = self.onehot(space).clone();
             self.listed = Some(all.map(|all| {
-                let keys: Vec<String> = all.iter().map(|a| space.key(a)).collect();
-                let index = keys
-                    .iter()
-                    .enumerate()
-                    .map(|(i, k)| (k.clone(), i))
-                    .collect();
-                let feats = all
-                    .iter()
-                    .map(|a| onehot.features(&space.encode(a)))
-                    .collect();
+                let mut feats = Vec::new();
+                let mut ends = Vec::with_capacity(all.len());
+                let mut index = std::collections::HashMap::with_capacity(all.len());
+                let mut taken = Vec::with_capacity(all.len());
+                for (i, a) in all.iter().enumerate() {
+                    let key = space.key(a);
+                    taken.push(self.proposed.contains(&key));
+                    // The last entry of a key wins, as in the map of keys before.
+                    index.insert(KeyHash::of(&key), i);
+                    feats.extend(onehot.features(&space.encode(a)));
+                    ends.push(feats.len());
+                }
+                feats.shrink_to_fit();
+                let left = taken.iter().filter(|t| !**t).count();
                 Listing {
                     archs: all,
                     feats,
+                    ends,
                     index,
-                    taken: keys.iter().map(|k| self.proposed.contains(k)).collect(),
-                    left: keys.iter().filter(|k| !self.proposed.contains(*k)).count(),
+                    taken,
+                    left,
                 }
             }));
         }
@@ -293,7 +314,7 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
     /// Marks `key` as proposed.
     fn mark(&mut self, key: String) {
         if let Some(Some(l)) = &mut self.listed
-            && let Some(&i) = l.index.get(&key)
+            && let Some(i) = l.find(&key)
             && !l.taken[i]
         {
             l.taken[i] = true;
@@ -365,7 +386,7 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
                 }
                 match listing {
                     Some(l) => {
-                        if let Some(&i) = l.index.get(&k)
+                        if let Some(i) = l.find(&k)
                             && seen.insert(i)
                         {
                             out.push(Cand::Listed(i));
@@ -437,7 +458,7 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
         let cand_feats: Vec<&[u32]> = candidates
             .iter()
             .map(|c| match c {
-                Cand::Listed(i) => &listing.expect("listed candidates").feats[*i][..],
+                Cand::Listed(i) => listing.expect("listed candidates").feats(*i),
                 Cand::Fresh(_, f) => &f[..],
             })
             .collect();

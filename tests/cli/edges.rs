@@ -319,3 +319,41 @@ fn errors_quote_a_short_start_of_huge_values() {
         refused(&out, needle, &[needle, "… (100000"]);
     }
 }
+
+/// Defect 7: a table whose search cannot fit in the memory this process may have is refused
+/// before it is read, saying how much it needs (a 5.8 M-row table used to take the process
+/// to its limit and abort halfway through). The file is sparse: only its size is looked at.
+#[test]
+fn a_table_too_large_for_memory_is_refused_before_it_is_read() {
+    let dir = TempDir::created("huge-table");
+    let table = dir.join("huge.csv");
+    std::fs::File::create(&table)
+        .unwrap()
+        .set_len(400_000_000)
+        .unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 2000000 && exec \"$0\" \"$@\"")
+        .arg(binary())
+        .args(["search", "--space", &fixture("toy_space.toml"), "--table"])
+        .arg(&table)
+        .args([
+            "--objective",
+            "val_acc",
+            "--report",
+            "test_acc",
+            "--queries",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    refused(
+        &out,
+        "a 400 MB table under ulimit -v 2000000",
+        &[
+            "huge.csv: a table of 400 MB needs about 3600 MB",
+            "ulimit -v",
+        ],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
