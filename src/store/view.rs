@@ -184,11 +184,7 @@ impl RunView {
             )
             .map_err(sql)?;
         // Free proposals kept as ranges (format 2); format 1 runs have no such table.
-        let has_free: bool = conn
-            .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'free'")
-            .and_then(|mut s| s.exists([]))
-            .map_err(sql)?;
-        if has_free {
+        if has_table(&conn, "free").map_err(sql)? {
             let (n, ne): (i64, i64) = conn
                 .query_row(
                     "SELECT COALESCE(SUM(last - first + 1), 0), COALESCE(SUM(not_evaluable), 0)
@@ -201,10 +197,7 @@ impl RunView {
             not_evaluable = not_evaluable.saturating_add(ne);
         }
         // Runs stored before steps were recorded have neither the table nor the column.
-        let has_steps: bool = conn
-            .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'steps'")
-            .and_then(|mut s| s.exists([]))
-            .map_err(sql)?;
+        let has_steps = has_table(&conn, "steps").map_err(sql)?;
         let mut steps: HashMap<usize, Vec<(u64, f64, f64)>> = HashMap::new();
         if has_steps {
             let mut stmt = conn
@@ -481,6 +474,12 @@ fn alive(pid: u32) -> bool {
 #[cfg(not(unix))]
 fn alive(_: u32) -> bool {
     true
+}
+
+/// Whether the store has table `name` (older formats lack some).
+fn has_table(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+        .exists([name])
 }
 
 #[cfg(test)]

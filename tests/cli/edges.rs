@@ -79,24 +79,6 @@ fn heartbeats_out_of_range_are_refused_and_stored_ones_replaced() {
     assert!(out.contains("queries: 4"), "{out}");
 }
 
-/// The toy space's arguments (27 architectures, 26 in the table, a cost column).
-fn toy() -> Vec<String> {
-    [
-        "--space",
-        &fixture("toy_space.toml"),
-        "--table",
-        &fixture("toy_table.csv"),
-        "--objective",
-        "val_acc",
-        "--report",
-        "test_acc",
-        "--cost",
-        "train_s",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
 fn with_toy(args: &[&str]) -> Vec<String> {
     let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     all.splice(1..1, toy());

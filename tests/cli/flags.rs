@@ -126,23 +126,6 @@ struct Shared {
     bench: PathBuf,
 }
 
-fn toy() -> Vec<String> {
-    [
-        "--space",
-        &fixture("toy_space.toml"),
-        "--table",
-        &fixture("toy_table.csv"),
-        "--objective",
-        "val_acc",
-        "--report",
-        "test_acc",
-        "--cost",
-        "train_s",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
 /// A minimal valid invocation of `sub` in the case folder `dir`, or `None` for a subcommand
 /// this test does not know yet (a failure: add one here).
 fn base(sub: &str, dir: &Path, shared: &Shared) -> Option<Vec<String>> {

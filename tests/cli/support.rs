@@ -214,3 +214,21 @@ fn xorshift(state: &mut u64) -> u64 {
     *state ^= *state << 17;
     *state
 }
+
+/// The toy space's arguments (27 architectures, 26 in the table, a cost column).
+pub fn toy() -> Vec<String> {
+    [
+        "--space",
+        &fixture("toy_space.toml"),
+        "--table",
+        &fixture("toy_table.csv"),
+        "--objective",
+        "val_acc",
+        "--report",
+        "test_acc",
+        "--cost",
+        "train_s",
+    ]
+    .map(String::from)
+    .to_vec()
+}
