@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use seminas::rng::rng_for;
 use seminas::search::random::RandomSearch;
-use seminas::search::{Budget, run_search};
 use seminas::space::{Nb201Space, SearchSpace};
+use seminas::study::{Budget, run_search};
 use seminas::trainer::data::FASHION_MNIST_DEBIAN_DIR;
 use seminas::trainer::{Dataset, TrainConfig, TrainEvaluator};
 
@@ -55,7 +55,7 @@ fn main() -> anyhow::Result<()> {
         evaluator.config()
     );
     let space = Nb201Space::new();
-    let evaluator = seminas::benchmark::Evaluator::<Nb201Space>::reseed(&evaluator, seed)
+    let evaluator = seminas::evaluator::Evaluator::<Nb201Space>::reseed(&evaluator, seed)
         .expect("the trainer is reseedable");
     let mut searcher = RandomSearch::new(rng_for(seed, "search"));
     let run = run_search(

@@ -19,11 +19,11 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use seminas::benchmark::{Evaluator, Outcome};
-use seminas::compare::kendall_tau;
+use seminas::evaluator::{Evaluator, Outcome};
 use seminas::rng::rng_for;
 use seminas::space::SearchSpace;
 use seminas::space::mobile::{MobileArch, MobileSpace};
+use seminas::stats::kendall_tau;
 use seminas::trainer::Dataset;
 use seminas::trainer::data::FASHION_MNIST_DEBIAN_DIR;
 use seminas::trainer::supernet::{SupernetConfig, SupernetEvaluator};

@@ -8,10 +8,6 @@
 use std::fmt::Display;
 use std::time::Duration;
 
-use crate::compare::{BudgetUnit, CompareConfig};
-use crate::evaluator::command::CommandConfig;
-use crate::search::{AlgoConfig, Budget, ReConfig, SemiNasOverrides, SemiNasReConfig};
-
 /// Most evaluations running at once (each is a thread).
 pub const MAX_WORKERS: usize = 1024;
 /// Most retries of a failed evaluation.
@@ -269,133 +265,14 @@ pub fn not_here(setting: &'static str, value: impl Display, needs: &str) -> Sett
     }
 }
 
-fn optional(
+/// Checks `v` with [`in_range`] when it is given.
+pub fn optional(
     setting: &'static str,
     v: Option<usize>,
     min: usize,
     max: usize,
 ) -> Result<(), SettingError> {
     v.map_or(Ok(()), |v| in_range(setting, v, min, max).map(drop))
-}
-
-impl Budget {
-    /// Checks the number of queries, workers and the stall limit.
-    pub fn validate(&self) -> Result<(), SettingError> {
-        in_range("queries", self.queries, 1, usize::MAX)?;
-        in_range("workers", self.workers, 1, MAX_WORKERS)?;
-        in_range("max-free-proposals", self.max_free_proposals, 1, usize::MAX)?;
-        if let Some(b) = self.seconds
-            && !(b.is_finite() && b > 0.0 && b <= MAX_BUDGET_SECONDS)
-        {
-            return Err(SettingError {
-                setting: "budget-seconds",
-                value: number(b),
-                allowed: format!("a number of seconds above 0 and at most {MAX_BUDGET_SECONDS:e}"),
-            });
-        }
-        Ok(())
-    }
-}
-
-impl ReConfig {
-    /// Checks population, tournament and retries.
-    pub fn validate(&self) -> Result<(), SettingError> {
-        in_range("population", self.population, 1, MAX_COUNT)?;
-        in_range("tournament", self.tournament, 1, MAX_COUNT)?;
-        in_range("max-retries", self.max_retries, 0, MAX_COUNT)?;
-        Ok(())
-    }
-}
-
-impl SemiNasOverrides {
-    /// Checks every overridden setting.
-    pub fn validate(&self) -> Result<(), SettingError> {
-        optional("init", self.init, 0, MAX_COUNT)?;
-        optional("pseudo", self.pseudo, 0, MAX_PSEUDO)?;
-        optional("top-k", self.top_k, 1, MAX_COUNT)?;
-        optional("per-round", self.per_round, 1, MAX_COUNT)?;
-        optional("pretrain-epochs", self.pretrain_epochs, 0, MAX_EPOCHS)?;
-        optional("controller-epochs", self.train_epochs, 0, MAX_EPOCHS)?;
-        optional("upsample", self.upsample, 0, MAX_UPSAMPLE)?;
-        optional(
-            "controller-hidden",
-            self.hidden,
-            1,
-            crate::controller::config::MAX_WIDTH,
-        )?;
-        Ok(())
-    }
-}
-
-impl SemiNasReConfig {
-    /// Checks every setting.
-    pub fn validate(&self) -> Result<(), SettingError> {
-        in_range("population", self.population, 1, MAX_COUNT)?;
-        in_range("tournament", self.tournament, 1, MAX_COUNT)?;
-        in_range("children", self.children, 1, MAX_CHILDREN)?;
-        in_range("retrain-every", self.retrain_every, 1, MAX_COUNT)?;
-        in_range("pseudo", self.pseudo, 0, MAX_PSEUDO)?;
-        in_range("pretrain-epochs", self.pretrain_epochs, 0, MAX_EPOCHS)?;
-        in_range("controller-epochs", self.train_epochs, 0, MAX_EPOCHS)?;
-        in_range("upsample", self.upsample, 0, MAX_UPSAMPLE)?;
-        let max_hidden = crate::controller::config::MAX_WIDTH;
-        in_range("controller-hidden", self.controller.hidden, 1, max_hidden)?;
-        Ok(())
-    }
-}
-
-impl AlgoConfig {
-    /// Checks the settings of every algorithm.
-    pub fn validate(&self) -> Result<(), SettingError> {
-        self.re.validate()?;
-        self.seminas.validate()?;
-        self.seminas_re.validate()
-    }
-}
-
-impl CompareConfig {
-    /// Checks the algorithm settings, the budgets (at least 1), the seeds and the number of
-    /// searches.
-    pub fn validate(&self) -> Result<(), SettingError> {
-        self.algo_config.validate()?;
-        let setting = match self.unit {
-            BudgetUnit::Queries => "queries",
-            BudgetUnit::Trainings => "budget-trainings",
-        };
-        for &b in &self.budgets {
-            in_range(setting, b, 1, usize::MAX)?;
-        }
-        in_range("seeds", self.seeds, 1, MAX_SEEDS)?;
-        let runs = (self.algos.len() as u64)
-            .saturating_mul(self.budgets.len() as u64)
-            .saturating_mul(self.seeds);
-        if runs > MAX_RUNS {
-            return Err(SettingError {
-                setting: "seeds",
-                value: self.seeds.to_string(),
-                allowed: format!(
-                    "at most {} with {} algorithm(s) and {} budget(s) (at most {MAX_RUNS} \
-                     searches in all)",
-                    MAX_RUNS / (self.algos.len() * self.budgets.len()).max(1) as u64,
-                    self.algos.len(),
-                    self.budgets.len()
-                ),
-            });
-        }
-        in_range("first-seed", self.first_seed, 0, u64::MAX - self.seeds)?;
-        Ok(())
-    }
-}
-
-impl CommandConfig {
-    /// Checks retries and the time limit.
-    pub fn validate(&self) -> Result<(), SettingError> {
-        in_range("retries", self.retries, 0, MAX_RETRIES)?;
-        if let Some(t) = self.timeout {
-            seconds("timeout", t.as_secs_f64())?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -431,22 +308,6 @@ mod tests {
             assert_eq!(heartbeat(bad).unwrap_err().setting, "heartbeat");
         }
         assert_eq!(heartbeat(0.1), Ok(Duration::from_millis(100)));
-        let over = SemiNasOverrides {
-            pseudo: Some(usize::MAX),
-            ..SemiNasOverrides::default()
-        };
-        assert_eq!(over.validate().unwrap_err().setting, "pseudo");
-        let re = SemiNasReConfig {
-            children: usize::MAX,
-            ..SemiNasReConfig::default()
-        };
-        assert_eq!(re.validate().unwrap_err().setting, "children");
-        assert!(AlgoConfig::default().validate().is_ok());
-        let b = Budget {
-            workers: 0,
-            ..Budget::queries(3)
-        };
-        assert_eq!(b.validate().unwrap_err().setting, "workers");
         for bad in [0.0, -1.0, 1e308, f64::NAN, f64::INFINITY] {
             assert!(positive("train-lr", bad, MAX_FACTOR).is_err());
             assert!(budget("budget-seconds", bad).is_err());

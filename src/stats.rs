@@ -37,6 +37,14 @@ pub fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
     (conc - disc) / ((conc + disc + ties_a) * (conc + disc + ties_b)).sqrt()
 }
 
+/// Kendall's tau-b of paired values, `None` where it is undefined (under 2 pairs, or one side
+/// constant).
+pub fn kendall_tau_of_pairs(pairs: &[(f64, f64)]) -> Option<f64> {
+    let (a, b): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
+    let t = kendall_tau(&a, &b);
+    t.is_finite().then_some(t)
+}
+
 /// Expected improvement over `best` of a normal with mean `m` and deviation `s`.
 pub fn expected_improvement(m: f64, s: f64, best: f64) -> f64 {
     if s <= 1e-12 {
@@ -128,5 +136,21 @@ mod tests {
         // numpy.corrcoef gives 0.9647638212377322.
         assert!((r - 0.964_763_821_237_732_2).abs() < 1e-12, "{r}");
         assert_eq!(correlation(&[1.0, 1.0], &[1.0, 2.0]), 0.0);
+    }
+
+    #[test]
+    fn kendall_tau_of_known_rankings() {
+        assert_eq!(
+            kendall_tau_of_pairs(&[(1.0, 1.0), (2.0, 2.0), (3.0, 3.0)]),
+            Some(1.0)
+        );
+        assert_eq!(
+            kendall_tau_of_pairs(&[(1.0, 3.0), (2.0, 2.0), (3.0, 1.0)]),
+            Some(-1.0)
+        );
+        let t = kendall_tau_of_pairs(&[(1.0, 1.0), (2.0, 3.0), (3.0, 2.0)]).unwrap();
+        assert!((t - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(kendall_tau_of_pairs(&[(1.0, 1.0)]), None);
+        assert_eq!(kendall_tau_of_pairs(&[(1.0, 1.0), (1.0, 2.0)]), None);
     }
 }

@@ -252,8 +252,10 @@ fn fuzz_evaluator_result_json() {
 #[test]
 fn fuzz_stored_run_rows() {
     use seminas::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
-    use seminas::search::{Algo, AlgoConfig, Budget, DriveOptions, drive};
+    use seminas::search::{Algo, AlgoConfig};
     use seminas::store::{RunMeta, RunStore};
+    use seminas::study::Budget;
+    use seminas::study::engine::{DriveOptions, drive};
     // A real stored run (proposals, outcomes, a failure), as the seed.
     let root = std::env::temp_dir().join(format!("seminas-fuzz-store-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -281,7 +283,7 @@ fn fuzz_stored_run_rows() {
         )
         .unwrap();
         store
-            .add_outcome(99, &seminas::benchmark::Outcome::Failed("x".into()))
+            .add_outcome(99, &seminas::evaluator::Outcome::Failed("x".into()))
             .ok();
     }
     let seed = std::fs::read(dir.join("run.sqlite")).unwrap();

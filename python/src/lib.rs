@@ -10,14 +10,16 @@ mod sampler;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+use seminas::benchmark::TabularBenchmark;
 use seminas::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
-use seminas::benchmark::{Evaluation, TabularBenchmark};
+use seminas::evaluator::Evaluation;
 use seminas::evaluator::{Decision, Fidelities, Pruner};
 use seminas::predictor::{
     Predictor, PredictorError, PredictorOverrides, PredictorSettings, Unlabelled,
 };
-use seminas::search::{Algo, AlgoOverrides, QueryRecord};
+use seminas::search::{Algo, AlgoOverrides};
 use seminas::space::{CategoricalSpace, MobileSpace, Nb101Space, Nb201Space, SearchSpace};
+use seminas::study::QueryRecord;
 use seminas::study::{Direction, Study, StudyError, StudySettings, StudyStatus};
 
 fn value_error(e: impl std::fmt::Display) -> PyErr {

@@ -9,9 +9,6 @@ pub mod nb101;
 pub mod nb201;
 pub mod table;
 
-pub use crate::evaluator::{
-    EvalContext, Evaluation, Evaluator, EvaluatorState, Outcome, StateError,
-};
 pub use table::{FidelityColumn, Table, TableError, TabularBenchmark};
 
 /// The reported values of every architecture a benchmark knows, for rank and regret.

@@ -48,7 +48,7 @@ pub fn nb201_benchmark(objective: &str, report: &str) -> Result<TabularBenchmark
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::benchmark::Evaluator;
+    use crate::evaluator::Evaluator;
     use crate::space::{Nb201Space, SearchSpace};
 
     #[test]

@@ -17,10 +17,10 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use seminas::benchmark::Evaluator;
 use seminas::compare::{
     BenchTable, BudgetUnit, CompareConfig, RunResult, dedup, run_comparison_resuming, runs_file,
 };
+use seminas::evaluator::Evaluator;
 use seminas::report::bench::{DERIVED_FILES, write_atomic, write_comparison_dir};
 use seminas::search::Algo;
 use seminas::space::SearchSpace;
@@ -192,7 +192,7 @@ fn prepare_out(
     Ok(finished)
 }
 
-fn execute<S: SearchSpace, E: Evaluator<S>>(
+fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
     args: &BenchArgs,
     space: &S,
     evaluator: &E,

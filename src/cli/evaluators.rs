@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use seminas::benchmark::{EvalContext, Evaluator, Outcome};
 use seminas::evaluator::command::{CommandConfig, CommandEvaluator, StepSettings};
 use seminas::evaluator::ray::RayClient;
 use seminas::evaluator::ray_jobs::RayEvaluator;
+use seminas::evaluator::{EvalContext, Evaluator, Outcome};
 use seminas::evaluator::{Fidelities, StepMonitor};
 use seminas::space::SearchSpace;
 #[cfg(feature = "trainer")]

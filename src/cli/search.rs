@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use seminas::benchmark::Evaluator;
+use seminas::evaluator::Evaluator;
 use seminas::report::{HumanSummary, summarize};
-use seminas::search::driver::Restored;
 use seminas::search::{Algo, AlgoConfig, AlgoOverrides, Preset, SemiNasReConfig};
 use seminas::space::SearchSpace;
 use seminas::store::{RunMeta, RunStore};
+use seminas::study::engine::Restored;
 use seminas::study::{Direction, Study, StudySettings};
 
 use super::evaluators::{EvalArgs, EvaluatorChoice};
@@ -479,7 +479,7 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
             )
         })
         .unwrap_or_default();
-    let mut on_query = |q: &seminas::search::QueryRecord<S::Arch>| {
+    let mut on_query = |q: &seminas::study::QueryRecord<S::Arch>| {
         reporter.query(q);
         seen += 1;
         if let Err(reason) = &q.result {

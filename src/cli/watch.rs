@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use seminas::search::{Phase, QueryRecord};
+use seminas::search::Phase;
+
+use seminas::study::QueryRecord;
 use seminas::study::progress::{Progress, unix_now, utc_text};
 
 /// How progress is shown.

@@ -13,13 +13,14 @@ pub mod runs_file;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use crate::stats::{kendall_tau, mean_std};
+use crate::stats::mean_std;
 
-use crate::benchmark::Evaluator;
+use crate::evaluator::Evaluator;
 use crate::evaluator::Pruner;
-use crate::search::driver::{DriveOptions, NoJournal, Pruning, drive};
-use crate::search::{Algo, AlgoConfig, Budget, run_search};
+use crate::search::{Algo, AlgoConfig};
+use crate::settings::{MAX_RUNS, MAX_SEEDS, SettingError, in_range};
 use crate::space::SearchSpace;
+use crate::study::{QueryRecord, SearchRun, Study, StudySettings};
 
 /// Most entries preallocated for a run's curve: budgets are users' values.
 const PREALLOCATE: usize = 4096;
@@ -182,7 +183,7 @@ pub enum CompareError {
     NoTrainingCost,
     /// A search could not run (a setting out of range).
     #[error(transparent)]
-    Drive(#[from] crate::search::DriveError),
+    Study(#[from] crate::study::StudyError),
     /// A setting of the comparison is out of range.
     #[error(transparent)]
     Setting(#[from] crate::settings::SettingError),
@@ -236,7 +237,7 @@ pub fn run_comparison<S, E>(
     on_run_done: &(dyn Fn() + Sync),
 ) -> Result<Comparison, CompareError>
 where
-    S: SearchSpace,
+    S: SearchSpace + Clone,
     E: Evaluator<S>,
 {
     run_comparison_resuming(space, evaluator, config, Vec::new(), &|_| on_run_done())
@@ -254,7 +255,7 @@ pub fn run_comparison_resuming<S, E>(
     on_run_done: &(dyn Fn(&RunResult) + Sync),
 ) -> Result<Comparison, CompareError>
 where
-    S: SearchSpace,
+    S: SearchSpace + Clone,
     E: Evaluator<S>,
 {
     config.validate()?;
@@ -315,28 +316,25 @@ where
         .par_iter()
         .map(|&(algo, budget, seed)| {
             let started = std::time::Instant::now();
-            let mut searcher =
-                algo.build_with_pool(space, seed, budget, &config.algo_config, pool.clone());
             let own = evaluator.reseed(seed);
             let evaluator = own.as_ref().unwrap_or(evaluator);
             // The budget may be far above what the space holds (a user's value).
             let mut curve = Vec::with_capacity(budget.min(PREALLOCATE));
             let (mut best_obj, mut best_rep) = (f64::NEG_INFINITY, f64::NAN);
-            let run = run_search(
-                space,
-                evaluator,
-                searcher.as_mut(),
-                Budget::queries(budget),
-                &mut |q| {
-                    if let Some(e) = q.complete()
-                        && e.objective > best_obj
-                    {
-                        best_obj = e.objective;
-                        best_rep = e.report.unwrap_or(f64::NAN);
-                    }
-                    curve.push(best_rep);
-                },
-            );
+            let settings = StudySettings {
+                algo,
+                config: config.algo_config.clone(),
+                ..StudySettings::new(budget, seed)
+            };
+            let run = run_study(space, evaluator, settings, pool.clone(), &mut |q| {
+                if let Some(e) = q.complete()
+                    && e.objective > best_obj
+                {
+                    best_obj = e.objective;
+                    best_rep = e.report.unwrap_or(f64::NAN);
+                }
+                curve.push(best_rep);
+            })?;
             let seconds = started.elapsed().as_secs_f64();
             let nothing = || CompareError::NothingEvaluated {
                 algo: algo.name().to_string(),
@@ -373,6 +371,22 @@ where
     Ok(sorted_summary(runs, &algos, &budgets, config.unit))
 }
 
+/// One search of a comparison, run through a [`Study`] kept in memory with the evaluable
+/// candidates (`pool`) and the evaluator's fidelities.
+fn run_study<S: SearchSpace + Clone, E: Evaluator<S> + ?Sized>(
+    space: &S,
+    evaluator: &E,
+    settings: StudySettings,
+    pool: Option<std::sync::Arc<[S::Arch]>>,
+    on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
+) -> Result<SearchRun<S::Arch>, CompareError> {
+    let mut study = Study::new(space.clone(), settings)
+        .with_candidates(pool)
+        .with_fidelities(evaluator.fidelities());
+    study.optimize(evaluator, on_query)?;
+    Ok(study.into_run())
+}
+
 /// The runs in table order (algorithm, budget, seed), summarised.
 fn sorted_summary(
     mut runs: Vec<RunResult>,
@@ -396,7 +410,7 @@ fn sorted_summary(
 /// One search with a budget of `budget` full trainings' worth of training time (`unit`
 /// seconds each): it starts evaluations while the told ones cost less than the budget, and
 /// its result is the best whole training among those that ended within it.
-fn timed_run<S: SearchSpace, E: Evaluator<S>>(
+fn timed_run<S: SearchSpace + Clone, E: Evaluator<S>>(
     space: &S,
     evaluator: &E,
     config: &CompareConfig,
@@ -407,48 +421,38 @@ fn timed_run<S: SearchSpace, E: Evaluator<S>>(
     let reference = evaluator.reference().ok_or(CompareError::NotABenchmark)?;
     let optimum = reference.optimum().ok_or(CompareError::NotABenchmark)?;
     let started = std::time::Instant::now();
-    // Searchers that plan from their budget plan for `budget` whole trainings.
-    let mut searcher = algo.build_with_pool(space, seed, budget, &config.algo_config, pool);
     let own = evaluator.reseed(seed);
     let evaluator = own.as_ref().unwrap_or(evaluator);
     let limit = budget as f64 * unit;
-    let options = DriveOptions {
-        pruning: Pruning {
-            fidelities: evaluator.fidelities(),
-            searcher_rules: config.prune.is_none(),
-            pruner: config.prune.clone(),
-            seed,
-        },
-        ..DriveOptions::default()
+    let settings = StudySettings {
+        algo,
+        config: config.algo_config.clone(),
+        budget_seconds: Some(limit),
+        prune: config.prune.clone(),
+        // Searchers that plan from their budget plan for `budget` whole trainings.
+        plan: Some(budget),
+        ..StudySettings::new(usize::MAX, seed)
     };
     let (mut spent, mut cost, mut queries, mut complete) = (0.0f64, 0.0f64, 0usize, 0usize);
     let mut best: Option<(f64, f64, String)> = None;
     let mut cost_curve = Vec::new();
-    drive(
-        space,
-        evaluator,
-        searcher.as_mut(),
-        Budget::seconds(limit),
-        options,
-        &mut NoJournal,
-        &mut |q| {
-            let Ok(e) = &q.result else { return };
-            spent += e.cost_seconds;
-            if spent > limit * (1.0 + 1e-12) {
-                return;
+    run_study(space, evaluator, settings, pool, &mut |q| {
+        let Ok(e) = &q.result else { return };
+        spent += e.cost_seconds;
+        if spent > limit * (1.0 + 1e-12) {
+            return;
+        }
+        cost = spent;
+        queries += 1;
+        if e.is_complete() {
+            complete += 1;
+            if best.as_ref().is_none_or(|b| e.objective > b.0) {
+                let report = e.report.unwrap_or(f64::NAN);
+                best = Some((e.objective, report, q.key.clone()));
+                cost_curve.push((round4(spent / unit), report));
             }
-            cost = spent;
-            queries += 1;
-            if e.is_complete() {
-                complete += 1;
-                if best.as_ref().is_none_or(|b| e.objective > b.0) {
-                    let report = e.report.unwrap_or(f64::NAN);
-                    best = Some((e.objective, report, q.key.clone()));
-                    cost_curve.push((round4(spent / unit), report));
-                }
-            }
-        },
-    )?;
+        }
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     let (objective, report, best_key) = best.unwrap_or((f64::NAN, f64::NAN, String::new()));
     let rank = if report.is_finite() {
@@ -700,6 +704,40 @@ impl Comparison {
             }
         }
         s
+    }
+}
+
+impl CompareConfig {
+    /// Checks the algorithm settings, the budgets (at least 1), the seeds and the number of
+    /// searches.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        self.algo_config.validate()?;
+        let setting = match self.unit {
+            BudgetUnit::Queries => "queries",
+            BudgetUnit::Trainings => "budget-trainings",
+        };
+        for &b in &self.budgets {
+            in_range(setting, b, 1, usize::MAX)?;
+        }
+        in_range("seeds", self.seeds, 1, MAX_SEEDS)?;
+        let runs = (self.algos.len() as u64)
+            .saturating_mul(self.budgets.len() as u64)
+            .saturating_mul(self.seeds);
+        if runs > MAX_RUNS {
+            return Err(SettingError {
+                setting: "seeds",
+                value: self.seeds.to_string(),
+                allowed: format!(
+                    "at most {} with {} algorithm(s) and {} budget(s) (at most {MAX_RUNS} \
+                     searches in all)",
+                    MAX_RUNS / (self.algos.len() * self.budgets.len()).max(1) as u64,
+                    self.algos.len(),
+                    self.budgets.len()
+                ),
+            });
+        }
+        in_range("first-seed", self.first_seed, 0, u64::MAX - self.seeds)?;
+        Ok(())
     }
 }
 

@@ -17,10 +17,10 @@ use serde::Serialize;
 
 use super::{Controller, ControllerConfig, EarlyStopping, Isa, Kernel};
 use crate::benchmark::nb101::embedded::{NB101_20K_OBJECTIVE, nb101_20k_cells, nb101_20k_table};
-use crate::compare::kendall_tau;
 use crate::rng::rng_for;
 use crate::space::SearchSpace;
 use crate::space::nb101::Nb101Space;
+use crate::stats::kendall_tau;
 
 /// Sizes and epochs of the benchmarked round.
 #[derive(Debug, Clone, Serialize)]

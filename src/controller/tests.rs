@@ -5,9 +5,9 @@ use rand::Rng as _;
 
 use super::*;
 use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
-use crate::compare::kendall_tau;
 use crate::rng::rng_for;
 use crate::space::{Nb201Space, SearchSpace};
+use crate::stats::kendall_tau;
 
 /// `n` distinct NB201 cells with their validation accuracy, drawn with `seed`.
 fn nb201_sample(n: usize, seed: u64) -> (Nb201Space, Vec<Vec<u32>>, Vec<f64>) {

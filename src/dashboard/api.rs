@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::{Dashboard, Kind, LOG_LIMIT, Response, folder_id};
+use crate::stats::kendall_tau_of_pairs;
 use crate::store::{EVALS, RunState, RunView};
 
 /// `GET /api/runs`: every run with its state, progress and best.
@@ -21,7 +22,7 @@ pub fn runs(d: &Dashboard) -> Value {
             Ok(run) => {
                 let mut o = run.overview();
                 let end = match (run.state, run.trials.last()) {
-                    (RunState::Running, _) | (_, None) => crate::search::driver::unix_now(),
+                    (RunState::Running, _) | (_, None) => crate::study::engine::unix_now(),
                     (_, Some(t)) => t.finished_unix,
                 };
                 o["id"] = json!(id);
@@ -92,37 +93,12 @@ pub fn predictions(run: &RunView) -> Value {
             let pairs: Vec<(f64, f64)> = pts.iter().map(|&(_, p, o)| (p, o)).collect();
             json!({
                 "round": round,
-                "tau": kendall_tau(&pairs),
+                "tau": kendall_tau_of_pairs(&pairs),
                 "points": pts.iter().map(|&(n, p, o)| json!({"n": n, "predicted": p, "objective": o})).collect::<Vec<_>>(),
             })
         })
         .collect();
-    json!({ "count": all.len(), "tau": kendall_tau(&all), "rounds": list })
-}
-
-/// Kendall's tau-b of paired values (`None` under 2 pairs or when one side is constant).
-pub fn kendall_tau(pairs: &[(f64, f64)]) -> Option<f64> {
-    let (mut concordant, mut discordant, mut tie_x, mut tie_y) = (0i64, 0i64, 0i64, 0i64);
-    for i in 0..pairs.len() {
-        for j in i + 1..pairs.len() {
-            let dx = pairs[i].0 - pairs[j].0;
-            let dy = pairs[i].1 - pairs[j].1;
-            if dx == 0.0 && dy == 0.0 {
-                continue;
-            } else if dx == 0.0 {
-                tie_x += 1;
-            } else if dy == 0.0 {
-                tie_y += 1;
-            } else if (dx > 0.0) == (dy > 0.0) {
-                concordant += 1;
-            } else {
-                discordant += 1;
-            }
-        }
-    }
-    let n1 = (concordant + discordant + tie_x) as f64;
-    let n2 = (concordant + discordant + tie_y) as f64;
-    (n1 > 0.0 && n2 > 0.0).then(|| (concordant - discordant) as f64 / (n1 * n2).sqrt())
+    json!({ "count": all.len(), "tau": kendall_tau_of_pairs(&all), "rounds": list })
 }
 
 /// `GET /api/runs/ID/logs/INDEX/NAME`: the end of a file of an evaluation's folder. Only

@@ -14,7 +14,6 @@ pub mod http;
 
 use std::path::{Path, PathBuf};
 
-pub use api::kendall_tau;
 pub use http::serve;
 
 use crate::store::{DATABASE, RunView};

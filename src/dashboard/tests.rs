@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
-use crate::benchmark::{Evaluation, Evaluator};
+use crate::evaluator::{Evaluation, Evaluator};
 use crate::search::Algo;
 use crate::space::{CategoricalSpace, Nb201Space, SearchSpace};
 use crate::study::{Study, StudySettings};
@@ -116,7 +116,7 @@ fn a_running_study_is_read_without_its_lock_and_keeps_going() {
         assert_eq!(r["queries"], told);
         let trial = study.ask().unwrap().unwrap();
         let e = match Evaluator::evaluate(&bench, &space, &trial.arch) {
-            crate::benchmark::Outcome::Evaluated(e) => e,
+            crate::evaluator::Outcome::Evaluated(e) => e,
             other => panic!("{other:?}"),
         };
         study.tell(trial.number, Ok(e)).unwrap();
@@ -283,22 +283,6 @@ fn the_server_answers_loopback_hosts_only() {
     ] {
         assert_eq!(http::is_loopback_host(host), ok, "{host}");
     }
-}
-
-#[test]
-fn kendall_tau_of_known_rankings() {
-    assert_eq!(
-        kendall_tau(&[(1.0, 1.0), (2.0, 2.0), (3.0, 3.0)]),
-        Some(1.0)
-    );
-    assert_eq!(
-        kendall_tau(&[(1.0, 3.0), (2.0, 2.0), (3.0, 1.0)]),
-        Some(-1.0)
-    );
-    let t = kendall_tau(&[(1.0, 1.0), (2.0, 3.0), (3.0, 2.0)]).unwrap();
-    assert!((t - 1.0 / 3.0).abs() < 1e-12);
-    assert_eq!(kendall_tau(&[(1.0, 1.0)]), None);
-    assert_eq!(kendall_tau(&[(1.0, 1.0), (1.0, 2.0)]), None);
 }
 
 /// A run whose trainings report steps: the API gives each trial's learning curve and the

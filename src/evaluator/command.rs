@@ -31,11 +31,12 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::benchmark::{EvalContext, Evaluation, Evaluator, Outcome};
 use crate::evaluator::{Decision, Fidelities, NoMonitor, StepMonitor};
+use crate::evaluator::{EvalContext, Evaluation, Evaluator, Outcome};
 use crate::space::SearchSpace;
 
 mod steps;
+use crate::settings::{MAX_RETRIES, SettingError, in_range, seconds};
 use steps::{StepLine, StepReader, last_line_of, parse_step_line};
 
 /// File name of the progress file inside an evaluation's folder (`{progress}`).
@@ -980,6 +981,17 @@ mod process {
             libc::kill(-(child.id() as i32), libc::SIGKILL);
         }
         let _ = child.kill();
+    }
+}
+
+impl CommandConfig {
+    /// Checks retries and the time limit.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        in_range("retries", self.retries, 0, MAX_RETRIES)?;
+        if let Some(t) = self.timeout {
+            seconds("timeout", t.as_secs_f64())?;
+        }
+        Ok(())
     }
 }
 

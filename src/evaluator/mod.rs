@@ -111,7 +111,7 @@ pub struct EvaluatorState {
 /// (the weight-sharing supernet) gives outcomes that depend on the evaluations before; it names
 /// its state with [`Self::state_name`], the driver stores [`Self::save_state`] with each of its
 /// outcomes, and a resumed run puts the state back with [`Self::load_state`] (see
-/// [`crate::search::driver::restore_evaluator`]).
+/// [`crate::study::engine::restore_evaluator`]).
 pub trait Evaluator<S: SearchSpace>: Send + Sync {
     /// Name of the objective, e.g. `cifar10_valid_valid_acc`.
     fn objective_name(&self) -> &str;
@@ -171,7 +171,7 @@ pub trait Evaluator<S: SearchSpace>: Send + Sync {
     }
     /// Why the evaluator cannot evaluate anything now (e.g. its cluster cannot be reached), or
     /// `None`. The driver asks after each finished evaluation: an unavailable evaluator stops
-    /// the run with [`crate::search::DriveError::Unavailable`] before that outcome is recorded,
+    /// the run with [`crate::study::engine::DriveError::Unavailable`] before that outcome is recorded,
     /// so a resumed run evaluates it again instead of counting it as a failed architecture.
     fn unavailable(&self) -> Option<String> {
         None

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use super::command::{CommandEvaluator, shell_quote, substitute};
 use super::ray::{JobStatus, RayClient, RayError, last_marked_line};
-use crate::benchmark::{EvalContext, Evaluator, Outcome};
 use crate::evaluator::{Decision, Fidelities, StepMonitor};
+use crate::evaluator::{EvalContext, Evaluator, Outcome};
 use crate::space::SearchSpace;
 
 /// The marker that starts the line holding a job's result.
@@ -115,7 +115,7 @@ impl RayEvaluator {
         log: Option<&PathBuf>,
         monitor: Option<&dyn StepMonitor>,
         since: std::time::Instant,
-    ) -> Result<crate::benchmark::Evaluation, String> {
+    ) -> Result<crate::evaluator::Evaluation, String> {
         let timeout = self.command.config().timeout.unwrap_or(Duration::MAX);
         // With a monitor: the job's log is read at each poll, its step reports go to the
         // monitor, and a stop stops the job through the Jobs API.
@@ -180,7 +180,7 @@ impl RayEvaluator {
         }
         if let Some((_, v, cost)) = stop {
             // Stopped by the search: its objective at that step (the driver marks it).
-            return Ok(crate::benchmark::Evaluation::new(v, None, cost));
+            return Ok(crate::evaluator::Evaluation::new(v, None, cost));
         }
         match job.status {
             JobStatus::Succeeded => {}
@@ -312,7 +312,9 @@ mod tests {
 
     #[test]
     fn an_unreachable_head_stops_the_run_instead_of_failing_architectures() {
-        use crate::search::{Algo, AlgoConfig, Budget, DriveError, DriveOptions, NoJournal};
+        use crate::search::{Algo, AlgoConfig};
+        use crate::study::Budget;
+        use crate::study::engine::{DriveError, DriveOptions, NoJournal};
         // A port that was just free: nothing listens there.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -337,7 +339,7 @@ mod tests {
             let mut searcher = Algo::Random.build(&space, 0, 5, &AlgoConfig::default());
             let mut told = 0;
             let started = std::time::Instant::now();
-            let result = crate::search::drive(
+            let result = crate::study::engine::drive(
                 &space,
                 &e,
                 searcher.as_mut(),

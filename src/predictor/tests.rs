@@ -184,7 +184,7 @@ fn predictor_tau() {
         .unwrap();
         let secs = t.elapsed().as_secs_f64();
         let pred = p.predict(&archs[300..]).unwrap();
-        let tau = crate::compare::kendall_tau(&pred, &accs[300..]);
+        let tau = crate::stats::kendall_tau(&pred, &accs[300..]);
         println!("{n} cells: fit {secs:.1} s, Kendall tau {tau:.3} on 1,000 held-out cells");
     }
 }

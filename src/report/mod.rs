@@ -10,9 +10,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::benchmark::Evaluator;
-use crate::search::{QueryRecord, SearchRun, StopReason};
+use crate::evaluator::Evaluator;
 use crate::space::SearchSpace;
+use crate::study::{QueryRecord, SearchRun, StopReason};
 
 /// The best architecture a search found.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -15,6 +15,7 @@ use rand::Rng as _;
 use super::random::KeyHash;
 use super::{Feedback, Origin, ProposalInfo, RandomSearch, Searcher};
 use crate::rng::Rng;
+use crate::settings::{MAX_COUNT, SettingError, in_range};
 use crate::space::SearchSpace;
 
 /// Settings of regularized evolution.
@@ -185,5 +186,15 @@ impl<S: SearchSpace> Searcher<S> for RegularizedEvolution<S::Arch> {
 
     fn take_annotations(&mut self) -> Vec<ProposalInfo> {
         std::mem::take(&mut self.annotations)
+    }
+}
+
+impl ReConfig {
+    /// Checks population, tournament and retries.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        in_range("population", self.population, 1, MAX_COUNT)?;
+        in_range("tournament", self.tournament, 1, MAX_COUNT)?;
+        in_range("max-retries", self.max_retries, 0, MAX_COUNT)?;
+        Ok(())
     }
 }

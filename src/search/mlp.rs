@@ -606,7 +606,7 @@ mod tests {
         }
         let p: Vec<f64> = pred.iter().map(|&(m, _)| m as f64).collect();
         let t: Vec<f64> = targets.iter().map(|&t| t as f64).collect();
-        let tau = crate::compare::kendall_tau(&p, &t);
+        let tau = crate::stats::kendall_tau(&p, &t);
         assert!(tau > 0.9, "Kendall tau {tau}");
         assert_eq!(pred, run(), "same seed, same predictions");
     }

@@ -1,8 +1,8 @@
-//! Searchers in ask/tell form, and the driver that runs them against an evaluator.
+//! Search algorithms in ask/tell form.
 //!
 //! A [`Searcher`] proposes architectures ([`Searcher::ask`]) and learns what they scored
-//! ([`Searcher::tell`]); it never sees reported metrics and never calls an evaluator. The
-//! driver ([`run_search`]) owns query accounting:
+//! ([`Searcher::tell`]); it never sees reported metrics and never calls an evaluator. The run
+//! engine of [`crate::study`] owns query accounting:
 //! - a **query** is the first evaluation of an architecture with a new canonical key; it counts
 //!   against the budget whether it succeeds or fails;
 //! - proposing an architecture already known (evaluated, failed or not evaluable) costs nothing:
@@ -11,7 +11,6 @@
 //!
 //! The same searcher thus drives an instant table lookup or a slow training run.
 
-pub mod driver;
 pub mod evolution;
 pub mod gp;
 pub mod mlp;
@@ -26,12 +25,11 @@ pub mod seminas_ens;
 pub mod seminas_re;
 pub mod targets;
 
-use crate::benchmark::{Evaluation, Evaluator};
 use crate::controller::{ControllerConfig, EarlyStopping, StopOn};
 use crate::evaluator::{Fidelities, StepResult, StopRule};
+use crate::settings::SettingError;
 use crate::space::SearchSpace;
 
-pub use driver::{DriveError, DriveOptions, Journal, NoJournal, Replay, drive};
 pub use evolution::{ReConfig, RegularizedEvolution};
 pub use pool::evaluable_pool;
 pub use random::RandomSearch;
@@ -575,153 +573,14 @@ fn controller_checkpoint(slot: &mut Option<Vec<u8>>) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// One paid query.
-#[derive(Debug, Clone)]
-pub struct QueryRecord<A> {
-    /// 1-based query number.
-    pub n: usize,
-    /// 0-based index of the proposal that made the query (its workdir's name in a run).
-    pub index: usize,
-    /// The architecture.
-    pub arch: A,
-    /// Its canonical key.
-    pub key: String,
-    /// The evaluation, or why it failed.
-    pub result: Result<Evaluation, String>,
-    /// What the searcher said of the proposal (origin, predicted objective).
-    pub info: ProposalInfo,
-    /// When its evaluation started and finished (Unix seconds), when known.
-    pub started_unix: Option<f64>,
-    /// See `started_unix`.
-    pub finished_unix: Option<f64>,
-}
-
-/// Why a search stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopReason {
-    /// The query budget (or the training-time budget) was spent.
-    Budget,
-    /// The searcher had nothing more to propose.
-    Exhausted,
-    /// Too many proposals in a row cost nothing (all known or not evaluable).
-    Stalled,
-}
-
-/// Limits of a search.
-#[derive(Debug, Clone, Copy)]
-pub struct Budget {
-    /// Number of queries (paid evaluations).
-    pub queries: usize,
-    /// Evaluations running at once.
-    pub workers: usize,
-    /// Stop after this many consecutive proposals that cost nothing.
-    pub max_free_proposals: usize,
-    /// Training time: no new evaluation starts once the told ones cost this many seconds
-    /// (the evaluations' recorded costs; the last may end past it). `None`: no limit.
-    pub seconds: Option<f64>,
-}
-
-impl Budget {
-    /// A budget of `queries` queries with one worker and the default stall limit (1,000,000).
-    pub fn queries(queries: usize) -> Self {
-        Self {
-            queries,
-            workers: 1,
-            max_free_proposals: 1_000_000,
-            seconds: None,
-        }
-    }
-
-    /// A budget of `seconds` of training (and no query limit), with one worker.
-    pub fn seconds(seconds: f64) -> Self {
-        Self {
-            seconds: Some(seconds),
-            ..Self::queries(usize::MAX)
-        }
+impl AlgoConfig {
+    /// Checks the settings of every algorithm.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        self.re.validate()?;
+        self.seminas.validate()?;
+        self.seminas_re.validate()
     }
 }
 
-/// Everything a finished search produced.
-#[derive(Debug, Clone)]
-pub struct SearchRun<A> {
-    /// Paid queries in order.
-    pub records: Vec<QueryRecord<A>>,
-    /// Proposals that cost nothing because they were known already.
-    pub repeats: usize,
-    /// Proposals that were not evaluable.
-    pub not_evaluable: usize,
-    /// Why the search stopped.
-    pub stop: StopReason,
-}
-
-impl<A> SearchRun<A> {
-    /// The best successful query by objective (the earliest among equals), among whole
-    /// trainings (a training stopped early is never the best).
-    pub fn best(&self) -> Option<&QueryRecord<A>> {
-        let mut best: Option<&QueryRecord<A>> = None;
-        for r in &self.records {
-            if let Some(e) = r.complete()
-                && best.is_none_or(|b| e.objective > b.result.as_ref().unwrap().objective)
-            {
-                best = Some(r);
-            }
-        }
-        best
-    }
-
-    /// Training seconds of the queries so far (their recorded costs).
-    pub fn cost_seconds(&self) -> f64 {
-        self.records
-            .iter()
-            .filter_map(|r| r.result.as_ref().ok())
-            .map(|e| e.cost_seconds)
-            .sum()
-    }
-
-    /// Queries whose training was stopped early.
-    pub fn stopped(&self) -> usize {
-        self.records
-            .iter()
-            .filter(|r| r.result.as_ref().is_ok_and(|e| !e.is_complete()))
-            .count()
-    }
-}
-
-impl<A> QueryRecord<A> {
-    /// The evaluation, when the query trained to its end (not failed, not stopped early).
-    pub fn complete(&self) -> Option<&Evaluation> {
-        self.result.as_ref().ok().filter(|e| e.is_complete())
-    }
-}
-
-/// Runs `searcher` against `evaluator` until the budget is spent, the searcher is exhausted or
-/// the search stalls, recording nothing. `on_query` sees every paid query as it is told. See
-/// [`drive`] for runs with workers and a run store.
-pub fn run_search<S, E>(
-    space: &S,
-    evaluator: &E,
-    searcher: &mut dyn Searcher<S>,
-    budget: Budget,
-    on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
-) -> SearchRun<S::Arch>
-where
-    S: SearchSpace,
-    E: Evaluator<S> + ?Sized,
-{
-    drive(
-        space,
-        evaluator,
-        searcher,
-        budget,
-        DriveOptions::default(),
-        &mut NoJournal,
-        on_query,
-    )
-    .expect("a search without a journal, workdirs or replay cannot fail")
-}
-
-#[cfg(test)]
-mod fidelity_tests;
 #[cfg(test)]
 mod tests;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::random::KeyHash;
-use crate::benchmark::Evaluator;
 use crate::controller::Controller;
+use crate::evaluator::Evaluator;
 use crate::space::SearchSpace;
 
 /// Largest space listed in full to find the table's architectures (NAS-Bench-101's 423,624

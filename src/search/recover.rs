@@ -55,15 +55,16 @@ fn warn(e: &ControllerError, failures: &mut usize) {
 
 #[cfg(test)]
 mod tests {
+    use crate::benchmark::TabularBenchmark;
     use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
-    use crate::benchmark::{Evaluator, Outcome, TabularBenchmark};
     use crate::controller::ControllerConfig;
+    use crate::evaluator::{Evaluator, Outcome};
     use crate::rng::rng_for;
     use crate::search::{
-        Algo, AlgoConfig, Budget, SemiNas, SemiNasConfig, SemiNasOverrides, SemiNasRe,
-        SemiNasReConfig, StopReason, run_search,
+        Algo, AlgoConfig, SemiNas, SemiNasConfig, SemiNasOverrides, SemiNasRe, SemiNasReConfig,
     };
     use crate::space::{CategoricalArch, Nb201Space};
+    use crate::study::{Budget, StopReason, run_search};
 
     /// NAS-Bench-201 with every objective multiplied by 1e306 (about 9e307: two of them
     /// already overflow a sum).

@@ -35,6 +35,7 @@ use super::targets::{normalize_targets, target_scale};
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::controller::{Controller, ControllerConfig};
 use crate::rng::Rng;
+use crate::settings::{MAX_COUNT, MAX_EPOCHS, MAX_PSEUDO, MAX_UPSAMPLE, SettingError, optional};
 use crate::space::SearchSpace;
 
 /// Settings of SemiNAS and NAO.
@@ -494,14 +495,35 @@ impl<S: SearchSpace> Searcher<S> for SemiNas<S::Arch> {
     }
 }
 
+impl SemiNasOverrides {
+    /// Checks every overridden setting.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        optional("init", self.init, 0, MAX_COUNT)?;
+        optional("pseudo", self.pseudo, 0, MAX_PSEUDO)?;
+        optional("top-k", self.top_k, 1, MAX_COUNT)?;
+        optional("per-round", self.per_round, 1, MAX_COUNT)?;
+        optional("pretrain-epochs", self.pretrain_epochs, 0, MAX_EPOCHS)?;
+        optional("controller-epochs", self.train_epochs, 0, MAX_EPOCHS)?;
+        optional("upsample", self.upsample, 0, MAX_UPSAMPLE)?;
+        optional(
+            "controller-hidden",
+            self.hidden,
+            1,
+            crate::controller::config::MAX_WIDTH,
+        )?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::benchmark::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
     use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
     use crate::rng::rng_for;
-    use crate::search::{Budget, StopReason, evaluable_pool, run_search};
+    use crate::search::evaluable_pool;
     use crate::space::Nb201Space;
+    use crate::study::{Budget, StopReason, run_search};
 
     fn small(budget: usize) -> SemiNasConfig {
         SemiNasConfig {

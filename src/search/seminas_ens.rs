@@ -701,11 +701,11 @@ mod tests {
     use crate::benchmark::{Table, TabularBenchmark};
     use crate::rng::rng_for;
     use crate::search::pool::evaluable_pool;
-    use crate::search::{Budget, StopReason, run_search};
     use crate::space::{CategoricalArch, CategoricalSpace, Nb201Space};
+    use crate::study::{Budget, StopReason, run_search};
 
     /// The keys a run queried, in order.
-    fn keys<A>(r: crate::search::SearchRun<A>) -> Vec<String> {
+    fn keys<A>(r: crate::study::SearchRun<A>) -> Vec<String> {
         r.records.into_iter().map(|q| q.key).collect()
     }
 
@@ -762,7 +762,7 @@ mod tests {
             run
         };
         let best =
-            |r: &crate::search::SearchRun<_>| r.best().unwrap().result.as_ref().unwrap().objective;
+            |r: &crate::study::SearchRun<_>| r.best().unwrap().result.as_ref().unwrap().objective;
         let mean = (0..3).map(|seed| best(&run(seed))).sum::<f64>() / 3.0;
         // Random search averages about 90.9 at 60 queries (best cell 91.6067).
         assert!(mean > 91.3, "mean best validation accuracy {mean}");

@@ -25,6 +25,9 @@ use super::targets::{normalize_targets, target_scale};
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::controller::{Controller, ControllerConfig};
 use crate::rng::Rng;
+use crate::settings::{
+    MAX_CHILDREN, MAX_COUNT, MAX_EPOCHS, MAX_PSEUDO, MAX_UPSAMPLE, SettingError, in_range,
+};
 use crate::space::SearchSpace;
 
 /// Settings of SemiNAS-RE.
@@ -318,14 +321,32 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
     }
 }
 
+impl SemiNasReConfig {
+    /// Checks every setting.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        in_range("population", self.population, 1, MAX_COUNT)?;
+        in_range("tournament", self.tournament, 1, MAX_COUNT)?;
+        in_range("children", self.children, 1, MAX_CHILDREN)?;
+        in_range("retrain-every", self.retrain_every, 1, MAX_COUNT)?;
+        in_range("pseudo", self.pseudo, 0, MAX_PSEUDO)?;
+        in_range("pretrain-epochs", self.pretrain_epochs, 0, MAX_EPOCHS)?;
+        in_range("controller-epochs", self.train_epochs, 0, MAX_EPOCHS)?;
+        in_range("upsample", self.upsample, 0, MAX_UPSAMPLE)?;
+        let max_hidden = crate::controller::config::MAX_WIDTH;
+        in_range("controller-hidden", self.controller.hidden, 1, max_hidden)?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::benchmark::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
     use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
     use crate::rng::rng_for;
-    use crate::search::{Budget, evaluable_pool, run_search};
+    use crate::search::evaluable_pool;
     use crate::space::Nb201Space;
+    use crate::study::{Budget, run_search};
 
     fn quick() -> SemiNasReConfig {
         SemiNasReConfig {
@@ -386,7 +407,7 @@ mod tests {
         let run = run_search(&space, &bench, &mut s, Budget::queries(50), &mut |_| {});
         assert_eq!(run.records.len(), 50);
         assert_eq!(run.repeats, 0);
-        let mean = |rs: &[crate::search::QueryRecord<_>]| {
+        let mean = |rs: &[crate::study::QueryRecord<_>]| {
             rs.iter()
                 .map(|r| r.result.as_ref().unwrap().objective)
                 .sum::<f64>()

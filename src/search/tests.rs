@@ -4,6 +4,7 @@
 use super::*;
 use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
 use crate::space::Nb201Space;
+use crate::study::{Budget, StopReason, run_search};
 
 /// Proposes a fixed list, then nothing.
 struct Scripted(Vec<&'static str>, Vec<Feedback>);
@@ -197,4 +198,24 @@ fn regularized_evolution_ages_out_and_mutates_winners() {
     // Evolution beats the mean of random architectures by a wide margin.
     let best = run.best().unwrap().result.as_ref().unwrap().objective;
     assert!(best > 88.0, "best {best}");
+}
+
+#[test]
+fn settings_out_of_range_name_the_setting() {
+    let over = SemiNasOverrides {
+        pseudo: Some(usize::MAX),
+        ..SemiNasOverrides::default()
+    };
+    assert_eq!(over.validate().unwrap_err().setting, "pseudo");
+    let re = SemiNasReConfig {
+        children: usize::MAX,
+        ..SemiNasReConfig::default()
+    };
+    assert_eq!(re.validate().unwrap_err().setting, "children");
+    assert!(AlgoConfig::default().validate().is_ok());
+    let b = Budget {
+        workers: 0,
+        ..Budget::queries(3)
+    };
+    assert_eq!(b.validate().unwrap_err().setting, "workers");
 }

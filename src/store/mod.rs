@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::benchmark::{Evaluation, EvaluatorState, Outcome};
 use crate::evaluator::{Decision, StepResult};
-use crate::search::driver::{Journal, JournalError, Replay};
+use crate::evaluator::{Evaluation, EvaluatorState, Outcome};
 use crate::space::SearchSpace;
+use crate::study::engine::{Journal, JournalError, Replay};
 
 /// File name of the database inside a run directory.
 pub const DATABASE: &str = "run.sqlite";
@@ -269,7 +269,7 @@ impl RunStore {
         self.dir.join(EVALS)
     }
 
-    /// Everything the run did so far, for [`crate::search::drive`] to replay.
+    /// Everything the run did so far, for [`crate::study::engine::drive`] to replay.
     pub fn replay(&self) -> Result<Replay, StoreError> {
         let keys = self.stored_keys()?;
         let mut steps = self.stored_steps()?;

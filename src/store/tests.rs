@@ -2,10 +2,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::*;
+use crate::benchmark::TabularBenchmark;
 use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
-use crate::benchmark::{Evaluator, TabularBenchmark};
-use crate::search::{Algo, AlgoConfig, Budget, DriveError, DriveOptions, NoJournal, drive};
+use crate::evaluator::Evaluator;
+use crate::search::{Algo, AlgoConfig};
 use crate::space::{CategoricalArch, Nb201Space};
+use crate::study::Budget;
+use crate::study::engine::{DriveError, DriveOptions, NoJournal, drive};
 
 fn meta(seed: u64) -> RunMeta {
     RunMeta {
@@ -172,7 +175,7 @@ impl<S: SearchSpace> Journal<S::Arch> for Dying<'_, S> {
     }
 }
 
-fn keys_and_results(run: &crate::search::SearchRun<CategoricalArch>) -> Vec<(String, Option<f64>)> {
+fn keys_and_results(run: &crate::study::SearchRun<CategoricalArch>) -> Vec<(String, Option<f64>)> {
     run.records
         .iter()
         .map(|r| (r.key.clone(), r.result.as_ref().ok().map(|e| e.objective)))
@@ -387,8 +390,8 @@ fn an_outcome_and_the_evaluator_state_after_it_are_written_together() {
 #[cfg(feature = "trainer")]
 mod with_trainer {
     use super::*;
-    use crate::search::driver::{Restored, restore_evaluator};
     use crate::space::mobile::MobileSpace;
+    use crate::study::engine::{Restored, restore_evaluator};
     use crate::trainer::Dataset;
     use crate::trainer::supernet::{STATE_NAME, SupernetConfig, SupernetEvaluator};
 
@@ -408,7 +411,7 @@ mod with_trainer {
             .unwrap()
     }
 
-    fn bit_exact<A>(run: &crate::search::SearchRun<A>) -> Vec<(String, Option<u64>)> {
+    fn bit_exact<A>(run: &crate::study::SearchRun<A>) -> Vec<(String, Option<u64>)> {
         run.records
             .iter()
             .map(|r| {

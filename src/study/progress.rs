@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::search::{Origin, QueryRecord};
+use crate::search::Origin;
+
+use crate::study::QueryRecord;
 
 /// Counts of a running search, updated per query.
 #[derive(Debug, Clone)]
@@ -137,7 +139,7 @@ pub fn duration_text(d: Duration) -> String {
 
 /// Now, in Unix seconds.
 pub fn unix_now() -> f64 {
-    crate::search::driver::unix_now()
+    crate::study::engine::unix_now()
 }
 
 /// A Unix time as `2026-12-02T11:53:01Z` (UTC).
@@ -165,7 +167,7 @@ pub fn utc_text(unix: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::benchmark::Evaluation;
+    use crate::evaluator::Evaluation;
     use crate::search::ProposalInfo;
 
     #[test]
@@ -218,8 +220,9 @@ mod tests {
 #[cfg(test)]
 mod searcher_tests {
     use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
-    use crate::search::{Algo, AlgoConfig, Budget, Origin, Phase, run_search};
+    use crate::search::{Algo, AlgoConfig, Origin, Phase};
     use crate::space::Nb201Space;
+    use crate::study::{Budget, run_search};
 
     #[test]
     fn searchers_say_where_proposals_come_from_and_name_their_phases() {

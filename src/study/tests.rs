@@ -1,8 +1,10 @@
 use super::*;
 use crate::benchmark::TabularBenchmark;
 use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
-use crate::search::{ReConfig, drive, run_search};
+use crate::search::ReConfig;
 use crate::space::Nb201Space;
+use crate::study::engine::drive;
+use crate::study::run_search;
 
 fn bench() -> TabularBenchmark {
     nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap()

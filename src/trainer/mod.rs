@@ -45,8 +45,8 @@ use std::time::Instant;
 
 use burn::prelude::Device;
 
-use crate::benchmark::{EvalContext, Evaluation, Evaluator, Outcome};
 use crate::evaluator::{Decision, Fidelities, StepMonitor};
+use crate::evaluator::{EvalContext, Evaluation, Evaluator, Outcome};
 use crate::rng::{Rng, rng_for};
 use crate::space::nb101::{Cell, Nb101Space};
 use crate::space::{CategoricalArch, Nb201Space, SearchSpace};

@@ -42,7 +42,7 @@ use super::data::{Dataset, Normalizer};
 use super::layers::{ConvBn, global_avg_pool, linear};
 use super::train::{batch, flips};
 use super::{TrainDevice, TrainError, device_for};
-use crate::benchmark::{Evaluation, Evaluator, Outcome, StateError};
+use crate::evaluator::{Evaluation, Evaluator, Outcome, StateError};
 use crate::rng::{Rng, rng_for};
 use crate::space::SearchSpace;
 use crate::space::mobile::{MobileArch, MobileOp, MobileSkeleton, MobileSpace};

@@ -13,8 +13,9 @@ use rayon::prelude::*;
 use super::Nb101Error;
 use super::record::decode_payload;
 use super::tfrecord::RecordReader;
-use crate::benchmark::{EvalContext, Evaluation, Evaluator, Outcome, Reference};
+use crate::benchmark::Reference;
 use crate::evaluator::{Decision, Fidelities, StepMonitor};
+use crate::evaluator::{EvalContext, Evaluation, Evaluator, Outcome};
 use crate::rng::Rng;
 use crate::space::nb101::{Cell, ModuleHash, Nb101Space};
 

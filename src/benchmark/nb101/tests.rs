@@ -4,7 +4,7 @@ use super::record::{decode_payload, encode_payload};
 use super::synth::{SynthOptions, write_synthetic};
 use super::tfrecord::{masked_crc32c, write_record};
 use super::*;
-use crate::benchmark::{EvalContext, Evaluator, Outcome};
+use crate::evaluator::{EvalContext, Evaluator, Outcome};
 use crate::rng::rng_for;
 use crate::space::SearchSpace;
 use crate::space::nb101::{Cell, Nb101Space};
@@ -241,7 +241,7 @@ fn writer_reader_round_trip_and_official_query_semantics() {
     // The evaluator: objective = the sampled repeat's validation accuracy, report = mean test.
     let b = Nb101Benchmark::new(d.clone(), 108, QueryMode::Sample, rng_for(2, "e")).unwrap();
     match b.evaluate(&space, &cell) {
-        crate::benchmark::Outcome::Evaluated(e) => {
+        crate::evaluator::Outcome::Evaluated(e) => {
             assert!(m.runs_at(108).any(|r| r.validation_accuracy == e.objective));
             assert_eq!(e.report, m.mean_test_accuracy(108));
         }
@@ -249,13 +249,13 @@ fn writer_reader_round_trip_and_official_query_semantics() {
     }
     assert_eq!(
         b.evaluate(&space, &absent),
-        crate::benchmark::Outcome::NotEvaluable
+        crate::evaluator::Outcome::NotEvaluable
     );
     // Same seed, same draws; a reseeded copy starts its own stream.
     let objectives = |b: &Nb101Benchmark| -> Vec<f64> {
         (0..20)
             .map(|_| match b.evaluate(&space, &cell) {
-                crate::benchmark::Outcome::Evaluated(e) => e.objective,
+                crate::evaluator::Outcome::Evaluated(e) => e.objective,
                 o => panic!("{o:?}"),
             })
             .collect()
@@ -289,7 +289,7 @@ fn embedded_20k_table_holds_the_published_graphs() {
     assert_eq!(e.cost_seconds, 1768.98);
     assert!(matches!(
         Evaluator::<Nb101Space>::evaluate(&b, &space, &c0.padded()),
-        crate::benchmark::Outcome::Evaluated(_)
+        crate::evaluator::Outcome::Evaluated(_)
     ));
     // The subset space samples only table cells.
     let sub = nb101_20k_space();
@@ -305,7 +305,7 @@ fn embedded_20k_table_holds_the_published_graphs() {
         .unwrap();
     assert_eq!(
         Evaluator::<Nb101Space>::evaluate(&b, &space, &outside),
-        crate::benchmark::Outcome::NotEvaluable
+        crate::evaluator::Outcome::NotEvaluable
     );
 }
 
@@ -340,7 +340,8 @@ fn embedded_20k_matches_the_published_csv_when_available() {
 
 #[test]
 fn searchers_run_on_nb101_through_the_driver() {
-    use crate::search::{Algo, AlgoConfig, Budget, run_search};
+    use crate::search::{Algo, AlgoConfig};
+    use crate::study::{Budget, run_search};
     // The embedded subset: sampling within it, mutation may leave it (not evaluable, free).
     let space = nb101_20k_space();
     let bench = nb101_20k_benchmark();
@@ -384,7 +385,8 @@ fn searchers_run_on_nb101_through_the_driver() {
 
 #[test]
 fn seminas_runs_on_the_27_token_encoding() {
-    use crate::search::{Algo, AlgoConfig, Budget, SemiNasOverrides, run_search};
+    use crate::search::{Algo, AlgoConfig, SemiNasOverrides};
+    use crate::study::{Budget, run_search};
     let space = nb101_20k_space();
     let bench = nb101_20k_benchmark();
     let config = AlgoConfig {

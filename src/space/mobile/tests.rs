@@ -318,8 +318,9 @@ fn skeletons_and_width_multiplier() {
 
 #[test]
 fn seminas_under_a_flops_limit_never_evaluates_an_architecture_over_it() {
-    use crate::benchmark::{Evaluation, Evaluator, Outcome};
-    use crate::search::{Budget, SemiNas, SemiNasConfig, run_search};
+    use crate::evaluator::{Evaluation, Evaluator, Outcome};
+    use crate::search::{SemiNas, SemiNasConfig};
+    use crate::study::{Budget, run_search};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Rewards networks close to the limit with many 7x7 kernels; counts calls over the limit.

@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 
 use super::super::image::decode;
 use super::*;
-use crate::benchmark::{Evaluator, Outcome};
+use crate::evaluator::{Evaluator, Outcome};
 use crate::rng::rng_for;
 use crate::space::mobile::MobileSpace;
 use crate::space::{Nb201Space, SearchSpace};

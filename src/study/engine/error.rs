@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::JournalError;
-use crate::benchmark::StateError;
+use crate::evaluator::StateError;
 
 /// Why a search could not go on.
 #[derive(Debug, thiserror::Error)]

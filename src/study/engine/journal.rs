@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::benchmark::{EvaluatorState, Outcome};
 use crate::evaluator::{Decision, StepResult};
+use crate::evaluator::{EvaluatorState, Outcome};
 
 /// An error of the journal (the run store), boxed so that the driver does not depend on it.
 pub type JournalError = Box<dyn std::error::Error + Send + Sync>;
@@ -33,7 +33,7 @@ pub trait Journal<A> {
         Ok(())
     }
     /// A step a running evaluation reported and what was decided, recorded as it comes (for
-    /// evaluators whose steps come while they train: [`crate::benchmark::Evaluator::live_steps`]).
+    /// evaluators whose steps come while they train: [`crate::evaluator::Evaluator::live_steps`]).
     /// Steps also reach [`Journal::finished`] within the outcome.
     fn step(
         &mut self,

@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, Mutex, mpsc};
 
-use crate::benchmark::{Evaluation, Outcome};
 use crate::evaluator::{Decision, StepMonitor, StepResult, StopRule};
+use crate::evaluator::{Evaluation, Outcome};
 
 /// Most notes kept about one evaluation's bad step reports (the rest are counted).
 const MAX_NOTES: usize = 5;

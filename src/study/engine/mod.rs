@@ -1,4 +1,4 @@
-//! The search driver: runs a searcher against an evaluator with one or many workers, records
+//! The run engine: runs a searcher against an evaluator with one or many workers, records
 //! every step in a [`Journal`] (the run store) and replays a stored run to resume it.
 //!
 //! Determinism with parallel workers: results are told to the searcher strictly in proposal
@@ -17,12 +17,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 
-use super::random::KeyHash;
-use super::{
-    Budget, Feedback, Origin, Phase, ProposalInfo, QueryRecord, SearchRun, Searcher, StopReason,
-};
-use crate::benchmark::{EvalContext, Evaluator, EvaluatorState, Outcome, StateError};
+use super::run::{Budget, QueryRecord, SearchRun, StopReason};
 use crate::evaluator::{Decision, Fidelities, Pruner, PrunerState, StepResult, StopRule};
+use crate::evaluator::{EvalContext, Evaluator, EvaluatorState, Outcome, StateError};
+use crate::search::random::KeyHash;
+use crate::search::{Feedback, Origin, Phase, ProposalInfo, Searcher};
 use crate::space::SearchSpace;
 
 mod error;

@@ -1,7 +1,7 @@
 //! Putting a stateful evaluator's state back before a stored run is resumed.
 
 use super::{DriveError, Replay};
-use crate::benchmark::Evaluator;
+use crate::evaluator::Evaluator;
 use crate::space::SearchSpace;
 
 /// What [`restore_evaluator`] did.

@@ -9,21 +9,20 @@
 //! while `N` trials wait to be told. So a study whose trials are told in any order gives the
 //! trials of `seminas search --workers N` with the same seed.
 //!
-//! [`drive`]: crate::search::drive
+//! [`drive`]: crate::study::engine::drive
 
 use std::path::{Path, PathBuf};
 
-use crate::benchmark::{Evaluation, Evaluator, Outcome};
 use crate::evaluator::{Decision, Fidelities, Pruner};
+use crate::evaluator::{Evaluation, Evaluator, Outcome};
 use crate::report::{QueryLog, RunFacts};
-use crate::search::driver::Pruning;
-use crate::search::driver::{JournalOnly, Ledger, Restored, TellError, restore_evaluator};
-use crate::search::{
-    Algo, AlgoConfig, Budget, DriveError, DriveOptions, Journal, NoJournal, Phase, QueryRecord,
-    SearchRun, Searcher, StopReason,
-};
+use crate::search::{Algo, AlgoConfig, Phase, Searcher};
+use crate::study::engine::Pruning;
+use crate::study::engine::{JournalOnly, Ledger, Restored, TellError, restore_evaluator};
+
 use crate::space::{SearchSpace, SpaceError};
 use crate::store::{RunMeta, RunStore, StoreError};
+use crate::study::engine::{DriveError, DriveOptions, Journal, NoJournal};
 
 /// Name of the run store checkpoint holding the queries [`Study::extend`] added (decimal
 /// text): the stored settings keep the original budget, which the searcher's plan (its
@@ -687,6 +686,11 @@ impl<S: SearchSpace> Study<S> {
         &self.ledger.run
     }
 
+    /// The finished run, taken out of the study.
+    pub fn into_run(mut self) -> SearchRun<S::Arch> {
+        self.ledger.take_run()
+    }
+
     /// The best told trial in the study's direction (the earliest among equals), among whole
     /// trainings (a training stopped early is never the best).
     pub fn best(&self) -> Option<&QueryRecord<S::Arch>> {
@@ -751,7 +755,7 @@ impl<S: SearchSpace> Study<S> {
     }
 
     /// Runs the study to its end with `evaluator` (`workers` evaluations at once, as set),
-    /// exactly as [`crate::search::drive`] would; `on_query` sees every paid query.
+    /// exactly as [`crate::study::engine::drive`] would; `on_query` sees every paid query.
     pub fn optimize<E: Evaluator<S> + ?Sized>(
         &mut self,
         evaluator: &E,
@@ -765,7 +769,7 @@ impl<S: SearchSpace> Study<S> {
             on_query(r);
         };
         match &self.store {
-            Some(store) => crate::search::driver::drive_ledger(
+            Some(store) => crate::study::engine::drive_ledger(
                 &mut self.ledger,
                 &self.space,
                 evaluator,
@@ -774,7 +778,7 @@ impl<S: SearchSpace> Study<S> {
                 &mut store.journal(&self.space),
                 on_query,
             )?,
-            None => crate::search::driver::drive_ledger(
+            None => crate::study::engine::drive_ledger(
                 &mut self.ledger,
                 &self.space,
                 evaluator,
@@ -834,7 +838,38 @@ fn log_query<S: SearchSpace>(
     }
 }
 
+pub mod engine;
 pub mod progress;
+pub mod run;
+
+pub use run::{Budget, QueryRecord, SearchRun, StopReason};
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+/// Runs `searcher` against `evaluator` until the budget is spent, the searcher is exhausted or
+/// the search stalls, recording nothing. `on_query` sees every paid query as it is told. See
+/// [`engine::drive`] for runs with workers and a run store.
+pub(crate) fn run_search<S, E>(
+    space: &S,
+    evaluator: &E,
+    searcher: &mut dyn Searcher<S>,
+    budget: Budget,
+    on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
+) -> SearchRun<S::Arch>
+where
+    S: SearchSpace,
+    E: Evaluator<S> + ?Sized,
+{
+    engine::drive(
+        space,
+        evaluator,
+        searcher,
+        budget,
+        engine::DriveOptions::default(),
+        &mut engine::NoJournal,
+        on_query,
+    )
+    .expect("a search without a journal, workdirs or replay cannot fail")
+}
