@@ -8,9 +8,8 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
 
-use super::Reference;
 use crate::evaluator::{Decision, EvalContext, Fidelities, StepMonitor};
-use crate::evaluator::{Evaluation, Evaluator, Outcome};
+use crate::evaluator::{Evaluation, Evaluator, Outcome, Reference};
 use crate::settings::{listed, quoted};
 use crate::space::{CategoricalSpace, SearchSpace};
 

@@ -17,11 +17,12 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use seminas::compare::output::{DERIVED_FILES, write_comparison_dir};
 use seminas::compare::{
     BenchTable, BudgetUnit, CompareConfig, RunResult, dedup, run_comparison_resuming, runs_file,
 };
 use seminas::evaluator::Evaluator;
-use seminas::report::bench::{DERIVED_FILES, write_atomic, write_comparison_dir};
+use seminas::report::write_atomic;
 use seminas::search::Algo;
 use seminas::space::SearchSpace;
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
+use seminas::compare::output::write_comparison_dir;
 use seminas::compare::{BenchTable, Curve, RunResult, runs_file, summarize};
-use seminas::report::bench::write_comparison_dir;
 
 /// Arguments of `seminas report`.
 #[derive(Debug, Args)]

@@ -12,12 +12,13 @@ pub mod command;
 pub mod fidelity;
 pub mod ray;
 pub mod ray_jobs;
+mod reference;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::benchmark::Reference;
 use crate::space::SearchSpace;
+pub use reference::Reference;
 
 pub use fidelity::{
     Decision, Fidelities, NoMonitor, Pruner, PrunerState, StepMonitor, StepResult, StopRule,

@@ -1,6 +1,5 @@
 //! Reports of finished searches: the summary object (human text and JSON), run logs, plots.
 
-pub mod bench;
 pub mod plot;
 pub mod text_plot;
 
@@ -11,8 +10,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::evaluator::Evaluator;
+use crate::search::run::{QueryRecord, SearchRun, StopReason};
 use crate::space::SearchSpace;
-use crate::study::{QueryRecord, SearchRun, StopReason};
 
 /// The best architecture a search found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -354,8 +353,22 @@ pub fn write_run_dir<S: SearchSpace>(
         text.push_str(&query_line(space, r));
         text.push('\n');
     }
-    bench::write_atomic(&dir.join("queries.jsonl"), text.as_bytes())?;
+    write_atomic(&dir.join("queries.jsonl"), text.as_bytes())?;
     let mut s = serde_json::to_string_pretty(summary)?;
     s.push('\n');
-    bench::write_atomic(&dir.join("summary.json"), s.as_bytes())
+    write_atomic(&dir.join("summary.json"), s.as_bytes())
+}
+
+/// Writes `data` to `path` atomically: to `.NAME.tmp` beside it, synced, then renamed over
+/// `path`.
+pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other(format!("{} is not a file path", path.display())))?;
+    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
 }

@@ -18,6 +18,7 @@ pub mod multi_fidelity;
 pub mod pool;
 pub mod random;
 mod recover;
+pub mod run;
 mod schedule;
 pub mod semi_supervised;
 pub mod seminas;

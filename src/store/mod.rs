@@ -23,7 +23,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::evaluator::{Decision, StepResult};
 use crate::evaluator::{Evaluation, EvaluatorState, Outcome};
 use crate::space::SearchSpace;
-use crate::study::engine::{Journal, JournalError, Replay};
+use journal::{Journal, JournalError, Replay};
 
 /// File name of the database inside a run directory.
 pub const DATABASE: &str = "run.sqlite";
@@ -31,6 +31,7 @@ pub const DATABASE: &str = "run.sqlite";
 pub const EVALS: &str = "evals";
 const LOCK: &str = "lock";
 
+pub mod journal;
 pub mod view;
 pub use view::{RunState, RunView, TrialRow};
 /// Prefix of evaluator states in the `checkpoints` table (searcher checkpoints have none).

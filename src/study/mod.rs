@@ -838,11 +838,12 @@ fn log_query<S: SearchSpace>(
     }
 }
 
+pub mod budget;
 pub mod engine;
 pub mod progress;
-pub mod run;
 
-pub use run::{Budget, QueryRecord, SearchRun, StopReason};
+pub use crate::search::run::{QueryRecord, SearchRun, StopReason};
+pub use budget::Budget;
 
 #[cfg(test)]
 mod tests;

@@ -139,7 +139,10 @@ pub fn duration_text(d: Duration) -> String {
 
 /// Now, in Unix seconds.
 pub fn unix_now() -> f64 {
-    crate::study::engine::unix_now()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// A Unix time as `2026-12-02T11:53:01Z` (UTC).

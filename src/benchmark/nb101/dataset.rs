@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::Nb101Error;
 use super::record::decode_payload;
 use super::tfrecord::RecordReader;
-use crate::benchmark::Reference;
+use crate::evaluator::Reference;
 use crate::evaluator::{Decision, Fidelities, StepMonitor};
 use crate::evaluator::{EvalContext, Evaluation, Evaluator, Outcome};
 use crate::rng::Rng;

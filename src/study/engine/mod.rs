@@ -17,22 +17,23 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 
-use super::run::{Budget, QueryRecord, SearchRun, StopReason};
+use super::budget::Budget;
 use crate::evaluator::{Decision, Fidelities, Pruner, PrunerState, StepResult, StopRule};
 use crate::evaluator::{EvalContext, Evaluator, EvaluatorState, Outcome, StateError};
 use crate::search::random::KeyHash;
+use crate::search::run::{QueryRecord, SearchRun, StopReason};
 use crate::search::{Feedback, Origin, Phase, ProposalInfo, Searcher};
 use crate::space::SearchSpace;
+use crate::study::progress::unix_now;
 
 mod error;
-mod journal;
 mod monitor;
 mod restore;
 
 use monitor::{Event, RunMonitor, StepLog};
 
+pub use crate::store::journal::{Journal, JournalError, NoJournal, Replay};
 pub use error::DriveError;
-pub use journal::{Journal, JournalError, NoJournal, Replay};
 pub use restore::{Restored, restore_evaluator};
 
 /// How the driver runs evaluations.
@@ -1025,12 +1026,4 @@ impl Known {
     fn len(&self) -> usize {
         self.told.len() + self.not_evaluable.len()
     }
-}
-
-/// Now, in Unix seconds.
-pub(crate) fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }

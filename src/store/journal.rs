@@ -1,4 +1,4 @@
-//! Where the driver records a run as it goes ([`Journal`]), and what a stored run hands back
+//! Where the run engine records a run as it goes ([`Journal`]), and what a stored run hands back
 //! to be replayed ([`Replay`]).
 
 use std::collections::HashMap;

@@ -5,29 +5,14 @@
 //! with the `plot` feature). Every file is written to a temporary file in the same directory
 //! and renamed into place, so a reader (or a killed writer) never sees a half-written file.
 
-use std::io::Write as _;
 use std::path::Path;
 
-use crate::compare::{BenchTable, Comparison};
-
-use super::plot::{LinePlot, Series};
+use super::{BenchTable, Comparison};
+use crate::report::plot::{LinePlot, Series};
+use crate::report::write_atomic;
 
 /// The files derived from `runs.csv` (rewritten whenever the runs change).
 pub const DERIVED_FILES: [&str; 4] = ["curves.csv", "table.json", "curves.svg", "curves.png"];
-
-/// Writes `data` to `path` atomically: to `.NAME.tmp` beside it, synced, then renamed over
-/// `path`.
-pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other(format!("{} is not a file path", path.display())))?;
-    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
-}
 
 /// Writes the comparison's files into `dir` (created if needed), each atomically. `extra_runs`
 /// are runs the directory holds beyond the comparison's (kept in `runs.csv` only).
@@ -35,7 +20,7 @@ pub fn write_comparison_dir(
     dir: &Path,
     cmp: &Comparison,
     table: &BenchTable,
-    extra_runs: &[crate::compare::RunResult],
+    extra_runs: &[super::RunResult],
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut runs = cmp.runs_csv();
@@ -90,7 +75,7 @@ pub fn write_comparison_dir(
     #[cfg(feature = "plot")]
     write_atomic(
         &dir.join("curves.png"),
-        &super::plot::svg_to_png(&svg).map_err(std::io::Error::other)?,
+        &crate::report::plot::svg_to_png(&svg).map_err(std::io::Error::other)?,
     )?;
     Ok(())
 }
