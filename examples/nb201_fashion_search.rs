@@ -11,10 +11,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use seminas::rng::rng_for;
-use seminas::search::random::RandomSearch;
+use seminas::search::Algo;
 use seminas::space::{Nb201Space, SearchSpace};
-use seminas::study::{Budget, run_search};
+use seminas::study::{Study, StudySettings};
 use seminas::trainer::data::FASHION_MNIST_DEBIAN_DIR;
 use seminas::trainer::{Dataset, TrainConfig, TrainEvaluator};
 
@@ -57,25 +56,23 @@ fn main() -> anyhow::Result<()> {
     let space = Nb201Space::new();
     let evaluator = seminas::evaluator::Evaluator::<Nb201Space>::reseed(&evaluator, seed)
         .expect("the trainer is reseedable");
-    let mut searcher = RandomSearch::new(rng_for(seed, "search"));
-    let run = run_search(
-        &space,
-        &evaluator,
-        &mut searcher,
-        Budget::queries(queries),
-        &mut |q| match &q.result {
-            Ok(e) => println!(
-                "{:>3} {}  valid {:.2}%  test {:.2}%  {:.1} s",
-                q.n,
-                q.key,
-                e.objective,
-                e.report.unwrap_or(f64::NAN),
-                e.cost_seconds
-            ),
-            Err(why) => println!("{:>3} {}  failed: {why}", q.n, q.key),
-        },
-    );
-    if let Some(best) = run.best() {
+    let settings = StudySettings {
+        algo: Algo::Random,
+        ..StudySettings::new(queries, seed)
+    };
+    let mut study = Study::new(space.clone(), settings);
+    study.optimize(&evaluator, &mut |q| match &q.result {
+        Ok(e) => println!(
+            "{:>3} {}  valid {:.2}%  test {:.2}%  {:.1} s",
+            q.n,
+            q.key,
+            e.objective,
+            e.report.unwrap_or(f64::NAN),
+            e.cost_seconds
+        ),
+        Err(why) => println!("{:>3} {}  failed: {why}", q.n, q.key),
+    })?;
+    if let Some(best) = study.best() {
         let e = best.result.as_ref().expect("best is a success");
         println!(
             "best: {}  valid {:.2}%  test {:.2}%",
@@ -86,7 +83,7 @@ fn main() -> anyhow::Result<()> {
     }
     println!(
         "{} candidates in {:.1} s",
-        run.records.len(),
+        study.trials().len(),
         start.elapsed().as_secs_f64()
     );
     Ok(())

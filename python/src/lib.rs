@@ -345,6 +345,7 @@ impl RawStudy {
             budget_seconds,
             prune,
             plan: None,
+            stop: Default::default(),
         };
         let space = space.inner.clone();
         let inner = py.detach(move || -> Result<AnyStudy, StudyError> {

@@ -6,12 +6,12 @@ use anyhow::Context;
 use clap::Args;
 
 use seminas::evaluator::Evaluator;
-use seminas::report::{HumanSummary, summarize};
+use seminas::report::HumanSummary;
 use seminas::search::{Algo, AlgoConfig, AlgoOverrides, Preset, SemiNasReConfig};
 use seminas::space::SearchSpace;
 use seminas::store::{RunMeta, RunStore};
 use seminas::study::engine::Restored;
-use seminas::study::{Direction, Study, StudySettings};
+use seminas::study::{Direction, Halt, StopPolicy, Study, StudyError, StudySettings};
 
 use super::evaluators::{EvalArgs, EvaluatorChoice};
 use super::spaces::{Problem, SpaceArgs, SpaceOnly};
@@ -353,12 +353,70 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
     resume: Option<Resume>,
     run_id: &str,
 ) -> anyhow::Result<()> {
-    let (store, extend) = match resume {
-        Some(r) => (Some(r.store), r.extend),
-        None => (None, 0),
-    };
-    let real = args.eval.evaluator.is_some();
-    let algo = args.algo.unwrap_or_else(Algo::best_available);
+    let settings = study_settings(args, evaluator)?;
+    let algo = settings.algo;
+    if let Some(w) = algo.small_budget_warning(settings.plan_budget(), &settings.config) {
+        eprintln!("{w}");
+    }
+    let own = evaluator.reseed(args.seed);
+    let evaluator = own.as_ref().unwrap_or(evaluator);
+    let mut study = open_study(args, space, evaluator, settings, resume, run_id)?;
+    let reporter = Reporter::start(
+        Mode::detect(args.quiet),
+        &format!("{algo} on {}", space.name()),
+        // A resumed run's budget includes its extensions.
+        study.budget(),
+        args.minimize,
+        study.phase(),
+        seminas::settings::heartbeat(args.heartbeat)?,
+    );
+    let result = study.optimize(evaluator, &mut |q| reporter.query(q));
+    reporter.finish();
+    let dir = study.store().map(|s| s.dir().display().to_string());
+    result.map_err(|e| match (&e, &dir) {
+        (StudyError::Halted(_), Some(d)) => anyhow::anyhow!(
+            "{}; every finished evaluation is kept: continue with `seminas resume {d}`",
+            halted_text(&e, args.max_failures)
+        ),
+        (StudyError::Halted(_), None) => anyhow::anyhow!("{}", halted_text(&e, args.max_failures)),
+        (_, Some(d)) => anyhow::Error::new(e).context(format!(
+            "the search stopped; every finished evaluation is kept in {d}: continue with \
+             `seminas resume {d}`"
+        )),
+        (_, None) => e.into(),
+    })?;
+    let (summary, ctx) = study.finish(evaluator)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print!("{}", HumanSummary(&summary, &ctx));
+        if let Some(dir) = dir {
+            println!("results written to {dir}");
+        }
+    }
+    Ok(())
+}
+
+/// A halt of the stop policy as the command line tells it, naming the flag to change.
+fn halted_text(e: &StudyError, max_failures: Option<usize>) -> String {
+    match e {
+        StudyError::Halted(Halt::MissingReport { query, reason }) => {
+            format!("query {query}: {reason}: name one of them with --report")
+        }
+        StudyError::Halted(Halt::AllFailed { count, last }) => format!(
+            "the first {count} evaluations all failed (--max-failures {}); the last: {last}",
+            max_failures.unwrap_or(*count)
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// The study's settings from the arguments: budgets in queries or training time (which needs
+/// the cost of a whole training), the pruner (which needs steps), the stop policy.
+fn study_settings<S: SearchSpace, E: Evaluator<S>>(
+    args: &SearchArgs,
+    evaluator: &E,
+) -> anyhow::Result<StudySettings> {
     let fidelities = evaluator.fidelities();
     let full_cost = fidelities.as_ref().and_then(|f| f.full_cost);
     let budget_seconds = match (args.budget_seconds, args.budget_trainings) {
@@ -394,8 +452,8 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         (None, Some(c)) if c > 0.0 => ((b / c).round() as usize).max(1),
         (None, _) => 100,
     });
-    let settings = StudySettings {
-        algo,
+    Ok(StudySettings {
+        algo: args.algo.unwrap_or_else(Algo::best_available),
         config: args.algo_args.config()?,
         queries: args.queries.unwrap_or(if budget_seconds.is_some() {
             usize::MAX
@@ -412,12 +470,28 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         budget_seconds,
         prune,
         plan,
+        stop: StopPolicy {
+            max_failures: args.max_failures,
+        },
+    })
+}
+
+/// The study of a new run (stored in its run directory, if it has one) or of a resumed one,
+/// with the evaluator's candidates and fidelities, and a stateful evaluator's stored state
+/// put back.
+fn open_study<S: SearchSpace + Clone, E: Evaluator<S>>(
+    args: &SearchArgs,
+    space: &S,
+    evaluator: &E,
+    settings: StudySettings,
+    resume: Option<Resume>,
+    run_id: &str,
+) -> anyhow::Result<Study<S>> {
+    let (store, extend) = match resume {
+        Some(r) => (Some(r.store), r.extend),
+        None => (None, 0),
     };
-    if let Some(w) = algo.small_budget_warning(settings.plan_budget(), &settings.config) {
-        eprintln!("{w}");
-    }
-    let own = evaluator.reseed(args.seed);
-    let evaluator = own.as_ref().unwrap_or(evaluator);
+    let real = args.eval.evaluator.is_some();
     // A new run's store is made only now, once its arguments have proved valid.
     let mut study = match (store, new_run_dir(args, real)) {
         (Some(store), _) => Study::with_store(space.clone(), settings, store)?,
@@ -431,7 +505,7 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         (None, None) => Study::new(space.clone(), settings),
     }
     .with_candidates(seminas::search::evaluable_pool(space, evaluator))
-    .with_fidelities(fidelities);
+    .with_fidelities(evaluator.fidelities());
     if extend > 0 {
         study.extend(extend)?;
     }
@@ -459,107 +533,5 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
             store.dir().display()
         );
     }
-    let reporter = Reporter::start(
-        Mode::detect(args.quiet),
-        &format!("{algo} on {}", space.name()),
-        // A resumed run's budget includes its extensions.
-        study.budget(),
-        args.minimize,
-        study.phase(),
-        seminas::settings::heartbeat(args.heartbeat)?,
-    );
-    let started = std::time::Instant::now();
-    let (mut seen, mut failed) = (0, 0);
-    let where_to_resume = study
-        .store()
-        .map(|s| {
-            format!(
-                "; every finished evaluation is kept: continue with `seminas resume {}`",
-                s.dir().display()
-            )
-        })
-        .unwrap_or_default();
-    let mut on_query = |q: &seminas::study::QueryRecord<S::Arch>| {
-        reporter.query(q);
-        seen += 1;
-        if let Err(reason) = &q.result {
-            failed += 1;
-            if reason.starts_with(seminas::evaluator::command::NO_REPORT_METRIC) {
-                reporter.clear();
-                stop(&format!(
-                    "query {}: {reason}: name one of them with --report{where_to_resume}",
-                    q.n
-                ));
-            }
-            if args.max_failures == Some(seen) && failed == seen {
-                reporter.clear();
-                stop(&format!(
-                    "the first {seen} evaluations all failed (--max-failures {seen}); the \
-                     last: {reason}{where_to_resume}"
-                ));
-            }
-        }
-    };
-    let result = study.optimize(evaluator, &mut on_query);
-    reporter.finish();
-    if let Err(e) = result {
-        return Err(match study.store() {
-            Some(store) => anyhow::Error::new(e).context(format!(
-                "the search stopped; every finished evaluation is kept in {}: continue with \
-                 `seminas resume {}`",
-                store.dir().display(),
-                store.dir().display()
-            )),
-            None => e.into(),
-        });
-    }
-    let (mut summary, mut ctx) = summarize(space, evaluator, algo.name(), args.seed, study.run());
-    if args.minimize {
-        // The study's best is the smallest objective; the reference ranks reports largest
-        // first, which says nothing about a minimised objective's architecture.
-        summary.best = study.best().map(|r| {
-            let e = r.result.as_ref().expect("best is a success");
-            seminas::report::BestArch {
-                arch: space.to_json(&r.arch),
-                objective: e.objective,
-                report: e.report,
-                rank: None,
-            }
-        });
-        summary.regret = None;
-        ctx.best_text = study.best().map(|r| space.format(&r.arch));
-    }
-    if let Some(store) = study.store() {
-        let facts = study.run_facts(started.elapsed().as_secs_f64());
-        study
-            .write_results(&summary.clone().with_run(facts))
-            .with_context(|| format!("cannot write results to {}", store.dir().display()))?;
-    }
-    let records = &study.run().records;
-    if !records.is_empty() && records.iter().all(|r| r.result.is_err()) {
-        let first = records[0].result.as_ref().err().map_or("", String::as_str);
-        anyhow::bail!(
-            "no architecture was evaluated successfully: all {} evaluations failed (the first: \
-             {first})",
-            records.len()
-        );
-    }
-    if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        print!("{}", HumanSummary(&summary, &ctx));
-        if let Some(store) = study.store() {
-            println!("results written to {}", store.dir().display());
-        }
-    }
-    Ok(())
-}
-
-/// Ends the process with `message` as the error (exit status 1), first stopping the training
-/// commands still running: the other workers' evaluations would be lost anyway, and the run
-/// store is consistent at any moment, so the run can be resumed.
-fn stop(message: &str) -> ! {
-    seminas::evaluator::command::kill_running_commands();
-    eprintln!("error: {message}");
-    std::process::exit(1);
+    Ok(study)
 }

@@ -123,13 +123,6 @@ impl Reporter {
         }
     }
 
-    /// Clears the bar (before an error message ends the process mid-search).
-    pub fn clear(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-
     /// Stops the heartbeat, clears the bar and, off a terminal, logs the end of the search.
     pub fn finish(mut self) {
         if let Ok(mut stop) = self.shared.stop.lock() {

@@ -532,6 +532,10 @@ impl CommandEvaluator {
 }
 
 impl<S: SearchSpace> Evaluator<S> for CommandEvaluator {
+    fn stop_running(&self) {
+        kill_running_commands();
+    }
+
     fn objective_name(&self) -> &str {
         "objective"
     }

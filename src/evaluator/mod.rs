@@ -177,6 +177,10 @@ pub trait Evaluator<S: SearchSpace>: Send + Sync {
     fn unavailable(&self) -> Option<String> {
         None
     }
+    /// Stops the evaluations still running, for a run that ends early on a stop policy (e.g.
+    /// a broken training command): their results would not be recorded anyway. Nothing by
+    /// default (table lookups end at once).
+    fn stop_running(&self) {}
     /// For stateful evaluators: the name their state is stored under (e.g. `supernet`).
     /// `None`, the default, for evaluators whose outcomes depend on the architecture alone.
     /// A stateful evaluator is driven by one worker.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::evaluator::{Decision, Fidelities, Pruner};
 use crate::evaluator::{Evaluation, Evaluator, Outcome};
-use crate::report::{QueryLog, RunFacts};
+use crate::report::{BestArch, QueryLog, RunFacts, Summary, SummaryContext, summarize};
 use crate::search::{Algo, AlgoConfig, Phase, Searcher};
 use crate::study::engine::Pruning;
 use crate::study::engine::{JournalOnly, Ledger, Restored, TellError, restore_evaluator};
@@ -75,6 +75,37 @@ pub struct StudySettings {
     /// The budget the searcher plans its rounds for when it is not `queries` (with a
     /// training-time budget: the whole trainings it holds).
     pub plan: Option<usize>,
+    /// When [`Study::optimize`] gives up early on failing evaluations.
+    pub stop: StopPolicy,
+}
+
+/// When [`Study::optimize`] gives up early on failing evaluations, instead of spending the
+/// budget on a broken training command. Every finished evaluation stays recorded, so a
+/// stored study can be resumed once the cause is fixed. An evaluation whose result lacks the
+/// reported metric always stops it (no retry fixes a metric the command never writes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StopPolicy {
+    /// Stop when the first N evaluations of this call all failed.
+    pub max_failures: Option<usize>,
+}
+
+/// Why [`Study::optimize`] stopped early (see [`StopPolicy`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halt {
+    /// Query `query`'s result lacks the reported metric: `reason` names those it has.
+    MissingReport {
+        /// The 1-based query.
+        query: usize,
+        /// The evaluator's message.
+        reason: String,
+    },
+    /// The first `count` evaluations all failed ([`StopPolicy::max_failures`]).
+    AllFailed {
+        /// How many.
+        count: usize,
+        /// The last one's failure.
+        last: String,
+    },
 }
 
 impl StudySettings {
@@ -90,6 +121,7 @@ impl StudySettings {
             budget_seconds: None,
             prune: None,
             plan: None,
+            stop: StopPolicy::default(),
         }
     }
 
@@ -210,6 +242,31 @@ pub enum StudyError {
         /// What is wrong.
         message: String,
     },
+    /// [`Study::optimize`] stopped early on its [`StopPolicy`].
+    #[error("{}", match .0 {
+        Halt::MissingReport { query, reason } => format!("query {query}: {reason}"),
+        Halt::AllFailed { count, last } =>
+            format!("the first {count} evaluations all failed; the last: {last}"),
+    })]
+    Halted(Halt),
+    /// Every evaluation of a finished study failed.
+    #[error(
+        "no architecture was evaluated successfully: all {count} evaluations failed (the first: {first})"
+    )]
+    AllFailed {
+        /// How many.
+        count: usize,
+        /// The first one's failure.
+        first: String,
+    },
+    /// The results of a stored study (`queries.jsonl`, `summary.json`) could not be written.
+    #[error("cannot write results to {dir}: {source}")]
+    Results {
+        /// The study's folder.
+        dir: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// `queries.jsonl` could not be written as the study went (every result is in the run
     /// store all the same).
     #[error("{path}: cannot write the query log: {source}")]
@@ -231,6 +288,8 @@ pub struct Study<S: SearchSpace> {
     /// `queries.jsonl` of a stored study, opened (afresh) when the first query is told.
     log: Option<QueryLog>,
     log_error: Option<std::io::Error>,
+    /// Wall time of the latest [`Study::optimize`].
+    wall: std::time::Duration,
 }
 
 impl<S: SearchSpace> Study<S> {
@@ -334,6 +393,7 @@ impl<S: SearchSpace> Study<S> {
             settings,
             log: None,
             log_error: None,
+            wall: std::time::Duration::ZERO,
         }
     }
 
@@ -761,15 +821,41 @@ impl<S: SearchSpace> Study<S> {
         evaluator: &E,
         on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
     ) -> Result<(), StudyError> {
+        let started = std::time::Instant::now();
         let budget = self.ledger.budget;
+        let policy = self.settings.stop;
         let (log, log_error, space) = (&mut self.log, &mut self.log_error, &self.space);
         let dir = self.store.as_ref().map(|s| s.dir().to_path_buf());
+        let halted = std::cell::RefCell::new(None::<Halt>);
+        let (mut seen, mut failed) = (0, 0);
         let on_query = &mut |r: &QueryRecord<S::Arch>| {
             log_query(log, log_error, dir.as_deref(), space, r);
             on_query(r);
+            seen += 1;
+            if let Err(reason) = &r.result {
+                failed += 1;
+                let mut halt = halted.borrow_mut();
+                if reason.starts_with(crate::evaluator::command::NO_REPORT_METRIC) {
+                    halt.get_or_insert(Halt::MissingReport {
+                        query: r.n,
+                        reason: reason.clone(),
+                    });
+                } else if policy.max_failures == Some(seen) && failed == seen {
+                    halt.get_or_insert(Halt::AllFailed {
+                        count: seen,
+                        last: reason.clone(),
+                    });
+                }
+            }
         };
-        match &self.store {
-            Some(store) => crate::study::engine::drive_ledger(
+        let halt = || {
+            halted
+                .borrow()
+                .as_ref()
+                .map(|_| "stopped by the stop policy".to_string())
+        };
+        let result = match &self.store {
+            Some(store) => engine::drive_ledger(
                 &mut self.ledger,
                 &self.space,
                 evaluator,
@@ -777,8 +863,9 @@ impl<S: SearchSpace> Study<S> {
                 budget.workers,
                 &mut store.journal(&self.space),
                 on_query,
-            )?,
-            None => crate::study::engine::drive_ledger(
+                &halt,
+            ),
+            None => engine::drive_ledger(
                 &mut self.ledger,
                 &self.space,
                 evaluator,
@@ -786,7 +873,16 @@ impl<S: SearchSpace> Study<S> {
                 budget.workers,
                 &mut NoJournal,
                 on_query,
-            )?,
+                &halt,
+            ),
+        };
+        self.wall = started.elapsed();
+        match result {
+            Err(DriveError::Halted(_)) => {
+                let halt = halted.into_inner().expect("halted by the policy");
+                return Err(StudyError::Halted(halt));
+            }
+            other => other?,
         }
         if let Some(store) = &self.store {
             store.set_status("finished")?;
@@ -798,6 +894,61 @@ impl<S: SearchSpace> Study<S> {
             }
         }
         Ok(())
+    }
+
+    /// The summary of a finished study, for `evaluator` (whose reference gives rank and regret
+    /// of a maximised objective): the best in the study's direction; for a stored study also
+    /// written with `queries.jsonl` into its folder. An error when every evaluation failed
+    /// (after the files are written).
+    pub fn finish<E: Evaluator<S> + ?Sized>(
+        &self,
+        evaluator: &E,
+    ) -> Result<(Summary, SummaryContext), StudyError> {
+        let run = self.run();
+        let (mut summary, mut ctx) = summarize(
+            &self.space,
+            evaluator,
+            self.settings.algo.name(),
+            self.settings.seed,
+            run,
+        );
+        if self.settings.direction == Direction::Minimize {
+            // The best is the smallest objective; the reference ranks reports largest first,
+            // which says nothing about a minimised objective's architecture.
+            summary.best = self.best().map(|r| {
+                let e = r.result.as_ref().expect("best is a success");
+                BestArch {
+                    arch: self.space.to_json(&r.arch),
+                    objective: e.objective,
+                    report: e.report,
+                    rank: None,
+                }
+            });
+            summary.regret = None;
+            ctx.best_text = self.best().map(|r| self.space.format(&r.arch));
+        }
+        if let Some(store) = self.store() {
+            let facts = self.run_facts(self.wall.as_secs_f64());
+            self.write_results(&summary.clone().with_run(facts))
+                .map_err(|source| StudyError::Results {
+                    dir: store.dir().to_path_buf(),
+                    source,
+                })?;
+        }
+        let records = &run.records;
+        if !records.is_empty() && records.iter().all(|r| r.result.is_err()) {
+            let first = records[0]
+                .result
+                .as_ref()
+                .err()
+                .cloned()
+                .unwrap_or_default();
+            return Err(StudyError::AllFailed {
+                count: records.len(),
+                first,
+            });
+        }
+        Ok((summary, ctx))
     }
 }
 

@@ -367,3 +367,62 @@ fn a_stored_study_keeps_its_extension_when_reopened() {
     drop(study);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Fails every evaluation after the first `ok` ones.
+struct FailingAfter {
+    bench: TabularBenchmark,
+    ok: usize,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Evaluator<Nb201Space> for FailingAfter {
+    fn objective_name(&self) -> &str {
+        "valid"
+    }
+    fn report_name(&self) -> &str {
+        "test"
+    }
+    fn evaluate(&self, space: &Nb201Space, arch: &<Nb201Space as SearchSpace>::Arch) -> Outcome {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n < self.ok {
+            evaluate(&self.bench, space, arch)
+        } else {
+            Outcome::Failed(format!("broken at call {n}"))
+        }
+    }
+}
+
+#[test]
+fn the_stop_policy_halts_on_failures_and_finish_reports_all_failed() {
+    let space = Nb201Space::new();
+    let failing = |ok| FailingAfter {
+        bench: bench(),
+        ok,
+        calls: Default::default(),
+    };
+    // The first 3 all failed: halted after exactly 3 queries, each recorded.
+    let mut s = settings(Algo::Re, 20, 0);
+    s.stop.max_failures = Some(3);
+    let mut study = Study::new(space.clone(), s.clone());
+    let err = study.optimize(&failing(0), &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, StudyError::Halted(Halt::AllFailed { count: 3, last }) if last == "broken at call 2"),
+        "{err}"
+    );
+    assert_eq!(study.run().records.len(), 3);
+    // A success among the first 3: no halt, the budget is spent; finish summarises it.
+    let mut study = Study::new(space.clone(), s);
+    study.optimize(&failing(1), &mut |_| {}).unwrap();
+    assert_eq!(study.run().records.len(), 20);
+    let (summary, _) = study.finish(&bench()).unwrap();
+    assert_eq!(summary.queries, 20);
+    assert!(summary.best.is_some());
+    // Without a policy every evaluation fails, and finish says so.
+    let mut study = Study::new(space, settings(Algo::Re, 5, 0));
+    study.optimize(&failing(0), &mut |_| {}).unwrap();
+    let err = study.finish(&bench()).unwrap_err();
+    assert!(
+        matches!(err, StudyError::AllFailed { count: 5, .. }),
+        "{err}"
+    );
+}

@@ -55,6 +55,10 @@ pub enum DriveError {
          again when the run is resumed"
     )]
     Unavailable(String),
+    /// The run's stop policy ended it (see [`crate::study::StopPolicy`]); every finished
+    /// evaluation is recorded.
+    #[error("{0}")]
+    Halted(String),
     /// A setting of the budget is out of range.
     #[error(transparent)]
     Setting(crate::settings::SettingError),

@@ -97,12 +97,15 @@ where
         budget.workers,
         journal,
         on_query,
+        &|| None,
     )?;
     Ok(ledger.take_run())
 }
 
 /// [`drive`] on a ledger (also a [`crate::study::Study`]'s): evaluates its proposals with
-/// `workers` at once until it is finished.
+/// `workers` at once until it is finished, or until `halt` (asked after every told query)
+/// gives a reason to stop ([`DriveError::Halted`]; the evaluations still running are stopped).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn drive_ledger<S, E>(
     ledger: &mut Ledger<S::Arch>,
     space: &S,
@@ -111,6 +114,7 @@ pub(crate) fn drive_ledger<S, E>(
     workers: usize,
     journal: &mut dyn Journal<S::Arch>,
     on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
+    halt: &dyn Fn() -> Option<String>,
 ) -> Result<(), DriveError>
 where
     S: SearchSpace,
@@ -148,7 +152,10 @@ where
             &mut inline,
             journal,
             on_query,
-            &unavailable,
+            &Ends {
+                unavailable: &unavailable,
+                halt,
+            },
         );
     }
     std::thread::scope(|scope| {
@@ -185,8 +192,14 @@ where
             &mut pool,
             journal,
             on_query,
-            &unavailable,
+            &Ends {
+                unavailable: &unavailable,
+                halt,
+            },
         );
+        if matches!(result, Err(DriveError::Halted(_))) {
+            evaluator.stop_running();
+        }
         // Closing the job channel lets idle workers end; busy ones finish their evaluation.
         pool.jobs = None;
         result
@@ -347,6 +360,12 @@ impl<A> Recorder<A> for WithState<'_, '_, A> {
     }
 }
 
+/// What ends a run before its budget: an evaluator that became unavailable, a stop policy.
+struct Ends<'a> {
+    unavailable: &'a dyn Fn() -> Option<String>,
+    halt: &'a dyn Fn() -> Option<String>,
+}
+
 /// The driver: the ledger's proposals go to `dispatch`, outcomes come back in whatever order
 /// they finish and are told in proposal order by the ledger.
 fn run_ledger<S: SearchSpace>(
@@ -356,7 +375,7 @@ fn run_ledger<S: SearchSpace>(
     dispatch: &mut dyn Dispatch<S::Arch>,
     journal: &mut dyn Journal<S::Arch>,
     on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
-    unavailable: &dyn Fn() -> Option<String>,
+    ends: &Ends<'_>,
 ) -> Result<(), DriveError> {
     loop {
         {
@@ -365,6 +384,9 @@ fn run_ledger<S: SearchSpace>(
                 dispatch: &mut *dispatch,
             };
             ledger.advance(space, searcher, &mut rec, on_query)?;
+        }
+        if let Some(why) = (ends.halt)() {
+            return Err(DriveError::Halted(why));
         }
         while let Some(index) = ledger.next_pending() {
             let p = ledger
@@ -403,7 +425,7 @@ fn run_ledger<S: SearchSpace>(
             Event::Done(index, outcome) => (index, outcome),
         };
         // Not an outcome of the architecture: stop before recording it (a resume redoes it).
-        if let Some(why) = unavailable() {
+        if let Some(why) = (ends.unavailable)() {
             return Err(DriveError::Unavailable(why));
         }
         // `usize::MAX` only when every worker died: fail the head so the run still ends.
