@@ -18,9 +18,13 @@ use seminas::predictor::{
     Predictor, PredictorError, PredictorOverrides, PredictorSettings, Unlabelled,
 };
 use seminas::search::{Algo, AlgoOverrides};
-use seminas::space::{CategoricalSpace, MobileSpace, Nb101Space, Nb201Space, SearchSpace};
+use seminas::space::{
+    AnyOf, AnySpace, CategoricalSpace, MobileSpace, Nb101Space, Nb201Space, PerSpace, SearchSpace,
+    SpaceKind,
+};
 use seminas::study::QueryRecord;
 use seminas::study::{Direction, Study, StudyError, StudySettings, StudyStatus};
+use seminas::{map_space, match_space};
 
 fn value_error(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
@@ -37,27 +41,6 @@ fn study_error(e: StudyError) -> PyErr {
 
 fn parse_json(text: &str) -> PyResult<serde_json::Value> {
     serde_json::from_str(text).map_err(value_error)
-}
-
-/// The spaces the package offers.
-#[derive(Clone)]
-enum AnySpace {
-    Nb201(Nb201Space),
-    Nb101(Nb101Space),
-    Categorical(CategoricalSpace),
-    Mobile(MobileSpace),
-}
-
-/// Runs `$body` with `$s` bound to the concrete space.
-macro_rules! with_space {
-    ($space:expr, $s:ident => $body:expr) => {
-        match $space {
-            AnySpace::Nb201($s) => $body,
-            AnySpace::Nb101($s) => $body,
-            AnySpace::Categorical($s) => $body,
-            AnySpace::Mobile($s) => $body,
-        }
-    };
 }
 
 /// A search space (built by `seminas.NB201Space()` and the others).
@@ -78,13 +61,18 @@ impl Space {
     #[new]
     #[pyo3(signature = (kind, definition=None, name=None))]
     fn new(kind: &str, definition: Option<&str>, name: Option<&str>) -> PyResult<Self> {
-        let inner = match (kind, definition) {
-            ("nb201", None) => AnySpace::Nb201(Nb201Space::new()),
-            ("nb101", None) => AnySpace::Nb101(Nb101Space::new()),
-            ("categorical", Some(text)) => AnySpace::Categorical(
-                CategoricalSpace::from_toml_str(text, name.unwrap_or("categorical"))
-                    .map_err(value_error)?,
-            ),
+        if kind == "categorical" {
+            let text = definition
+                .ok_or_else(|| value_error("a categorical space needs its definition"))?;
+            let space = CategoricalSpace::from_toml_str(text, name.unwrap_or("categorical"))
+                .map_err(value_error)?;
+            return Ok(Self {
+                inner: AnyOf::Categorical(space),
+            });
+        }
+        let inner = match (kind.parse::<SpaceKind>().ok(), definition) {
+            (Some(SpaceKind::Nb201), None) => AnyOf::Nb201(Nb201Space::new()),
+            (Some(SpaceKind::Nb101), None) => AnyOf::Nb101(Nb101Space::new()),
             _ => return Err(value_error(format!("unknown space {kind:?}"))),
         };
         Ok(Self { inner })
@@ -101,47 +89,47 @@ impl Space {
             None => space,
         };
         Ok(Self {
-            inner: AnySpace::Mobile(space),
+            inner: AnyOf::Mobile(space),
         })
     }
 
     /// The full JSON description of an architecture (JSON) as the space writes it (for the
     /// mobile space: FLOPs, parameters and the network).
     fn describe(&self, arch: &str) -> PyResult<String> {
-        with_space!(&self.inner, s => Ok(s.to_json(&arch_of(s, arch)?).to_string()))
+        match_space!(&self.inner, s => Ok(s.to_json(&arch_of(s, arch)?).to_string()))
     }
 
     /// The space's short name.
     #[getter]
     fn name(&self) -> String {
-        with_space!(&self.inner, s => s.name().to_string())
+        match_space!(&self.inner, s => s.name().to_string())
     }
 
     /// Number of distinct architectures, when known.
     #[getter]
     fn cardinality(&self) -> Option<u128> {
-        with_space!(&self.inner, s => s.cardinality())
+        match_space!(&self.inner, s => s.cardinality())
     }
 
     /// Checks an architecture (JSON); returns its canonical JSON form.
     fn canonical(&self, arch: &str) -> PyResult<String> {
-        with_space!(&self.inner, s => Ok(s.to_json(&arch_of(s, arch)?).to_string()))
+        match_space!(&self.inner, s => Ok(s.to_json(&arch_of(s, arch)?).to_string()))
     }
 
     /// The canonical key of an architecture (JSON).
     fn key(&self, arch: &str) -> PyResult<String> {
-        with_space!(&self.inner, s => Ok(s.key(&arch_of(s, arch)?)))
+        match_space!(&self.inner, s => Ok(s.key(&arch_of(s, arch)?)))
     }
 
     /// The textual form of an architecture (JSON).
     fn format(&self, arch: &str) -> PyResult<String> {
-        with_space!(&self.inner, s => Ok(s.format(&arch_of(s, arch)?)))
+        match_space!(&self.inner, s => Ok(s.format(&arch_of(s, arch)?)))
     }
 
     /// Positions and choices of a categorical space as JSON ([{"name", "choices"}]).
     fn positions(&self) -> PyResult<String> {
         match &self.inner {
-            AnySpace::Categorical(s) => Ok(serde_json::json!(
+            AnyOf::Categorical(s) => Ok(serde_json::json!(
                 s.positions()
                     .iter()
                     .map(|p| serde_json::json!({"name": p.name, "choices": p.choices}))
@@ -153,24 +141,15 @@ impl Space {
     }
 }
 
-/// A study of any space.
-enum AnyStudy {
-    Nb201(Study<Nb201Space>),
-    Nb101(Study<Nb101Space>),
-    Categorical(Study<CategoricalSpace>),
-    Mobile(Study<MobileSpace>),
+/// The family of studies, one per space type.
+struct Studies;
+
+impl PerSpace for Studies {
+    type Of<S: SearchSpace> = Study<S>;
 }
 
-macro_rules! with_study {
-    ($study:expr, $s:ident => $body:expr) => {
-        match $study {
-            AnyStudy::Nb201($s) => $body,
-            AnyStudy::Nb101($s) => $body,
-            AnyStudy::Categorical($s) => $body,
-            AnyStudy::Mobile($s) => $body,
-        }
-    };
-}
+/// A study of any space.
+type AnyStudy = AnyOf<Studies>;
 
 fn record_json<S: SearchSpace>(space: &S, r: &QueryRecord<S::Arch>) -> serde_json::Value {
     let mut v = serde_json::json!({
@@ -178,15 +157,10 @@ fn record_json<S: SearchSpace>(space: &S, r: &QueryRecord<S::Arch>) -> serde_jso
         "query": r.n,
         "arch": space.to_json(&r.arch),
         "key": r.key,
+        "state": r.state().as_str(),
     });
     match &r.result {
         Ok(e) => {
-            v["state"] = if e.is_complete() {
-                "complete"
-            } else {
-                "pruned"
-            }
-            .into();
             v["objective"] = e.objective.into();
             if let Some(report) = e.report {
                 v["report"] = report.into();
@@ -208,7 +182,6 @@ fn record_json<S: SearchSpace>(space: &S, r: &QueryRecord<S::Arch>) -> serde_jso
             }
         }
         Err(reason) => {
-            v["state"] = "failed".into();
             v["reason"] = reason.clone().into();
         }
     }
@@ -361,14 +334,7 @@ impl RawStudy {
                 }
                 .map(|s| s.with_fidelities(fid))
             }
-            Ok(match space {
-                AnySpace::Nb201(s) => AnyStudy::Nb201(make(s, settings, storage, fidelities)?),
-                AnySpace::Nb101(s) => AnyStudy::Nb101(make(s, settings, storage, fidelities)?),
-                AnySpace::Categorical(s) => {
-                    AnyStudy::Categorical(make(s, settings, storage, fidelities)?)
-                }
-                AnySpace::Mobile(s) => AnyStudy::Mobile(make(s, settings, storage, fidelities)?),
-            })
+            Ok(map_space!(space, s => make(s, settings, storage, fidelities)?))
         });
         Ok(Self {
             inner: Mutex::new(inner.map_err(study_error)?),
@@ -378,7 +344,7 @@ impl RawStudy {
     /// `(number, arch JSON, key, workdir)` of the next trial, or None.
     fn ask(&self, py: Python<'_>) -> PyResult<Option<AskedTrial>> {
         self.with(py, |study| {
-            with_study!(study, s => {
+            match_space!(study, s => {
                 let trial = s.ask().map_err(study_error)?;
                 Ok(trial.map(|t| {
                     let json = s.space().to_json(&t.arch).to_string();
@@ -408,7 +374,7 @@ impl RawStudy {
         e.metrics = metrics.unwrap_or_default();
         self.with(
             py,
-            |study| with_study!(study, s => s.tell(number, Ok(e)).map_err(study_error)),
+            |study| match_space!(study, s => s.tell(number, Ok(e)).map_err(study_error)),
         )
     }
 
@@ -428,7 +394,7 @@ impl RawStudy {
             )));
         }
         self.with(py, |study| {
-            with_study!(study, s => s
+            match_space!(study, s => s
                 .report(number, step, objective, cost_seconds)
                 .map(|d| d == Decision::Stop)
                 .map_err(study_error))
@@ -445,7 +411,7 @@ impl RawStudy {
     ) -> PyResult<()> {
         self.with(
             py,
-            |study| with_study!(study, s => s.tell_stopped(number, cost_seconds).map_err(study_error)),
+            |study| match_space!(study, s => s.tell_stopped(number, cost_seconds).map_err(study_error)),
         )
     }
 
@@ -453,7 +419,7 @@ impl RawStudy {
     fn tell_failed(&self, py: Python<'_>, number: usize, reason: String) -> PyResult<()> {
         self.with(
             py,
-            |study| with_study!(study, s => s.tell(number, Err(reason)).map_err(study_error)),
+            |study| match_space!(study, s => s.tell(number, Err(reason)).map_err(study_error)),
         )
     }
 
@@ -461,14 +427,14 @@ impl RawStudy {
     fn tell_not_evaluable(&self, py: Python<'_>, number: usize) -> PyResult<()> {
         self.with(
             py,
-            |study| with_study!(study, s => s.tell_not_evaluable(number).map_err(study_error)),
+            |study| match_space!(study, s => s.tell_not_evaluable(number).map_err(study_error)),
         )
     }
 
     /// Evaluates this architecture (JSON) first.
     fn enqueue(&self, py: Python<'_>, arch: String) -> PyResult<()> {
         self.with(py, |study| {
-            with_study!(study, s => {
+            match_space!(study, s => {
                 let arch = arch_of(s.space(), &arch)?;
                 s.enqueue(arch).map_err(study_error)
             })
@@ -478,7 +444,7 @@ impl RawStudy {
     /// Known results: `[(arch JSON, objective)]`.
     fn warm_start(&self, py: Python<'_>, pairs: Vec<(String, f64)>) -> PyResult<()> {
         self.with(py, |study| {
-            with_study!(study, s => {
+            match_space!(study, s => {
                 let pairs = pairs
                     .iter()
                     .map(|(a, o)| Ok((arch_of(s.space(), a)?, *o)))
@@ -491,7 +457,7 @@ impl RawStudy {
     /// Known results from a file (JSON lines or CSV with arch and objective); returns how many.
     fn warm_start_file(&self, py: Python<'_>, path: PathBuf) -> PyResult<usize> {
         self.with(py, |study| {
-            with_study!(study, s => {
+            match_space!(study, s => {
                 let pairs = s.warm_start_pairs(&path).map_err(study_error)?;
                 s.warm_start(&pairs).map_err(study_error)?;
                 Ok(pairs.len())
@@ -503,14 +469,14 @@ impl RawStudy {
     fn extend(&self, py: Python<'_>, queries: usize) -> PyResult<()> {
         self.with(
             py,
-            |study| with_study!(study, s => s.extend(queries).map_err(study_error)),
+            |study| match_space!(study, s => s.extend(queries).map_err(study_error)),
         )
     }
 
     /// The told trials as a JSON list.
     fn trials(&self, py: Python<'_>) -> PyResult<String> {
         self.with(py, |study| {
-            with_study!(study, s => Ok(serde_json::Value::Array(
+            match_space!(study, s => Ok(serde_json::Value::Array(
                 s.trials().iter().map(|r| record_json(s.space(), r)).collect()
             ).to_string()))
         })
@@ -519,7 +485,7 @@ impl RawStudy {
     /// The best trial as JSON (`null` when none).
     fn best(&self, py: Python<'_>) -> PyResult<String> {
         self.with(py, |study| {
-            with_study!(study, s => Ok(s
+            match_space!(study, s => Ok(s
                 .best()
                 .map_or(serde_json::Value::Null, |r| record_json(s.space(), r))
                 .to_string()))
@@ -529,7 +495,7 @@ impl RawStudy {
     /// running, waiting, or finished:<why> (budget, exhausted, stalled).
     fn status(&self, py: Python<'_>) -> PyResult<String> {
         self.with(py, |study| {
-            Ok(match with_study!(study, s => s.status()) {
+            Ok(match match_space!(study, s => s.status()) {
                 StudyStatus::Running => "running".to_string(),
                 StudyStatus::Waiting => "waiting".to_string(),
                 StudyStatus::Finished(why) => format!(
@@ -631,24 +597,15 @@ fn _seminas(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 // ---- The predictor on its own (seminas.Predictor) ----
 
-/// A predictor of any space.
-enum AnyPredictor {
-    Nb201(Predictor<Nb201Space>),
-    Nb101(Predictor<Nb101Space>),
-    Categorical(Predictor<CategoricalSpace>),
-    Mobile(Predictor<MobileSpace>),
+/// The family of predictors, one per space type.
+struct Predictors;
+
+impl PerSpace for Predictors {
+    type Of<S: SearchSpace> = Predictor<S>;
 }
 
-macro_rules! with_predictor {
-    ($p:expr, $s:ident => $body:expr) => {
-        match $p {
-            AnyPredictor::Nb201($s) => $body,
-            AnyPredictor::Nb101($s) => $body,
-            AnyPredictor::Categorical($s) => $body,
-            AnyPredictor::Mobile($s) => $body,
-        }
-    };
-}
+/// A predictor of any space.
+type AnyPredictor = AnyOf<Predictors>;
 
 fn predictor_error(e: PredictorError) -> PyErr {
     match e {
@@ -705,20 +662,9 @@ impl RawPredictor {
             let settings = o.apply(PredictorSettings::for_space(&space))?;
             Predictor::new(space, settings, seed)
         }
-        let inner = match space.inner.clone() {
-            AnySpace::Nb201(s) => {
-                AnyPredictor::Nb201(make(s, seed, &overrides).map_err(predictor_error)?)
-            }
-            AnySpace::Nb101(s) => {
-                AnyPredictor::Nb101(make(s, seed, &overrides).map_err(predictor_error)?)
-            }
-            AnySpace::Categorical(s) => {
-                AnyPredictor::Categorical(make(s, seed, &overrides).map_err(predictor_error)?)
-            }
-            AnySpace::Mobile(s) => {
-                AnyPredictor::Mobile(make(s, seed, &overrides).map_err(predictor_error)?)
-            }
-        };
+        let inner: AnyPredictor = map_space!(space.inner.clone(), s => {
+            make(s, seed, &overrides).map_err(predictor_error)?
+        });
         Ok(Self {
             inner: Mutex::new(inner),
         })
@@ -747,7 +693,7 @@ impl RawPredictor {
                 }
                 stop
             };
-            with_predictor!(p, s => {
+            match_space!(p, s => {
                 let a = archs_of(s.space(), &archs)?;
                 let unlabelled = match &given {
                     Some(g) => Unlabelled::Given(archs_of(s.space(), g)?),
@@ -770,7 +716,7 @@ impl RawPredictor {
     /// Predicted objectives of `archs` (JSON).
     fn predict(&self, py: Python<'_>, archs: Vec<String>) -> PyResult<Vec<f64>> {
         self.with(py, |p| {
-            with_predictor!(p, s => {
+            match_space!(p, s => {
                 let a = archs_of(s.space(), &archs)?;
                 s.predict(&a).map_err(predictor_error)
             })
@@ -786,7 +732,7 @@ impl RawPredictor {
         step: f32,
     ) -> PyResult<Vec<(Option<String>, f64)>> {
         self.with(py, |p| {
-            with_predictor!(p, s => {
+            match_space!(p, s => {
                 let a = archs_of(s.space(), &archs)?;
                 let out = s.generate(&a, step).map_err(predictor_error)?;
                 Ok(out
@@ -804,7 +750,7 @@ impl RawPredictor {
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         self.with(
             py,
-            |p| with_predictor!(p, s => s.save(&path).map_err(predictor_error)),
+            |p| match_space!(p, s => s.save(&path).map_err(predictor_error)),
         )
     }
 
@@ -815,14 +761,7 @@ impl RawPredictor {
         let space = space.inner.clone();
         let inner = py
             .detach(move || -> Result<AnyPredictor, PredictorError> {
-                Ok(match space {
-                    AnySpace::Nb201(s) => AnyPredictor::Nb201(Predictor::load(s, &path)?),
-                    AnySpace::Nb101(s) => AnyPredictor::Nb101(Predictor::load(s, &path)?),
-                    AnySpace::Categorical(s) => {
-                        AnyPredictor::Categorical(Predictor::load(s, &path)?)
-                    }
-                    AnySpace::Mobile(s) => AnyPredictor::Mobile(Predictor::load(s, &path)?),
-                })
+                Ok(map_space!(space, s => Predictor::load(s, &path)?))
             })
             .map_err(predictor_error)?;
         Ok(Self {
@@ -833,14 +772,14 @@ impl RawPredictor {
     /// True once fitted or loaded.
     #[getter]
     fn fitted(&self, py: Python<'_>) -> PyResult<bool> {
-        self.with(py, |p| Ok(with_predictor!(p, s => s.is_fitted())))
+        self.with(py, |p| Ok(match_space!(p, s => s.is_fitted())))
     }
 
     /// True when predictions are in objective units (false: standardised values, for a
     /// controller loaded from a run).
     #[getter]
     fn has_scale(&self, py: Python<'_>) -> PyResult<bool> {
-        self.with(py, |p| Ok(with_predictor!(p, s => s.has_scale())))
+        self.with(py, |p| Ok(match_space!(p, s => s.has_scale())))
     }
 }
 

@@ -8,26 +8,24 @@
 //! (atomically) when every run is done.
 
 use std::collections::HashSet;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::{Deserialize, Serialize};
 
-use seminas::compare::output::{DERIVED_FILES, write_comparison_dir};
+use seminas::compare::bench_dir::{BenchDir, BenchSettings};
+use seminas::compare::output::write_comparison_dir;
 use seminas::compare::{
-    BenchTable, BudgetUnit, CompareConfig, RunResult, dedup, run_comparison_resuming, runs_file,
+    BenchTable, BudgetUnit, CompareConfig, RunResult, dedup, run_comparison_resuming,
 };
 use seminas::evaluator::Evaluator;
-use seminas::report::write_atomic;
 use seminas::search::Algo;
 use seminas::space::SearchSpace;
 
 use super::search::AlgoArgs;
 use super::spaces::{Problem, SpaceArgs};
+use seminas::match_space;
 
 /// Arguments of `seminas bench`.
 #[derive(Debug, Args)]
@@ -66,131 +64,12 @@ pub struct BenchArgs {
     algo: AlgoArgs,
 }
 
-/// What must be equal for runs already in an output directory to be continued.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct BenchSettings {
-    /// The seminas version.
-    seminas: String,
-    /// Size and FNV-1a hash of the seminas executable: another build may search differently.
-    binary: String,
-    /// The space, table and columns (the command-line arguments that choose them).
-    space: String,
-    /// The algorithm settings.
-    algorithm_settings: String,
-}
-
-impl BenchSettings {
-    fn of(args: &BenchArgs) -> anyhow::Result<Self> {
-        Ok(Self {
-            seminas: env!("CARGO_PKG_VERSION").to_string(),
-            binary: binary_fingerprint()?,
-            space: format!("{:?}", args.space),
-            algorithm_settings: format!("{:?}", args.algo),
-        })
-    }
-
-    /// The name of the first setting that differs from `other`.
-    fn first_difference(&self, other: &Self) -> Option<&'static str> {
-        if self.seminas != other.seminas {
-            Some("seminas version")
-        } else if self.binary != other.binary {
-            Some("seminas build (the executable changed)")
-        } else if self.space != other.space {
-            Some("space, table or columns")
-        } else if self.algorithm_settings != other.algorithm_settings {
-            Some("algorithm settings")
-        } else {
-            None
-        }
-    }
-}
-
-fn binary_fingerprint() -> anyhow::Result<String> {
-    let exe = std::env::current_exe().context("cannot locate the seminas executable")?;
-    let bytes = std::fs::read(&exe).with_context(|| format!("cannot read {}", exe.display()))?;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in &bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    Ok(format!("{} bytes, fnv1a {h:016x}", bytes.len()))
-}
-
 /// Runs `seminas bench`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     match args.space.problem()? {
-        Problem::Nb201(space, bench) => execute(args, &space, &bench),
-        Problem::Categorical(space, bench) => execute(args, &space, &bench),
-        Problem::Nb101Table(space, bench) => execute(args, &space, &bench),
+        Problem::Table(space, bench) => match_space!(space, space => execute(args, &space, &bench)),
         Problem::Nb101File(space, bench) => execute(args, &space, bench.as_ref()),
     }
-}
-
-/// Prepares `dir` for a bench with `settings`: returns the runs it already holds (a bench
-/// with the same settings was stopped or finished there), or refuses a directory holding runs
-/// of other settings. Leaves `runs.csv` holding those runs (an unfinished last line dropped),
-/// ready to be appended to, and removes the files derived from it, which the bench rewrites
-/// when it is done.
-fn prepare_out(
-    dir: &Path,
-    settings: &BenchSettings,
-    unit: BudgetUnit,
-) -> anyhow::Result<Vec<RunResult>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let settings_path = dir.join("bench-settings.json");
-    let runs_path = dir.join("runs.csv");
-    let mut finished = Vec::new();
-    if settings_path.exists() {
-        let text = std::fs::read_to_string(&settings_path)
-            .with_context(|| format!("cannot read {}", settings_path.display()))?;
-        let stored: BenchSettings = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a bench settings file", settings_path.display()))?;
-        if let Some(what) = settings.first_difference(&stored) {
-            anyhow::bail!(
-                "{} holds runs of a bench with another {what} (see {}); they cannot be \
-                 continued: remove the directory (or its runs.csv) to start over, or choose \
-                 another --out",
-                dir.display(),
-                settings_path.display()
-            );
-        }
-        if runs_path.exists() {
-            let text = std::fs::read_to_string(&runs_path)
-                .with_context(|| format!("cannot read {}", runs_path.display()))?;
-            let parsed = runs_file::parse(&runs_path.display().to_string(), &text)
-                .map_err(anyhow::Error::msg)?;
-            if parsed.truncated {
-                eprintln!(
-                    "note: {} ended in an unfinished line (a killed bench); that run is run again",
-                    runs_path.display()
-                );
-            }
-            let mut seen = HashSet::new();
-            finished = parsed
-                .runs
-                .into_iter()
-                .filter(|r| seen.insert((r.algo.clone(), r.budget, r.seed)))
-                .collect();
-        }
-    }
-    write_atomic(
-        &settings_path,
-        (serde_json::to_string_pretty(settings)? + "\n").as_bytes(),
-    )?;
-    for name in DERIVED_FILES {
-        let path = dir.join(name);
-        if let Err(e) = std::fs::remove_file(&path)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            return Err(e).with_context(|| format!("cannot remove {}", path.display()));
-        }
-    }
-    let mut text = format!("{}\n", runs_file::header(unit));
-    for r in &finished {
-        text.push_str(&runs_file::line(r));
-    }
-    write_atomic(&runs_path, text.as_bytes())?;
-    Ok(finished)
 }
 
 fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
@@ -245,16 +124,20 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         }
     }
     let mut finished = Vec::new();
-    let mut journal = None;
+    let mut bench_dir = None;
     if let Some(dir) = &args.out {
-        finished = prepare_out(dir, &BenchSettings::of(args)?, unit)
+        let settings =
+            BenchSettings::of_this_build(format!("{:?}", args.space), format!("{:?}", args.algo))
+                .context("cannot read the seminas executable")?;
+        let (opened, held) = BenchDir::prepare(dir, &settings, unit)
             .with_context(|| format!("cannot use {} for results", dir.display()))?;
-        let path = dir.join("runs.csv");
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        journal = Some(Mutex::new((file, None::<std::io::Error>)));
+        if held.truncated {
+            eprintln!(
+                "note: {} ended in an unfinished line (a killed bench); that run is run again",
+                dir.join("runs.csv").display()
+            );
+        }
+        (finished, bench_dir) = (held.runs, Some(opened));
     }
     let wanted: HashSet<(String, usize, u64)> = config
         .algos
@@ -290,21 +173,15 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
     let started = std::time::Instant::now();
     let new_runs = wanted.len() - resumed.len();
     let cmp = run_comparison_resuming(space, evaluator, &config, resumed, &|r| {
-        if let Some(j) = &journal {
-            let mut j = j.lock().unwrap_or_else(|e| e.into_inner());
-            if j.1.is_none() {
-                let line = runs_file::line(r);
-                if let Err(e) = j.0.write_all(line.as_bytes()).and_then(|()| j.0.flush()) {
-                    j.1 = Some(e);
-                }
-            }
+        if let Some(d) = &bench_dir {
+            d.append(r);
         }
         bar.inc(1);
     })?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    if let Some((_, Some(e))) = journal.map(|j| j.into_inner().unwrap_or_else(|e| e.into_inner())) {
-        return Err(e).context("cannot append to runs.csv");
+    if let Some(d) = bench_dir {
+        d.close().context("cannot append to runs.csv")?;
     }
     let table = BenchTable {
         space: Some(space.name().to_string()),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser};
 
-use seminas::store::RunStore;
+use seminas::store::{RunStatus, RunStore};
 
 use super::search::Resume;
 use super::{Cli, Command};
@@ -68,7 +68,7 @@ pub fn run(args: &ResumeArgs) -> anyhow::Result<()> {
             })?;
         }
     }
-    if store.status()? == "finished" && extend == 0 {
+    if store.status()? == RunStatus::Finished && extend == 0 {
         eprintln!(
             "{}: the run had finished; printing its result again",
             dir.display()

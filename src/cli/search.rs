@@ -14,8 +14,11 @@ use seminas::study::engine::Restored;
 use seminas::study::{Direction, Halt, StopPolicy, Study, StudyError, StudySettings};
 
 use super::evaluators::{EvalArgs, EvaluatorChoice};
-use super::spaces::{Problem, SpaceArgs, SpaceOnly};
+use super::spaces::{Problem, SpaceArgs};
 use super::watch::{Mode, Reporter};
+use seminas::match_space;
+#[cfg(feature = "trainer")]
+use seminas::space::AnyOf;
 
 /// Arguments of `seminas search`.
 #[derive(Debug, Args)]
@@ -267,8 +270,8 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
             own_report_only(args, "train")?;
             let trainer = args.eval.train.trainer(args.eval.workers)?;
             return match args.space.space_only()? {
-                SpaceOnly::Nb201(space) => execute(args, &space, &trainer, store, &run_id),
-                SpaceOnly::Nb101(space) => execute(args, &space, &trainer, store, &run_id),
+                AnyOf::Nb201(space) => execute(args, &space, &trainer, store, &run_id),
+                AnyOf::Nb101(space) => execute(args, &space, &trainer, store, &run_id),
                 _ => anyhow::bail!(
                     "the built-in trainer builds NAS-Bench-201 and NAS-Bench-101 networks \
                      (--space nb201, nb101, nb101-20k); for --space mobile use --evaluator supernet"
@@ -276,7 +279,7 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
             };
         }
         Some(EvaluatorChoice::Supernet) => {
-            let SpaceOnly::Mobile(space) = args.space.space_only()? else {
+            let AnyOf::Mobile(space) = args.space.space_only()? else {
                 anyhow::bail!(
                     "--evaluator supernet is the weight-sharing supernet of --space mobile"
                 );
@@ -296,17 +299,14 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
         let evaluator =
             args.eval
                 .external(template, args.space.report.as_deref(), &cwd, &run_id)?;
-        return match args.space.space_only()? {
-            SpaceOnly::Nb201(space) => execute(args, &space, &evaluator, store, &run_id),
-            SpaceOnly::Categorical(space) => execute(args, &space, &evaluator, store, &run_id),
-            SpaceOnly::Nb101(space) => execute(args, &space, &evaluator, store, &run_id),
-            SpaceOnly::Mobile(space) => execute(args, &space, &evaluator, store, &run_id),
-        };
+        return match_space!(args.space.space_only()?, space => {
+            execute(args, &space, &evaluator, store, &run_id)
+        });
     }
     match args.space.problem()? {
-        Problem::Nb201(space, bench) => execute(args, &space, &bench, store, &run_id),
-        Problem::Categorical(space, bench) => execute(args, &space, &bench, store, &run_id),
-        Problem::Nb101Table(space, bench) => execute(args, &space, &bench, store, &run_id),
+        Problem::Table(space, bench) => {
+            match_space!(space, space => execute(args, &space, &bench, store, &run_id))
+        }
         Problem::Nb101File(space, bench) => execute(args, &space, bench.as_ref(), store, &run_id),
     }
 }
@@ -335,7 +335,7 @@ fn new_run_dir(args: &SearchArgs, real: bool) -> Option<PathBuf> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let space = Path::new(&args.space.space)
+        let space = Path::new(&args.space.space.to_string())
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "space".into());

@@ -11,7 +11,9 @@ use seminas::benchmark::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
 use seminas::benchmark::nb201::{NB201_COST, NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
 use seminas::benchmark::{FidelityColumn, Table, TabularBenchmark};
 use seminas::space::nb101::Nb101Space;
-use seminas::space::{CategoricalSpace, MobileSkeleton, MobileSpace, Nb201Space};
+use seminas::space::{
+    AnyOf, AnySpace, CategoricalSpace, MobileSkeleton, MobileSpace, Nb201Space, SpaceKind,
+};
 
 /// Where architectures come from and how they are evaluated.
 #[derive(Debug, Clone, Args)]
@@ -26,7 +28,7 @@ pub struct SpaceArgs {
         default_value = "nb201",
         value_name = "nb201|nb101-20k|nb101|mobile|FILE.toml"
     )]
-    pub space: String,
+    pub space: SpaceKind,
     #[command(flatten)]
     pub mobile: MobileArgs,
     /// The official NAS-Bench-101 file (nasbench_only108.tfrecord or nasbench_full.tfrecord).
@@ -114,9 +116,9 @@ impl MobileArgs {
     }
 
     /// Refuses the mobile settings unless the space is `mobile`.
-    fn only_mobile(&self, space: &str) -> Result<(), seminas::settings::SettingError> {
+    fn only_mobile(&self, space: &SpaceKind) -> Result<(), seminas::settings::SettingError> {
         const WHERE: &str = "to --space mobile only";
-        if space == "mobile" {
+        if *space == SpaceKind::Mobile {
             return Ok(());
         }
         if let Some(m) = self.max_mflops {
@@ -148,27 +150,14 @@ impl MobileArgs {
 }
 
 /// A space together with the evaluator chosen for it.
+// Built once per run: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Problem {
-    /// NAS-Bench-201 cells.
-    Nb201(Nb201Space, TabularBenchmark),
-    /// A user-defined categorical space.
-    Categorical(CategoricalSpace, TabularBenchmark),
-    /// The embedded NAS-Bench-101 sample.
-    Nb101Table(Nb101Space, TabularBenchmark),
+    /// A space with a table: NAS-Bench-201's, the embedded NAS-Bench-101 sample's, or the
+    /// user's for a categorical space.
+    Table(AnySpace, TabularBenchmark),
     /// NAS-Bench-101 from the official file.
     Nb101File(Nb101Space, Box<Nb101Benchmark>),
-}
-
-/// A space alone, for evaluators that are not the space's benchmark table.
-pub enum SpaceOnly {
-    /// NAS-Bench-201 cells.
-    Nb201(Nb201Space),
-    /// A user-defined categorical space.
-    Categorical(CategoricalSpace),
-    /// NAS-Bench-101 cells (the 20,001-cell pool for `nb101-20k`).
-    Nb101(Nb101Space),
-    /// The MobileNet-style ImageNet space.
-    Mobile(MobileSpace),
 }
 
 fn open(path: &Path) -> anyhow::Result<std::fs::File> {
@@ -187,122 +176,35 @@ fn open_table(path: &Path) -> anyhow::Result<std::fs::File> {
 
 impl SpaceArgs {
     /// The space the arguments name, without loading any benchmark.
-    pub fn space_only(&self) -> anyhow::Result<SpaceOnly> {
+    pub fn space_only(&self) -> anyhow::Result<AnySpace> {
         anyhow::ensure!(
             self.table.is_none() && self.objective.is_none() && self.fidelity.is_empty(),
             "--table/--objective choose a benchmark table; with --evaluator the evaluator \
              measures the architectures"
         );
         self.mobile.only_mobile(&self.space)?;
-        Ok(match self.space.as_str() {
-            "mobile" => SpaceOnly::Mobile(self.mobile.space()?),
-            "nb201" => SpaceOnly::Nb201(Nb201Space::new()),
-            "nb101-20k" => SpaceOnly::Nb101(nb101_20k_space()),
-            "nb101" => SpaceOnly::Nb101(Nb101Space::new()),
-            other => {
-                let path = Path::new(other);
-                if path.extension().and_then(|e| e.to_str()) != Some("toml") {
-                    bail!(
-                        "unknown search space {other:?}: use nb201, nb101-20k, nb101, mobile or a \
-                         .toml file defining a categorical space"
-                    );
-                }
-                SpaceOnly::Categorical(CategoricalSpace::from_toml_file(path)?)
-            }
+        Ok(match &self.space {
+            SpaceKind::Mobile => AnyOf::Mobile(self.mobile.space()?),
+            SpaceKind::Nb201 => AnyOf::Nb201(Nb201Space::new()),
+            SpaceKind::Nb101Sample => AnyOf::Nb101(nb101_20k_space()),
+            SpaceKind::Nb101 => AnyOf::Nb101(Nb101Space::new()),
+            SpaceKind::Toml(path) => AnyOf::Categorical(CategoricalSpace::from_toml_file(path)?),
         })
     }
 
     /// Builds the space and evaluator the arguments describe.
     pub fn problem(&self) -> anyhow::Result<Problem> {
-        if self.space == "mobile" {
-            bail!(
+        self.mobile.only_mobile(&self.space)?;
+        let path = match &self.space {
+            SpaceKind::Mobile => bail!(
                 "--space mobile has no benchmark table: evaluate its architectures with \
                  --evaluator COMMAND (the command gets each network as JSON)"
-            );
-        }
-        self.mobile.only_mobile(&self.space)?;
-        if self.space == "nb201" {
-            let space = Nb201Space::new();
-            let objective = self
-                .objective
-                .as_deref()
-                .or(self.fidelity_objective())
-                .unwrap_or(NB201_OBJECTIVE);
-            let report = self.report.as_deref().unwrap_or(NB201_REPORT);
-            let bench = match &self.table {
-                None => {
-                    anyhow::ensure!(
-                        self.cost.is_none(),
-                        "--cost names a column of --table; the embedded NAS-Bench-201 table's \
-                         cost is its {NB201_COST} column"
-                    );
-                    anyhow::ensure!(
-                        self.fidelity.is_empty(),
-                        "--fidelity names columns of --table; the embedded NAS-Bench-201 table \
-                         has 200-epoch results only"
-                    );
-                    nb201_benchmark(objective, report)?
-                }
-                Some(path) => {
-                    let name = path.display().to_string();
-                    let table =
-                        Table::read_with_text_column(&name, open_table(path)?, &space, "arch")?;
-                    let cost = self.cost.as_deref().or_else(|| {
-                        table
-                            .metric_names()
-                            .iter()
-                            .any(|m| m == NB201_COST)
-                            .then_some(NB201_COST)
-                    });
-                    TabularBenchmark::new(Arc::new(table), objective, report, cost)?
-                        .with_fidelities(&self.fidelity)?
-                }
-            };
-            return Ok(Problem::Nb201(space, bench));
-        }
-        if self.space == "nb101-20k" {
-            anyhow::ensure!(
-                self.table.is_none()
-                    && self.objective.is_none()
-                    && self.report.is_none()
-                    && self.cost.is_none()
-                    && self.fidelity.is_empty(),
-                "nb101-20k is an embedded table (with its fidelities, 4/12/36/108 epochs): \
-                 --table/--objective/--report/--cost/--fidelity do not apply"
-            );
-            return Ok(Problem::Nb101Table(
-                nb101_20k_space(),
-                nb101_20k_benchmark(),
-            ));
-        }
-        if self.space == "nb101" {
-            let Some(file) = &self.nb101_file else {
-                bail!(
-                    "--space nb101 needs --nb101-file PATH (the official nasbench_only108.tfrecord); \
-                     without it, try --space nb101-20k"
-                );
-            };
-            let data = Nb101Dataset::load(file)?;
-            let mode = if self.nb101_mean {
-                QueryMode::Mean
-            } else {
-                QueryMode::Sample
-            };
-            let bench = Nb101Benchmark::new(
-                Arc::new(data),
-                self.nb101_epochs,
-                mode,
-                seminas::rng::rng_for(0, "evaluator"),
-            )?;
-            return Ok(Problem::Nb101File(Nb101Space::new(), Box::new(bench)));
-        }
-        let path = Path::new(&self.space);
-        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
-            bail!(
-                "unknown search space {:?}: use nb201, nb101-20k, nb101, mobile or a .toml file defining a categorical space",
-                self.space
-            );
-        }
+            ),
+            SpaceKind::Nb201 => return self.nb201(),
+            SpaceKind::Nb101Sample => return self.nb101_sample(),
+            SpaceKind::Nb101 => return self.nb101_file(),
+            SpaceKind::Toml(path) => path,
+        };
         let space = CategoricalSpace::from_toml_file(path)?;
         let Some(table_path) = &self.table else {
             bail!(
@@ -318,7 +220,87 @@ impl SpaceArgs {
         let bench =
             TabularBenchmark::new(Arc::new(table), objective, report, self.cost.as_deref())?
                 .with_fidelities(&self.fidelity)?;
-        Ok(Problem::Categorical(space, bench))
+        Ok(Problem::Table(AnyOf::Categorical(space), bench))
+    }
+
+    /// `--space nb201`: the embedded table or the user's.
+    fn nb201(&self) -> anyhow::Result<Problem> {
+        let space = Nb201Space::new();
+        let objective = self
+            .objective
+            .as_deref()
+            .or(self.fidelity_objective())
+            .unwrap_or(NB201_OBJECTIVE);
+        let report = self.report.as_deref().unwrap_or(NB201_REPORT);
+        let bench = match &self.table {
+            None => {
+                anyhow::ensure!(
+                    self.cost.is_none(),
+                    "--cost names a column of --table; the embedded NAS-Bench-201 table's \
+                         cost is its {NB201_COST} column"
+                );
+                anyhow::ensure!(
+                    self.fidelity.is_empty(),
+                    "--fidelity names columns of --table; the embedded NAS-Bench-201 table \
+                         has 200-epoch results only"
+                );
+                nb201_benchmark(objective, report)?
+            }
+            Some(path) => {
+                let name = path.display().to_string();
+                let table = Table::read_with_text_column(&name, open_table(path)?, &space, "arch")?;
+                let cost = self.cost.as_deref().or_else(|| {
+                    table
+                        .metric_names()
+                        .iter()
+                        .any(|m| m == NB201_COST)
+                        .then_some(NB201_COST)
+                });
+                TabularBenchmark::new(Arc::new(table), objective, report, cost)?
+                    .with_fidelities(&self.fidelity)?
+            }
+        };
+        Ok(Problem::Table(AnyOf::Nb201(space), bench))
+    }
+
+    /// `--space nb101-20k`: the embedded sample.
+    fn nb101_sample(&self) -> anyhow::Result<Problem> {
+        anyhow::ensure!(
+            self.table.is_none()
+                && self.objective.is_none()
+                && self.report.is_none()
+                && self.cost.is_none()
+                && self.fidelity.is_empty(),
+            "nb101-20k is an embedded table (with its fidelities, 4/12/36/108 epochs): \
+                 --table/--objective/--report/--cost/--fidelity do not apply"
+        );
+        Ok(Problem::Table(
+            AnyOf::Nb101(nb101_20k_space()),
+            nb101_20k_benchmark(),
+        ))
+    }
+
+    /// `--space nb101`: the official file.
+    fn nb101_file(&self) -> anyhow::Result<Problem> {
+        let Some(file) = &self.nb101_file else {
+            bail!(
+                "--space nb101 needs --nb101-file PATH (the official nasbench_only108.tfrecord); \
+                     without it, try --space nb101-20k"
+            );
+        };
+        let data = Nb101Dataset::load(file)?;
+        let mode = if self.nb101_mean {
+            QueryMode::Mean
+        } else {
+            QueryMode::Sample
+        };
+        let bench = Nb101Benchmark::new(
+            Arc::new(data),
+            self.nb101_epochs,
+            mode,
+            seminas::rng::rng_for(0, "evaluator"),
+        )?;
+        Ok(Problem::Nb101File(Nb101Space::new(), Box::new(bench)))
     }
 
     /// The objective column that the largest `--fidelity` step names, if any.

@@ -8,6 +8,8 @@
 //! [`runs_file`] reads and writes the per-run CSV (`runs.csv`), which is also the journal that
 //! lets a killed `seminas bench --out DIR` continue from the runs it finished.
 
+pub mod bench_dir;
+pub mod combine;
 pub mod output;
 pub mod runs_file;
 

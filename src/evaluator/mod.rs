@@ -9,6 +9,7 @@
 //! query accounting lives in one place.
 
 pub mod command;
+pub mod external;
 pub mod fidelity;
 pub mod ray;
 pub mod ray_jobs;
@@ -18,6 +19,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::space::SearchSpace;
+pub use external::External;
 pub use reference::Reference;
 
 pub use fidelity::{

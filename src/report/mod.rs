@@ -1,7 +1,9 @@
 //! Reports of finished searches: the summary object (human text and JSON), run logs, plots.
 
 pub mod plot;
+pub mod run;
 pub mod text_plot;
+pub mod time;
 
 use std::fmt;
 use std::io::Write;

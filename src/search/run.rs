@@ -25,6 +25,40 @@ pub struct QueryRecord<A> {
     pub finished_unix: Option<f64>,
 }
 
+/// How a told trial ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialState {
+    /// Its training ran to the end.
+    Complete,
+    /// Its training was stopped early; its objective is that of the step it reached.
+    Pruned,
+    /// The evaluation failed.
+    Failed,
+}
+
+impl TrialState {
+    /// The state's name (as Python's `Study` gives it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrialState::Complete => "complete",
+            TrialState::Pruned => "pruned",
+            TrialState::Failed => "failed",
+        }
+    }
+}
+
+impl<A> QueryRecord<A> {
+    /// How the trial ended.
+    pub fn state(&self) -> TrialState {
+        match &self.result {
+            Ok(e) if e.is_complete() => TrialState::Complete,
+            Ok(_) => TrialState::Pruned,
+            Err(_) => TrialState::Failed,
+        }
+    }
+}
+
 /// Why a search stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -5,6 +5,7 @@
 //! tokens, with the set of tokens allowed at each position (the decoder may only choose among
 //! those).
 
+pub mod any;
 pub mod categorical;
 pub mod mobile;
 pub mod nb101;
@@ -15,6 +16,7 @@ use std::hash::Hash;
 
 use crate::rng::Rng;
 
+pub use any::{AnyOf, AnySpace, PerSpace, SpaceKind, Spaces, UnknownSpace};
 pub use categorical::{CategoricalArch, CategoricalSpace, Position};
 pub use mobile::{MobileArch, MobileError, MobileOp, MobileSkeleton, MobileSpace};
 pub use nb101::Nb101Space;

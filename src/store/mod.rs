@@ -32,7 +32,9 @@ pub const EVALS: &str = "evals";
 const LOCK: &str = "lock";
 
 pub mod journal;
+pub mod status;
 pub mod view;
+pub use status::{RunStatus, TrialStatus};
 pub use view::{RunState, RunView, TrialRow};
 /// Prefix of evaluator states in the `checkpoints` table (searcher checkpoints have none).
 const EVALUATOR_STATE: &str = "evaluator:";
@@ -180,7 +182,7 @@ impl RunStore {
             ("version", meta.version.clone()),
             ("run_id", meta.run_id.clone()),
             ("created_unix", now().to_string()),
-            ("status", "running".into()),
+            ("status", RunStatus::Running.as_str().into()),
         ];
         for (k, v) in entries {
             conn.execute(
@@ -313,8 +315,8 @@ impl RunStore {
                 finished,
                 stopped_at,
             ) = row.map_err(|e| self.sql(e))?;
-            let outcome = match status.as_str() {
-                "evaluated" => {
+            let outcome = match TrialStatus::parse(&status) {
+                Some(TrialStatus::Evaluated) => {
                     let objective = objective.filter(|v| v.is_finite()).ok_or_else(|| {
                         self.corrupt(format!(
                             "table evaluations, index {idx}: column objective is missing"
@@ -353,12 +355,12 @@ impl RunStore {
                         note: reason,
                     })
                 }
-                "failed" => Outcome::Failed(reason.unwrap_or_default()),
-                "not_evaluable" => Outcome::NotEvaluable,
-                other => {
+                Some(TrialStatus::Failed) => Outcome::Failed(reason.unwrap_or_default()),
+                Some(TrialStatus::NotEvaluable) => Outcome::NotEvaluable,
+                None => {
                     return Err(self.corrupt(format!(
                         "table evaluations, index {idx}: unknown status {}",
-                        crate::settings::quoted(other)
+                        crate::settings::quoted(&status)
                     )));
                 }
             };
@@ -590,19 +592,25 @@ impl RunStore {
     }
 
     /// Marks the run `running` or `finished`.
-    pub fn set_status(&self, status: &str) -> Result<(), StoreError> {
+    pub fn set_status(&self, status: RunStatus) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE meta SET value = ?1 WHERE key = 'status'",
-                params![status],
+                params![status.as_str()],
             )
             .map_err(|e| self.sql(e))?;
         Ok(())
     }
 
-    /// The run's status: `running` (also when it was killed) or `finished`.
-    pub fn status(&self) -> Result<String, StoreError> {
-        self.meta_text("status")
+    /// The run's status: running (also when it was killed) or finished.
+    pub fn status(&self) -> Result<RunStatus, StoreError> {
+        let name = self.meta_text("status")?;
+        RunStatus::parse(&name).ok_or_else(|| {
+            self.corrupt(format!(
+                "table meta, key status: unknown status {}",
+                crate::settings::quoted(&name)
+            ))
+        })
     }
 
     /// A journal writing into this store, with architectures in `space`'s JSON form.
@@ -801,15 +809,22 @@ fn insert_step(
 fn insert_outcome(conn: &Connection, index: usize, outcome: &Outcome) -> rusqlite::Result<()> {
     let (status, objective, report, cost, metrics, reason) = match outcome {
         Outcome::Evaluated(e) => (
-            "evaluated",
+            TrialStatus::Evaluated,
             Some(e.objective),
             e.report,
             Some(e.cost_seconds),
             Some(serde_json::to_string(&e.metrics).expect("numbers serialise")),
             e.note.as_deref(),
         ),
-        Outcome::Failed(r) => ("failed", None, None, None, None, Some(r.as_str())),
-        Outcome::NotEvaluable => ("not_evaluable", None, None, None, None, None),
+        Outcome::Failed(r) => (
+            TrialStatus::Failed,
+            None,
+            None,
+            None,
+            None,
+            Some(r.as_str()),
+        ),
+        Outcome::NotEvaluable => (TrialStatus::NotEvaluable, None, None, None, None, None),
     };
     let stopped_at = match outcome {
         Outcome::Evaluated(e) => e.stopped_at.map(|s| s as i64),
@@ -822,7 +837,7 @@ fn insert_outcome(conn: &Connection, index: usize, outcome: &Outcome) -> rusqlit
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             index as i64,
-            status,
+            status.as_str(),
             objective,
             report,
             cost,

@@ -41,7 +41,7 @@ fn a_run_is_created_once_locked_and_reopened_with_its_settings() {
     assert!(err.contains("already holds a run"), "{err}");
     let (store, m) = RunStore::open(&dir).unwrap();
     assert_eq!(m, meta(7));
-    assert_eq!(store.status().unwrap(), "running");
+    assert_eq!(store.status().unwrap(), RunStatus::Running);
     let err = RunStore::open(&dir.join("nothing"))
         .err()
         .unwrap()

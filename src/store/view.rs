@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
-use super::{DATABASE, EVALS, LOCK, StoreError};
+use super::{DATABASE, EVALS, LOCK, RunStatus, StoreError, TrialStatus};
 
 /// A run's state, as `show` and the dashboard present it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,8 +38,8 @@ pub struct TrialRow {
     pub key: String,
     /// The architecture (the space's JSON form).
     pub arch: serde_json::Value,
-    /// `evaluated` or `failed`.
-    pub status: String,
+    /// Evaluated or failed.
+    pub status: TrialStatus,
     /// The objective (evaluated only).
     pub objective: Option<f64>,
     /// The reported metric, when the evaluator gives one.
@@ -172,7 +172,8 @@ impl RunView {
         let created_unix = meta("created_unix")?
             .and_then(|s| s.parse().ok())
             .unwrap_or(0.0);
-        let finished = meta("status")?.as_deref() == Some("finished");
+        let finished =
+            meta("status")?.as_deref().and_then(RunStatus::parse) == Some(RunStatus::Finished);
         let mut proposals: i64 = conn
             .query_row("SELECT COUNT(*) FROM proposals", [], |r| r.get(0))
             .map_err(sql)?;
@@ -265,6 +266,15 @@ impl RunView {
                 None => serde_json::Map::new(),
             };
             let (origin, predicted) = annotations.get(&index).cloned().unwrap_or_default();
+            let status = match TrialStatus::parse(&status) {
+                Some(s @ (TrialStatus::Evaluated | TrialStatus::Failed)) => s,
+                _ => {
+                    return Err(corrupt(format!(
+                        "table evaluations, index {idx}: unknown status {}",
+                        crate::settings::quoted(&status)
+                    )));
+                }
+            };
             let evals = format!("{EVALS}/{index:06}");
             trials.push(TrialRow {
                 n: trials.len() + 1,
@@ -301,7 +311,8 @@ impl RunView {
             .collect();
         let _ = conn.execute_batch("COMMIT");
         let pid = live_holder(dir);
-        let all_failed = !trials.is_empty() && trials.iter().all(|t| t.status == "failed");
+        let all_failed =
+            !trials.is_empty() && trials.iter().all(|t| t.status == TrialStatus::Failed);
         let state = if pid.is_some() && !finished {
             RunState::Running
         } else if all_failed {
@@ -398,7 +409,10 @@ impl RunView {
 
     /// Failed queries.
     pub fn failures(&self) -> usize {
-        self.trials.iter().filter(|t| t.status == "failed").count()
+        self.trials
+            .iter()
+            .filter(|t| t.status == TrialStatus::Failed)
+            .count()
     }
 
     /// The best objective after each query (`None` until one succeeded; trainings stopped

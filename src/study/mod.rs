@@ -21,7 +21,7 @@ use crate::study::engine::Pruning;
 use crate::study::engine::{JournalOnly, Ledger, Restored, TellError, restore_evaluator};
 
 use crate::space::{SearchSpace, SpaceError};
-use crate::store::{RunMeta, RunStore, StoreError};
+use crate::store::{RunMeta, RunStatus, RunStore, StoreError};
 use crate::study::engine::{DriveError, DriveOptions, Journal, NoJournal};
 
 /// Name of the run store checkpoint holding the queries [`Study::extend`] added (decimal
@@ -617,7 +617,7 @@ impl<S: SearchSpace> Study<S> {
             let total = stored_extension(store)?.saturating_add(queries);
             let told = self.ledger.run.records.len();
             store.add_checkpoint(told, EXTENSION, total.to_string().as_bytes())?;
-            store.set_status("running")?;
+            store.set_status(RunStatus::Running)?;
         }
         self.ledger.extend(queries);
         Ok(())
@@ -720,7 +720,7 @@ impl<S: SearchSpace> Study<S> {
         if self.ledger.finished()
             && let Some(store) = &self.store
         {
-            store.set_status("finished")?;
+            store.set_status(RunStatus::Finished)?;
         }
         Ok(())
     }
@@ -780,7 +780,7 @@ impl<S: SearchSpace> Study<S> {
         let (Some(store), Some(name)) = (&self.store, evaluator.state_name()) else {
             return Ok(Restored::Nothing);
         };
-        if store.status()? == "finished" {
+        if store.status()? == RunStatus::Finished {
             return Ok(Restored::Nothing);
         }
         let replay = store.replay()?;
@@ -885,7 +885,7 @@ impl<S: SearchSpace> Study<S> {
             other => other?,
         }
         if let Some(store) = &self.store {
-            store.set_status("finished")?;
+            store.set_status(RunStatus::Finished)?;
             if let Some(source) = self.log_error.take() {
                 return Err(StudyError::Log {
                     path: store.dir().join("queries.jsonl"),
@@ -993,7 +993,7 @@ pub mod budget;
 pub mod engine;
 pub mod progress;
 
-pub use crate::search::run::{QueryRecord, SearchRun, StopReason};
+pub use crate::search::run::{QueryRecord, SearchRun, StopReason, TrialState};
 pub use budget::Budget;
 
 #[cfg(test)]

@@ -308,7 +308,10 @@ fn a_stored_study_dropped_at_any_point_reopens_without_losing_or_repeating_trial
         }
         if !stopped {
             assert_eq!(keys(study.trials()), keys(reference.trials()));
-            assert_eq!(study.store().unwrap().status().unwrap(), "finished");
+            assert_eq!(
+                study.store().unwrap().status().unwrap(),
+                crate::store::RunStatus::Finished
+            );
             break;
         }
         assert!(rounds < 20);

@@ -20,11 +20,11 @@ use std::sync::{Arc, Mutex, mpsc};
 use super::budget::Budget;
 use crate::evaluator::{Decision, Fidelities, Pruner, PrunerState, StepResult, StopRule};
 use crate::evaluator::{EvalContext, Evaluator, EvaluatorState, Outcome, StateError};
+use crate::report::time::unix_now;
 use crate::search::random::KeyHash;
 use crate::search::run::{QueryRecord, SearchRun, StopReason};
 use crate::search::{Feedback, Origin, Phase, ProposalInfo, Searcher};
 use crate::space::SearchSpace;
-use crate::study::progress::unix_now;
 
 mod error;
 mod monitor;
