@@ -39,6 +39,21 @@ fn study_error(e: StudyError) -> PyErr {
     }
 }
 
+/// The settings of `algo` from the JSON of the keyword arguments; one that `algo` does not
+/// use is an error.
+fn algo_config(algo: Algo, settings: &str) -> PyResult<seminas::search::AlgoConfig> {
+    let overrides: AlgoOverrides = serde_json::from_str(settings).map_err(value_error)?;
+    if let Some(unused) = overrides.unused_by(&[algo]) {
+        // The keyword-argument spelling of the command line's --name.
+        return Err(value_error(unused.to_string().replacen(
+            &format!("--{}", unused.name),
+            &format!("{}=", unused.name.replace('-', "_")),
+            1,
+        )));
+    }
+    overrides.config().map_err(value_error)
+}
+
 fn parse_json(text: &str) -> PyResult<serde_json::Value> {
     serde_json::from_str(text).map_err(value_error)
 }
@@ -291,8 +306,7 @@ impl RawStudy {
             return Err(value_error("workers must be at least 1"));
         }
         let algo: Algo = algo.parse().map_err(value_error)?;
-        let overrides: AlgoOverrides = serde_json::from_str(settings).map_err(value_error)?;
-        let config = overrides.config().map_err(value_error)?;
+        let config = algo_config(algo, settings)?;
         // As the CLI does: a budget spent entirely on the random start is random search.
         if let Some(w) = algo.small_budget_warning(budget, &config) {
             let text = w

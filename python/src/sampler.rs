@@ -13,8 +13,7 @@ use pyo3::prelude::*;
 
 use seminas::rng::rng_for;
 use seminas::search::{
-    Algo, AlgoConfig, AlgoOverrides, Feedback, RandomSearch, Searcher, SemiNasConfig, SemiNasEns,
-    SemiNasEnsConfig,
+    Algo, AlgoConfig, Feedback, RandomSearch, Searcher, SemiNasConfig, SemiNasEns, SemiNasEnsConfig,
 };
 use seminas::space::{CategoricalArch, CategoricalSpace, Position, SearchSpace};
 
@@ -106,8 +105,7 @@ impl Proposer {
         settings: &str,
     ) -> PyResult<Self> {
         let algo: Algo = algo.parse().map_err(value_error)?;
-        let overrides: AlgoOverrides = serde_json::from_str(settings).map_err(value_error)?;
-        let config = overrides.config().map_err(value_error)?;
+        let config = super::algo_config(algo, settings)?;
         if budget == 0 {
             return Err(value_error("budget must be at least 1"));
         }

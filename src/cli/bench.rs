@@ -95,12 +95,13 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         !budgets.is_empty(),
         "--queries and --budget-trainings must list budgets of at least 1"
     );
+    let algo_config = args.algo.config(&algos)?;
     let config = CompareConfig {
         algos,
         budgets,
         seeds: args.seeds,
         first_seed: 0,
-        algo_config: args.algo.config()?,
+        algo_config,
         unit,
         prune: args.algo.pruner()?,
     };

@@ -7,7 +7,7 @@ use clap::Args;
 
 use seminas::evaluator::Evaluator;
 use seminas::report::HumanSummary;
-use seminas::search::{Algo, AlgoConfig, AlgoOverrides, Preset, SemiNasReConfig};
+use seminas::search::{Algo, AlgoConfig, AlgoOverrides, Preset};
 use seminas::space::SearchSpace;
 use seminas::store::{RunMeta, RunStore};
 use seminas::study::engine::Restored;
@@ -154,13 +154,14 @@ pub struct AlgoArgs {
         help_heading = "SemiNAS controller"
     )]
     early_stopping: Option<String>,
-    /// SemiNAS-RE: children ranked by the predictor per proposal, from 1 to 100,000.
-    #[arg(long, default_value_t = SemiNasReConfig::default().children, help_heading = "SemiNAS controller")]
-    children: usize,
+    /// SemiNAS-RE: children ranked by the predictor per proposal, from 1 to 100,000
+    /// [default: 50].
+    #[arg(long, help_heading = "SemiNAS controller")]
+    children: Option<usize>,
     /// SemiNAS-RE: retrain the controller after this many new evaluations, from 1 to
-    /// 1,000,000.
-    #[arg(long, default_value_t = SemiNasReConfig::default().retrain_every, help_heading = "SemiNAS controller")]
-    retrain_every: usize,
+    /// 1,000,000 [default: 10].
+    #[arg(long, help_heading = "SemiNAS controller")]
+    retrain_every: Option<usize>,
     /// Early stopping of trainings, for evaluators that report steps (a table with
     /// fidelities, a command printing {"step": N, "objective": V}): `auto` (with a budget in
     /// training time, the searcher's own rule where it has one: seminas-ens; otherwise none),
@@ -187,8 +188,8 @@ impl AlgoArgs {
             .map_err(anyhow::Error::msg)
     }
 
-    /// The algorithm settings, checked.
-    pub fn config(&self) -> anyhow::Result<AlgoConfig> {
+    /// The settings of `algos`, checked: a setting none of them uses is an error.
+    pub fn config(&self, algos: &[Algo]) -> anyhow::Result<AlgoConfig> {
         use seminas::settings::{MAX_COUNT, in_range};
         for (setting, v) in [
             ("population", self.population),
@@ -211,11 +212,14 @@ impl AlgoArgs {
             upsample: self.upsample,
             controller_hidden: self.controller_hidden,
             early_stopping: self.early_stopping.clone(),
-            children: Some(self.children),
-            retrain_every: Some(self.retrain_every),
+            children: self.children,
+            retrain_every: self.retrain_every,
         };
         let config = overrides.config().map_err(anyhow::Error::msg)?;
         config.validate()?;
+        if let Some(unused) = overrides.unused_by(algos) {
+            anyhow::bail!("{unused}");
+        }
         Ok(config)
     }
 }
@@ -433,6 +437,7 @@ fn study_settings<S: SearchSpace, E: Evaluator<S>>(
         )?),
         (None, None) => None,
     };
+    let algo = args.algo.unwrap_or_else(Algo::best_available);
     let prune = args.algo_args.pruner()?;
     if prune
         .as_ref()
@@ -453,8 +458,8 @@ fn study_settings<S: SearchSpace, E: Evaluator<S>>(
         (None, _) => 100,
     });
     Ok(StudySettings {
-        algo: args.algo.unwrap_or_else(Algo::best_available),
-        config: args.algo_args.config()?,
+        algo,
+        config: args.algo_args.config(&[algo])?,
         queries: args.queries.unwrap_or(if budget_seconds.is_some() {
             usize::MAX
         } else {

@@ -174,7 +174,88 @@ pub struct AlgoOverrides {
     pub retrain_every: Option<usize>,
 }
 
+/// An override that none of the algorithms run uses (SemiNAS-Ens, say, has no
+/// pseudo-labels): an error rather than silence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusedOverride {
+    /// The setting as the command line spells it without dashes (`controller-epochs`).
+    pub name: &'static str,
+    /// The algorithms that use it.
+    pub users: &'static [Algo],
+    /// The algorithms run.
+    pub algos: Vec<Algo>,
+}
+
+impl std::fmt::Display for UnusedOverride {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |a: &[Algo]| a.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ");
+        write!(
+            f,
+            "--{} is a setting of {}; {} {} not use it",
+            self.name,
+            names(self.users),
+            names(&self.algos),
+            if self.algos.len() == 1 { "does" } else { "do" }
+        )
+    }
+}
+
 impl AlgoOverrides {
+    /// Each override that is set, with the algorithms that use it.
+    fn set(&self) -> Vec<(&'static str, &'static [Algo])> {
+        use Algo::{Nao, Re, SemiNas, SemiNasRe};
+        const EVOLUTION: &[Algo] = &[Re, SemiNasRe];
+        const ROUNDS: &[Algo] = &[Nao, SemiNas];
+        const PSEUDO: &[Algo] = &[SemiNas, SemiNasRe];
+        const CONTROLLER: &[Algo] = &[Nao, SemiNas, SemiNasRe];
+        const SCREENING: &[Algo] = &[SemiNasRe];
+        [
+            ("population", self.population.is_some(), EVOLUTION),
+            ("tournament", self.tournament.is_some(), EVOLUTION),
+            ("preset", self.preset.is_some(), ROUNDS),
+            ("init", self.init.is_some(), ROUNDS),
+            ("pseudo", self.pseudo.is_some(), PSEUDO),
+            ("top-k", self.top_k.is_some(), ROUNDS),
+            ("per-round", self.per_round.is_some(), ROUNDS),
+            (
+                "pretrain-epochs",
+                self.pretrain_epochs.is_some(),
+                CONTROLLER,
+            ),
+            (
+                "controller-epochs",
+                self.controller_epochs.is_some(),
+                CONTROLLER,
+            ),
+            ("upsample", self.upsample.is_some(), CONTROLLER),
+            (
+                "controller-hidden",
+                self.controller_hidden.is_some(),
+                CONTROLLER,
+            ),
+            ("early-stopping", self.early_stopping.is_some(), CONTROLLER),
+            ("children", self.children.is_some(), SCREENING),
+            ("retrain-every", self.retrain_every.is_some(), SCREENING),
+        ]
+        .into_iter()
+        .filter(|(_, set, _)| *set)
+        .map(|(name, _, users)| (name, users))
+        .collect()
+    }
+
+    /// The first override that none of `algos` uses, if any (a bench of several algorithms
+    /// applies each override to those that use it).
+    pub fn unused_by(&self, algos: &[Algo]) -> Option<UnusedOverride> {
+        self.set()
+            .into_iter()
+            .find(|(_, users)| !algos.iter().any(|a| users.contains(a)))
+            .map(|(name, users)| UnusedOverride {
+                name,
+                users,
+                algos: algos.to_vec(),
+            })
+    }
+
     /// The algorithm settings, checked.
     pub fn config(&self) -> Result<AlgoConfig, String> {
         if self.population == Some(0) || self.tournament == Some(0) {

@@ -24,6 +24,29 @@ impl Searcher<Nb201Space> for Scripted {
 }
 
 #[test]
+fn overrides_no_algorithm_run_uses_are_named() {
+    let o = AlgoOverrides {
+        pseudo: Some(100),
+        population: Some(30),
+        ..AlgoOverrides::default()
+    };
+    // SemiNAS-Ens uses none of them; the first set one is named.
+    let unused = o.unused_by(&[Algo::SemiNasEns]).unwrap();
+    assert_eq!(unused.name, "population");
+    assert_eq!(
+        unused.to_string(),
+        "--population is a setting of re, seminas-re; seminas-ens does not use it"
+    );
+    // NAO has no pseudo-labels, RE no controller: each alone leaves one unused.
+    assert_eq!(o.unused_by(&[Algo::Nao]).unwrap().name, "population");
+    assert_eq!(o.unused_by(&[Algo::Re]).unwrap().name, "pseudo");
+    // A bench of both uses both; SemiNAS-RE alone uses both.
+    assert_eq!(o.unused_by(&[Algo::Re, Algo::SemiNas]), None);
+    assert_eq!(o.unused_by(&[Algo::SemiNasRe]), None);
+    assert_eq!(AlgoOverrides::default().unused_by(&[Algo::Random]), None);
+}
+
+#[test]
 fn the_paper_preset_stops_early_unless_told_off() {
     let cfg = |preset: Option<Preset>, es: Option<&str>| {
         AlgoOverrides {

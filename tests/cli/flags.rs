@@ -205,10 +205,31 @@ fn base(sub: &str, dir: &Path, shared: &Shared) -> Option<Vec<String>> {
     })
 }
 
-/// What a flag needs besides the base invocation to take effect: `--budget-trainings` the
-/// cost of a whole training, which a table with a fidelity gives (and, in a bench, no query
-/// budgets beside it).
+/// What a flag needs besides the base invocation to take effect: an algorithm's setting an
+/// algorithm that uses it (one that does not is an error; the 2-query budget is its random
+/// start, so no controller trains); `--budget-trainings` the cost of a whole training, which
+/// a table with a fidelity gives (and, in a bench, no query budgets beside it).
 fn context(sub: &str, flag: &str, args: Vec<String>) -> Vec<String> {
+    let user = match flag {
+        "--population" | "--tournament" | "--children" | "--retrain-every" => Some("seminas-re"),
+        "--preset"
+        | "--init"
+        | "--pseudo"
+        | "--top-k"
+        | "--per-round"
+        | "--pretrain-epochs"
+        | "--controller-epochs"
+        | "--upsample"
+        | "--controller-hidden"
+        | "--early-stopping" => Some("seminas"),
+        _ => None,
+    };
+    if let Some(algo) = user
+        && matches!(sub, "search" | "bench")
+    {
+        let name = if sub == "bench" { "--algos" } else { "--algo" };
+        return with_flag(&args, name, algo);
+    }
     if flag != "--budget-trainings" {
         return args;
     }

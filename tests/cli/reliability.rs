@@ -274,8 +274,6 @@ fn exhausted_spaces_stop_and_say_so() {
             algo,
             "--queries",
             "100",
-            "--pseudo",
-            "20",
         ]);
         assert!(out.status.success(), "{algo}: {}", stderr(&out));
         let text = String::from_utf8_lossy(&out.stdout);

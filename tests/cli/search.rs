@@ -196,8 +196,14 @@ fn searches_a_user_defined_categorical_space() {
 fn controller_searches_run_on_a_categorical_space() {
     let (space, table) = (fixture("toy_space.toml"), fixture("toy_table.csv"));
     for algo in ["seminas", "nao", "seminas-re"] {
+        // Each algorithm's own settings (one it does not use is an error).
+        let own: &[&str] = match algo {
+            "seminas" => &["--pseudo", "10"],
+            "nao" => &[],
+            _ => &["--pseudo", "10", "--population", "5"],
+        };
         let run = || {
-            exec(&[
+            let mut args = vec![
                 "search",
                 "--space",
                 &space,
@@ -217,12 +223,10 @@ fn controller_searches_run_on_a_categorical_space() {
                 "10",
                 "--controller-epochs",
                 "2",
-                "--pseudo",
-                "10",
-                "--population",
-                "5",
                 "--json",
-            ])
+            ];
+            args.extend_from_slice(own);
+            exec(&args)
         };
         let (a, b) = (run(), run());
         assert_eq!(a.stdout, b.stdout, "{algo} is deterministic");
@@ -290,6 +294,28 @@ fn bad_inputs_fail_with_clear_messages() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown search space"));
     let out = exec(&["search", "--objective", "bogus"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such metric column"));
+    // A setting the algorithm does not use is refused, naming those that use it.
+    let out = exec(&["search", "--pseudo", "100"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--pseudo is a setting of seminas, seminas-re; seminas-ens does not use it"),
+        "{err}"
+    );
+    let out = exec(&[
+        "bench",
+        "--algos",
+        "random,nao",
+        "--children",
+        "5",
+        "--seeds",
+        "1",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--children is a setting of seminas-re; random, nao do not use it"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }
 
