@@ -12,19 +12,14 @@
 //! The same searcher thus drives an instant table lookup or a slow training run.
 
 pub mod evolution;
-pub mod gp;
-pub mod mlp;
 pub mod multi_fidelity;
 pub mod pool;
 pub mod random;
-mod recover;
 pub mod run;
 mod schedule;
-pub mod semi_supervised;
 pub mod seminas;
 pub mod seminas_ens;
 pub mod seminas_re;
-pub mod targets;
 
 use crate::controller::{ControllerConfig, EarlyStopping, StopOn};
 use crate::evaluator::{Fidelities, StepResult, StopRule};
@@ -38,12 +33,7 @@ pub use seminas::{SemiNas, SemiNasConfig, SemiNasOverrides};
 pub use seminas_ens::{Acquisition, SemiNasEns, SemiNasEnsConfig};
 pub use seminas_re::{SemiNasRe, SemiNasReConfig};
 
-/// The controller size used unless the user sets one: the paper's 64 for long sequences (the
-/// 27 tokens of NAS-Bench-101), 32 for short ones (the 6 edges of NAS-Bench-201), where it ranks
-/// as well at about a third of the training time.
-pub fn default_controller_hidden(encoding: &crate::space::TokenEncoding) -> usize {
-    if encoding.len() >= 16 { 64 } else { 32 }
-}
+pub use crate::predictor::default_controller_hidden;
 
 /// Settings of every algorithm (each uses its own part).
 #[derive(Debug, Clone)]

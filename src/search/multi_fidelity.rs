@@ -42,7 +42,7 @@ pub struct MultiFidelityConfig {
     /// Weight of a stopped training's label relative to a whole training's, before `rho²`.
     pub label_weight: f32,
     /// Values below this quantile of each fidelity are raised to it before standardising (as
-    /// [`super::targets::normalize_targets`] does).
+    /// [`crate::predictor::targets::normalize_targets`] does).
     pub clip_quantile: f64,
 }
 

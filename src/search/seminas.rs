@@ -30,10 +30,10 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::pool::PoolIndex;
-use super::semi_supervised::{Labelled, Schedule, train_round};
-use super::targets::{normalize_targets, target_scale};
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::controller::{Controller, ControllerConfig};
+use crate::predictor::semi_supervised::{Labelled, Schedule, train_round};
+use crate::predictor::targets::{normalize_targets, target_scale};
 use crate::rng::Rng;
 use crate::settings::{MAX_COUNT, MAX_EPOCHS, MAX_PSEUDO, MAX_UPSAMPLE, SettingError, optional};
 use crate::space::SearchSpace;
@@ -286,7 +286,7 @@ impl<A: Clone> SemiNas<A> {
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.2).collect();
         let targets = normalize_targets(&values, cfg.clip_quantile);
         let unscale = target_scale(&values, cfg.clip_quantile);
-        let Some(controller) = super::recover::controller(
+        let Some(controller) = crate::predictor::recover::controller(
             &mut self.controller,
             &cfg.controller,
             space.encoding(),

@@ -5,8 +5,8 @@
 //! better and about a hundred times cheaper per round, each measured on NAS-Bench-201 and
 //! the NAS-Bench-101 sample (see the README):
 //! - the predictor is an ensemble of small MLPs over the one-hot token encoding
-//!   ([`super::mlp`]): fast to train from scratch every round, and its spread says where it
-//!   is unsure;
+//!   ([`crate::predictor::mlp`]): fast to train from scratch every round, and its spread says
+//!   where it is unsure;
 //! - candidates are scored, not generated: the whole evaluable set when the evaluator can only
 //!   evaluate a known set (a table, [`super::pool`]) or when the space is small enough to list,
 //!   otherwise random architectures plus mutations of the best evaluated ones;
@@ -28,14 +28,14 @@ use std::sync::Arc;
 use rand::Rng as _;
 use rand::seq::SliceRandom;
 
-use super::gp::HammingGp;
-use super::mlp::{MlpConfig, MlpEnsemble, OneHot, mean_std};
 use super::multi_fidelity::{MultiFidelity, MultiFidelityConfig};
 use super::pool::ENUMERATE_LIMIT;
 use super::random::KeyHash;
-use super::targets::{normalize_targets, target_scale};
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::evaluator::{Fidelities, StepResult, StopRule};
+use crate::predictor::gp::HammingGp;
+use crate::predictor::mlp::{MlpConfig, MlpEnsemble, OneHot, mean_std};
+use crate::predictor::targets::{normalize_targets, target_scale};
 use crate::rng::Rng;
 use crate::space::SearchSpace;
 
@@ -69,10 +69,10 @@ pub enum Acquisition {
 /// The predictor that scores candidates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Surrogate {
-    /// The MLP ensemble ([`super::mlp`]): mean and spread of its members.
+    /// The MLP ensemble ([`crate::predictor::mlp`]): mean and spread of its members.
     Ensemble,
-    /// A Gaussian process with the ARD Hamming kernel ([`super::gp`]), refitted every round
-    /// with this many steps of its hyperparameters (warm-started).
+    /// A Gaussian process with the ARD Hamming kernel ([`crate::predictor::gp`]), refitted
+    /// every round with this many steps of its hyperparameters (warm-started).
     Gp {
         /// Hyperparameter steps per round.
         steps: usize,

@@ -20,10 +20,10 @@ use std::sync::Arc;
 use rand::Rng as _;
 
 use super::pool::PoolIndex;
-use super::semi_supervised::{Schedule, train_round};
-use super::targets::{normalize_targets, target_scale};
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::controller::{Controller, ControllerConfig};
+use crate::predictor::semi_supervised::{Schedule, train_round};
+use crate::predictor::targets::{normalize_targets, target_scale};
 use crate::rng::Rng;
 use crate::settings::{
     MAX_CHILDREN, MAX_COUNT, MAX_EPOCHS, MAX_PSEUDO, MAX_UPSAMPLE, SettingError, in_range,
@@ -161,7 +161,7 @@ impl<A: Clone> SemiNasRe<A> {
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.1).collect();
         let targets = normalize_targets(&values, cfg.clip_quantile);
         let failures = &mut self.controller_failures;
-        let Some(controller) = super::recover::controller(
+        let Some(controller) = crate::predictor::recover::controller(
             &mut self.controller,
             &cfg.controller,
             space.encoding(),

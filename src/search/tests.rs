@@ -242,3 +242,98 @@ fn settings_out_of_range_name_the_setting() {
     };
     assert_eq!(b.validate().unwrap_err().setting, "workers");
 }
+
+/// Searches whose controller meets objectives too large to standardise (the recovery of
+/// `predictor::recover`).
+mod recovery {
+    use crate::benchmark::TabularBenchmark;
+    use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
+    use crate::controller::ControllerConfig;
+    use crate::evaluator::{Evaluator, Outcome};
+    use crate::rng::rng_for;
+    use crate::search::{
+        Algo, AlgoConfig, SemiNas, SemiNasConfig, SemiNasOverrides, SemiNasRe, SemiNasReConfig,
+    };
+    use crate::space::{CategoricalArch, Nb201Space};
+    use crate::study::{Budget, StopReason, run_search};
+
+    /// NAS-Bench-201 with every objective multiplied by 1e306 (about 9e307: two of them
+    /// already overflow a sum).
+    struct Huge(TabularBenchmark);
+    impl Evaluator<Nb201Space> for Huge {
+        fn objective_name(&self) -> &str {
+            "huge"
+        }
+        fn report_name(&self) -> &str {
+            "huge"
+        }
+        fn evaluate(&self, space: &Nb201Space, arch: &CategoricalArch) -> Outcome {
+            match self.0.evaluate(space, arch) {
+                Outcome::Evaluated(mut e) => {
+                    e.objective *= 1e306;
+                    Outcome::Evaluated(e)
+                }
+                other => other,
+            }
+        }
+    }
+
+    #[test]
+    fn huge_finite_objectives_do_not_stop_predictor_searches() {
+        let space = Nb201Space::new();
+        let bench = Huge(nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap());
+        let config = AlgoConfig {
+            seminas: SemiNasOverrides {
+                pseudo: Some(50),
+                pretrain_epochs: Some(5),
+                train_epochs: Some(2),
+                ..SemiNasOverrides::default()
+            },
+            seminas_re: SemiNasReConfig {
+                population: 5,
+                pseudo: 50,
+                pretrain_epochs: 5,
+                train_epochs: 2,
+                ..SemiNasReConfig::default()
+            },
+            ..AlgoConfig::default()
+        };
+        for algo in [Algo::Nao, Algo::SemiNas, Algo::SemiNasRe] {
+            let mut s = algo.build(&space, 1, 24, &config);
+            let run = run_search(&space, &bench, s.as_mut(), Budget::queries(24), &mut |_| {});
+            assert_eq!(run.records.len(), 24, "{algo}");
+            assert_eq!(run.stop, StopReason::Budget, "{algo}");
+        }
+    }
+
+    #[test]
+    fn a_controller_that_cannot_be_built_falls_back_and_the_budget_is_spent() {
+        let space = Nb201Space::new();
+        let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
+        let broken = ControllerConfig {
+            hidden: 0,
+            ..ControllerConfig::default()
+        };
+        let mut s = SemiNas::new(
+            SemiNasConfig {
+                controller: broken.clone(),
+                ..SemiNasConfig::for_budget(30)
+            },
+            rng_for(2, "t"),
+        );
+        let run = run_search(&space, &bench, &mut s, Budget::queries(30), &mut |_| {});
+        assert_eq!((run.records.len(), run.repeats), (30, 0));
+        assert!(s.controller_failures >= 1);
+        assert_eq!(s.generated, 0);
+        let mut s = SemiNasRe::new(
+            SemiNasReConfig {
+                controller: broken,
+                ..SemiNasReConfig::default()
+            },
+            rng_for(2, "t"),
+        );
+        let run = run_search(&space, &bench, &mut s, Budget::queries(30), &mut |_| {});
+        assert_eq!((run.records.len(), run.repeats), (30, 0));
+        assert!(s.controller_failures >= 1);
+    }
+}

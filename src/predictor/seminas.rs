@@ -8,7 +8,7 @@
 //! data twice gives the same predictor) and runs the two trainings of a SemiNAS round:
 //! `pretrain_epochs` on the evaluated pairs, then `train_epochs` on those pairs repeated
 //! `upsample` times plus `unlabelled` architectures labelled by the predictor
-//! ([`crate::search::semi_supervised`]). Training goes one epoch per call, so a caller can
+//! ([`super::semi_supervised`]). Training goes one epoch per call, so a caller can
 //! interrupt it between epochs (Ctrl-C from Python).
 //!
 //! Files are the controller's safetensors format (the one a run store keeps under the name
@@ -23,10 +23,10 @@ use std::path::Path;
 use safetensors::tensor::SafeTensors;
 use serde::{Deserialize, Serialize};
 
+use super::default_controller_hidden;
+use super::semi_supervised::{pseudo_labelled_set, sample_unlabelled};
 use crate::controller::{Controller, ControllerConfig, ControllerError};
 use crate::rng::{Rng, rng_for};
-use crate::search::default_controller_hidden;
-use crate::search::semi_supervised::{pseudo_labelled_set, sample_unlabelled};
 use crate::space::{SearchSpace, SpaceError};
 use crate::store::{RunStore, StoreError};
 
@@ -71,7 +71,7 @@ pub struct PredictorSettings {
     /// How often the evaluated pairs are repeated in the second training.
     pub upsample: usize,
     /// Targets below this quantile are raised to it before standardisation (0 = plain
-    /// standardisation, see [`crate::search::targets::normalize_targets`]).
+    /// standardisation, see [`super::targets::normalize_targets`]).
     pub clip_quantile: f64,
     /// The controller network (vocabulary and length are taken from the space).
     pub controller: ControllerConfig,
@@ -243,7 +243,7 @@ impl<S: SearchSpace> std::fmt::Debug for Predictor<S> {
 /// Mean and (population) standard deviation of the targets as [`normalize_targets`] uses them
 /// (after clipping below the quantile), so predictions can be mapped back.
 ///
-/// [`normalize_targets`]: crate::search::targets::normalize_targets
+/// [`normalize_targets`]: super::targets::normalize_targets
 fn target_scale(values: &[f64], clip_quantile: f64) -> TargetScale {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -348,7 +348,7 @@ impl<S: SearchSpace> Predictor<S> {
                 "the targets are too large to standardise".into(),
             ));
         }
-        let norm = crate::search::targets::normalize_targets(targets, self.settings.clip_quantile);
+        let norm = super::targets::normalize_targets(targets, self.settings.clip_quantile);
         let mut rng = rng_for(self.seed, "predictor");
         let mut controller = Controller::try_new(
             self.settings.controller.clone(),

@@ -1,5 +1,5 @@
 //! A small ensemble of multi-layer perceptrons over one-hot token encodings: the fast
-//! predictor of [`super::seminas_ens`].
+//! predictor of [`crate::search::seminas_ens`].
 //!
 //! Inputs are categorical: position `p` of a token sequence holds one of the tokens the space
 //! allows there, so an architecture is a one-hot vector with exactly one active feature per

@@ -12,7 +12,7 @@ use crate::space::SearchSpace;
 /// The epochs and sizes of one semi-supervised training (SemiNAS's round, SemiNAS-RE's
 /// retraining).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Schedule {
+pub(crate) struct Schedule {
     /// Epochs on the evaluated pairs alone (the first training).
     pub pretrain_epochs: usize,
     /// Epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones.
@@ -25,7 +25,7 @@ pub(super) struct Schedule {
 
 /// What [`train_round`] labelled: the drawn unevaluated architectures, their token sequences
 /// and pseudo-labels (normalised units), in draw order; and the epochs each training ran.
-pub(super) struct Labelled<A> {
+pub(crate) struct Labelled<A> {
     /// The drawn architectures.
     pub archs: Vec<A>,
     /// Their token sequences.
@@ -42,7 +42,7 @@ pub(super) struct Labelled<A> {
 /// architectures (keys not in `exclude`) drawn and labelled by the predictor, then the second
 /// training on the up-sampled evaluated pairs plus those. `None` when the controller refused
 /// the data (logged, counted in `failures`): the caller's round falls back.
-pub(super) fn train_round<S: SearchSpace>(
+pub(crate) fn train_round<S: SearchSpace>(
     controller: &mut Controller,
     space: &S,
     (seqs, targets): (&[Vec<u32>], &[f32]),

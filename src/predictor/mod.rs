@@ -1,0 +1,33 @@
+//! Predictors: models of the objective over a space's architectures, fitted on evaluated
+//! pairs (and, for the semi-supervised ones, on unevaluated architectures too).
+//!
+//! - [`seminas`]: the SemiNAS predictor, the controller's encoder and MLP trained as a SemiNAS
+//!   round trains them (what `seminas.Predictor` is in Python);
+//! - [`mlp`]: an ensemble of small MLPs over one-hot tokens (SemiNAS-Ens's fast model);
+//! - [`gp`]: a Gaussian process with an ARD Hamming kernel (SemiNAS-Ens's second model);
+//! - [`semi_supervised`]: the pseudo-labelling step SemiNAS, SemiNAS-RE and the SemiNAS
+//!   predictor share; [`targets`]: how objectives become regression targets.
+//!
+//! [`Surrogate`] is what they have in common: fit on pairs (and unlabelled architectures),
+//! predict a mean and a spread. The searchers in [`crate::search`] hold these models.
+
+pub mod gp;
+pub mod mlp;
+pub(crate) mod recover;
+pub mod semi_supervised;
+pub mod seminas;
+mod surrogate;
+pub mod targets;
+
+pub use self::seminas::{
+    FitStats, Generated, Predictor, PredictorError, PredictorOverrides, PredictorSettings,
+    Unlabelled, saved_space_name,
+};
+pub use surrogate::{GpSurrogate, MlpSurrogate, Prediction, Surrogate};
+
+/// The controller size used unless the user sets one: the paper's 64 for long sequences (the
+/// 27 tokens of NAS-Bench-101), 32 for short ones (the 6 edges of NAS-Bench-201), where it ranks
+/// as well at about a third of the training time.
+pub fn default_controller_hidden(encoding: &crate::space::TokenEncoding) -> usize {
+    if encoding.len() >= 16 { 64 } else { 32 }
+}
