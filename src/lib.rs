@@ -7,12 +7,15 @@
 //! - [`evaluator`]: the [`Evaluator`](evaluator::Evaluator) trait (what turns an architecture
 //!   into an objective the search may see plus reported metrics it must not see), and
 //!   evaluation by the user's training command, here or as jobs on a Ray cluster;
-//! - [`search`]: searchers in ask/tell form and the driver that does the query accounting;
+//! - [`study`]: the front door: a search driven by its user (ask/tell) or run with an
+//!   evaluator, optionally stored and resumable; its run engine does the query accounting;
+//! - [`search`]: searchers in ask/tell form and the algorithms' settings;
+//! - [`predictor`]: predictors behind one trait (the SemiNAS predictor, the MLP ensemble, the
+//!   GP) and the semi-supervised step;
 //! - [`controller`]: the encoder-predictor-decoder network of SemiNAS/NAO;
-//! - [`predictor`]: the SemiNAS predictor on its own (fit, predict, generate, save/load);
-//! - [`study`]: a search driven by its user (ask/tell), optionally stored and resumable;
 //! - [`store`]: the run store (SQLite) that makes a run resumable;
-//! - [`report`]: summaries of finished searches (human text and JSON), benchmark reports and plots;
+//! - [`report`]: summaries of finished searches (human text and JSON), stored runs as text and
+//!   files, plots;
 //! - [`dashboard`]: `seminas dashboard`, a local read-only web app over run directories;
 //! - [`compare`]: comparisons of algorithms over seeds (`seminas bench`);
 //! - [`rng`]: the seeded random streams every random choice flows from;

@@ -62,3 +62,38 @@ fn every_docs_page_named_exists() {
     }
     assert!(named > 5, "{named}");
 }
+
+/// The README's "Library layout" table names what `src/` holds: every path it names exists,
+/// and every folder and file of `src/` (but the crate roots) has a row.
+#[test]
+fn the_readme_layout_table_matches_src() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find("## Library layout").expect("a layout section");
+    let end = start + readme[start..].find("\n## ").expect("a section after it");
+    let rows: Vec<&str> = readme[start..end]
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+        .collect();
+    for path in &rows {
+        assert!(
+            root().join(path).exists(),
+            "the layout table names {path}, which is gone"
+        );
+    }
+    for e in std::fs::read_dir(root().join("src")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == "lib.rs" || name == "main.rs" {
+            continue;
+        }
+        let path = if e.path().is_dir() {
+            format!("src/{name}/")
+        } else {
+            format!("src/{name}")
+        };
+        assert!(
+            rows.contains(&path.as_str()),
+            "the layout table has no row for {path}"
+        );
+    }
+}
