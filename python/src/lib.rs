@@ -17,7 +17,7 @@ use seminas::evaluator::{Decision, Fidelities, Pruner};
 use seminas::predictor::{
     Predictor, PredictorError, PredictorOverrides, PredictorSettings, Unlabelled,
 };
-use seminas::search::{Algo, AlgoOverrides};
+use seminas::search::{Algo, AlgoOverrides, OverrideError};
 use seminas::space::{
     AnyOf, AnySpace, CategoricalSpace, MobileSpace, Nb101Space, Nb201Space, PerSpace, SearchSpace,
     SpaceKind,
@@ -43,15 +43,15 @@ fn study_error(e: StudyError) -> PyErr {
 /// use is an error.
 fn algo_config(algo: Algo, settings: &str) -> PyResult<seminas::search::AlgoConfig> {
     let overrides: AlgoOverrides = serde_json::from_str(settings).map_err(value_error)?;
-    if let Some(unused) = overrides.unused_by(&[algo]) {
+    overrides.config_for(&[algo]).map_err(|e| match e {
         // The keyword-argument spelling of the command line's --name.
-        return Err(value_error(unused.to_string().replacen(
+        OverrideError::Unused(unused) => value_error(unused.to_string().replacen(
             &format!("--{}", unused.name),
             &format!("{}=", unused.name.replace('-', "_")),
             1,
-        )));
-    }
-    overrides.config().map_err(value_error)
+        )),
+        other => value_error(other),
+    })
 }
 
 fn parse_json(text: &str) -> PyResult<serde_json::Value> {

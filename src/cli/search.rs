@@ -7,7 +7,7 @@ use clap::Args;
 
 use seminas::evaluator::Evaluator;
 use seminas::report::HumanSummary;
-use seminas::search::{Algo, AlgoConfig, AlgoOverrides, Preset};
+use seminas::search::{Algo, AlgoConfig, AlgoOverrides, OverrideError};
 use seminas::space::SearchSpace;
 use seminas::store::{RunMeta, RunStore};
 use seminas::study::engine::Restored;
@@ -93,75 +93,8 @@ pub struct SearchArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Algorithm")]
 pub struct AlgoArgs {
-    /// RE and SemiNAS-RE: population size, from 1 to 1,000,000 [default: re 10, seminas-re
-    /// 20].
-    #[arg(long)]
-    population: Option<usize>,
-    /// RE and SemiNAS-RE: tournament size, from 1 to 1,000,000 [default: re 3, seminas-re 5].
-    #[arg(long)]
-    tournament: Option<usize>,
-    /// SemiNAS/NAO settings preset: `paper` = the paper's NAS-Bench-101 settings (1,100 random,
-    /// 10,000 pseudo-labels, top 100, 3 rounds of 300: use with --queries 2000), with the
-    /// controller's 1,000 + 500 epochs stopped early (see --early-stopping);
-    /// `paper-imagenet` = its ImageNet settings (100 random, 4,000 pseudo-labels, top 100, 3
-    /// rounds of 100: use with --queries 400, --space mobile); other flags still override it.
-    #[arg(
-        long,
-        value_name = "paper|paper-imagenet",
-        help_heading = "SemiNAS controller"
-    )]
-    preset: Option<Preset>,
-    /// SemiNAS/NAO: random architectures before the first round, from 0 to 1,000,000
-    /// [default: budget/3, 10..1100].
-    #[arg(long, help_heading = "SemiNAS controller")]
-    init: Option<usize>,
-    /// SemiNAS/SemiNAS-RE: pseudo-labelled architectures per training, from 0 to 1,000,000
-    /// [default: 500].
-    #[arg(long, help_heading = "SemiNAS controller")]
-    pseudo: Option<usize>,
-    /// SemiNAS/NAO: architectures generation starts from, from 1 to 1,000,000 [default: 20].
-    #[arg(long, help_heading = "SemiNAS controller")]
-    top_k: Option<usize>,
-    /// SemiNAS/NAO: new architectures per round, from 1 to 1,000,000 [default: budget/10,
-    /// 5..300].
-    #[arg(long, help_heading = "SemiNAS controller")]
-    per_round: Option<usize>,
-    /// Controller epochs on the evaluated pairs per training, from 0 to 1,000,000 [default:
-    /// 50].
-    #[arg(long, help_heading = "SemiNAS controller")]
-    pretrain_epochs: Option<usize>,
-    /// Controller epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones, from
-    /// 0 to 1,000,000 [default: 10]. (`--train-epochs` is the built-in trainer's.)
-    #[arg(long, help_heading = "SemiNAS controller")]
-    controller_epochs: Option<usize>,
-    /// Up-sampling of the evaluated pairs in the second training, from 0 to 1,000 [default:
-    /// 10].
-    #[arg(long, help_heading = "SemiNAS controller")]
-    upsample: Option<usize>,
-    /// SemiNAS, NAO, SemiNAS-RE: controller embedding and LSTM size, from 1 to 1,024 [default: 64 for long
-    /// token sequences (nb101, mobile), 32 for short ones (nb201)].
-    #[arg(long, help_heading = "SemiNAS controller")]
-    controller_hidden: Option<usize>,
-    /// SemiNAS, NAO, SemiNAS-RE: early stopping of the controller's trainings: `off`, or
-    /// HELD_OUT/PATIENCE[/tau] (e.g. 0.1/30: 10% of the evaluated cells held out, stop after 30
-    /// epochs without a better held-out loss; 0.1/30/tau: without a better held-out Kendall
-    /// tau; `/second`: stop only the second training of a round, the first keeps all its epochs)
-    /// [default: off; with --preset paper 0.1/30/tau, `off` gives the paper's fixed
-    /// 1,000 + 500 epochs].
-    #[arg(
-        long,
-        value_name = "off|HELD_OUT/PATIENCE[/tau][/second]",
-        help_heading = "SemiNAS controller"
-    )]
-    early_stopping: Option<String>,
-    /// SemiNAS-RE: children ranked by the predictor per proposal, from 1 to 100,000
-    /// [default: 50].
-    #[arg(long, help_heading = "SemiNAS controller")]
-    children: Option<usize>,
-    /// SemiNAS-RE: retrain the controller after this many new evaluations, from 1 to
-    /// 1,000,000 [default: 10].
-    #[arg(long, help_heading = "SemiNAS controller")]
-    retrain_every: Option<usize>,
+    #[command(flatten)]
+    overrides: AlgoOverrides,
     /// Early stopping of trainings, for evaluators that report steps (a table with
     /// fidelities, a command printing {"step": N, "objective": V}): `auto` (with a budget in
     /// training time, the searcher's own rule where it has one: seminas-ens; otherwise none),
@@ -190,37 +123,11 @@ impl AlgoArgs {
 
     /// The settings of `algos`, checked: a setting none of them uses is an error.
     pub fn config(&self, algos: &[Algo]) -> anyhow::Result<AlgoConfig> {
-        use seminas::settings::{MAX_COUNT, in_range};
-        for (setting, v) in [
-            ("population", self.population),
-            ("tournament", self.tournament),
-        ] {
-            if let Some(v) = v {
-                in_range(setting, v, 1, MAX_COUNT)?;
-            }
-        }
-        let overrides = AlgoOverrides {
-            population: self.population,
-            tournament: self.tournament,
-            preset: self.preset,
-            init: self.init,
-            pseudo: self.pseudo,
-            top_k: self.top_k,
-            per_round: self.per_round,
-            pretrain_epochs: self.pretrain_epochs,
-            controller_epochs: self.controller_epochs,
-            upsample: self.upsample,
-            controller_hidden: self.controller_hidden,
-            early_stopping: self.early_stopping.clone(),
-            children: self.children,
-            retrain_every: self.retrain_every,
-        };
-        let config = overrides.config().map_err(anyhow::Error::msg)?;
-        config.validate()?;
-        if let Some(unused) = overrides.unused_by(algos) {
-            anyhow::bail!("{unused}");
-        }
-        Ok(config)
+        // A setting out of range is a usage error (exit status 2): kept as itself.
+        self.overrides.config_for(algos).map_err(|e| match e {
+            OverrideError::Setting(s) => s.into(),
+            other => other.into(),
+        })
     }
 }
 

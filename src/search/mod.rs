@@ -128,39 +128,81 @@ impl std::str::FromStr for Preset {
     }
 }
 
-/// Changes to the algorithms' defaults, as the command line and the Python package take them
-/// (every field optional).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// Changes to the algorithms' defaults, as the command line (`seminas search` and `bench`) and
+/// the Python package (keyword arguments) take them; every field optional. A setting the
+/// algorithms run do not use is an error ([`AlgoOverrides::unused_by`]).
+#[derive(Debug, Clone, Default, serde::Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
+#[command(next_help_heading = "Algorithm")]
 pub struct AlgoOverrides {
-    /// RE and SemiNAS-RE: population size.
+    /// RE and SemiNAS-RE: population size, from 1 to 1,000,000 [default: re 10, seminas-re
+    /// 20].
+    #[arg(long)]
     pub population: Option<usize>,
-    /// RE and SemiNAS-RE: tournament size.
+    /// RE and SemiNAS-RE: tournament size, from 1 to 1,000,000 [default: re 3, seminas-re 5].
+    #[arg(long)]
     pub tournament: Option<usize>,
-    /// SemiNAS/NAO settings preset.
+    /// SemiNAS/NAO settings preset: `paper` = the paper's NAS-Bench-101 settings (1,100 random,
+    /// 10,000 pseudo-labels, top 100, 3 rounds of 300: use with --queries 2000), with the
+    /// controller's 1,000 + 500 epochs stopped early (see --early-stopping);
+    /// `paper-imagenet` = its ImageNet settings (100 random, 4,000 pseudo-labels, top 100, 3
+    /// rounds of 100: use with --queries 400, --space mobile); other flags still override it.
+    #[arg(
+        long,
+        value_name = "paper|paper-imagenet",
+        help_heading = "SemiNAS controller"
+    )]
     pub preset: Option<Preset>,
-    /// SemiNAS/NAO: random architectures before the first round.
+    /// SemiNAS/NAO: random architectures before the first round, from 0 to 1,000,000
+    /// [default: budget/3, 10..1100].
+    #[arg(long, help_heading = "SemiNAS controller")]
     pub init: Option<usize>,
-    /// SemiNAS/SemiNAS-RE: pseudo-labelled architectures per training.
+    /// SemiNAS/SemiNAS-RE: pseudo-labelled architectures per training, from 0 to 1,000,000
+    /// [default: 500].
+    #[arg(long, help_heading = "SemiNAS controller")]
     pub pseudo: Option<usize>,
-    /// SemiNAS/NAO: architectures generation starts from.
+    /// SemiNAS/NAO: architectures generation starts from, from 1 to 1,000,000 [default: 20].
+    #[arg(long, help_heading = "SemiNAS controller")]
     pub top_k: Option<usize>,
-    /// SemiNAS/NAO: new architectures per round.
+    /// SemiNAS/NAO: new architectures per round, from 1 to 1,000,000 [default: budget/10,
+    /// 5..300].
+    #[arg(long, help_heading = "SemiNAS controller")]
     pub per_round: Option<usize>,
-    /// Controller epochs on the evaluated pairs per training.
+    /// Controller epochs on the evaluated pairs per training, from 0 to 1,000,000 [default:
+    /// 50].
+    #[arg(long, help_heading = "SemiNAS controller")]
     pub pretrain_epochs: Option<usize>,
-    /// Controller epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones.
+    /// Controller epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones, from
+    /// 0 to 1,000,000 [default: 10]. (`--train-epochs` is the built-in trainer's.)
+    #[arg(long, help_heading = "SemiNAS controller")]
     pub controller_epochs: Option<usize>,
-    /// Up-sampling of the evaluated pairs in the second training.
+    /// Up-sampling of the evaluated pairs in the second training, from 0 to 1,000 [default:
+    /// 10].
+    #[arg(long, help_heading = "SemiNAS controller")]
     pub upsample: Option<usize>,
-    /// Controller embedding and LSTM size.
+    /// SemiNAS, NAO, SemiNAS-RE: controller embedding and LSTM size, from 1 to 1,024 [default: 64 for long
+    /// token sequences (nb101, mobile), 32 for short ones (nb201)].
+    #[arg(long, help_heading = "SemiNAS controller")]
     pub controller_hidden: Option<usize>,
-    /// SemiNAS, NAO and SemiNAS-RE: early stopping of the controller's trainings, `off` or
-    /// `HELD_OUT/PATIENCE` such as `0.1/30` (see [`parse_early_stopping`]).
+    /// SemiNAS, NAO, SemiNAS-RE: early stopping of the controller's trainings: `off`, or
+    /// HELD_OUT/PATIENCE[/tau] (e.g. 0.1/30: 10% of the evaluated cells held out, stop after 30
+    /// epochs without a better held-out loss; 0.1/30/tau: without a better held-out Kendall
+    /// tau; `/second`: stop only the second training of a round, the first keeps all its epochs)
+    /// [default: off; with --preset paper 0.1/30/tau, `off` gives the paper's fixed
+    /// 1,000 + 500 epochs].
+    #[arg(
+        long,
+        value_name = "off|HELD_OUT/PATIENCE[/tau][/second]",
+        help_heading = "SemiNAS controller"
+    )]
     pub early_stopping: Option<String>,
-    /// SemiNAS-RE: children ranked by the predictor per proposal.
+    /// SemiNAS-RE: children ranked by the predictor per proposal, from 1 to 100,000
+    /// [default: 50].
+    #[arg(long, help_heading = "SemiNAS controller")]
     pub children: Option<usize>,
-    /// SemiNAS-RE: retrain the controller after this many new evaluations.
+    /// SemiNAS-RE: retrain the controller after this many new evaluations, from 1 to
+    /// 1,000,000 [default: 10].
+    #[arg(long, help_heading = "SemiNAS controller")]
     pub retrain_every: Option<usize>,
 }
 
@@ -174,6 +216,22 @@ pub struct UnusedOverride {
     pub users: &'static [Algo],
     /// The algorithms run.
     pub algos: Vec<Algo>,
+}
+
+impl std::error::Error for UnusedOverride {}
+
+/// Why algorithm settings were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OverrideError {
+    /// A setting is out of its range.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// A setting none of the algorithms run uses.
+    #[error(transparent)]
+    Unused(#[from] UnusedOverride),
+    /// A setting that cannot be read (early stopping's text, say).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl std::fmt::Display for UnusedOverride {
@@ -244,6 +302,26 @@ impl AlgoOverrides {
                 users,
                 algos: algos.to_vec(),
             })
+    }
+
+    /// The settings of `algos`, checked: every value in its range, and every setting given
+    /// used by one of them.
+    pub fn config_for(&self, algos: &[Algo]) -> Result<AlgoConfig, OverrideError> {
+        use crate::settings::{MAX_COUNT, in_range};
+        for (setting, v) in [
+            ("population", self.population),
+            ("tournament", self.tournament),
+        ] {
+            if let Some(v) = v {
+                in_range(setting, v, 1, MAX_COUNT)?;
+            }
+        }
+        let config = self.config().map_err(OverrideError::Invalid)?;
+        config.validate()?;
+        if let Some(unused) = self.unused_by(algos) {
+            return Err(unused.into());
+        }
+        Ok(config)
     }
 
     /// The algorithm settings, checked.
