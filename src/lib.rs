@@ -21,6 +21,7 @@
 //! - [`rng`]: the seeded random streams every random choice flows from;
 //! - [`stats`]: mean and standard deviation, Kendall's tau;
 //! - [`settings`]: range checks of user settings;
+//! - [`time`]: the clock (Unix seconds) and times as text;
 //! - `trainer` (cargo feature `trainer`): the built-in trainer: datasets, NB201/NB101 networks,
 //!   training, `TrainEvaluator`.
 //!
@@ -60,5 +61,6 @@ pub mod space;
 pub mod stats;
 pub mod store;
 pub mod study;
+pub mod time;
 #[cfg(feature = "trainer")]
 pub mod trainer;

@@ -10,9 +10,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use seminas::search::Phase;
 
-use seminas::report::time::{unix_now, utc_text};
 use seminas::study::QueryRecord;
 use seminas::study::progress::Progress;
+use seminas::time::{unix_now, utc_text};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

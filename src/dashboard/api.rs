@@ -22,7 +22,7 @@ pub fn runs(d: &Dashboard) -> Value {
             Ok(run) => {
                 let mut o = run.overview();
                 let end = match (run.state, run.trials.last()) {
-                    (RunState::Running, _) | (_, None) => crate::report::time::unix_now(),
+                    (RunState::Running, _) | (_, None) => crate::time::unix_now(),
                     (_, Some(t)) => t.finished_unix,
                 };
                 o["id"] = json!(id);

@@ -3,7 +3,6 @@
 pub mod plot;
 pub mod run;
 pub mod text_plot;
-pub mod time;
 
 use std::fmt;
 use std::io::Write;

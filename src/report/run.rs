@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use super::text_plot::text_plot;
-use super::time::{duration_text, unix_now, utc_text};
 use crate::store::{RunState, RunView, TrialRow, TrialStatus};
+use crate::time::{duration_text, unix_now, utc_text};
 
 /// What `seminas show DIR` prints: state, settings, progress, early stopping, the best,
 /// failures and the best objective by query.

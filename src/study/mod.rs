@@ -13,15 +13,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::evaluator::{Decision, Fidelities, Pruner};
+use crate::evaluator::{Decision, Fidelities};
 use crate::evaluator::{Evaluation, Evaluator, Outcome};
 use crate::report::{BestArch, QueryLog, RunFacts, Summary, SummaryContext, summarize};
-use crate::search::{Algo, AlgoConfig, Phase, Searcher};
-use crate::study::engine::Pruning;
-use crate::study::engine::{JournalOnly, Ledger, Restored, TellError, restore_evaluator};
+use crate::search::{Phase, Searcher};
+use crate::study::engine::{JournalOnly, Ledger, Restored, restore_evaluator};
 
-use crate::space::{SearchSpace, SpaceError};
-use crate::store::{RunMeta, RunStatus, RunStore, StoreError};
+use crate::space::SearchSpace;
+use crate::store::{RunMeta, RunStatus, RunStore};
 use crate::study::engine::{DriveError, DriveOptions, Journal, NoJournal};
 
 /// Name of the run store checkpoint holding the queries [`Study::extend`] added (decimal
@@ -38,129 +37,6 @@ fn stored_extension(store: &RunStore) -> Result<usize, StudyError> {
             .unwrap_or(0),
         None => 0,
     })
-}
-
-/// Whether the objective is maximised or minimised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Direction {
-    /// Larger is better (accuracy).
-    #[default]
-    Maximize,
-    /// Smaller is better (error, loss, latency).
-    Minimize,
-}
-
-/// The settings of a study.
-#[derive(Debug, Clone)]
-pub struct StudySettings {
-    /// The search algorithm.
-    pub algo: Algo,
-    /// The algorithms' settings.
-    pub config: AlgoConfig,
-    /// Query budget: evaluations of distinct architectures.
-    pub queries: usize,
-    /// Seed of every random choice.
-    pub seed: u64,
-    /// Trials evaluated at once (see the module documentation).
-    pub workers: usize,
-    /// Maximise or minimise the objective.
-    pub direction: Direction,
-    /// Training-time budget, in seconds of the evaluations' recorded costs (`None`: queries
-    /// only).
-    pub budget_seconds: Option<f64>,
-    /// Early stopping of trainings that report steps: `None` for the automatic choice (with
-    /// a training-time budget, the searcher's own rule where it has one: SemiNAS-Ens), or a
-    /// pruner for every proposal ([`Pruner::None`]: never).
-    pub prune: Option<Pruner>,
-    /// The budget the searcher plans its rounds for when it is not `queries` (with a
-    /// training-time budget: the whole trainings it holds).
-    pub plan: Option<usize>,
-    /// When [`Study::optimize`] gives up early on failing evaluations.
-    pub stop: StopPolicy,
-}
-
-/// When [`Study::optimize`] gives up early on failing evaluations, instead of spending the
-/// budget on a broken training command. Every finished evaluation stays recorded, so a
-/// stored study can be resumed once the cause is fixed. An evaluation whose result lacks the
-/// reported metric always stops it (no retry fixes a metric the command never writes).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StopPolicy {
-    /// Stop when the first N evaluations of this call all failed.
-    pub max_failures: Option<usize>,
-}
-
-/// Why [`Study::optimize`] stopped early (see [`StopPolicy`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Halt {
-    /// Query `query`'s result lacks the reported metric: `reason` names those it has.
-    MissingReport {
-        /// The 1-based query.
-        query: usize,
-        /// The evaluator's message.
-        reason: String,
-    },
-    /// The first `count` evaluations all failed ([`StopPolicy::max_failures`]).
-    AllFailed {
-        /// How many.
-        count: usize,
-        /// The last one's failure.
-        last: String,
-    },
-}
-
-impl StudySettings {
-    /// The best available algorithm with its defaults, one worker, maximising.
-    pub fn new(queries: usize, seed: u64) -> Self {
-        Self {
-            algo: Algo::best_available(),
-            config: AlgoConfig::default(),
-            queries,
-            seed,
-            workers: 1,
-            direction: Direction::Maximize,
-            budget_seconds: None,
-            prune: None,
-            plan: None,
-            stop: StopPolicy::default(),
-        }
-    }
-
-    /// The budget searchers plan their rounds for.
-    pub fn plan_budget(&self) -> usize {
-        self.plan.unwrap_or(self.queries)
-    }
-
-    /// How trainings that report `fidelities` are stopped early.
-    pub fn pruning(&self, fidelities: Option<Fidelities>) -> Pruning {
-        Pruning {
-            fidelities,
-            pruner: self.prune.clone(),
-            searcher_rules: self.prune.is_none() && self.budget_seconds.is_some(),
-            seed: self.seed,
-        }
-    }
-
-    /// What a stored study records of its settings, to recognise them when reopened.
-    fn stored_args(&self, space: &str) -> Vec<String> {
-        let mut args = vec![
-            "study".to_string(),
-            format!("--space={space}"),
-            format!("--algo={}", self.algo),
-            format!("--queries={}", self.queries),
-            format!("--seed={}", self.seed),
-            format!("--workers={}", self.workers.max(1)),
-        ];
-        if self.direction == Direction::Minimize {
-            args.push("--minimize".into());
-        }
-        if let Some(b) = self.budget_seconds {
-            args.push(format!("--budget-seconds={b}"));
-        }
-        if let Some(p) = &self.prune {
-            args.push(format!("--prune={}", p.text()));
-        }
-        args
-    }
 }
 
 /// One architecture to evaluate.
@@ -185,97 +61,6 @@ pub enum StudyStatus {
     Waiting,
     /// Every trial is told and no more will be proposed.
     Finished(StopReason),
-}
-
-/// Why a study refused a call.
-#[derive(Debug, thiserror::Error)]
-pub enum StudyError {
-    /// The run store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The search could not go on (journal, replay, workdir).
-    #[error(transparent)]
-    Drive(#[from] DriveError),
-    /// No trial has this number.
-    #[error("there is no trial {0}")]
-    UnknownTrial(usize),
-    /// The trial was not handed out by [`Study::ask`].
-    #[error("trial {0} was not asked for")]
-    NotAsked(usize),
-    /// The trial was told already.
-    #[error("trial {0} was told already")]
-    AlreadyTold(usize),
-    /// An objective that is not a finite number.
-    #[error("trial {number}: the objective must be a finite number, not {value}")]
-    NotFinite {
-        /// The trial.
-        number: usize,
-        /// The value.
-        value: f64,
-    },
-    /// A trial told stopped that reported no step.
-    #[error("trial {0} reported no step, so it cannot be told stopped (tell its result)")]
-    NoStep(usize),
-    /// A bad architecture (enqueued or warm-started).
-    #[error(transparent)]
-    Space(#[from] SpaceError),
-    /// A stored study reopened with other settings.
-    #[error(
-        "{dir}: the stored study was made with {stored:?}, not {now:?} (open it with the \
-         same space and settings, or use another folder)"
-    )]
-    Mismatch {
-        /// The study's folder.
-        dir: PathBuf,
-        /// The stored settings.
-        stored: Vec<String>,
-        /// The settings given now.
-        now: Vec<String>,
-    },
-    /// A warm-start file that cannot be read.
-    #[error("{path}:{line}: {message}")]
-    WarmStart {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// [`Study::optimize`] stopped early on its [`StopPolicy`].
-    #[error("{}", match .0 {
-        Halt::MissingReport { query, reason } => format!("query {query}: {reason}"),
-        Halt::AllFailed { count, last } =>
-            format!("the first {count} evaluations all failed; the last: {last}"),
-    })]
-    Halted(Halt),
-    /// Every evaluation of a finished study failed.
-    #[error(
-        "no architecture was evaluated successfully: all {count} evaluations failed (the first: {first})"
-    )]
-    AllFailed {
-        /// How many.
-        count: usize,
-        /// The first one's failure.
-        first: String,
-    },
-    /// The results of a stored study (`queries.jsonl`, `summary.json`) could not be written.
-    #[error("cannot write results to {dir}: {source}")]
-    Results {
-        /// The study's folder.
-        dir: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// `queries.jsonl` could not be written as the study went (every result is in the run
-    /// store all the same).
-    #[error("{path}: cannot write the query log: {source}")]
-    Log {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
 }
 
 /// A search driven by its user (see the module documentation).
@@ -548,66 +333,9 @@ impl<S: SearchSpace> Study<S> {
         Ok(())
     }
 
-    /// Reads warm-start pairs from a file: JSON lines with `arch` (the architecture's JSON
-    /// or its text form) and `objective`, as the `queries.jsonl` of a run directory holds (its
-    /// failed lines are skipped); or a CSV file with columns `arch` (text form) and `objective`.
+    /// Reads warm-start pairs from a file (see [`warm_start::read_pairs`]).
     pub fn warm_start_pairs(&self, path: &Path) -> Result<Vec<(S::Arch, f64)>, StudyError> {
-        let bad = |line: usize, message: String| StudyError::WarmStart {
-            path: path.to_path_buf(),
-            line,
-            message,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(0, e.to_string()))?;
-        let mut pairs = Vec::new();
-        if path.extension().is_some_and(|e| e == "csv") {
-            let mut reader = csv::Reader::from_reader(text.as_bytes());
-            let headers = reader.headers().map_err(|e| bad(1, e.to_string()))?.clone();
-            let col = |name: &str| {
-                headers
-                    .iter()
-                    .position(|h| h == name)
-                    .ok_or_else(|| bad(1, format!("no column {}", crate::settings::quoted(name))))
-            };
-            let (a, o) = (col("arch")?, col("objective")?);
-            for (i, row) in reader.records().enumerate() {
-                let line = i + 2;
-                let row = row.map_err(|e| bad(line, e.to_string()))?;
-                let arch = self
-                    .space
-                    .parse(&row[a])
-                    .map_err(|e| bad(line, e.to_string()))?;
-                let objective: f64 = row[o].trim().parse().map_err(|e| {
-                    bad(
-                        line,
-                        format!("objective {}: {e}", crate::settings::quoted(&row[o])),
-                    )
-                })?;
-                pairs.push((arch, objective));
-            }
-            return Ok(pairs);
-        }
-        for (i, raw) in text.lines().enumerate() {
-            let line = i + 1;
-            if raw.trim().is_empty() {
-                continue;
-            }
-            let value: serde_json::Value =
-                serde_json::from_str(raw).map_err(|e| bad(line, e.to_string()))?;
-            let Some(objective) = value.get("objective").and_then(|o| o.as_f64()) else {
-                if value.get("error").is_some() {
-                    continue;
-                }
-                return Err(bad(line, "no numeric \"objective\"".into()));
-            };
-            let arch = match value.get("arch") {
-                Some(serde_json::Value::String(text)) => self.space.parse(text),
-                Some(json) => self.space.read_json(json),
-                None => return Err(bad(line, "no \"arch\"".into())),
-            }
-            .map_err(|e| bad(line, e.to_string()))?;
-            pairs.push((arch, objective));
-        }
-        Ok(pairs)
+        warm_start::read_pairs(&self.space, path)
     }
 
     /// `queries` more queries (e.g. for a finished study). A stored study records the
@@ -952,14 +680,6 @@ impl<S: SearchSpace> Study<S> {
     }
 }
 
-fn tell_error(number: usize, e: TellError) -> StudyError {
-    match e {
-        TellError::Unknown => StudyError::UnknownTrial(number),
-        TellError::NotAsked => StudyError::NotAsked(number),
-        TellError::AlreadyTold => StudyError::AlreadyTold(number),
-    }
-}
-
 /// Appends a told query to a stored study's `queries.jsonl` (started afresh at its first
 /// query); the first failure is kept and no more is written.
 fn log_query<S: SearchSpace>(
@@ -991,10 +711,16 @@ fn log_query<S: SearchSpace>(
 
 pub mod budget;
 pub mod engine;
+mod error;
 pub mod progress;
+mod settings;
+mod warm_start;
 
 pub use crate::search::run::{QueryRecord, SearchRun, StopReason, TrialState};
 pub use budget::Budget;
+pub use error::StudyError;
+use error::tell_error;
+pub use settings::{Direction, Halt, StopPolicy, StudySettings};
 
 #[cfg(test)]
 mod tests;

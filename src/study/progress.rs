@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::report::time::{duration_text, unix_now, utc_text};
 use crate::search::Origin;
+use crate::time::{duration_text, unix_now, utc_text};
 
 use crate::study::QueryRecord;
 

@@ -2,6 +2,7 @@ use super::*;
 use crate::benchmark::TabularBenchmark;
 use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
 use crate::search::ReConfig;
+use crate::search::{Algo, AlgoConfig};
 use crate::space::Nb201Space;
 use crate::study::engine::drive;
 use crate::study::run_search;

@@ -1,4 +1,4 @@
-//! Times as text, for reports and progress lines.
+//! The clock (Unix seconds) and times as text, for the run store, reports and progress lines.
 
 use std::time::Duration;
 
