@@ -23,7 +23,6 @@
 //! search stops the training (see [`crate::evaluator::fidelity`]), the command's process group
 //! gets SIGTERM, and SIGKILL after a grace period; its result is its objective at that step.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -35,55 +34,15 @@ use crate::evaluator::{Decision, Fidelities, NoMonitor, StepMonitor};
 use crate::evaluator::{EvalContext, Evaluation, Evaluator, Outcome};
 use crate::space::SearchSpace;
 
+mod result;
 mod steps;
 use crate::settings::{MAX_RETRIES, SettingError, in_range, seconds};
+use result::read_result;
+pub use result::{MAX_RESULT_BYTES, RESULT_FILE, parse_result};
 use steps::{StepLine, StepReader, last_line_of, parse_step_line};
 
 /// File name of the progress file inside an evaluation's folder (`{progress}`).
 pub const PROGRESS_FILE: &str = "progress.jsonl";
-
-/// File name of the result inside an evaluation's folder.
-pub const RESULT_FILE: &str = "result.json";
-
-/// Largest result file read (`{result}`): a result is one small JSON object, and a larger
-/// file is refused (a failed attempt) rather than read into memory.
-pub const MAX_RESULT_BYTES: u64 = 16 * 1024 * 1024;
-
-/// The text of the result file at `path`: `Ok(None)` when it is missing or blank, an error
-/// when it is larger than [`MAX_RESULT_BYTES`] (at most that much is ever read).
-/// A file that cannot be opened for want of resources is an error too (with the cause), not a
-/// missing result.
-fn read_result(path: &Path) -> Result<Option<String>, (Option<std::io::Error>, String)> {
-    let f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if out_of_resources(&e) => {
-            let why = format!("cannot open {}: {e}", path.display());
-            return Err((Some(e), why));
-        }
-        Err(_) => return Ok(None),
-    };
-    let mut bytes = Vec::new();
-    // One byte more than allowed tells a file over the limit, whatever it grows to meanwhile.
-    if f.take(MAX_RESULT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .is_err()
-    {
-        return Ok(None);
-    }
-    if bytes.len() as u64 > MAX_RESULT_BYTES {
-        let size = std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
-        return Err((
-            None,
-            format!(
-                "the result file {} holds {size} bytes; a result is one JSON object of at most \
-             {MAX_RESULT_BYTES} bytes (16 MiB)",
-                path.display()
-            ),
-        ));
-    }
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    Ok((!text.trim().is_empty()).then_some(text))
-}
 
 /// How the failure of a result without the report metric begins: the metric's name is wrong
 /// for every architecture, so the evaluation is not retried and a search stops at it.
@@ -692,68 +651,6 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// Parses `{"objective": x, "metrics": {...}}`: the objective must be a finite number; metrics
-/// that are not numbers are left out.
-pub fn parse_result(text: &str) -> Result<(f64, BTreeMap<String, f64>), String> {
-    let short = |t: &str| {
-        let t = t.trim();
-        if t.chars().count() > 120 {
-            format!("{}...", t.chars().take(120).collect::<String>())
-        } else {
-            t.to_string()
-        }
-    };
-    let value: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| {
-        if objective_is_not_finite(text) {
-            format!("the objective is not a finite number: {}", short(text))
-        } else if text.contains("NaN") || text.contains("Infinity") {
-            format!(
-                "the result holds NaN or Infinity, which JSON does not allow (leave out a \
-                 metric that is not a finite number): {}",
-                short(text)
-            )
-        } else {
-            format!("the result is not JSON ({e}): {}", short(text))
-        }
-    })?;
-    let object = value
-        .as_object()
-        .ok_or_else(|| format!("the result is not a JSON object: {}", short(text)))?;
-    let objective = match object.get("objective") {
-        Some(serde_json::Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
-        Some(other) => return Err(format!("\"objective\" is not a number: {other}")),
-        None => return Err(format!("the result has no \"objective\": {}", short(text))),
-    };
-    if !objective.is_finite() {
-        return Err(format!("the objective is not a finite number: {objective}"));
-    }
-    // -0.0 is 0.0 (the run store keeps no sign of zero: a resumed run must read the same).
-    let objective = objective + 0.0;
-    let mut metrics = BTreeMap::new();
-    if let Some(serde_json::Value::Object(m)) = object.get("metrics") {
-        for (k, v) in m {
-            if let Some(x) = v.as_f64().filter(|x| x.is_finite()) {
-                metrics.insert(k.clone(), x + 0.0);
-            }
-        }
-    }
-    Ok((objective, metrics))
-}
-
-/// Whether `text` gives `"objective"` the value NaN or (-)Infinity (not JSON, so the parser
-/// only says where it stopped).
-fn objective_is_not_finite(text: &str) -> bool {
-    text.match_indices("\"objective\"").any(|(at, name)| {
-        let rest = text[at + name.len()..].trim_start();
-        rest.strip_prefix(':').is_some_and(|v| {
-            let v = v.trim_start();
-            ["NaN", "Infinity", "-Infinity"]
-                .iter()
-                .any(|bad| v.starts_with(bad))
-        })
-    })
-}
-
 fn describe(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
@@ -791,202 +688,7 @@ fn keep_logs_of_attempt(workdir: &Path, n: usize) {
 }
 
 #[cfg(unix)]
-mod process {
-    use std::os::unix::process::CommandExt;
-    use std::process::{Child, Command};
-
-    /// Puts the command in a process group of its own (so a timeout kills everything it
-    /// started) and has Linux kill it if seminas dies (so a killed run leaves no orphans
-    /// writing into a folder the resumed run uses).
-    pub fn own_group_and_die_with_parent(cmd: &mut Command) {
-        cmd.process_group(0);
-        #[cfg(target_os = "linux")]
-        {
-            let parent = std::process::id();
-            // SAFETY: prctl and getppid are async-signal-safe, as pre_exec requires.
-            unsafe {
-                cmd.pre_exec(move || {
-                    // seminas may block signals to handle them on one thread (the CLI does);
-                    // the command gets the default mask.
-                    let mut none: libc::sigset_t = std::mem::zeroed();
-                    libc::sigemptyset(&mut none);
-                    libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    // The parent may have died before prctl took effect.
-                    if libc::getppid() as u32 != parent {
-                        libc::_exit(137);
-                    }
-                    Ok(())
-                });
-            }
-        }
-    }
-
-    /// Kills what an earlier, killed seminas left running for this evaluation and waits until
-    /// it is gone: every process whose environment names `workdir` as its `SEMINAS_WORKDIR`,
-    /// with its whole process group (the command's group: programs it started that cleared
-    /// their environment go too).
-    ///
-    /// One look at `/proc` is not enough. A process shows an empty environment while it
-    /// executes a new program, and a command line like `python3 train.py` under pyenv's shims
-    /// runs a chain of such programs; a program the look missed lives on, finishes its
-    /// training and writes its result next to the resumed run's own attempt (an evaluation run
-    /// twice). So the look is repeated until one finds nothing of this evaluation and no
-    /// process caught between programs, and a match is killed with its group, which a signal
-    /// reaches atomically (a process forking at that moment has its child killed too).
-    pub fn kill_leftovers(workdir: &std::path::Path) {
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::unix::ffi::OsStrExt;
-            use std::time::{Duration, Instant};
-            let mut needle = b"SEMINAS_WORKDIR=".to_vec();
-            needle.extend_from_slice(workdir.as_os_str().as_bytes());
-            let me = std::process::id();
-            // SAFETY: getpgrp has no memory effects and cannot fail.
-            let own_group = unsafe { libc::getpgrp() } as u32;
-            let started = Instant::now();
-            // A process without an environment is waited for this long at most: between two
-            // programs it has none for microseconds, but a few programs have none for good.
-            let unsure_for = Duration::from_millis(500);
-            let (mut killed, mut groups) = (Vec::new(), Vec::new());
-            loop {
-                let (mut found, mut unsure) = (false, false);
-                for pid in pids() {
-                    if pid == me {
-                        continue;
-                    }
-                    // Unreadable: gone, or another user's (never one of our commands).
-                    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-                        continue;
-                    };
-                    if environ.is_empty() {
-                        // Kernel threads have no program file; a user process between two
-                        // programs has one.
-                        unsure |= live_group(pid).is_some()
-                            && std::fs::read_link(format!("/proc/{pid}/exe")).is_ok();
-                        continue;
-                    }
-                    if !environ
-                        .split(|&b| b == 0)
-                        .any(|var| var == needle.as_slice())
-                    {
-                        continue;
-                    }
-                    let Some(group) = live_group(pid) else {
-                        continue;
-                    };
-                    // SAFETY: kill has no memory effects. The group is the command's own (it
-                    // runs in a group of its own); never seminas's.
-                    unsafe {
-                        if group > 1 && group != own_group {
-                            libc::kill(-(group as i32), libc::SIGKILL);
-                            groups.push(group);
-                        }
-                        libc::kill(pid as i32, libc::SIGKILL);
-                    }
-                    killed.push(pid);
-                    found = true;
-                }
-                let waited = started.elapsed();
-                // Look again after a kill (a program may have started meanwhile) and while a
-                // process may be between programs, within limits.
-                let again = found || (unsure && waited < unsure_for);
-                if !again || waited > Duration::from_secs(5) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            groups.sort_unstable();
-            groups.dedup();
-            // Gone, or zombies waiting for their new parent to reap them.
-            let in_killed_group =
-                |pid| live_group(pid).is_some_and(|g| groups.binary_search(&g).is_ok());
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline
-                && (killed.iter().any(|&pid| live_group(pid).is_some())
-                    || (!groups.is_empty() && pids().any(in_killed_group)))
-            {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = workdir;
-    }
-
-    /// The process ids listed in `/proc`.
-    #[cfg(target_os = "linux")]
-    fn pids() -> impl Iterator<Item = u32> {
-        std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse().ok())
-    }
-
-    /// The process group of process `pid` while it runs; `None` once it is gone or a zombie.
-    /// Read from `/proc/PID/stat`, after the command name (which may hold spaces and
-    /// parentheses): state, parent, group.
-    #[cfg(target_os = "linux")]
-    pub(super) fn live_group(pid: u32) -> Option<u32> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
-        if matches!(fields.next()?, "Z" | "X") {
-            return None;
-        }
-        fields.nth(1)?.parse().ok()
-    }
-
-    /// Process groups of the commands running now, for [`super::kill_running_commands`].
-    static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
-
-    /// Registers a running command's process group until dropped.
-    pub struct Running(u32);
-
-    impl Running {
-        pub fn register(pgid: u32) -> Self {
-            RUNNING.lock().unwrap_or_else(|p| p.into_inner()).push(pgid);
-            Self(pgid)
-        }
-    }
-
-    impl Drop for Running {
-        fn drop(&mut self) {
-            RUNNING
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .retain(|&g| g != self.0);
-        }
-    }
-
-    /// Kills the process groups of every running command.
-    pub fn kill_all() -> usize {
-        let groups = RUNNING.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        for &g in &groups {
-            // SAFETY: kill has no memory effects; each group is one we created.
-            unsafe {
-                libc::kill(-(g as i32), libc::SIGKILL);
-            }
-        }
-        groups.len()
-    }
-
-    /// Asks the child's whole process group to end (SIGTERM).
-    pub fn terminate_group(pid: u32) {
-        // SAFETY: kill has no memory effects; a negative pid names the group we created.
-        unsafe {
-            libc::kill(-(pid as i32), libc::SIGTERM);
-        }
-    }
-
-    /// Kills the child's whole process group.
-    pub fn kill_group(child: &mut Child) {
-        // SAFETY: kill has no memory effects; a negative pid names the group we created.
-        unsafe {
-            libc::kill(-(child.id() as i32), libc::SIGKILL);
-        }
-        let _ = child.kill();
-    }
-}
+mod process;
 
 impl CommandConfig {
     /// Checks retries and the time limit.
