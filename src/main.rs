@@ -20,6 +20,14 @@ fn main() {
         let usage = e.chain().any(|c| {
             c.downcast_ref::<seminas::settings::SettingError>()
                 .is_some()
+                || matches!(
+                    c.downcast_ref(),
+                    Some(seminas::benchmark::problem::ProblemError::Setting(_))
+                )
+                || matches!(
+                    c.downcast_ref(),
+                    Some(seminas::search::OverrideError::Setting(_))
+                )
         });
         std::process::exit(if usage { 2 } else { 1 });
     }

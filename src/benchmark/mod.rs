@@ -5,6 +5,7 @@
 
 pub mod nb101;
 pub mod nb201;
+pub mod problem;
 pub mod table;
 
 pub use table::{FidelityColumn, Table, TableError, TabularBenchmark};

@@ -24,14 +24,14 @@ use seminas::search::Algo;
 use seminas::space::SearchSpace;
 
 use super::search::AlgoArgs;
-use super::spaces::{Problem, SpaceArgs};
+use seminas::benchmark::problem::{Problem, ProblemArgs};
 use seminas::match_space;
 
 /// Arguments of `seminas bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     #[command(flatten)]
-    space: SpaceArgs,
+    space: ProblemArgs,
     /// Algorithms to compare, comma-separated [default: every algorithm]. A name given twice
     /// runs once.
     #[arg(long, value_delimiter = ',')]

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use seminas::space::SearchSpace;
 use seminas::space::mobile::SEMINASNET;
 
-use super::spaces::MobileArgs;
+use seminas::benchmark::problem::MobileArgs;
 
 /// `seminas mobile` subcommands.
 #[derive(Debug, Subcommand)]

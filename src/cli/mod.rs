@@ -11,7 +11,6 @@ mod report;
 mod resume;
 mod search;
 mod show;
-mod spaces;
 mod watch;
 
 use clap::{Parser, Subcommand};

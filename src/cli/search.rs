@@ -7,15 +7,15 @@ use clap::Args;
 
 use seminas::evaluator::Evaluator;
 use seminas::report::HumanSummary;
-use seminas::search::{Algo, AlgoConfig, AlgoOverrides, OverrideError};
+use seminas::search::{Algo, AlgoConfig, AlgoOverrides};
 use seminas::space::SearchSpace;
 use seminas::store::{RunMeta, RunStore};
 use seminas::study::engine::Restored;
 use seminas::study::{Direction, Halt, StopPolicy, Study, StudyError, StudySettings};
 
 use super::evaluators::{EvalArgs, EvaluatorChoice};
-use super::spaces::{Problem, SpaceArgs};
 use super::watch::{Mode, Reporter};
+use seminas::benchmark::problem::{Problem, ProblemArgs};
 use seminas::match_space;
 #[cfg(feature = "trainer")]
 use seminas::space::AnyOf;
@@ -24,7 +24,7 @@ use seminas::space::AnyOf;
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     #[command(flatten)]
-    space: SpaceArgs,
+    space: ProblemArgs,
     /// Search algorithm: random, re, nao, seminas, seminas-re, seminas-ens [default: the best
     /// available, seminas-ens]
     #[arg(long, help_heading = "Algorithm")]
@@ -123,11 +123,7 @@ impl AlgoArgs {
 
     /// The settings of `algos`, checked: a setting none of them uses is an error.
     pub fn config(&self, algos: &[Algo]) -> anyhow::Result<AlgoConfig> {
-        // A setting out of range is a usage error (exit status 2): kept as itself.
-        self.overrides.config_for(algos).map_err(|e| match e {
-            OverrideError::Setting(s) => s.into(),
-            other => other.into(),
-        })
+        Ok(self.overrides.config_for(algos)?)
     }
 }
 

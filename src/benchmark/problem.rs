@@ -1,24 +1,29 @@
-//! Choosing a search space and its evaluator from command-line arguments.
+//! A search space and its benchmark table chosen by options (`seminas search` and `bench`
+//! flatten [`ProblemArgs`] into their command lines): the embedded NAS-Bench-201 table or a
+//! user's, the embedded NAS-Bench-101 sample, the official NAS-Bench-101 file, or a
+//! categorical space with its table; or the space alone, for evaluators that train.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
 use clap::Args;
 
-use seminas::benchmark::nb101::dataset::{Nb101Benchmark, Nb101Dataset, QueryMode};
-use seminas::benchmark::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
-use seminas::benchmark::nb201::{NB201_COST, NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
-use seminas::benchmark::{FidelityColumn, Table, TabularBenchmark};
-use seminas::space::nb101::Nb101Space;
-use seminas::space::{
+use super::nb101::Nb101Error;
+use super::nb101::dataset::{Nb101Benchmark, Nb101Dataset, QueryMode};
+use super::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
+use super::nb201::{NB201_COST, NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
+use super::{FidelityColumn, Table, TableError, TabularBenchmark};
+use crate::settings::SettingError;
+use crate::space::nb101::Nb101Space;
+use crate::space::{
     AnyOf, AnySpace, CategoricalSpace, MobileSkeleton, MobileSpace, Nb201Space, SpaceKind,
 };
+use crate::space::{MobileError, SpaceError};
 
 /// Where architectures come from and how they are evaluated.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Space and table")]
-pub struct SpaceArgs {
+pub struct ProblemArgs {
     /// Search space: `nb201` (embedded NAS-Bench-201 CIFAR-10 benchmark), `nb101-20k`
     /// (embedded 20,001-cell NAS-Bench-101 sample), `nb101` (the official NAS-Bench-101 file,
     /// given with --nb101-file), `mobile` (the paper's ImageNet MobileNet-style space; needs
@@ -29,6 +34,7 @@ pub struct SpaceArgs {
         value_name = "nb201|nb101-20k|nb101|mobile|FILE.toml"
     )]
     pub space: SpaceKind,
+    /// The settings of the `mobile` space.
     #[command(flatten)]
     pub mobile: MobileArgs,
     /// The official NAS-Bench-101 file (nasbench_only108.tfrecord or nasbench_full.tfrecord).
@@ -100,46 +106,46 @@ impl MobileArgs {
     }
 
     /// The space the arguments describe.
-    pub fn space(&self) -> anyhow::Result<MobileSpace> {
-        use seminas::settings::in_range;
-        use seminas::space::mobile::{MAX_CLASSES, MAX_RESOLUTION};
+    pub fn space(&self) -> Result<MobileSpace, ProblemError> {
+        use crate::settings::in_range;
+        use crate::space::mobile::{MAX_CLASSES, MAX_RESOLUTION};
         in_range("resolution", self.resolution, 1, MAX_RESOLUTION)?;
         in_range("num-classes", self.num_classes, 1, MAX_CLASSES)?;
         let space = MobileSpace::new(self.skeleton())?;
         Ok(match self.max_mflops {
             Some(limit) => {
                 let cheapest = space.cost(&space.cheapest()).mflops();
-                space.with_max_mflops(seminas::settings::max_mflops(limit, cheapest)?)?
+                space.with_max_mflops(crate::settings::max_mflops(limit, cheapest)?)?
             }
             None => space,
         })
     }
 
     /// Refuses the mobile settings unless the space is `mobile`.
-    fn only_mobile(&self, space: &SpaceKind) -> Result<(), seminas::settings::SettingError> {
+    fn only_mobile(&self, space: &SpaceKind) -> Result<(), crate::settings::SettingError> {
         const WHERE: &str = "to --space mobile only";
         if *space == SpaceKind::Mobile {
             return Ok(());
         }
         if let Some(m) = self.max_mflops {
-            return Err(seminas::settings::not_here(
+            return Err(crate::settings::not_here(
                 "max-mflops",
-                seminas::settings::number(m),
+                crate::settings::number(m),
                 WHERE,
             ));
         }
         if self.widths != "train" {
-            return Err(seminas::settings::not_here("widths", &self.widths, WHERE));
+            return Err(crate::settings::not_here("widths", &self.widths, WHERE));
         }
         if self.resolution != 224 {
-            return Err(seminas::settings::not_here(
+            return Err(crate::settings::not_here(
                 "resolution",
                 self.resolution,
                 WHERE,
             ));
         }
         if self.num_classes != 1000 {
-            return Err(seminas::settings::not_here(
+            return Err(crate::settings::not_here(
                 "num-classes",
                 self.num_classes,
                 WHERE,
@@ -147,6 +153,37 @@ impl MobileArgs {
         }
         Ok(())
     }
+}
+
+/// Why the options do not make a problem.
+#[derive(Debug, thiserror::Error)]
+pub enum ProblemError {
+    /// A setting out of its range, or given where it does not apply.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// A space definition file that cannot be read.
+    #[error(transparent)]
+    Space(#[from] SpaceError),
+    /// Mobile-space settings that make no space.
+    #[error(transparent)]
+    Mobile(#[from] MobileError),
+    /// A table that cannot be read or lacks a column.
+    #[error(transparent)]
+    Table(#[from] TableError),
+    /// The NAS-Bench-101 file cannot be read.
+    #[error(transparent)]
+    Nb101(#[from] Nb101Error),
+    /// A file that cannot be opened.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Options that do not go together (the message says how to mend them).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// A space together with the evaluator chosen for it.
@@ -160,28 +197,33 @@ pub enum Problem {
     Nb101File(Nb101Space, Box<Nb101Benchmark>),
 }
 
-fn open(path: &Path) -> anyhow::Result<std::fs::File> {
-    std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))
+fn open(path: &Path) -> Result<std::fs::File, ProblemError> {
+    std::fs::File::open(path).map_err(|source| ProblemError::Open {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Opens a table, refusing one whose search would not fit in this process's memory.
-fn open_table(path: &Path) -> anyhow::Result<std::fs::File> {
+fn open_table(path: &Path) -> Result<std::fs::File, ProblemError> {
     let file = open(path)?;
     let bytes = file.metadata().map_or(0, |m| m.len());
-    if let Some(why) = seminas::benchmark::table::too_large_for_memory(bytes) {
-        bail!("{}: {why}", path.display());
+    if let Some(why) = super::table::too_large_for_memory(bytes) {
+        return Err(ProblemError::Invalid(format!("{}: {why}", path.display())));
     }
     Ok(file)
 }
 
-impl SpaceArgs {
+impl ProblemArgs {
     /// The space the arguments name, without loading any benchmark.
-    pub fn space_only(&self) -> anyhow::Result<AnySpace> {
-        anyhow::ensure!(
-            self.table.is_none() && self.objective.is_none() && self.fidelity.is_empty(),
-            "--table/--objective choose a benchmark table; with --evaluator the evaluator \
+    pub fn space_only(&self) -> Result<AnySpace, ProblemError> {
+        if !(self.table.is_none() && self.objective.is_none() && self.fidelity.is_empty()) {
+            return Err(ProblemError::Invalid(
+                "--table/--objective choose a benchmark table; with --evaluator the evaluator \
              measures the architectures"
-        );
+                    .to_string(),
+            ));
+        }
         self.mobile.only_mobile(&self.space)?;
         Ok(match &self.space {
             SpaceKind::Mobile => AnyOf::Mobile(self.mobile.space()?),
@@ -193,13 +235,16 @@ impl SpaceArgs {
     }
 
     /// Builds the space and evaluator the arguments describe.
-    pub fn problem(&self) -> anyhow::Result<Problem> {
+    pub fn problem(&self) -> Result<Problem, ProblemError> {
         self.mobile.only_mobile(&self.space)?;
         let path = match &self.space {
-            SpaceKind::Mobile => bail!(
-                "--space mobile has no benchmark table: evaluate its architectures with \
+            SpaceKind::Mobile => {
+                return Err(ProblemError::Invalid(
+                    "--space mobile has no benchmark table: evaluate its architectures with \
                  --evaluator COMMAND (the command gets each network as JSON)"
-            ),
+                        .to_string(),
+                ));
+            }
             SpaceKind::Nb201 => return self.nb201(),
             SpaceKind::Nb101Sample => return self.nb101_sample(),
             SpaceKind::Nb101 => return self.nb101_file(),
@@ -207,13 +252,17 @@ impl SpaceArgs {
         };
         let space = CategoricalSpace::from_toml_file(path)?;
         let Some(table_path) = &self.table else {
-            bail!(
-                "a categorical space needs --table FILE.csv with measured architectures (one column per position)"
-            );
+            return Err(ProblemError::Invalid(
+                "a categorical space needs --table FILE.csv with measured architectures (one \
+                 column per position)"
+                    .to_string(),
+            ));
         };
         let objective = self.objective.as_deref().or(self.fidelity_objective());
         let (Some(objective), Some(report)) = (objective, &self.report) else {
-            bail!("with --table, name the columns: --objective COL --report COL");
+            return Err(ProblemError::Invalid(
+                "with --table, name the columns: --objective COL --report COL".to_string(),
+            ));
         };
         let name = table_path.display().to_string();
         let table = Table::read_categorical(&name, open_table(table_path)?, &space)?;
@@ -224,7 +273,7 @@ impl SpaceArgs {
     }
 
     /// `--space nb201`: the embedded table or the user's.
-    fn nb201(&self) -> anyhow::Result<Problem> {
+    fn nb201(&self) -> Result<Problem, ProblemError> {
         let space = Nb201Space::new();
         let objective = self
             .objective
@@ -234,16 +283,19 @@ impl SpaceArgs {
         let report = self.report.as_deref().unwrap_or(NB201_REPORT);
         let bench = match &self.table {
             None => {
-                anyhow::ensure!(
-                    self.cost.is_none(),
-                    "--cost names a column of --table; the embedded NAS-Bench-201 table's \
+                if self.cost.is_some() {
+                    return Err(ProblemError::Invalid(format!(
+                        "--cost names a column of --table; the embedded NAS-Bench-201 table's \
                          cost is its {NB201_COST} column"
-                );
-                anyhow::ensure!(
-                    self.fidelity.is_empty(),
-                    "--fidelity names columns of --table; the embedded NAS-Bench-201 table \
+                    )));
+                }
+                if !(self.fidelity.is_empty()) {
+                    return Err(ProblemError::Invalid(
+                        "--fidelity names columns of --table; the embedded NAS-Bench-201 table \
                          has 200-epoch results only"
-                );
+                            .to_string(),
+                    ));
+                }
                 nb201_benchmark(objective, report)?
             }
             Some(path) => {
@@ -264,16 +316,19 @@ impl SpaceArgs {
     }
 
     /// `--space nb101-20k`: the embedded sample.
-    fn nb101_sample(&self) -> anyhow::Result<Problem> {
-        anyhow::ensure!(
-            self.table.is_none()
-                && self.objective.is_none()
-                && self.report.is_none()
-                && self.cost.is_none()
-                && self.fidelity.is_empty(),
-            "nb101-20k is an embedded table (with its fidelities, 4/12/36/108 epochs): \
+    fn nb101_sample(&self) -> Result<Problem, ProblemError> {
+        if !(self.table.is_none()
+            && self.objective.is_none()
+            && self.report.is_none()
+            && self.cost.is_none()
+            && self.fidelity.is_empty())
+        {
+            return Err(ProblemError::Invalid(
+                "nb101-20k is an embedded table (with its fidelities, 4/12/36/108 epochs): \
                  --table/--objective/--report/--cost/--fidelity do not apply"
-        );
+                    .to_string(),
+            ));
+        }
         Ok(Problem::Table(
             AnyOf::Nb101(nb101_20k_space()),
             nb101_20k_benchmark(),
@@ -281,12 +336,13 @@ impl SpaceArgs {
     }
 
     /// `--space nb101`: the official file.
-    fn nb101_file(&self) -> anyhow::Result<Problem> {
+    fn nb101_file(&self) -> Result<Problem, ProblemError> {
         let Some(file) = &self.nb101_file else {
-            bail!(
+            return Err(ProblemError::Invalid(
                 "--space nb101 needs --nb101-file PATH (the official nasbench_only108.tfrecord); \
                      without it, try --space nb101-20k"
-            );
+                    .to_string(),
+            ));
         };
         let data = Nb101Dataset::load(file)?;
         let mode = if self.nb101_mean {
@@ -298,7 +354,7 @@ impl SpaceArgs {
             Arc::new(data),
             self.nb101_epochs,
             mode,
-            seminas::rng::rng_for(0, "evaluator"),
+            crate::rng::rng_for(0, "evaluator"),
         )?;
         Ok(Problem::Nb101File(Nb101Space::new(), Box::new(bench)))
     }
