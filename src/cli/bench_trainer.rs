@@ -1,20 +1,13 @@
 //! `seminas bench-trainer`: training throughput of a fixed NB201 network, and the ratio to
 //! PyTorch on the same machine when PyTorch is installed.
 
-#[cfg(feature = "trainer")]
-use std::process::Command;
-
 use clap::Args;
 #[cfg(feature = "trainer")]
 use seminas::space::{Nb201Space, SearchSpace};
 #[cfg(feature = "trainer")]
 use seminas::trainer::TrainDevice;
 #[cfg(feature = "trainer")]
-use seminas::trainer::bench::{ThroughputConfig, throughput};
-
-/// The PyTorch reference: the same network, batch, optimiser and thread count.
-#[cfg(feature = "trainer")]
-const TORCH_SCRIPT: &str = include_str!("../../examples/torch_nb201_bench.py");
+use seminas::trainer::bench::{ThroughputConfig, throughput, torch_reference};
 
 /// The best NAS-Bench-201 cell on CIFAR-10 (index 9930 of the benchmark).
 const BEST_CELL: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
@@ -116,7 +109,7 @@ pub fn run(args: &BenchTrainerArgs) -> anyhow::Result<()> {
     let (torch, note) = if args.no_torch {
         (None, "skipped (--no-torch)".to_string())
     } else {
-        torch_reference(args, &cfg)
+        torch_reference(&args.python, &args.cell, &cfg, args.cuda.is_some())
     };
     let ratio = torch
         .as_ref()
@@ -170,68 +163,4 @@ pub fn run(args: &BenchTrainerArgs) -> anyhow::Result<()> {
         _ => println!("PyTorch: {note}"),
     }
     Ok(())
-}
-
-/// Runs the PyTorch script; `(None, why)` when PyTorch is not available or fails.
-#[cfg(feature = "trainer")]
-fn torch_reference(
-    args: &BenchTrainerArgs,
-    cfg: &ThroughputConfig,
-) -> (Option<serde_json::Value>, String) {
-    let has_torch = Command::new(&args.python)
-        .args(["-c", "import torch"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !has_torch {
-        return (
-            None,
-            format!(
-                "not measured: `{} -c 'import torch'` failed (install PyTorch, e.g. `pip install torch`)",
-                args.python
-            ),
-        );
-    }
-    let path = std::env::temp_dir().join(format!("seminas-torch-bench-{}.py", std::process::id()));
-    if let Err(e) = std::fs::write(&path, TORCH_SCRIPT) {
-        return (
-            None,
-            format!("not measured: writing {}: {e}", path.display()),
-        );
-    }
-    let out = Command::new(&args.python)
-        .arg(&path)
-        .args(["--cell", &args.cell])
-        .args(["--channels", &cfg.channels.to_string()])
-        .args(["--cells", &cfg.cells.to_string()])
-        .args(["--size", &cfg.size.to_string()])
-        .args(["--in-channels", &cfg.in_channels.to_string()])
-        .args(["--batch", &cfg.batch.to_string()])
-        .args(["--steps", &cfg.steps.to_string()])
-        .args(["--warmup", &cfg.warmup.to_string()])
-        .args(["--threads", &cfg.threads.to_string()])
-        .args(["--device", if args.cuda.is_some() { "cuda" } else { "cpu" }])
-        .output();
-    let _ = std::fs::remove_file(&path);
-    match out {
-        Ok(o) if o.status.success() => {
-            let text = String::from_utf8_lossy(&o.stdout);
-            match text
-                .lines()
-                .rev()
-                .find_map(|l| serde_json::from_str(l).ok())
-            {
-                Some(v) => (Some(v), "measured".into()),
-                None => (None, format!("not measured: unexpected output {text:?}")),
-            }
-        }
-        Ok(o) => (
-            None,
-            format!(
-                "not measured: the PyTorch script failed: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            ),
-        ),
-        Err(e) => (None, format!("not measured: {e}")),
-    }
 }

@@ -13,9 +13,9 @@ use seminas::store::{RunMeta, RunStore};
 use seminas::study::engine::Restored;
 use seminas::study::{Direction, Halt, StopPolicy, Study, StudyError, StudySettings};
 
-use super::evaluators::{EvalArgs, EvaluatorChoice};
 use super::watch::{Mode, Reporter};
 use seminas::benchmark::problem::{Problem, ProblemArgs};
+use seminas::evaluator::options::{EvalArgs, EvaluatorChoice};
 use seminas::match_space;
 #[cfg(feature = "trainer")]
 use seminas::space::AnyOf;
@@ -175,7 +175,7 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
     match &args.eval.evaluator {
         Some(EvaluatorChoice::Train) => {
             own_report_only(args, "train")?;
-            let trainer = args.eval.train.trainer(args.eval.workers)?;
+            let trainer = super::evaluators::trainer(&args.eval.train, args.eval.workers)?;
             return match args.space.space_only()? {
                 AnyOf::Nb201(space) => execute(args, &space, &trainer, store, &run_id),
                 AnyOf::Nb101(space) => execute(args, &space, &trainer, store, &run_id),
@@ -197,12 +197,20 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
                  depend on the order of evaluations)"
             );
             own_report_only(args, "supernet")?;
-            let supernet = args.eval.train.supernet(&space)?;
+            let supernet = super::evaluators::supernet(&args.eval.train, &space)?;
             return execute(args, &space, &supernet, store, &run_id);
         }
         _ => {}
     }
     if let Some(EvaluatorChoice::Command(template)) = &args.eval.evaluator {
+        // A warning, not an error: braces may be the command's own (e.g. a Python f-string).
+        for name in seminas::evaluator::command::unknown_placeholders(template) {
+            eprintln!(
+                "warning: --evaluator holds {name}, which is not a placeholder ({}): it reaches \
+                 the command as is",
+                seminas::evaluator::command::PLACEHOLDERS.join(", ")
+            );
+        }
         let evaluator =
             args.eval
                 .external(template, args.space.report.as_deref(), &cwd, &run_id)?;

@@ -11,6 +11,7 @@
 pub mod command;
 pub mod external;
 pub mod fidelity;
+pub mod options;
 pub mod ray;
 pub mod ray_jobs;
 mod reference;

@@ -1,5 +1,6 @@
 //! Training throughput of a fixed NB201 network on synthetic images (`seminas bench-trainer`).
 
+use std::process::Command;
 use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -110,4 +111,74 @@ pub fn throughput(
             last_loss,
         })
     })
+}
+
+/// The PyTorch reference of [`torch_reference`]: the same network, batch, optimiser and
+/// thread count.
+const TORCH_SCRIPT: &str = include_str!("../../examples/torch_nb201_bench.py");
+
+/// The PyTorch reference's measurement of `cell` with `cfg` (run by `python`, on CUDA or the
+/// CPU): its JSON line, or `(None, why)` when PyTorch is not available or fails.
+pub fn torch_reference(
+    python: &str,
+    cell: &str,
+    cfg: &ThroughputConfig,
+    cuda: bool,
+) -> (Option<serde_json::Value>, String) {
+    let has_torch = Command::new(python)
+        .args(["-c", "import torch"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_torch {
+        return (
+            None,
+            format!(
+                "not measured: `{} -c 'import torch'` failed (install PyTorch, e.g. `pip install torch`)",
+                python
+            ),
+        );
+    }
+    let path = std::env::temp_dir().join(format!("seminas-torch-bench-{}.py", std::process::id()));
+    if let Err(e) = std::fs::write(&path, TORCH_SCRIPT) {
+        return (
+            None,
+            format!("not measured: writing {}: {e}", path.display()),
+        );
+    }
+    let out = Command::new(python)
+        .arg(&path)
+        .args(["--cell", cell])
+        .args(["--channels", &cfg.channels.to_string()])
+        .args(["--cells", &cfg.cells.to_string()])
+        .args(["--size", &cfg.size.to_string()])
+        .args(["--in-channels", &cfg.in_channels.to_string()])
+        .args(["--batch", &cfg.batch.to_string()])
+        .args(["--steps", &cfg.steps.to_string()])
+        .args(["--warmup", &cfg.warmup.to_string()])
+        .args(["--threads", &cfg.threads.to_string()])
+        .args(["--device", if cuda { "cuda" } else { "cpu" }])
+        .output();
+    let _ = std::fs::remove_file(&path);
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            match text
+                .lines()
+                .rev()
+                .find_map(|l| serde_json::from_str(l).ok())
+            {
+                Some(v) => (Some(v), "measured".into()),
+                None => (None, format!("not measured: unexpected output {text:?}")),
+            }
+        }
+        Ok(o) => (
+            None,
+            format!(
+                "not measured: the PyTorch script failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+        ),
+        Err(e) => (None, format!("not measured: {e}")),
+    }
 }
