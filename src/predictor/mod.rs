@@ -23,6 +23,7 @@ pub use self::seminas::{
     FitStats, Generated, Predictor, PredictorError, PredictorOverrides, PredictorSettings,
     Unlabelled, saved_space_name,
 };
+pub use semi_supervised::Trainings;
 pub use surrogate::{GpSurrogate, MlpSurrogate, Prediction, Surrogate};
 
 /// The controller size used unless the user sets one: the paper's 64 for long sequences (the

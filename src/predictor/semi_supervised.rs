@@ -9,18 +9,27 @@ use crate::controller::Controller;
 use crate::rng::Rng;
 use crate::space::SearchSpace;
 
-/// The epochs and sizes of one semi-supervised training (SemiNAS's round, SemiNAS-RE's
-/// retraining).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Schedule {
+/// The two trainings of a semi-supervised step, the settings SemiNAS, SemiNAS-RE and the
+/// SemiNAS predictor share (each embeds this struct): epochs on the evaluated pairs alone,
+/// then epochs on them repeated `upsample` times together with the pseudo-labelled ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Trainings {
     /// Epochs on the evaluated pairs alone (the first training).
     pub pretrain_epochs: usize,
     /// Epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones.
     pub train_epochs: usize,
-    /// Unevaluated architectures drawn and pseudo-labelled.
-    pub pseudo: usize,
     /// How often the evaluated pairs are repeated in the second training.
     pub upsample: usize,
+}
+
+/// The epochs and sizes of one semi-supervised training (SemiNAS's round, SemiNAS-RE's
+/// retraining).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    /// The two trainings.
+    pub trainings: Trainings,
+    /// Unevaluated architectures drawn and pseudo-labelled.
+    pub pseudo: usize,
 }
 
 /// What [`train_round`] labelled: the drawn unevaluated architectures, their token sequences
@@ -51,7 +60,7 @@ pub(crate) fn train_round<S: SearchSpace>(
     rng: &mut Rng,
     failures: &mut usize,
 ) -> Option<Labelled<S::Arch>> {
-    let first = (seqs, targets, schedule.pretrain_epochs);
+    let first = (seqs, targets, schedule.trainings.pretrain_epochs);
     let first_epochs =
         controller.first_training(|c| super::recover::train(c, first, rng, failures))?;
     let (archs, pool_seqs): (Vec<S::Arch>, Vec<Vec<u32>>) =
@@ -62,8 +71,8 @@ pub(crate) fn train_round<S: SearchSpace>(
         controller,
         (seqs, targets),
         &pool_seqs,
-        schedule.upsample,
-        schedule.train_epochs,
+        schedule.trainings.upsample,
+        schedule.trainings.train_epochs,
         rng,
         failures,
     )?;

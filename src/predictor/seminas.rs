@@ -24,7 +24,7 @@ use safetensors::tensor::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use super::default_controller_hidden;
-use super::semi_supervised::{pseudo_labelled_set, sample_unlabelled};
+use super::semi_supervised::{Trainings, pseudo_labelled_set, sample_unlabelled};
 use crate::controller::{Controller, ControllerConfig, ControllerError};
 use crate::rng::{Rng, rng_for};
 use crate::space::{SearchSpace, SpaceError};
@@ -64,12 +64,9 @@ pub enum PredictorError {
 /// How a predictor is trained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PredictorSettings {
-    /// Epochs on the evaluated pairs alone.
-    pub pretrain_epochs: usize,
-    /// Epochs on the up-sampled evaluated pairs plus the pseudo-labelled architectures.
-    pub train_epochs: usize,
-    /// How often the evaluated pairs are repeated in the second training.
-    pub upsample: usize,
+    /// The two trainings of a fit (flattened: a saved predictor's JSON names the fields).
+    #[serde(flatten)]
+    pub trainings: Trainings,
     /// Targets below this quantile are raised to it before standardisation (0 = plain
     /// standardisation, see [`super::targets::normalize_targets`]).
     pub clip_quantile: f64,
@@ -84,9 +81,11 @@ impl PredictorSettings {
     pub fn for_space<S: SearchSpace>(space: &S) -> Self {
         let enc = space.encoding();
         Self {
-            pretrain_epochs: 100,
-            train_epochs: 10,
-            upsample: 10,
+            trainings: Trainings {
+                pretrain_epochs: 100,
+                train_epochs: 10,
+                upsample: 10,
+            },
             clip_quantile: 0.0,
             controller: ControllerConfig {
                 hidden: default_controller_hidden(enc),
@@ -133,9 +132,9 @@ impl PredictorOverrides {
                 }
             };
         }
-        set!(base.pretrain_epochs, self.pretrain_epochs);
-        set!(base.train_epochs, self.train_epochs);
-        set!(base.upsample, self.upsample);
+        set!(base.trainings.pretrain_epochs, self.pretrain_epochs);
+        set!(base.trainings.train_epochs, self.train_epochs);
+        set!(base.trainings.upsample, self.upsample);
         set!(base.clip_quantile, self.clip_quantile);
         set!(base.controller.hidden, self.hidden);
         set!(base.controller.mlp_hidden, self.mlp_hidden);
@@ -375,7 +374,7 @@ impl<S: SearchSpace> Predictor<S> {
             &mut controller,
             &seqs,
             &norm,
-            self.settings.pretrain_epochs,
+            self.settings.trainings.pretrain_epochs,
             &mut rng,
         )?;
         let pool: Vec<Vec<u32>> = match unlabelled {
@@ -388,14 +387,18 @@ impl<S: SearchSpace> Predictor<S> {
             }
             Unlabelled::Given(given) => self.seqs(&given)?,
         };
-        if !pool.is_empty() && self.settings.train_epochs > 0 {
-            let (_, all_seqs, all_targets) =
-                pseudo_labelled_set(&controller, (&seqs, &norm), &pool, self.settings.upsample);
+        if !pool.is_empty() && self.settings.trainings.train_epochs > 0 {
+            let (_, all_seqs, all_targets) = pseudo_labelled_set(
+                &controller,
+                (&seqs, &norm),
+                &pool,
+                self.settings.trainings.upsample,
+            );
             train(
                 &mut controller,
                 &all_seqs,
                 &all_targets,
-                self.settings.train_epochs,
+                self.settings.trainings.train_epochs,
                 &mut rng,
             )?;
         }

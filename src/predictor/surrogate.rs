@@ -258,7 +258,7 @@ mod tests {
 
     use super::*;
     use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
-    use crate::predictor::PredictorSettings;
+    use crate::predictor::{PredictorSettings, Trainings};
     use crate::space::Nb201Space;
     use crate::stats::kendall_tau;
 
@@ -302,8 +302,11 @@ mod tests {
         let (_, accs) = cells(500, 7);
         let true_mean = accs[100..].iter().sum::<f64>() / 400.0;
         let quick = PredictorSettings {
-            pretrain_epochs: 30,
-            train_epochs: 3,
+            trainings: Trainings {
+                pretrain_epochs: 30,
+                train_epochs: 3,
+                ..PredictorSettings::for_space(&space).trainings
+            },
             ..PredictorSettings::for_space(&space)
         };
         let mut models: Vec<Box<dyn Surrogate<Nb201Space>>> = vec![

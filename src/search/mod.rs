@@ -23,6 +23,7 @@ pub mod seminas_re;
 
 use crate::controller::{ControllerConfig, EarlyStopping, StopOn};
 use crate::evaluator::{Fidelities, StepResult, StopRule};
+use crate::predictor::semi_supervised::Trainings;
 use crate::settings::SettingError;
 use crate::space::SearchSpace;
 
@@ -349,9 +350,11 @@ impl AlgoOverrides {
             children: self.children.unwrap_or(d.children).max(1),
             retrain_every: self.retrain_every.unwrap_or(d.retrain_every).max(1),
             pseudo: self.pseudo.unwrap_or(d.pseudo),
-            pretrain_epochs: self.pretrain_epochs.unwrap_or(d.pretrain_epochs),
-            train_epochs: self.controller_epochs.unwrap_or(d.train_epochs),
-            upsample: self.upsample.unwrap_or(d.upsample),
+            trainings: Trainings {
+                pretrain_epochs: self.pretrain_epochs.unwrap_or(d.trainings.pretrain_epochs),
+                train_epochs: self.controller_epochs.unwrap_or(d.trainings.train_epochs),
+                upsample: self.upsample.unwrap_or(d.trainings.upsample),
+            },
             population: self.population.unwrap_or(d.population),
             tournament: self.tournament.unwrap_or(d.tournament),
             controller: ControllerConfig {

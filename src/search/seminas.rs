@@ -32,7 +32,7 @@ use std::sync::Arc;
 use super::pool::PoolIndex;
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::controller::{Controller, ControllerConfig};
-use crate::predictor::semi_supervised::{Labelled, Schedule, train_round};
+use crate::predictor::semi_supervised::{Labelled, Schedule, Trainings, train_round};
 use crate::predictor::targets::{normalize_targets, target_scale};
 use crate::rng::Rng;
 use crate::settings::{MAX_COUNT, MAX_EPOCHS, MAX_PSEUDO, MAX_UPSAMPLE, SettingError, optional};
@@ -49,12 +49,8 @@ pub struct SemiNasConfig {
     pub top_k: usize,
     /// New architectures proposed per round.
     pub per_round: usize,
-    /// Epochs on the evaluated pairs each round.
-    pub pretrain_epochs: usize,
-    /// Epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones.
-    pub train_epochs: usize,
-    /// How often the evaluated pairs are repeated in the second training (r).
-    pub upsample: usize,
+    /// The controller's two trainings each round (r: their `upsample`).
+    pub trainings: Trainings,
     /// Largest generation step lambda.
     pub max_lambda: f32,
     /// Generation continues until this many times `per_round` new candidates exist; the
@@ -79,9 +75,11 @@ impl SemiNasConfig {
             pseudo: 500,
             top_k: 20,
             per_round,
-            pretrain_epochs: 50,
-            train_epochs: 10,
-            upsample: 10,
+            trainings: Trainings {
+                pretrain_epochs: 50,
+                train_epochs: 10,
+                upsample: 10,
+            },
             max_lambda: 50.0,
             oversample: 10,
             clip_quantile: 0.5,
@@ -102,9 +100,11 @@ impl SemiNasConfig {
             pseudo: 10_000,
             top_k: 100,
             per_round: 300,
-            pretrain_epochs: 1000,
-            train_epochs: 500,
-            upsample: 10,
+            trainings: Trainings {
+                pretrain_epochs: 1000,
+                train_epochs: 500,
+                upsample: 10,
+            },
             max_lambda: 100.0,
             oversample: 1,
             clip_quantile: 0.0,
@@ -129,9 +129,11 @@ impl SemiNasConfig {
             pseudo: 4000,
             top_k: 100,
             per_round: 100,
-            pretrain_epochs: 10_000,
-            train_epochs: 1000,
-            upsample: 1,
+            trainings: Trainings {
+                pretrain_epochs: 10_000,
+                train_epochs: 1000,
+                upsample: 1,
+            },
             max_lambda: 100.0,
             oversample: 1,
             clip_quantile: 0.0,
@@ -183,9 +185,9 @@ impl SemiNasOverrides {
         set(&mut base.pseudo, self.pseudo);
         set(&mut base.top_k, self.top_k);
         set(&mut base.per_round, self.per_round);
-        set(&mut base.pretrain_epochs, self.pretrain_epochs);
-        set(&mut base.train_epochs, self.train_epochs);
-        set(&mut base.upsample, self.upsample);
+        set(&mut base.trainings.pretrain_epochs, self.pretrain_epochs);
+        set(&mut base.trainings.train_epochs, self.train_epochs);
+        set(&mut base.trainings.upsample, self.upsample);
         set(&mut base.controller.hidden, self.hidden);
         base
     }
@@ -296,10 +298,8 @@ impl<A: Clone> SemiNas<A> {
             return;
         };
         let schedule = Schedule {
-            pretrain_epochs: cfg.pretrain_epochs,
-            train_epochs: cfg.train_epochs,
+            trainings: cfg.trainings,
             pseudo: cfg.pseudo,
-            upsample: cfg.upsample,
         };
         let Some(Labelled {
             archs: pool,
@@ -527,8 +527,11 @@ mod tests {
 
     fn small(budget: usize) -> SemiNasConfig {
         SemiNasConfig {
-            pretrain_epochs: 30,
-            train_epochs: 5,
+            trainings: Trainings {
+                pretrain_epochs: 30,
+                train_epochs: 5,
+                ..SemiNasConfig::for_budget(budget).trainings
+            },
             pseudo: 300,
             ..SemiNasConfig::for_budget(budget)
         }
@@ -548,8 +551,11 @@ mod tests {
     fn imagenet_preset_spends_400_queries_in_3_rounds() {
         let c = SemiNasConfig::paper_imagenet();
         assert_eq!(c.init + 3 * c.per_round, 400);
-        assert_eq!((c.pseudo, c.top_k, c.upsample), (4000, 100, 1));
-        assert_eq!((c.pretrain_epochs, c.train_epochs), (10_000, 1000));
+        assert_eq!((c.pseudo, c.top_k, c.trainings.upsample), (4000, 100, 1));
+        assert_eq!(
+            (c.trainings.pretrain_epochs, c.trainings.train_epochs),
+            (10_000, 1000)
+        );
         assert_eq!((c.controller.hidden, c.controller.mlp_hidden), (16, 64));
         assert!(c.controller.validate().is_ok());
     }

@@ -22,7 +22,7 @@ use rand::Rng as _;
 use super::pool::PoolIndex;
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::controller::{Controller, ControllerConfig};
-use crate::predictor::semi_supervised::{Schedule, train_round};
+use crate::predictor::semi_supervised::{Schedule, Trainings, train_round};
 use crate::predictor::targets::{normalize_targets, target_scale};
 use crate::rng::Rng;
 use crate::settings::{
@@ -43,12 +43,8 @@ pub struct SemiNasReConfig {
     pub retrain_every: usize,
     /// Pseudo-labelled architectures per training.
     pub pseudo: usize,
-    /// Epochs on the evaluated pairs per training.
-    pub pretrain_epochs: usize,
-    /// Epochs on the up-sampled evaluated pairs plus the pseudo-labelled ones.
-    pub train_epochs: usize,
-    /// How often the evaluated pairs are repeated in the second training.
-    pub upsample: usize,
+    /// The controller's two trainings each retraining.
+    pub trainings: Trainings,
     /// Objectives below this quantile are raised to it before normalisation.
     pub clip_quantile: f64,
     /// The controller network (vocabulary and length are taken from the space).
@@ -63,9 +59,11 @@ impl Default for SemiNasReConfig {
             children: 50,
             retrain_every: 10,
             pseudo: 500,
-            pretrain_epochs: 50,
-            train_epochs: 10,
-            upsample: 10,
+            trainings: Trainings {
+                pretrain_epochs: 50,
+                train_epochs: 10,
+                upsample: 10,
+            },
             clip_quantile: 0.5,
             controller: ControllerConfig::default(),
         }
@@ -172,10 +170,12 @@ impl<A: Clone> SemiNasRe<A> {
         };
         // Without a second training nothing is pseudo-labelled (and nothing drawn).
         let schedule = Schedule {
-            pretrain_epochs: cfg.pretrain_epochs,
-            train_epochs: cfg.train_epochs,
-            pseudo: if cfg.train_epochs > 0 { cfg.pseudo } else { 0 },
-            upsample: cfg.upsample,
+            trainings: cfg.trainings,
+            pseudo: if cfg.trainings.train_epochs > 0 {
+                cfg.pseudo
+            } else {
+                0
+            },
         };
         let data = (&seqs[..], &targets[..]);
         let keys = &self.evaluated_keys;
@@ -329,9 +329,19 @@ impl SemiNasReConfig {
         in_range("children", self.children, 1, MAX_CHILDREN)?;
         in_range("retrain-every", self.retrain_every, 1, MAX_COUNT)?;
         in_range("pseudo", self.pseudo, 0, MAX_PSEUDO)?;
-        in_range("pretrain-epochs", self.pretrain_epochs, 0, MAX_EPOCHS)?;
-        in_range("controller-epochs", self.train_epochs, 0, MAX_EPOCHS)?;
-        in_range("upsample", self.upsample, 0, MAX_UPSAMPLE)?;
+        in_range(
+            "pretrain-epochs",
+            self.trainings.pretrain_epochs,
+            0,
+            MAX_EPOCHS,
+        )?;
+        in_range(
+            "controller-epochs",
+            self.trainings.train_epochs,
+            0,
+            MAX_EPOCHS,
+        )?;
+        in_range("upsample", self.trainings.upsample, 0, MAX_UPSAMPLE)?;
         let max_hidden = crate::controller::config::MAX_WIDTH;
         in_range("controller-hidden", self.controller.hidden, 1, max_hidden)?;
         Ok(())
@@ -350,8 +360,11 @@ mod tests {
 
     fn quick() -> SemiNasReConfig {
         SemiNasReConfig {
-            pretrain_epochs: 30,
-            train_epochs: 5,
+            trainings: Trainings {
+                pretrain_epochs: 30,
+                train_epochs: 5,
+                ..SemiNasReConfig::default().trainings
+            },
             pseudo: 300,
             controller: ControllerConfig {
                 hidden: 16,
@@ -398,8 +411,11 @@ mod tests {
         let space = Nb201Space::new();
         let bench = nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT).unwrap();
         let cfg = SemiNasReConfig {
-            pretrain_epochs: 30,
-            train_epochs: 5,
+            trainings: Trainings {
+                pretrain_epochs: 30,
+                train_epochs: 5,
+                ..SemiNasReConfig::default().trainings
+            },
             pseudo: 300,
             ..SemiNasReConfig::default()
         };

@@ -59,7 +59,13 @@ fn the_paper_preset_stops_early_unless_told_off() {
     };
     let paper = cfg(Some(Preset::Paper), None).unwrap();
     assert_eq!(paper.controller.early_stopping, Some(PAPER_EARLY_STOPPING));
-    assert_eq!((paper.pretrain_epochs, paper.train_epochs), (1000, 500));
+    assert_eq!(
+        (
+            paper.trainings.pretrain_epochs,
+            paper.trainings.train_epochs
+        ),
+        (1000, 500)
+    );
     // `off` restores the paper's fixed schedule exactly.
     let plain = cfg(Some(Preset::Paper), Some("off")).unwrap();
     assert_eq!(plain, SemiNasConfig::paper());
@@ -250,6 +256,7 @@ mod recovery {
     use crate::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
     use crate::controller::ControllerConfig;
     use crate::evaluator::{Evaluator, Outcome};
+    use crate::predictor::Trainings;
     use crate::rng::rng_for;
     use crate::search::{
         Algo, AlgoConfig, SemiNas, SemiNasConfig, SemiNasOverrides, SemiNasRe, SemiNasReConfig,
@@ -292,8 +299,11 @@ mod recovery {
             seminas_re: SemiNasReConfig {
                 population: 5,
                 pseudo: 50,
-                pretrain_epochs: 5,
-                train_epochs: 2,
+                trainings: Trainings {
+                    pretrain_epochs: 5,
+                    train_epochs: 2,
+                    ..SemiNasReConfig::default().trainings
+                },
                 ..SemiNasReConfig::default()
             },
             ..AlgoConfig::default()

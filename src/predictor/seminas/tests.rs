@@ -23,8 +23,11 @@ fn cells(n: usize, seed: u64) -> (Vec<<Nb201Space as SearchSpace>::Arch>, Vec<f6
 /// Few epochs: these tests check the plumbing, the Python tests the ranking quality.
 fn quick(space: &Nb201Space) -> PredictorSettings {
     PredictorSettings {
-        pretrain_epochs: 20,
-        train_epochs: 2,
+        trainings: Trainings {
+            pretrain_epochs: 20,
+            train_epochs: 2,
+            ..PredictorSettings::for_space(space).trainings
+        },
         ..PredictorSettings::for_space(space)
     }
 }

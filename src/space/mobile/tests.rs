@@ -1,6 +1,7 @@
 use std::collections::HashSet;
 
 use super::*;
+use crate::predictor::Trainings;
 use crate::rng::rng_for;
 
 #[test]
@@ -353,8 +354,11 @@ fn seminas_under_a_flops_limit_never_evaluates_an_architecture_over_it() {
         init: 20,
         pseudo: 200,
         per_round: 10,
-        pretrain_epochs: 20,
-        train_epochs: 5,
+        trainings: Trainings {
+            pretrain_epochs: 20,
+            train_epochs: 5,
+            ..SemiNasConfig::for_budget(50).trainings
+        },
         ..SemiNasConfig::for_budget(50)
     };
     config.controller.hidden = 16;
