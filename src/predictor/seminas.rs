@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::default_controller_hidden;
 use super::semi_supervised::{Trainings, pseudo_labelled_set, sample_unlabelled};
+use super::targets::TargetScale;
 use crate::controller::{Controller, ControllerConfig, ControllerError};
 use crate::rng::{Rng, rng_for};
 use crate::space::{SearchSpace, SpaceError};
@@ -184,32 +185,6 @@ pub struct Generated<A> {
     pub predicted: f64,
 }
 
-/// The affine map from standardised predictions back to objective units. Stored as decimal
-/// strings: Rust writes and reads those exactly (JSON numbers may come back one bit off), so
-/// a loaded predictor predicts exactly what the saved one did.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(into = "[String; 2]", try_from = "[String; 2]")]
-struct TargetScale {
-    mean: f64,
-    std: f64,
-}
-
-impl From<TargetScale> for [String; 2] {
-    fn from(s: TargetScale) -> Self {
-        [s.mean.to_string(), s.std.to_string()]
-    }
-}
-
-impl TryFrom<[String; 2]> for TargetScale {
-    type Error = std::num::ParseFloatError;
-    fn try_from([mean, std]: [String; 2]) -> Result<Self, Self::Error> {
-        Ok(Self {
-            mean: mean.parse()?,
-            std: std.parse()?,
-        })
-    }
-}
-
 /// What a predictor file stores beside the controller.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PredictorMeta {
@@ -236,25 +211,6 @@ impl<S: SearchSpace> std::fmt::Debug for Predictor<S> {
             .field("seed", &self.seed)
             .field("fitted", &self.controller.is_some())
             .finish_non_exhaustive()
-    }
-}
-
-/// Mean and (population) standard deviation of the targets as [`normalize_targets`] uses them
-/// (after clipping below the quantile), so predictions can be mapped back.
-///
-/// [`normalize_targets`]: super::targets::normalize_targets
-fn target_scale(values: &[f64], clip_quantile: f64) -> TargetScale {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let floor =
-        sorted[((sorted.len() - 1) as f64 * clip_quantile.clamp(0.0, 1.0)).floor() as usize];
-    let clipped: Vec<f64> = values.iter().map(|&v| v.max(floor)).collect();
-    let n = clipped.len() as f64;
-    let mean = clipped.iter().sum::<f64>() / n;
-    let std = (clipped.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt();
-    TargetScale {
-        mean,
-        std: if std > 1e-12 { std } else { 1.0 },
     }
 }
 
@@ -322,26 +278,9 @@ impl<S: SearchSpace> Predictor<S> {
         unlabelled: Unlabelled<S::Arch>,
         interrupt: &mut dyn FnMut() -> bool,
     ) -> Result<FitStats, PredictorError> {
-        if archs.len() != targets.len() {
-            return Err(PredictorError::Input(format!(
-                "{} architectures but {} targets",
-                archs.len(),
-                targets.len()
-            )));
-        }
-        if archs.len() < 2 {
-            return Err(PredictorError::Input(
-                "a fit needs at least 2 evaluated architectures".into(),
-            ));
-        }
-        if let Some(i) = targets.iter().position(|t| !t.is_finite()) {
-            return Err(PredictorError::Input(format!(
-                "target {i} is {}; targets must be finite numbers",
-                targets[i]
-            )));
-        }
+        super::surrogate::check_pairs(archs.len(), targets)?;
         let seqs = self.seqs(archs)?;
-        let scale = target_scale(targets, self.settings.clip_quantile);
+        let scale = TargetScale::of(targets, self.settings.clip_quantile);
         if !(scale.mean.is_finite() && scale.std.is_finite()) {
             return Err(PredictorError::Input(
                 "the targets are too large to standardise".into(),
@@ -413,7 +352,7 @@ impl<S: SearchSpace> Predictor<S> {
 
     fn unscale(&self, z: f32) -> f64 {
         match self.scale {
-            Some(s) => s.mean + s.std * f64::from(z),
+            Some(s) => s.apply(z),
             None => f64::from(z),
         }
     }

@@ -5,7 +5,7 @@
 
 use super::gp::HammingGp;
 use super::mlp::{MlpConfig, MlpEnsemble, OneHot, mean_std};
-use super::targets::{normalize_targets, target_scale};
+use super::targets::{TargetScale, normalize_targets};
 use super::{Predictor, PredictorError, Unlabelled};
 use crate::rng::rng_for;
 use crate::space::SearchSpace;
@@ -40,7 +40,7 @@ pub trait Surrogate<S: SearchSpace> {
 }
 
 /// Refuses pairs a fit cannot use, saying why.
-fn check_pairs(archs: usize, targets: &[f64]) -> Result<(), PredictorError> {
+pub(super) fn check_pairs(archs: usize, targets: &[f64]) -> Result<(), PredictorError> {
     if archs != targets.len() {
         return Err(PredictorError::Input(format!(
             "{archs} architectures but {} targets",
@@ -78,24 +78,6 @@ fn features<S: SearchSpace>(
             Ok(onehot.features(&space.encode(a)))
         })
         .collect()
-}
-
-/// The affine map from standardised targets back to objective units.
-#[derive(Debug, Clone, Copy)]
-struct Scale {
-    mean: f64,
-    std: f64,
-}
-
-impl Scale {
-    fn of(targets: &[f64]) -> Self {
-        let back = target_scale(targets, 0.0);
-        let mean = back(0.0);
-        Self {
-            mean,
-            std: back(1.0) - mean,
-        }
-    }
 }
 
 /// The SemiNAS predictor as a [`Surrogate`]: `unlabelled` are pseudo-labelled (none:
@@ -136,7 +118,7 @@ pub struct MlpSurrogate<S: SearchSpace> {
     onehot: OneHot,
     config: MlpConfig,
     seed: u64,
-    fitted: Option<(MlpEnsemble, Scale)>,
+    fitted: Option<(MlpEnsemble, TargetScale)>,
 }
 
 impl<S: SearchSpace> MlpSurrogate<S> {
@@ -174,7 +156,7 @@ impl<S: SearchSpace> Surrogate<S> for MlpSurrogate<S> {
             &normalize_targets(targets, 0.0),
             &vec![1.0; feats.len()],
         );
-        self.fitted = Some((ensemble, Scale::of(targets)));
+        self.fitted = Some((ensemble, TargetScale::of(targets, 0.0)));
         Ok(())
     }
 
@@ -184,7 +166,7 @@ impl<S: SearchSpace> Surrogate<S> for MlpSurrogate<S> {
         Ok(mean_std(&ensemble.predict_members(&feats))
             .into_iter()
             .map(|(m, s)| Prediction {
-                mean: scale.mean + f64::from(m) * scale.std,
+                mean: scale.apply(m),
                 spread: f64::from(s) * scale.std,
             })
             .collect())
@@ -198,7 +180,7 @@ pub struct GpSurrogate<S: SearchSpace> {
     onehot: OneHot,
     /// Adam steps on the hyperparameters per fit.
     steps: usize,
-    fitted: Option<(HammingGp, Scale)>,
+    fitted: Option<(HammingGp, TargetScale)>,
 }
 
 impl<S: SearchSpace> GpSurrogate<S> {
@@ -234,7 +216,7 @@ impl<S: SearchSpace> Surrogate<S> for GpSurrogate<S> {
             .collect();
         let mut gp = HammingGp::new(self.onehot.positions());
         gp.fit(&feats, &y, self.steps);
-        self.fitted = Some((gp, Scale::of(targets)));
+        self.fitted = Some((gp, TargetScale::of(targets, 0.0)));
         Ok(())
     }
 

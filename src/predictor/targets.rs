@@ -40,14 +40,30 @@ pub fn normalize_targets(values: &[f64], clip_quantile: f64) -> Vec<f32> {
     }
 }
 
-/// The inverse of [`normalize_targets`] for values in its ordinary range: a predicted target
-/// back in the objective's units (`mean + target * std` of the clipped values), so that a
-/// predictor's value can be shown beside the objective it predicts.
-pub fn target_scale(values: &[f64], clip_quantile: f64) -> impl Fn(f32) -> f64 + use<> {
-    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let (mean, std) = if finite.is_empty() {
-        (0.0, 1.0)
-    } else {
+/// Mean and (population) standard deviation of the targets as [`normalize_targets`] uses
+/// them (after clipping below the quantile; non-finite values left out): the affine map that
+/// takes a predicted target back to the objective's units. Stored as decimal strings (in
+/// saved predictors): Rust writes and reads those exactly (JSON numbers may come back one bit
+/// off), so a loaded predictor predicts exactly what the saved one did.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "[String; 2]", try_from = "[String; 2]")]
+pub struct TargetScale {
+    /// Mean of the clipped values.
+    pub mean: f64,
+    /// Their standard deviation (1 for a constant).
+    pub std: f64,
+}
+
+impl TargetScale {
+    /// The scale of `values` clipped below `clip_quantile`.
+    pub fn of(values: &[f64], clip_quantile: f64) -> Self {
+        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        if finite.is_empty() {
+            return Self {
+                mean: 0.0,
+                std: 1.0,
+            };
+        }
         let mut sorted = finite.clone();
         sorted.sort_by(f64::total_cmp);
         let q = clip_quantile.clamp(0.0, 1.0);
@@ -57,9 +73,39 @@ pub fn target_scale(values: &[f64], clip_quantile: f64) -> impl Fn(f32) -> f64 +
         let mean = clipped.iter().sum::<f64>() / n;
         let var = clipped.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
         let std = var.sqrt();
-        (mean, if std > 1e-12 { std } else { 1.0 })
-    };
-    move |t: f32| mean + f64::from(t) * std
+        Self {
+            mean,
+            std: if std > 1e-12 { std } else { 1.0 },
+        }
+    }
+
+    /// A predicted target in the objective's units: `mean + target * std`.
+    pub fn apply(self, target: f32) -> f64 {
+        self.mean + f64::from(target) * self.std
+    }
+}
+
+impl From<TargetScale> for [String; 2] {
+    fn from(s: TargetScale) -> Self {
+        [s.mean.to_string(), s.std.to_string()]
+    }
+}
+
+impl TryFrom<[String; 2]> for TargetScale {
+    type Error = std::num::ParseFloatError;
+    fn try_from([mean, std]: [String; 2]) -> Result<Self, Self::Error> {
+        Ok(Self {
+            mean: mean.parse()?,
+            std: std.parse()?,
+        })
+    }
+}
+
+/// The inverse of [`normalize_targets`] for values in its ordinary range ([`TargetScale`]),
+/// so that a predictor's value can be shown beside the objective it predicts.
+pub fn target_scale(values: &[f64], clip_quantile: f64) -> impl Fn(f32) -> f64 + use<> {
+    let scale = TargetScale::of(values, clip_quantile);
+    move |t: f32| scale.apply(t)
 }
 
 /// z-scores of `values / scale` (population standard deviation; a constant gives zeros), or
