@@ -49,6 +49,12 @@ REPO = Path(__file__).resolve().parents[2]
 NB201_OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 NB201_OBJECTIVE = "cifar10_valid_valid_acc"
 NB201_REPORT = "cifar10_test_acc"
+# The embedded NAS-Bench-201 tables: --dataset -> (objective, report), as seminas reads them.
+NB201_DATASETS = {
+    "cifar10": (NB201_OBJECTIVE, NB201_REPORT),
+    "cifar100": ("cifar100_valid_acc", "cifar100_test_acc"),
+    "imagenet16-120": ("imagenet16_120_valid_acc", "imagenet16_120_test_acc"),
+}
 NB101_OPS = ["conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"]  # official available_ops order
 NB101_OBJECTIVE = "val_acc_108ep"
 MAX_FREE_PROPOSALS = 1_000_000
@@ -251,8 +257,16 @@ class Categorical(Problem):
 
 def make_problem(args):
     if args.space == "nb201":
-        table = args.table or REPO / "data" / "nb201_cifar10.csv.gz"
-        return Nb201(table, args.objective or NB201_OBJECTIVE, args.report or NB201_REPORT)
+        if args.table:
+            if args.dataset:
+                sys.exit("--dataset chooses an embedded table; --table names its own columns")
+            return Nb201(args.table, args.objective or NB201_OBJECTIVE, args.report or NB201_REPORT)
+        dataset = args.dataset or "cifar10"
+        if dataset not in NB201_DATASETS:
+            sys.exit(f"unknown --dataset {dataset!r}: {', '.join(NB201_DATASETS)}")
+        objective, report = NB201_DATASETS[dataset]
+        table = REPO / "data" / f"nb201_{dataset.replace('-', '_')}.csv.gz"
+        return Nb201(table, args.objective or objective, args.report or report)
     if args.space == "nb101-20k":
         if args.table or args.objective or args.report:
             sys.exit("nb101-20k is an embedded table: --table/--objective/--report do not apply")
@@ -722,6 +736,8 @@ def main():
     b.add_argument("--space", default="nb201", help="nb201, nb101-20k or FILE.toml")
     b.add_argument("--table", help="CSV table (nb201: an `arch` column; FILE.toml: one column "
                                    "per position)")
+    b.add_argument("--dataset", help="nb201: cifar10 (default), cifar100 or imagenet16-120, "
+                   "as seminas's --dataset")
     b.add_argument("--objective", help="column the search maximises")
     b.add_argument("--report", help="column reported, never seen by the search")
     b.add_argument("--samplers", default="tpe,random", help="comma-separated: tpe, random")

@@ -430,14 +430,15 @@ class Study:
         self._raw.tell_not_evaluable(number)
 
     def enqueue(self, arch: Any) -> None:
-        """Evaluates ``arch`` before anything the algorithm proposes (enqueue again when
-        reopening a stored study)."""
+        """Evaluates ``arch`` before anything the algorithm proposes. A stored study keeps it:
+        reopening the study needs no repeat (a repeat in the same order is not counted twice)."""
         self._raw.enqueue(self.space._to_json(arch))
 
     def warm_start(self, pairs: Union[str, Sequence[Tuple[Any, float]]]) -> None:
         """Results known already: a list of ``(arch, objective)``, or the path of a JSON-lines
         file (a run's ``queries.jsonl``) or CSV file with ``arch`` and ``objective``. The
-        algorithm learns them and they cost nothing when proposed."""
+        algorithm learns them and they cost nothing when proposed. A stored study keeps them:
+        reopening the study needs no repeat (a repeat in the same order is not learnt twice)."""
         if isinstance(pairs, str):
             self._raw.warm_start_file(pairs)
             return
@@ -462,8 +463,11 @@ class Study:
     def trials(self) -> List[Dict[str, Any]]:
         """Told queries (complete, pruned or failed), in the order the algorithm learnt them:
         dicts with number, query, arch, key, state, objective, report, metrics,
-        cost_seconds, and for trials that reported steps ``steps`` (``[step, objective,
-        cost]``) and ``stopped_at`` (pruned), or reason (failed)
+        cost_seconds, origin (what proposed it: "initial", "random", "mutated", "enqueued",
+        "round N scored", ...), predicted
+        (the objective its predictor expected, when one chose it), started and finished (Unix
+        seconds, as queries.jsonl), and for trials that reported steps ``steps`` (``[step,
+        objective, cost]``) and ``stopped_at`` (pruned), or reason (failed)
         (``pandas.DataFrame(study.trials)`` works)."""
         return [self._record(r) for r in json.loads(self._raw.trials())]
 

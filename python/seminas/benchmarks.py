@@ -24,9 +24,11 @@ class Table:
         return len(self._raw)
 
 
-def nb201() -> Table:
-    """The embedded NAS-Bench-201 table (CIFAR-10, all 15,625 cells): objective = validation
-    accuracy, report = test accuracy."""
+def nb201(dataset: str = "cifar10") -> Table:
+    """An embedded NAS-Bench-201 table (all 15,625 cells) of ``dataset``: ``"cifar10"``,
+    ``"cifar100"`` or ``"imagenet16-120"``. objective = validation accuracy, report = test
+    accuracy (CIFAR-10: the cifar10-valid split's validation set and the full-training test
+    set; the others: the two halves of their evaluation set). ValueError for another name."""
     from . import NB201Space
 
-    return Table(_seminas.Table.nb201(), NB201Space())
+    return Table(_seminas.Table.nb201(dataset), NB201Space())

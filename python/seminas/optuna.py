@@ -6,7 +6,7 @@ A study that already uses Optuna changes one line::
     study = optuna.create_study(direction="maximize", sampler=seminas.optuna.SemiNASSampler(seed=0))
     study.optimize(objective, n_trials=100)   # objective calls trial.suggest_categorical(...)
 
-How it samples (see the README):
+How it samples (see docs/optuna.md):
 
 - The relative search space is the intersection of the parameters of the study's COMPLETE
   trials that the algorithm can model: categorical parameters (any choices), integer

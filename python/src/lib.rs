@@ -12,7 +12,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 use seminas::benchmark::TabularBenchmark;
-use seminas::benchmark::nb201::{NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
+use seminas::benchmark::nb201::{Nb201Dataset, nb201_dataset_benchmark};
 use seminas::evaluator::Evaluation;
 use seminas::evaluator::{Decision, Fidelities, Pruner};
 use seminas::search::{Algo, AlgoOverrides, OverrideError};
@@ -172,6 +172,20 @@ fn record_json<S: SearchSpace>(space: &S, r: &QueryRecord<S::Arch>) -> serde_jso
         "key": r.key,
         "state": r.state().as_str(),
     });
+    // As queries.jsonl has them: where the proposal came from, what the predictor expected,
+    // when its evaluation started and finished (Unix seconds).
+    if let Some(origin) = r.info.origin {
+        v["origin"] = serde_json::to_value(origin).unwrap_or_default();
+    }
+    if let Some(p) = r.info.predicted.filter(|p| p.is_finite()) {
+        v["predicted"] = p.into();
+    }
+    if let Some(t) = r.started_unix {
+        v["started"] = t.into();
+    }
+    if let Some(t) = r.finished_unix {
+        v["finished"] = t.into();
+    }
     match &r.result {
         Ok(e) => {
             v["objective"] = e.objective.into();
@@ -522,7 +536,7 @@ impl RawStudy {
     }
 }
 
-/// A benchmark table (the embedded NAS-Bench-201 CIFAR-10 one).
+/// A benchmark table (one of the embedded NAS-Bench-201 ones).
 #[pyclass(module = "seminas._seminas", frozen)]
 struct Table {
     bench: TabularBenchmark,
@@ -531,12 +545,14 @@ struct Table {
 
 #[pymethods]
 impl Table {
-    /// The embedded NAS-Bench-201 table (CIFAR-10: validation accuracy as the objective, test
-    /// accuracy as the report).
+    /// The embedded NAS-Bench-201 table of `dataset` (cifar10, cifar100 or imagenet16-120):
+    /// validation accuracy as the objective, test accuracy as the report.
     #[staticmethod]
-    fn nb201(py: Python<'_>) -> PyResult<Self> {
+    #[pyo3(signature = (dataset = "cifar10"))]
+    fn nb201(py: Python<'_>, dataset: &str) -> PyResult<Self> {
+        let dataset: Nb201Dataset = dataset.parse().map_err(value_error)?;
         let bench = py
-            .detach(|| nb201_benchmark(NB201_OBJECTIVE, NB201_REPORT))
+            .detach(|| nb201_dataset_benchmark(dataset, dataset.objective(), dataset.report()))
             .map_err(value_error)?;
         Ok(Self {
             bench,

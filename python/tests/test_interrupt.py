@@ -8,6 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+# POSIX signals: the wheels workflow runs this file on Windows too.
+pytestmark = pytest.mark.skipif(
+    sys.platform == "win32", reason="needs POSIX signals (SIGINT to a child process)"
+)
+
 # A child started from a shell's background job inherits SIGINT ignored, and Python then
 # installs no KeyboardInterrupt handler: each child restores Python's default first.
 RESTORE_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 import seminas
 
 SCRIPT = r"""
@@ -33,6 +35,14 @@ while (t := study.ask()) is not None:
     study.tell(t, done[t.number])
 print(json.dumps(study.trials))
 """
+
+# POSIX signals: the wheels workflow runs this file on Windows too.
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals (SIGKILL)")
+
+
+def untimed(rows):
+    """Trials without their start and finish times (which differ between runs)."""
+    return [{k: v for k, v in r.items() if k not in ("started", "finished")} for r in rows]
 
 
 def lines(path):
@@ -69,7 +79,7 @@ def test_a_killed_study_process_loses_and_repeats_nothing(tmp_path):
     table = seminas.benchmarks.nb201()
     while (t := reference.ask()) is not None:
         reference.tell(t, table.query(t.arch)["objective"])
-    assert trials == reference.trials
+    assert untimed(trials) == untimed(reference.trials)
     # Every trial was evaluated exactly once, kills or not.
     evaluated = [json.loads(line)["number"] for line in open(journal) if line.endswith("\n")]
     assert sorted(evaluated) == sorted(t["number"] for t in trials)

@@ -23,6 +23,12 @@ from optuna.trial import TrialState, create_trial  # noqa: E402
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def python_blocks():
+    """The ```python blocks of the README and the docs pages."""
+    pages = [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md"))
+    return [b.split("```", 1)[0] for p in pages for b in p.read_text().split("```python\n")[1:]]
 OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 EDGES = [(j, i) for j in range(1, 4) for i in range(j)]
 # The cell of the highest validation accuracy of the embedded NB201 table.
@@ -279,13 +285,12 @@ def test_on_nb201_at_least_as_good_as_seminas_search():
 
 
 def test_the_readme_example_runs_as_shown():
-    text = (REPO / "README.md").read_text()
-    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    blocks = python_blocks()
     example = [b for b in blocks
                if "seminas.optuna.SemiNASSampler(seed=0)" in b and "Pruner" not in b]
-    assert len(example) == 1, "the README has one SemiNASSampler example without a pruner"
+    assert len(example) == 1, "the README and docs/ hold one SemiNASSampler example without a pruner"
     scope = {}
-    exec(compile(example[0], "README.md", "exec"), scope)
+    exec(compile(example[0], "README.md or docs/", "exec"), scope)
     # Seed 0 finds the cell of the highest validation accuracy within its 100 trials.
     assert scope["study"].best_value == seminas.benchmarks.nb201().query(BEST)["objective"]
 
@@ -391,11 +396,10 @@ def test_pruned_trials_are_learnt_and_never_proposed_again():
 
 
 def test_the_readme_pruner_example_runs_as_shown():
-    text = (REPO / "README.md").read_text()
-    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    blocks = python_blocks()
     example = [b for b in blocks if "HyperbandPruner" in b]
-    assert len(example) == 1, "the README has one example with a pruner"
+    assert len(example) == 1, "the README and docs/ hold one Optuna example with a pruner"
     scope = {}
-    exec(compile(example[0], "README.md", "exec"), scope)
+    exec(compile(example[0], "README.md or docs/", "exec"), scope)
     states = [t.state for t in scope["study"].trials]
     assert TrialState.PRUNED in states and TrialState.COMPLETE in states

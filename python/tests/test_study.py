@@ -12,8 +12,16 @@ import pytest
 import seminas
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def python_blocks():
+    """The ```python blocks of the README and the docs pages."""
+    pages = [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md"))
+    return [b.split("```", 1)[0] for p in pages for b in p.read_text().split("```python\n")[1:]]
 # The cell of the highest validation accuracy (index 6111 of the benchmark).
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+CIFAR100_BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+IMAGENET_BEST_TEST = "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
 
 def seminas_cli():
@@ -30,6 +38,11 @@ def cli_queries(tmp_path, *args):
                    capture_output=True)
     with open(out / "queries.jsonl") as f:
         return [(q["arch"], q["objective"]) for q in map(json.loads, f)]
+
+
+def untimed(rows):
+    """Trials without their start and finish times (which differ between runs)."""
+    return [{k: v for k, v in r.items() if k not in ("started", "finished")} for r in rows]
 
 
 def table_loop(study, table, order=None, workers=1):
@@ -81,6 +94,34 @@ def test_the_table_and_the_best_cell():
     assert len(table) == 15625
     row = table.query(BEST)
     assert row["report"] == 94.3733 and row["index"] == 6111
+
+
+def test_trials_carry_origin_prediction_and_timing_as_queries_jsonl():
+    table = seminas.benchmarks.nb201()
+    study = seminas.Study(seminas.NB201Space(), budget=30, seed=3)
+    study.enqueue(BEST)
+    table_loop(study, table)
+    rows = study.trials
+    assert rows[0]["origin"] == "enqueued" and rows[0]["key"] == BEST
+    assert rows[1]["origin"] == "initial" and "predicted" not in rows[1]
+    scored = [r for r in rows if r["origin"].endswith("scored")]
+    assert scored and all(isinstance(r["predicted"], float) for r in scored)
+    for r in rows:
+        assert r["started"] <= r["finished"]
+
+
+def test_the_other_data_sets_and_their_optima():
+    """NAS-Bench-201's CIFAR-100 optimum (index 9930, valid 73.4933, test 73.5133) and
+    ImageNet16-120's best test cell (index 857, 47.3111), as the benchmark publishes them."""
+    c100 = seminas.benchmarks.nb201("cifar100")
+    assert len(c100) == 15625
+    best = c100.query(CIFAR100_BEST)
+    assert (best["objective"], best["report"], best["index"]) == (73.4933, 73.5133, 9930)
+    im = seminas.benchmarks.nb201("imagenet16-120")
+    row = im.query(IMAGENET_BEST_TEST)
+    assert (row["report"], row["index"]) == (47.3111, 857)
+    with pytest.raises(ValueError, match="imagenet16-120"):
+        seminas.benchmarks.nb201("imagenet")
 
 
 def test_bad_inputs_raise():
@@ -184,13 +225,50 @@ def test_a_stored_study_reopens_where_it_stopped(tmp_path):
             break
         del study
     assert len(told) == len(set(told)) == 20
-    assert study.trials == reference.trials
+    assert untimed(study.trials) == untimed(reference.trials)
     # The store is locked while its study lives; reopened with other settings, it refuses.
     with pytest.raises(RuntimeError, match="in use by another seminas process"):
         seminas.Study(seminas.NB201Space(), algo="seminas", budget=20, seed=4, storage=store)
     del study
     with pytest.raises(RuntimeError, match="stored study"):
         seminas.Study(seminas.NB201Space(), algo="re", budget=20, seed=4, storage=store)
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_a_reopened_study_keeps_its_enqueued_and_warm_start_inputs(tmp_path, repeat):
+    """enqueue and warm_start are stored with the study: reopening needs no repeat, and a
+    repeat (what reopening needed before) is not applied twice."""
+    table = seminas.benchmarks.nb201()
+    space = seminas.NB201Space()
+    ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+
+    def cell(i):
+        o = [ops[(i // 5**k) % 5] for k in range(6)]
+        return f"|{o[0]}~0|+|{o[1]}~0|{o[2]}~1|+|{o[3]}~0|{o[4]}~1|{o[5]}~2|"
+
+    warm = [(cell(i), table.query(cell(i))["objective"]) for i in (5005, 9050, 12500)]
+
+    def feed(study):
+        study.enqueue(cell(7777))
+        study.warm_start(warm)
+        study.enqueue(cell(9999))
+
+    reference = seminas.Study(space, algo="re", budget=20, seed=4)
+    feed(reference)
+    table_loop(reference, table)
+    store = str(tmp_path / "run")
+    study = seminas.Study(space, algo="re", budget=20, seed=4, storage=store)
+    feed(study)
+    for _ in range(6):
+        t = study.ask()
+        study.tell(t, table.query(t.arch)["objective"])
+    del study
+    study = seminas.Study(space, algo="re", budget=20, seed=4, storage=store)
+    if repeat:
+        feed(study)
+    table_loop(study, table)
+    assert untimed(study.trials) == untimed(reference.trials)
+    assert [r["origin"] for r in study.trials[:2]] == ["enqueued", "enqueued"]
 
 
 # A budget of 12 is RE's and SemiNAS-RE's random start (population 10 and 20): they warn.
@@ -305,11 +383,10 @@ def test_optimize_with_a_function_that_reports_steps(tmp_path):
 
 
 def test_the_readme_study_with_a_pruner_runs_as_shown():
-    text = (REPO / "README.md").read_text()
-    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    blocks = python_blocks()
     example = [b for b in blocks if 'prune="hyperband"' in b]
-    assert len(example) == 1, "the README has one Study example with a pruner"
+    assert len(example) == 1, "the README and docs/ hold one Study example with a pruner"
     scope = {"seminas": seminas}
-    exec(compile(example[0], "README.md", "exec"), scope)
+    exec(compile(example[0], "README.md or docs/", "exec"), scope)
     assert scope["study"].status == "finished:budget"
     assert len(scope["study"].trials) == 50

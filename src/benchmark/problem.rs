@@ -11,8 +11,11 @@ use clap::Args;
 use super::nb101::Nb101Error;
 use super::nb101::dataset::{Nb101Benchmark, Nb101Dataset, QueryMode};
 use super::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
-use super::nb201::{NB201_COST, NB201_OBJECTIVE, NB201_REPORT, nb201_benchmark};
+use super::nb201::{
+    NB201_COST, NB201_OBJECTIVE, NB201_REPORT, Nb201Dataset, nb201_dataset_benchmark,
+};
 use super::{FidelityColumn, Table, TableError, TabularBenchmark};
+use crate::evaluator::options::DatasetName;
 use crate::settings::SettingError;
 use crate::space::nb101::Nb101Space;
 use crate::space::{
@@ -24,7 +27,7 @@ use crate::space::{MobileError, SpaceError};
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Space and table")]
 pub struct ProblemArgs {
-    /// Search space: `nb201` (embedded NAS-Bench-201 CIFAR-10 benchmark), `nb101-20k`
+    /// Search space: `nb201` (embedded NAS-Bench-201 benchmark, see --dataset), `nb101-20k`
     /// (embedded 20,001-cell NAS-Bench-101 sample), `nb101` (the official NAS-Bench-101 file,
     /// given with --nb101-file), `mobile` (the paper's ImageNet MobileNet-style space; needs
     /// --evaluator) or a TOML file defining a categorical space.
@@ -34,6 +37,13 @@ pub struct ProblemArgs {
         value_name = "nb201|nb101-20k|nb101|mobile|FILE.toml"
     )]
     pub space: SpaceKind,
+    /// The data set architectures are measured on. NAS-Bench-201's embedded tables: cifar10
+    /// (the default), cifar100 or imagenet16-120. The built-in trainer (--evaluator train or
+    /// supernet): fashion-mnist (IDX files; the default), cifar10 (official binary batches),
+    /// digits (embedded, tiny) or imagefolder (DIR/train/<class>/*.jpg|png and
+    /// DIR/val/<class>/..., the ImageNet layout, read from disk batch by batch).
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub dataset: Option<DatasetName>,
     /// The settings of the `mobile` space.
     #[command(flatten)]
     pub mobile: MobileArgs,
@@ -50,11 +60,12 @@ pub struct ProblemArgs {
     /// an `arch` column of cell strings for nb201).
     #[arg(long, value_name = "FILE.csv")]
     pub table: Option<PathBuf>,
-    /// Table column the search maximises [nb201: cifar10_valid_valid_acc].
+    /// Table column the search maximises [nb201: cifar10_valid_valid_acc, or the --dataset's
+    /// validation column].
     #[arg(long, value_name = "COL")]
     pub objective: Option<String>,
     /// The value reported in results, never seen by the search: a table column [nb201:
-    /// cifar10_test_acc], or with --evaluator COMMAND a metric of the command's result (e.g.
+    /// cifar10_test_acc, or the --dataset's test column], or with --evaluator COMMAND a metric of the command's result (e.g.
     /// test_acc). `--report-metric` is another name for it.
     #[arg(long, value_name = "NAME", visible_alias = "report-metric")]
     pub report: Option<String>,
@@ -215,7 +226,8 @@ fn open_table(path: &Path) -> Result<std::fs::File, ProblemError> {
 }
 
 impl ProblemArgs {
-    /// The space the arguments name, without loading any benchmark.
+    /// The space the arguments name, without loading any benchmark (`--dataset` is then the
+    /// evaluator's to read).
     pub fn space_only(&self) -> Result<AnySpace, ProblemError> {
         if !(self.table.is_none() && self.objective.is_none() && self.fidelity.is_empty()) {
             return Err(ProblemError::Invalid(
@@ -237,6 +249,9 @@ impl ProblemArgs {
     /// Builds the space and evaluator the arguments describe.
     pub fn problem(&self) -> Result<Problem, ProblemError> {
         self.mobile.only_mobile(&self.space)?;
+        if self.space != SpaceKind::Nb201 {
+            self.no_dataset("to NAS-Bench-201's embedded tables and the built-in trainer")?;
+        }
         let path = match &self.space {
             SpaceKind::Mobile => {
                 return Err(ProblemError::Invalid(
@@ -272,22 +287,59 @@ impl ProblemArgs {
         Ok(Problem::Table(AnyOf::Categorical(space), bench))
     }
 
-    /// `--space nb201`: the embedded table or the user's.
+    /// Refuses `--dataset` where nothing reads it (`applies`: where it does).
+    pub fn no_dataset(&self, applies: &str) -> Result<(), SettingError> {
+        match self.dataset {
+            Some(d) => Err(crate::settings::not_here("dataset", d.name(), applies)),
+            None => Ok(()),
+        }
+    }
+
+    /// The NAS-Bench-201 table `--dataset` names.
+    fn nb201_dataset(&self) -> Result<Nb201Dataset, ProblemError> {
+        Ok(match self.dataset {
+            None | Some(DatasetName::Cifar10) => Nb201Dataset::Cifar10,
+            Some(DatasetName::Cifar100) => Nb201Dataset::Cifar100,
+            Some(DatasetName::Imagenet16_120) => Nb201Dataset::ImageNet16_120,
+            Some(other) => {
+                return Err(ProblemError::Invalid(format!(
+                    "--dataset {} is a data set of the built-in trainer (--evaluator train); \
+                     NAS-Bench-201's embedded tables are cifar10, cifar100 and imagenet16-120",
+                    other.name()
+                )));
+            }
+        })
+    }
+
+    /// `--space nb201`: the embedded table of `--dataset`, or the user's.
     fn nb201(&self) -> Result<Problem, ProblemError> {
         let space = Nb201Space::new();
+        let dataset = self.nb201_dataset()?;
         let objective = self
             .objective
             .as_deref()
             .or(self.fidelity_objective())
-            .unwrap_or(NB201_OBJECTIVE);
-        let report = self.report.as_deref().unwrap_or(NB201_REPORT);
+            .unwrap_or(match self.table {
+                None => dataset.objective(),
+                Some(_) => NB201_OBJECTIVE,
+            });
+        let report = self.report.as_deref().unwrap_or(match self.table {
+            None => dataset.report(),
+            Some(_) => NB201_REPORT,
+        });
         let bench = match &self.table {
             None => {
                 if self.cost.is_some() {
-                    return Err(ProblemError::Invalid(format!(
-                        "--cost names a column of --table; the embedded NAS-Bench-201 table's \
-                         cost is its {NB201_COST} column"
-                    )));
+                    return Err(ProblemError::Invalid(match dataset.cost() {
+                        Some(_) => format!(
+                            "--cost names a column of --table; the embedded NAS-Bench-201 \
+                             table's cost is its {NB201_COST} column"
+                        ),
+                        None => format!(
+                            "--cost names a column of --table; the embedded NAS-Bench-201 \
+                             {dataset} table has no training times"
+                        ),
+                    }));
                 }
                 if !(self.fidelity.is_empty()) {
                     return Err(ProblemError::Invalid(
@@ -296,9 +348,10 @@ impl ProblemArgs {
                             .to_string(),
                     ));
                 }
-                nb201_benchmark(objective, report)?
+                nb201_dataset_benchmark(dataset, objective, report)?
             }
             Some(path) => {
+                self.no_dataset("to NAS-Bench-201's embedded tables (--table names its columns)")?;
                 let name = path.display().to_string();
                 let table = Table::read_with_text_column(&name, open_table(path)?, &space, "arch")?;
                 let cost = self.cost.as_deref().or_else(|| {

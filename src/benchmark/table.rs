@@ -61,18 +61,28 @@ fn memory_available() -> Option<u64> {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map(|kb| kb.saturating_mul(1024))
     });
+    match (meminfo, address_space_limit()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The address-space limit (`ulimit -v`), if one is set.
+#[cfg(unix)]
+fn address_space_limit() -> Option<u64> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes the limit into the struct we own.
-    let rlimit = (unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0
+    (unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0
         && lim.rlim_cur != libc::RLIM_INFINITY)
-        .then_some(lim.rlim_cur);
-    match (meminfo, rlimit) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+        .then_some(lim.rlim_cur)
+}
+
+#[cfg(not(unix))]
+fn address_space_limit() -> Option<u64> {
+    None
 }
 
 /// A table of architectures (by canonical key) and their metrics. Stored by column: a key

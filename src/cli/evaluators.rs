@@ -30,16 +30,22 @@ pub fn without_trainer(what: &str) -> anyhow::Error {
     )
 }
 
-/// The dataset the arguments name, read from its files.
+/// The dataset `name` (`--dataset`; Fashion-MNIST unless given), read from its files.
 #[cfg(feature = "trainer")]
-pub fn dataset(args: &TrainArgs) -> anyhow::Result<Dataset> {
-    if args.dataset != DatasetName::Imagefolder {
+pub fn dataset(args: &TrainArgs, name: Option<DatasetName>) -> anyhow::Result<Dataset> {
+    let name = name.unwrap_or(DatasetName::FashionMnist);
+    if name != DatasetName::Imagefolder {
         anyhow::ensure!(
             args.image_size.is_none() && args.crop_fraction.is_none(),
             "--image-size and --crop-fraction apply to --dataset imagefolder only"
         );
     }
-    Ok(match args.dataset {
+    Ok(match name {
+        DatasetName::Cifar100 | DatasetName::Imagenet16_120 => anyhow::bail!(
+            "--dataset {} is a NAS-Bench-201 table (without --evaluator); the built-in trainer \
+             reads fashion-mnist, cifar10, digits or imagefolder",
+            name.name()
+        ),
         DatasetName::Digits => Dataset::digits(),
         DatasetName::Imagefolder => {
             let Some(dir) = &args.data_dir else {
@@ -88,7 +94,11 @@ fn device(args: &TrainArgs) -> TrainDevice {
 
 /// The built-in trainer for `workers` evaluations at once (the cores are shared out).
 #[cfg(feature = "trainer")]
-pub fn trainer(args: &TrainArgs, workers: usize) -> anyhow::Result<TrainEvaluator> {
+pub fn trainer(
+    args: &TrainArgs,
+    dataset_name: Option<DatasetName>,
+    workers: usize,
+) -> anyhow::Result<TrainEvaluator> {
     anyhow::ensure!(args.train_epochs >= 1, "--train-epochs must be at least 1");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let config = TrainConfig {
@@ -103,12 +113,16 @@ pub fn trainer(args: &TrainArgs, workers: usize) -> anyhow::Result<TrainEvaluato
         device: device(args),
         ..TrainConfig::default()
     };
-    Ok(TrainEvaluator::new(config, dataset(args)?)?)
+    Ok(TrainEvaluator::new(config, dataset(args, dataset_name)?)?)
 }
 
 /// The supernet evaluator for `space`.
 #[cfg(feature = "trainer")]
-pub fn supernet(args: &TrainArgs, space: &MobileSpace) -> anyhow::Result<SupernetEvaluator> {
+pub fn supernet(
+    args: &TrainArgs,
+    dataset_name: Option<DatasetName>,
+    space: &MobileSpace,
+) -> anyhow::Result<SupernetEvaluator> {
     let config = SupernetConfig {
         steps_per_eval: args.supernet_steps,
         width_multiplier: args.supernet_width,
@@ -117,7 +131,11 @@ pub fn supernet(args: &TrainArgs, space: &MobileSpace) -> anyhow::Result<Superne
         device: device(args),
         ..SupernetConfig::default()
     };
-    Ok(SupernetEvaluator::new(config, dataset(args)?, space)?)
+    Ok(SupernetEvaluator::new(
+        config,
+        dataset(args, dataset_name)?,
+        space,
+    )?)
 }
 
 #[cfg(all(test, feature = "trainer"))]

@@ -175,7 +175,11 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
     match &args.eval.evaluator {
         Some(EvaluatorChoice::Train) => {
             own_report_only(args, "train")?;
-            let trainer = super::evaluators::trainer(&args.eval.train, args.eval.workers)?;
+            let trainer = super::evaluators::trainer(
+                &args.eval.train,
+                args.space.dataset,
+                args.eval.workers,
+            )?;
             return match args.space.space_only()? {
                 AnyOf::Nb201(space) => execute(args, &space, &trainer, store, &run_id),
                 AnyOf::Nb101(space) => execute(args, &space, &trainer, store, &run_id),
@@ -197,12 +201,17 @@ pub fn run(args: &SearchArgs, resume: Option<Resume>) -> anyhow::Result<()> {
                  depend on the order of evaluations)"
             );
             own_report_only(args, "supernet")?;
-            let supernet = super::evaluators::supernet(&args.eval.train, &space)?;
+            let supernet =
+                super::evaluators::supernet(&args.eval.train, args.space.dataset, &space)?;
             return execute(args, &space, &supernet, store, &run_id);
         }
         _ => {}
     }
     if let Some(EvaluatorChoice::Command(template)) = &args.eval.evaluator {
+        args.space.no_dataset(
+            "to NAS-Bench-201's embedded tables and the built-in trainer (a command reads its \
+             own data)",
+        )?;
         // A warning, not an error: braces may be the command's own (e.g. a Python f-string).
         for name in seminas::evaluator::command::unknown_placeholders(template) {
             eprintln!(

@@ -112,10 +112,18 @@ pub struct CommandEvaluator {
 fn out_of_resources(e: &std::io::Error) -> bool {
     matches!(
         e.raw_os_error(),
-        Some(
-            libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EAGAIN | libc::ENOSPC | libc::EDQUOT
-        )
-    )
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EAGAIN | libc::ENOSPC)
+    ) || quota_exceeded(e)
+}
+
+#[cfg(unix)]
+fn quota_exceeded(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EDQUOT)
+}
+
+#[cfg(not(unix))]
+fn quota_exceeded(_: &std::io::Error) -> bool {
+    false
 }
 
 impl CommandEvaluator {
@@ -652,8 +660,11 @@ pub fn shell_quote(s: &str) -> String {
 }
 
 fn describe(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
+    #[cfg(unix)]
+    let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+    #[cfg(not(unix))]
+    let signal: Option<i32> = None;
+    match (status.code(), signal) {
         (Some(code), _) => format!("exit status {code}"),
         (None, Some(sig)) => format!("killed by signal {sig}"),
         _ => "ended abnormally".into(),
@@ -688,6 +699,9 @@ fn keep_logs_of_attempt(workdir: &Path, n: usize) {
 }
 
 #[cfg(unix)]
+mod process;
+#[cfg(not(unix))]
+#[path = "command/process_other.rs"]
 mod process;
 
 impl CommandConfig {

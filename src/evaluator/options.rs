@@ -42,28 +42,43 @@ pub const SUPERNET_WIDTH: f64 = 0.25;
 /// Supernet: held-out images an architecture is measured on.
 pub const SUPERNET_EVAL_IMAGES: usize = 500;
 
-/// The datasets of the built-in trainer, as `--dataset` names them.
+/// The data sets `--dataset` names: those of the built-in trainer and those of NAS-Bench-201's
+/// embedded tables (CIFAR-10 is both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DatasetName {
-    /// Fashion-MNIST's IDX files.
+    /// Fashion-MNIST's IDX files (trainer).
     FashionMnist,
-    /// CIFAR-10's official binary batches.
+    /// CIFAR-10: the official binary batches (trainer) or NAS-Bench-201's table.
     Cifar10,
-    /// The embedded, tiny digits set.
+    /// The embedded, tiny digits set (trainer).
     Digits,
-    /// An ImageNet-style folder of JPEG/PNG images.
+    /// An ImageNet-style folder of JPEG/PNG images (trainer).
     Imagefolder,
+    /// NAS-Bench-201's CIFAR-100 table.
+    Cifar100,
+    /// NAS-Bench-201's ImageNet16-120 table.
+    #[value(name = "imagenet16-120")]
+    Imagenet16_120,
+}
+
+impl DatasetName {
+    /// The name as `--dataset` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetName::FashionMnist => "fashion-mnist",
+            DatasetName::Cifar10 => "cifar10",
+            DatasetName::Digits => "digits",
+            DatasetName::Imagefolder => "imagefolder",
+            DatasetName::Cifar100 => "cifar100",
+            DatasetName::Imagenet16_120 => "imagenet16-120",
+        }
+    }
 }
 
 /// The built-in trainer's settings (`--evaluator train` and `--evaluator supernet`).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Built-in trainer (--evaluator train or supernet)")]
 pub struct TrainArgs {
-    /// Dataset of the built-in trainer: fashion-mnist (IDX files), cifar10 (official binary
-    /// batches), digits (embedded, tiny) or imagefolder (DIR/train/<class>/*.jpg|png and
-    /// DIR/val/<class>/..., the ImageNet layout, read from disk batch by batch).
-    #[arg(long, value_enum, default_value_t = DatasetName::FashionMnist)]
-    pub dataset: DatasetName,
     /// Folder of the dataset's files [fashion-mnist: /usr/share/datasets/fashion-mnist, as
     /// Debian's dataset-fashion-mnist installs it; cifar10, imagefolder: required].
     #[arg(long, value_name = "DIR")]
@@ -187,7 +202,7 @@ pub struct EvalArgs {
     /// in a benchmark table; or `train` (the built-in trainer: NB201 and NB101 networks on
     /// --dataset), or `supernet` (weight sharing, for --space mobile). Placeholders (replaced by shell-quoted values): {arch} (the
     /// architecture as JSON), {result} (the file to write {"objective": X, "metrics": {...}}
-    /// to; or print it as the last line), {workdir}, {key}, {index}. See the README, "Training for real".
+    /// to; or print it as the last line), {workdir}, {key}, {index}. See docs/training.md.
     #[arg(long, value_name = "COMMAND")]
     pub evaluator: Option<EvaluatorChoice>,
     /// Time limit of one evaluation attempt, in seconds: above 0 and at most 1e9 (default:

@@ -3,7 +3,7 @@
 //! The paper's idea (a predictor trained on few evaluated architectures plus many
 //! pseudo-labelled ones decides what to evaluate next) with three changes that make it both
 //! better and about a hundred times cheaper per round, each measured on NAS-Bench-201 and
-//! the NAS-Bench-101 sample (see the README):
+//! the NAS-Bench-101 sample (see docs/benchmarks.md):
 //! - the predictor is an ensemble of small MLPs over the one-hot token encoding
 //!   ([`crate::predictor::mlp`]): fast to train from scratch every round, and its spread says
 //!   where it is unsure;

@@ -52,6 +52,10 @@ pub enum StudyError {
         /// The settings given now.
         now: Vec<String>,
     },
+    /// A stored study's record of its enqueued architectures and warm-start pairs cannot be
+    /// read (the message names the folder).
+    #[error("{0}")]
+    StoredInputs(String),
     /// A warm-start file that cannot be read.
     #[error("{path}:{line}: {message}")]
     WarmStart {

@@ -75,6 +75,8 @@ pub struct Study<S: SearchSpace> {
     log_error: Option<std::io::Error>,
     /// Wall time of the latest [`Study::optimize`].
     wall: std::time::Duration,
+    /// Architectures enqueued and warm-start pairs (kept in the store).
+    inputs: Inputs,
 }
 
 impl<S: SearchSpace> Study<S> {
@@ -98,8 +100,10 @@ impl<S: SearchSpace> Study<S> {
             ..DriveOptions::default()
         };
         let extended = stored_extension(&store)?;
+        let inputs = Inputs::read(&store)?;
         let mut study = Self::build(space, settings, Some(store), options);
         study.ledger.extend(extended);
+        study.inputs = inputs;
         Ok(study)
     }
 
@@ -179,6 +183,7 @@ impl<S: SearchSpace> Study<S> {
             log: None,
             log_error: None,
             wall: std::time::Duration::ZERO,
+            inputs: Inputs::default(),
         }
     }
 
@@ -305,17 +310,23 @@ impl<S: SearchSpace> Study<S> {
         self.store.as_ref()
     }
 
-    /// Evaluates `arch` before anything the searcher proposes (in the order enqueued). In a
-    /// stored study, enqueue the same architectures again when reopening it.
+    /// Evaluates `arch` before anything the searcher proposes (in the order enqueued). A
+    /// stored study keeps it: reopening the study enqueues it again (enqueueing it again by
+    /// hand, in the same order, is not counted twice).
     pub fn enqueue(&mut self, arch: S::Arch) -> Result<(), StudyError> {
         self.space.validate(&arch)?;
+        self.restore_inputs()?;
+        let input = Input::Enqueue(self.space.format(&arch));
+        if self.inputs.is_repeat(&input) {
+            return Ok(());
+        }
         self.ledger.enqueue(arch);
-        Ok(())
+        self.record_input(input)
     }
 
     /// Results known before the study (warm start): the searcher learns them, and they cost
-    /// nothing when proposed. In a stored study, warm-start again with the same pairs when
-    /// reopening it.
+    /// nothing when proposed. A stored study keeps them: reopening the study learns them
+    /// again (the same pairs given again by hand, in the same order, are not learnt twice).
     pub fn warm_start(&mut self, pairs: &[(S::Arch, f64)]) -> Result<(), StudyError> {
         for (arch, objective) in pairs {
             self.space.validate(arch)?;
@@ -326,11 +337,46 @@ impl<S: SearchSpace> Study<S> {
                 });
             }
         }
-        for (arch, objective) in pairs {
-            self.ledger
-                .warm_start(&self.space, self.searcher.as_mut(), arch, *objective);
+        self.restore_inputs()?;
+        let input = Input::WarmStart(
+            pairs
+                .iter()
+                .map(|(a, o)| (self.space.format(a), *o))
+                .collect(),
+        );
+        if self.inputs.is_repeat(&input) {
+            return Ok(());
+        }
+        self.apply_input(&input)?;
+        self.record_input(input)
+    }
+
+    /// Applies the inputs a reopened study's store holds (once, before its first ask or
+    /// new input).
+    fn restore_inputs(&mut self) -> Result<(), StudyError> {
+        for input in self.inputs.take_restore() {
+            self.apply_input(&input)?;
         }
         Ok(())
+    }
+
+    fn apply_input(&mut self, input: &Input) -> Result<(), StudyError> {
+        match input {
+            Input::Enqueue(text) => self.ledger.enqueue(self.space.parse(text)?),
+            Input::WarmStart(pairs) => {
+                for (text, objective) in pairs {
+                    let arch = self.space.parse(text)?;
+                    self.ledger
+                        .warm_start(&self.space, self.searcher.as_mut(), &arch, *objective);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn record_input(&mut self, input: Input) -> Result<(), StudyError> {
+        let told = self.ledger.run.records.len();
+        self.inputs.record(input, self.store.as_ref(), told)
     }
 
     /// Reads warm-start pairs from a file (see [`warm_start::read_pairs`]).
@@ -426,6 +472,7 @@ impl<S: SearchSpace> Study<S> {
     }
 
     fn advance(&mut self) -> Result<(), StudyError> {
+        self.restore_inputs()?;
         let (log, log_error, space) = (&mut self.log, &mut self.log_error, &self.space);
         let dir = self.store.as_ref().map(|s| s.dir().to_path_buf());
         let mut on_query = |r: &QueryRecord<S::Arch>| {
@@ -549,6 +596,7 @@ impl<S: SearchSpace> Study<S> {
         evaluator: &E,
         on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
     ) -> Result<(), StudyError> {
+        self.restore_inputs()?;
         let started = std::time::Instant::now();
         let budget = self.ledger.budget;
         let policy = self.settings.stop;
@@ -712,6 +760,7 @@ fn log_query<S: SearchSpace>(
 pub mod budget;
 pub mod engine;
 mod error;
+mod inputs;
 pub mod progress;
 mod settings;
 mod warm_start;
@@ -720,6 +769,7 @@ pub use crate::search::run::{QueryRecord, SearchRun, StopReason, TrialState};
 pub use budget::Budget;
 pub use error::StudyError;
 use error::tell_error;
+use inputs::{Input, Inputs};
 pub use settings::{Direction, Halt, StopPolicy, StudySettings};
 
 #[cfg(test)]

@@ -372,6 +372,85 @@ fn a_stored_study_keeps_its_extension_when_reopened() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Enqueued architectures and warm-start pairs are stored with the study: reopening it needs
+/// no repeat, a repeat in the same order is not applied twice, and a corrupt record is a
+/// clear error.
+#[test]
+fn a_stored_study_keeps_its_enqueued_and_warm_start_inputs() {
+    let space = Nb201Space::new();
+    let bench = bench();
+    let s = || settings(Algo::Re, 14, 3);
+    let mut rng = crate::rng::rng_for(9, "inputs");
+    let pairs: Vec<_> = (0..4)
+        .map(|_| {
+            let arch = space.sample(&mut rng);
+            let Outcome::Evaluated(e) = evaluate(&bench, &space, &arch) else {
+                unreachable!()
+            };
+            (arch, e.objective)
+        })
+        .collect();
+    let (first, second) = (space.sample(&mut rng), space.sample(&mut rng));
+    let feed = |study: &mut Study<Nb201Space>| {
+        study.enqueue(first.clone()).unwrap();
+        study.warm_start(&pairs).unwrap();
+        study.enqueue(second.clone()).unwrap();
+    };
+    let drain = |study: &mut Study<Nb201Space>, max: usize| {
+        for _ in 0..max {
+            let Some(trial) = study.ask().unwrap() else {
+                break;
+            };
+            let outcome = evaluate(&bench, &space, &trial.arch);
+            tell(study, trial.number, outcome);
+        }
+    };
+    let mut reference = Study::new(Nb201Space::new(), s());
+    feed(&mut reference);
+    drain(&mut reference, 100);
+    let want = keys(reference.trials());
+    assert_eq!(want[0].0, space.key(&first));
+    assert_eq!(want[1].0, space.key(&second));
+    for repeat in [false, true] {
+        let dir = tempdir(&format!("inputs-{repeat}"));
+        {
+            let mut study = Study::open_or_create(Nb201Space::new(), s(), &dir).unwrap();
+            feed(&mut study);
+            drain(&mut study, 1);
+        }
+        {
+            // Reopened between the two enqueued trials.
+            let mut study = Study::open_or_create(Nb201Space::new(), s(), &dir).unwrap();
+            if repeat {
+                feed(&mut study);
+            }
+            drain(&mut study, 5);
+        }
+        let mut study = Study::open_or_create(Nb201Space::new(), s(), &dir).unwrap();
+        drain(&mut study, 100);
+        assert_eq!(keys(study.trials()), want, "repeat: {repeat}");
+        drop(study);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    // A record that cannot be read says so, naming the folder.
+    let dir = tempdir("inputs-corrupt");
+    {
+        let mut study = Study::open_or_create(Nb201Space::new(), s(), &dir).unwrap();
+        feed(&mut study);
+        study
+            .store()
+            .unwrap()
+            .add_checkpoint(0, "study.inputs", b"{not json")
+            .unwrap();
+    }
+    let err = Study::open_or_create(Nb201Space::new(), s(), &dir)
+        .err()
+        .expect("a corrupt record is refused")
+        .to_string();
+    assert!(err.contains("warm-start pairs") && err.contains("inputs-corrupt"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Fails every evaluation after the first `ok` ones.
 struct FailingAfter {
     bench: TabularBenchmark,

@@ -1,5 +1,6 @@
-//! The documentation agrees with the code: the crate's module list is complete, and every
-//! docs/ page that the README, the docs or a `--help` names exists.
+//! The documentation agrees with the code: the crate's module list is complete, every docs/
+//! page that the README, the docs or a `--help` names exists, every relative link of the README
+//! and the docs leads to a file, and every docs page is reachable from the README.
 
 use std::path::Path;
 
@@ -33,6 +34,10 @@ fn the_crate_documentation_lists_every_module() {
 #[test]
 fn every_docs_page_named_exists() {
     let mut texts = vec![std::fs::read_to_string(root().join("README.md")).unwrap()];
+    assert!(
+        texts[0].lines().count() <= 250,
+        "README.md is a front page of at most 250 lines; the manual is docs/"
+    );
     for e in std::fs::read_dir(root().join("docs")).unwrap() {
         let path = e.unwrap().path();
         // Pages only: docs/ holds screenshots too.
@@ -63,14 +68,79 @@ fn every_docs_page_named_exists() {
     assert!(named > 5, "{named}");
 }
 
-/// The README's "Library layout" table names what `src/` holds: every path it names exists,
-/// and every folder and file of `src/` (but the crate roots) has a row.
+/// The relative link targets of a markdown text (`[text](target)`, images too), without
+/// their `#fragment`; web links and in-page anchors are left out.
+fn relative_links(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices("](") {
+        let rest = &text[i + 2..];
+        let Some(end) = rest.find(')') else { continue };
+        let target = rest[..end].split('#').next().unwrap_or("").trim();
+        if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+            continue;
+        }
+        out.push(target.to_string());
+    }
+    out
+}
+
+/// Every relative link of the README and of the docs pages leads to a file or folder, and
+/// every docs page can be reached from the README by following links (the guide in order).
 #[test]
-fn the_readme_layout_table_matches_src() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let start = readme.find("## Library layout").expect("a layout section");
-    let end = start + readme[start..].find("\n## ").expect("a section after it");
-    let rows: Vec<&str> = readme[start..end]
+fn every_link_resolves_and_every_docs_page_is_reachable_from_the_readme() {
+    let mut pages: Vec<std::path::PathBuf> = vec![root().join("README.md")];
+    for e in std::fs::read_dir(root().join("docs")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "md") {
+            pages.push(path);
+        }
+    }
+    let mut links = 0;
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for target in relative_links(&text) {
+            links += 1;
+            let file = page.parent().unwrap().join(&target);
+            assert!(
+                file.exists(),
+                "{} links to {target}, which does not exist",
+                page.display()
+            );
+        }
+    }
+    assert!(links > 30, "{links} links");
+    // Reachability: follow .md links from the README.
+    let canon = |p: &Path| p.canonicalize().unwrap();
+    let mut seen = vec![canon(&root().join("README.md"))];
+    let mut queue = seen.clone();
+    while let Some(page) = queue.pop() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for target in relative_links(&text) {
+            if !target.ends_with(".md") {
+                continue;
+            }
+            let c = canon(&page.parent().unwrap().join(&target));
+            if c.starts_with(canon(&root().join("docs"))) && !seen.contains(&c) {
+                seen.push(c.clone());
+                queue.push(c);
+            }
+        }
+    }
+    for page in &pages {
+        assert!(
+            seen.contains(&canon(page)),
+            "{} cannot be reached from README.md by its links",
+            page.display()
+        );
+    }
+}
+
+/// The "Library layout" table of docs/layout.md names what `src/` holds: every path it
+/// names exists, and every folder and file of `src/` (but the crate roots) has a row.
+#[test]
+fn the_layout_table_matches_src() {
+    let layout = std::fs::read_to_string(root().join("docs/layout.md")).unwrap();
+    let rows: Vec<&str> = layout
         .lines()
         .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
         .collect();

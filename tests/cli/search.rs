@@ -444,3 +444,71 @@ fn typed_choices_refuse_unknown_values_naming_the_known_ones() {
         stderr(&out)
     );
 }
+
+/// `--dataset` chooses NAS-Bench-201's table: rank and regret are against that table's best
+/// test accuracy (CIFAR-100 73.5133, ImageNet16-120 47.3111), and the search finds the
+/// objective of that table (CIFAR-100's best validation cell, index 9930, in 100 queries).
+#[test]
+fn the_other_nb201_data_sets_report_against_their_own_optima() {
+    for (dataset, optimum) in [("cifar100", 73.5133), ("imagenet16-120", 47.3111)] {
+        let v = json(&exec(&[
+            "search",
+            "--dataset",
+            dataset,
+            "--queries",
+            "100",
+            "--seed",
+            "0",
+            "--json",
+        ]));
+        let report = v["best"]["report"].as_f64().unwrap();
+        let regret = v["regret"].as_f64().unwrap();
+        assert!((regret - (optimum - report)).abs() < 1e-6, "{dataset}: {v}");
+        let rank = v["best"]["rank"].as_u64().unwrap();
+        assert!((1..=15_625).contains(&rank), "{dataset}: {v}");
+        if dataset == "cifar100" {
+            assert_eq!(v["best"]["objective"], 73.4933, "{v}");
+            assert_eq!((rank, regret), (1, 0.0), "{v}");
+        }
+    }
+    // CIFAR-10 by name is the default table, query for query.
+    let named = exec(&[
+        "search",
+        "--dataset",
+        "cifar10",
+        "--queries",
+        "30",
+        "--json",
+    ]);
+    let default = exec(&["search", "--queries", "30", "--json"]);
+    assert_eq!(named.stdout, default.stdout);
+}
+
+/// `--dataset` where nothing reads it, or naming the other reader's data set, is refused with
+/// a line that says where it applies.
+#[test]
+fn a_dataset_that_does_not_apply_is_refused() {
+    for (args, says) in [
+        (
+            vec!["--space", "nb101-20k", "--dataset", "cifar100"],
+            "NAS-Bench-201's embedded tables",
+        ),
+        (
+            vec!["--dataset", "fashion-mnist"],
+            "a data set of the built-in trainer",
+        ),
+        (vec!["--dataset", "imagenet"], "imagenet16-120"),
+        (
+            vec!["--dataset", "cifar100", "--evaluator", "true"],
+            "a command reads its own data",
+        ),
+    ] {
+        let mut all = vec!["search", "--queries", "5"];
+        all.extend(args.iter().copied());
+        let out = exec(&all);
+        assert!(!out.status.success(), "{all:?}");
+        let err = stderr(&out);
+        assert!(err.contains(says), "{all:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
