@@ -447,7 +447,10 @@ fn a_stored_study_keeps_its_enqueued_and_warm_start_inputs() {
         .err()
         .expect("a corrupt record is refused")
         .to_string();
-    assert!(err.contains("warm-start pairs") && err.contains("inputs-corrupt"), "{err}");
+    assert!(
+        err.contains("warm-start pairs") && err.contains("inputs-corrupt"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
