@@ -26,7 +26,10 @@ fn main() {
                 )
                 || matches!(
                     c.downcast_ref(),
-                    Some(seminas::search::OverrideError::Setting(_))
+                    Some(
+                        seminas::search::OverrideError::Setting(_)
+                            | seminas::search::OverrideError::Unused(_)
+                    )
                 )
         });
         std::process::exit(if usage { 2 } else { 1 });

@@ -302,11 +302,13 @@ impl ProblemArgs {
             Some(DatasetName::Cifar100) => Nb201Dataset::Cifar100,
             Some(DatasetName::Imagenet16_120) => Nb201Dataset::ImageNet16_120,
             Some(other) => {
-                return Err(ProblemError::Invalid(format!(
-                    "--dataset {} is a data set of the built-in trainer (--evaluator train); \
-                     NAS-Bench-201's embedded tables are cifar10, cifar100 and imagenet16-120",
-                    other.name()
-                )));
+                return Err(crate::settings::not_here(
+                    "dataset",
+                    other.name(),
+                    "to the built-in trainer (--evaluator train or supernet); NAS-Bench-201's \
+                     embedded tables are cifar10, cifar100 and imagenet16-120",
+                )
+                .into());
             }
         })
     }

@@ -296,7 +296,7 @@ fn bad_inputs_fail_with_clear_messages() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such metric column"));
     // A setting the algorithm does not use is refused, naming those that use it.
     let out = exec(&["search", "--pseudo", "100"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("--pseudo is a setting of seminas, seminas-re; seminas-ens does not use it"),
@@ -311,6 +311,7 @@ fn bad_inputs_fail_with_clear_messages() {
         "--seeds",
         "1",
     ]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("--children is a setting of seminas-re; random, nao do not use it"),
@@ -495,7 +496,7 @@ fn a_dataset_that_does_not_apply_is_refused() {
         ),
         (
             vec!["--dataset", "fashion-mnist"],
-            "a data set of the built-in trainer",
+            "it applies to the built-in trainer",
         ),
         (vec!["--dataset", "imagenet"], "imagenet16-120"),
         (
@@ -506,7 +507,7 @@ fn a_dataset_that_does_not_apply_is_refused() {
         let mut all = vec!["search", "--queries", "5"];
         all.extend(args.iter().copied());
         let out = exec(&all);
-        assert!(!out.status.success(), "{all:?}");
+        assert_eq!(out.status.code(), Some(2), "{all:?}: a usage error");
         let err = stderr(&out);
         assert!(err.contains(says), "{all:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
