@@ -390,3 +390,13 @@ def test_the_readme_study_with_a_pruner_runs_as_shown():
     exec(compile(example[0], "README.md or docs/", "exec"), scope)
     assert scope["study"].status == "finished:budget"
     assert len(scope["study"].trials) == 50
+
+
+def test_the_readme_front_page_example_runs_as_shown(tmp_path, monkeypatch):
+    """The README's Python example (a stored study on the table) finds the best cell."""
+    example = [b for b in python_blocks() if 'storage="runs/py"' in b]
+    assert len(example) == 1, "the README holds one front-page Study example"
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(compile(example[0], "README.md", "exec"), scope)
+    assert scope["study"].best["key"] == BEST and (tmp_path / "runs" / "py").is_dir()
