@@ -31,6 +31,16 @@ pub struct RayEvaluator {
     poll: Duration,
     /// Set once the head could not be reached (see [`Evaluator::unavailable`]).
     unreachable: Arc<Mutex<Option<String>>>,
+    /// The jobs being followed now, and whether the run has stopped them (then no attempt
+    /// starts), for [`Evaluator::stop_running`].
+    running: Arc<Mutex<Running>>,
+}
+
+/// The jobs a [`RayEvaluator`] follows.
+#[derive(Debug, Default)]
+struct Running {
+    ids: Vec<String>,
+    stopped: bool,
 }
 
 impl RayEvaluator {
@@ -51,7 +61,27 @@ impl RayEvaluator {
             cpus,
             poll: Duration::from_secs(1),
             unreachable: Arc::default(),
+            running: Arc::default(),
         }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, Running> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stops every job being followed through the Jobs API, and refuses new attempts: for a
+    /// run that ends early (its trainings would not be recorded). Returns how many jobs were
+    /// asked to stop.
+    pub fn stop_all(&self) -> usize {
+        let ids = {
+            let mut running = self.running();
+            running.stopped = true;
+            running.ids.clone()
+        };
+        for id in &ids {
+            let _ = self.client.stop(id);
+        }
+        ids.len()
     }
 
     /// How often job status is asked for (default 1 s).
@@ -149,14 +179,23 @@ impl RayEvaluator {
             }
             read = end;
         };
-        let job = match self.client.run_job_watched(
+        {
+            let mut running = self.running();
+            if running.stopped {
+                return Err(format!("not submitted: the run stopped (Ray job {id})"));
+            }
+            running.ids.push(id.to_string());
+        }
+        let followed = self.client.run_job_watched(
             entrypoint,
             id,
             self.cpus,
             timeout,
             self.poll,
             &mut on_poll,
-        ) {
+        );
+        self.running().ids.retain(|x| x != id);
+        let job = match followed {
             Ok(job) => job,
             Err(RayError::Timeout { timeout, .. }) => {
                 return Err(format!(
@@ -231,8 +270,9 @@ impl RayEvaluator {
                 }
                 Err(reason) => last = reason,
             }
-            // A cluster that cannot be reached is no reason to try again (the run stops).
-            if self.unavailable_reason().is_some() {
+            // A cluster that cannot be reached, or a run that stopped, is no reason to try
+            // again.
+            if self.unavailable_reason().is_some() || self.running().stopped {
                 return Outcome::Failed(last);
             }
         }
@@ -275,6 +315,9 @@ impl<S: SearchSpace> Evaluator<S> for RayEvaluator {
     }
     fn unavailable(&self) -> Option<String> {
         self.unavailable_reason()
+    }
+    fn stop_running(&self) {
+        self.stop_all();
     }
 }
 

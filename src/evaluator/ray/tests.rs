@@ -759,3 +759,76 @@ fn a_ray_job_that_reports_steps_is_stopped_through_the_jobs_api() {
     assert_eq!(stopped.load(Ordering::SeqCst), 1, "stopped once");
     assert!(head.lines().contains(&format!("POST /api/jobs/{id}/stop")));
 }
+
+/// A run that stops (its stop policy halted it) stops the Ray jobs it follows through the
+/// Jobs API, and submits no further attempt.
+#[test]
+fn stopping_the_run_stops_its_running_jobs_and_submits_no_more() {
+    use crate::evaluator::command::{CommandConfig, CommandEvaluator};
+    use crate::evaluator::ray_jobs::RayEvaluator;
+    use crate::evaluator::{EvalContext, Evaluator, Outcome};
+    use crate::space::{Nb201Space, SearchSpace};
+
+    let stopped = Arc::new(AtomicUsize::new(0));
+    let submitted = Arc::new(AtomicUsize::new(0));
+    let (s, n) = (stopped.clone(), submitted.clone());
+    let id = "seminas-r2-0-1";
+    let head = FakeHead::start(move |r| match (r.method.as_str(), r.path.as_str()) {
+        ("POST", "/api/jobs/") => {
+            n.fetch_add(1, Ordering::SeqCst);
+            respond(200, &format!(r#"{{"submission_id":"{id}"}}"#))
+        }
+        ("GET", p) if p == format!("/api/jobs/{id}") => job(if s.load(Ordering::SeqCst) > 0 {
+            "STOPPED"
+        } else {
+            "RUNNING"
+        }),
+        ("GET", p) if p == format!("/api/jobs/{id}/logs") => respond(200, r#"{"logs": ""}"#),
+        ("POST", p) if p == format!("/api/jobs/{id}/stop") => {
+            s.fetch_add(1, Ordering::SeqCst);
+            respond(200, r#"{"stopped": true}"#)
+        }
+        _ => respond(404, "no such route"),
+    });
+    let command = CommandEvaluator::new(CommandConfig {
+        template: "python3 train.py".into(),
+        timeout: None,
+        retries: 3,
+        report_metric: None,
+        cwd: None,
+        steps: Default::default(),
+    })
+    .unwrap();
+    let ray = Arc::new(
+        RayEvaluator::new(head.client(), command, "r2", None).with_poll(Duration::from_millis(5)),
+    );
+    let space = Nb201Space::new();
+    let arch = space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|").unwrap();
+    let worker = {
+        let (ray, space) = (ray.clone(), space.clone());
+        std::thread::spawn(move || ray.evaluate_in(&space, &arch, &EvalContext::default()))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while submitted.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Followed for a while: the job runs until it is stopped.
+    std::thread::sleep(Duration::from_millis(50));
+    Evaluator::<Nb201Space>::stop_running(ray.as_ref());
+    let out = worker.join().unwrap();
+    let Outcome::Failed(why) = out else {
+        panic!("{out:?}")
+    };
+    assert!(why.contains("stopped"), "{why}");
+    assert_eq!(
+        stopped.load(Ordering::SeqCst),
+        1,
+        "the running job was stopped once"
+    );
+    assert_eq!(
+        submitted.load(Ordering::SeqCst),
+        1,
+        "no retry after the stop"
+    );
+    assert!(head.lines().contains(&format!("POST /api/jobs/{id}/stop")));
+}
