@@ -378,7 +378,7 @@ impl CommandEvaluator {
         // The command holds its log files now; keeping them open here too would cost two
         // descriptors per running evaluation.
         drop(cmd);
-        let _running = process::Running::register(child.id());
+        let _running = running::Running::register(child.id());
         let started = Instant::now();
         let mut pause = Duration::from_millis(2);
         let mut reader = StepReader::new(vec![workdir.join("stdout.log"), progress.clone()]);
@@ -703,6 +703,7 @@ mod process;
 #[cfg(not(unix))]
 #[path = "command/process_other.rs"]
 mod process;
+mod running;
 
 impl CommandConfig {
     /// Checks retries and the time limit.

@@ -35,6 +35,24 @@ fn tell(study: &mut Study<Nb201Space>, number: usize, outcome: Outcome) {
     }
 }
 
+/// `n` cells drawn from `rng` with their objectives in the table (warm-start pairs).
+fn sampled_pairs(
+    bench: &TabularBenchmark,
+    n: usize,
+    rng: &mut crate::rng::Rng,
+) -> Vec<(<Nb201Space as SearchSpace>::Arch, f64)> {
+    let space = Nb201Space::new();
+    (0..n)
+        .map(|_| {
+            let arch = space.sample(rng);
+            let Outcome::Evaluated(e) = evaluate(bench, &space, &arch) else {
+                unreachable!("the table holds every cell")
+            };
+            (arch, e.objective)
+        })
+        .collect()
+}
+
 fn keys<A>(records: &[QueryRecord<A>]) -> Vec<(String, Option<f64>)> {
     records
         .iter()
@@ -216,15 +234,7 @@ fn enqueued_architectures_come_first_and_warm_starts_seed_the_searcher() {
     // A full population from the warm start: evolution mutates its members (and then their
     // children) at once.
     let mut rng = crate::rng::rng_for(4, "warm");
-    let pairs: Vec<_> = (0..ReConfig::default().population)
-        .map(|_| {
-            let arch = space.sample(&mut rng);
-            let Outcome::Evaluated(e) = evaluate(&bench, &space, &arch) else {
-                unreachable!()
-            };
-            (arch, e.objective)
-        })
-        .collect();
+    let pairs = sampled_pairs(&bench, ReConfig::default().population, &mut rng);
     let mut study = Study::new(Nb201Space::new(), settings(Algo::Re, 5, 0));
     study.warm_start(&pairs).unwrap();
     let mut members: Vec<_> = pairs.clone();
@@ -381,15 +391,7 @@ fn a_stored_study_keeps_its_enqueued_and_warm_start_inputs() {
     let bench = bench();
     let s = || settings(Algo::Re, 14, 3);
     let mut rng = crate::rng::rng_for(9, "inputs");
-    let pairs: Vec<_> = (0..4)
-        .map(|_| {
-            let arch = space.sample(&mut rng);
-            let Outcome::Evaluated(e) = evaluate(&bench, &space, &arch) else {
-                unreachable!()
-            };
-            (arch, e.objective)
-        })
-        .collect();
+    let pairs = sampled_pairs(&bench, 4, &mut rng);
     let (first, second) = (space.sample(&mut rng), space.sample(&mut rng));
     let feed = |study: &mut Study<Nb201Space>| {
         study.enqueue(first.clone()).unwrap();

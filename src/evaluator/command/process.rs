@@ -144,31 +144,9 @@ pub(super) fn live_group(pid: u32) -> Option<u32> {
     fields.nth(1)?.parse().ok()
 }
 
-/// Process groups of the commands running now, for [`super::kill_running_commands`].
-static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
-
-/// Registers a running command's process group until dropped.
-pub struct Running(u32);
-
-impl Running {
-    pub fn register(pgid: u32) -> Self {
-        RUNNING.lock().unwrap_or_else(|p| p.into_inner()).push(pgid);
-        Self(pgid)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        RUNNING
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|&g| g != self.0);
-    }
-}
-
 /// Kills the process groups of every running command.
 pub fn kill_all() -> usize {
-    let groups = RUNNING.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let groups = super::running::now();
     for &g in &groups {
         // SAFETY: kill has no memory effects; each group is one we created.
         unsafe {

@@ -11,28 +11,6 @@ pub fn own_group_and_die_with_parent(_cmd: &mut Command) {}
 /// Without `/proc` nothing an earlier run left can be found: nothing is killed.
 pub fn kill_leftovers(_workdir: &std::path::Path) {}
 
-/// Process ids of the commands running now, for [`super::kill_running_commands`].
-static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
-
-/// Registers a running command until dropped.
-pub struct Running(u32);
-
-impl Running {
-    pub fn register(pid: u32) -> Self {
-        RUNNING.lock().unwrap_or_else(|p| p.into_inner()).push(pid);
-        Self(pid)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        RUNNING
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|&g| g != self.0);
-    }
-}
-
 /// Ends the tree of process `pid` (`force`: at once).
 fn taskkill(pid: u32, force: bool) {
     let mut cmd = Command::new("taskkill");
@@ -44,7 +22,7 @@ fn taskkill(pid: u32, force: bool) {
 
 /// Kills the trees of every running command.
 pub fn kill_all() -> usize {
-    let running = RUNNING.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let running = super::running::now();
     for &pid in &running {
         taskkill(pid, true);
     }
