@@ -47,6 +47,13 @@ pub struct BenchControllerArgs {
     /// 1 to 1,000,000.
     #[arg(long, default_value_t = 500)]
     train_epochs: usize,
+    /// Instead of the comparison: where an epoch's time goes, per size (one kernel): the CPU
+    /// seconds of each phase of a training step summed over the threads (encoder, decoder and
+    /// predictor, forward and backward; the losses; transposes), of which in matrix products,
+    /// the main thread's gradient sum and Adam update, and the time left to waiting, with the
+    /// CPU, the kernel, the instruction set and the cache sizes detected.
+    #[arg(long)]
+    profile: bool,
     /// Print the report as JSON (a list of reports when several kernels are timed):
     /// {"config","params","threads","kernel","isa","cases":[{"samples","epochs",
     /// "best_epoch_s","mean_epoch_s","samples_per_s","flops_per_sample","gflops","cpu_epoch_s",
@@ -102,6 +109,28 @@ pub fn run(args: &BenchControllerArgs) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
             println!("{report}");
+        }
+        return Ok(());
+    }
+    if args.profile {
+        anyhow::ensure!(
+            kernels.len() == 1,
+            "--profile times one kernel; give at most one in --kernels"
+        );
+        seminas::controller::set_kernel(kernels[0])?;
+        let reports: Vec<_> = args
+            .sizes
+            .iter()
+            .map(|&n| {
+                seminas::controller::profile::ProfileReport::measure(n, args.epochs, args.seed)
+            })
+            .collect();
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&reports)?);
+        } else {
+            for r in &reports {
+                println!("{r}");
+            }
         }
         return Ok(());
     }

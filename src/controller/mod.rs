@@ -33,6 +33,7 @@ pub mod config;
 pub mod kernel;
 pub(crate) mod model;
 pub(crate) mod params;
+pub mod profile;
 pub(crate) mod real;
 #[cfg(test)]
 mod tests;
@@ -435,6 +436,7 @@ impl Controller {
                 sse += a;
                 nll += b;
             }
+            let t = profile::start(profile::Phase::GradientSum);
             let (first, rest) = workspaces.split_first_mut().expect("at least one slice");
             let rest: &[Workspace<f32>] = rest;
             first
@@ -449,8 +451,11 @@ impl Controller {
                         }
                     }
                 });
+            profile::stop(t);
             let grad = std::mem::take(&mut first.grad);
+            let t = profile::start(profile::Phase::Adam);
             self.adam_step(&grad);
+            profile::stop(t);
             first.grad = grad;
         }
         (sse, nll)

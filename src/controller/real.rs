@@ -276,6 +276,7 @@ pub fn gemm<F: Real>(
     assert!((m - 1) * ldc + nn <= c.len(), "output out of bounds");
     let (rsa, csa) = strides(&a);
     let (rsb, csb) = strides(&b);
+    let timed = super::profile::gemm_start();
     // SAFETY: all three operands were bounds-checked above for the strides used.
     unsafe {
         F::gemm_raw(
@@ -294,6 +295,7 @@ pub fn gemm<F: Real>(
             1,
         )
     }
+    super::profile::gemm_stop(timed);
 }
 
 /// Dot product with independent partial sums, so that the f32 version vectorises.

@@ -488,3 +488,29 @@ fn report_combines_directories_into_one_table_and_plot() {
         std::fs::remove_dir_all(d).unwrap();
     }
 }
+
+/// `bench-controller --profile` prints the machine it ran on and every phase of a step.
+#[test]
+fn bench_controller_profile_prints_every_phase_and_the_machine() {
+    let out = run_ok(&[
+        "bench-controller",
+        "--profile",
+        "--sizes",
+        "150",
+        "--epochs",
+        "1",
+    ]);
+    for want in [
+        "matrix kernel",
+        "elementwise passes",
+        "caches of cpu 0",
+        "encoder+predictor fwd",
+        "decoder fwd",
+        "decoder bwd",
+        "encoder bwd",
+        "adam",
+        "waiting for the slowest slice",
+    ] {
+        assert!(out.contains(want), "{want}: {out}");
+    }
+}

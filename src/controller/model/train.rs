@@ -23,26 +23,41 @@ impl<F: Real> Net<'_, F> {
         masks: Option<&mut rand_chacha::ChaCha8Rng>,
         backward: bool,
     ) -> (f64, f64) {
+        use crate::controller::profile::{Phase, start, stop};
         let b = seqs.len();
         let mut masks = masks;
         if backward {
+            let t = start(Phase::Transpose);
             self.transpose_weights(&mut ws.wt);
+            stop(t);
         }
+        let t = start(Phase::EncoderForward);
         self.encode_impl(ws, seqs, masks.as_deref_mut());
+        stop(t);
+        let t = start(Phase::DecoderForward);
         self.decode_teacher_forced(ws, seqs, masks);
+        stop(t);
+        let t = start(Phase::Loss);
         let (sse, nll) = self.losses(ws, seqs, targets, total_b, backward);
+        stop(t);
         if !backward {
             return (sse, nll);
         }
         let mut grad = std::mem::take(&mut ws.grad);
+        let t = start(Phase::DecoderBackward);
         self.decoder_bwd(ws, b, &mut grad);
         // The decoder's initial state (z, z) gave dL/dh0 + dL/dc0 to the embedding.
         let h = self.d.h;
         for ((gz, gh), gc) in ws.g.arch_emb[..b * h].iter_mut().zip(&ws.g.h).zip(&ws.g.c) {
             *gz = *gh + *gc;
         }
+        stop(t);
+        let t = start(Phase::PredictorBackward);
         self.predictor_bwd(ws, b, Some(&mut grad));
+        stop(t);
+        let t = start(Phase::EncoderBackward);
         self.encoder_bwd(ws, b, &mut grad);
+        stop(t);
         ws.grad = grad;
         (sse, nll)
     }
