@@ -11,6 +11,7 @@ import time
 import pytest
 
 import seminas
+from seminas_test_helpers import untimed
 
 SCRIPT = r"""
 import json, sys, time, seminas
@@ -38,11 +39,6 @@ print(json.dumps(study.trials))
 
 # POSIX signals: the wheels workflow runs this file on Windows too.
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals (SIGKILL)")
-
-
-def untimed(rows):
-    """Trials without their start and finish times (which differ between runs)."""
-    return [{k: v for k, v in r.items() if k not in ("started", "finished")} for r in rows]
 
 
 def lines(path):

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,16 +18,10 @@ import seminas  # noqa: E402
 from seminas.optuna import SemiNASSampler  # noqa: E402
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution  # noqa: E402
 from optuna.trial import TrialState, create_trial  # noqa: E402
+from seminas_test_helpers import python_blocks  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def python_blocks():
-    """The ```python blocks of the README and the docs pages."""
-    pages = [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md"))
-    return [b.split("```", 1)[0] for p in pages for b in p.read_text().split("```python\n")[1:]]
 OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 EDGES = [(j, i) for j in range(1, 4) for i in range(j)]
 # The cell of the highest validation accuracy of the embedded NB201 table.

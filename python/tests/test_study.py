@@ -10,14 +10,9 @@ from pathlib import Path
 import pytest
 
 import seminas
+from seminas_test_helpers import python_blocks, untimed
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def python_blocks():
-    """The ```python blocks of the README and the docs pages."""
-    pages = [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md"))
-    return [b.split("```", 1)[0] for p in pages for b in p.read_text().split("```python\n")[1:]]
 # The cell of the highest validation accuracy (index 6111 of the benchmark).
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 CIFAR100_BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -38,11 +33,6 @@ def cli_queries(tmp_path, *args):
                    capture_output=True)
     with open(out / "queries.jsonl") as f:
         return [(q["arch"], q["objective"]) for q in map(json.loads, f)]
-
-
-def untimed(rows):
-    """Trials without their start and finish times (which differ between runs)."""
-    return [{k: v for k, v in r.items() if k not in ("started", "finished")} for r in rows]
 
 
 def table_loop(study, table, order=None, workers=1):

@@ -317,18 +317,15 @@ impl ProblemArgs {
     fn nb201(&self) -> Result<Problem, ProblemError> {
         let space = Nb201Space::new();
         let dataset = self.nb201_dataset()?;
-        let objective = self
-            .objective
-            .as_deref()
+        // A user's table is read with CIFAR-10's column names unless told otherwise.
+        let (objective, report) = match self.table {
+            None => (dataset.objective(), dataset.report()),
+            Some(_) => (NB201_OBJECTIVE, NB201_REPORT),
+        };
+        let objective = (self.objective.as_deref())
             .or(self.fidelity_objective())
-            .unwrap_or(match self.table {
-                None => dataset.objective(),
-                Some(_) => NB201_OBJECTIVE,
-            });
-        let report = self.report.as_deref().unwrap_or(match self.table {
-            None => dataset.report(),
-            Some(_) => NB201_REPORT,
-        });
+            .unwrap_or(objective);
+        let report = self.report.as_deref().unwrap_or(report);
         let bench = match &self.table {
             None => {
                 if self.cost.is_some() {

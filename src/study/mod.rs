@@ -310,75 +310,6 @@ impl<S: SearchSpace> Study<S> {
         self.store.as_ref()
     }
 
-    /// Evaluates `arch` before anything the searcher proposes (in the order enqueued). A
-    /// stored study keeps it: reopening the study enqueues it again (enqueueing it again by
-    /// hand, in the same order, is not counted twice).
-    pub fn enqueue(&mut self, arch: S::Arch) -> Result<(), StudyError> {
-        self.space.validate(&arch)?;
-        self.restore_inputs()?;
-        let input = Input::Enqueue(self.space.format(&arch));
-        if self.inputs.is_repeat(&input) {
-            return Ok(());
-        }
-        self.ledger.enqueue(arch);
-        self.record_input(input)
-    }
-
-    /// Results known before the study (warm start): the searcher learns them, and they cost
-    /// nothing when proposed. A stored study keeps them: reopening the study learns them
-    /// again (the same pairs given again by hand, in the same order, are not learnt twice).
-    pub fn warm_start(&mut self, pairs: &[(S::Arch, f64)]) -> Result<(), StudyError> {
-        for (arch, objective) in pairs {
-            self.space.validate(arch)?;
-            if !objective.is_finite() {
-                return Err(StudyError::NotFinite {
-                    number: 0,
-                    value: *objective,
-                });
-            }
-        }
-        self.restore_inputs()?;
-        let input = Input::WarmStart(
-            pairs
-                .iter()
-                .map(|(a, o)| (self.space.format(a), *o))
-                .collect(),
-        );
-        if self.inputs.is_repeat(&input) {
-            return Ok(());
-        }
-        self.apply_input(&input)?;
-        self.record_input(input)
-    }
-
-    /// Applies the inputs a reopened study's store holds (once, before its first ask or
-    /// new input).
-    fn restore_inputs(&mut self) -> Result<(), StudyError> {
-        for input in self.inputs.take_restore() {
-            self.apply_input(&input)?;
-        }
-        Ok(())
-    }
-
-    fn apply_input(&mut self, input: &Input) -> Result<(), StudyError> {
-        match input {
-            Input::Enqueue(text) => self.ledger.enqueue(self.space.parse(text)?),
-            Input::WarmStart(pairs) => {
-                for (text, objective) in pairs {
-                    let arch = self.space.parse(text)?;
-                    self.ledger
-                        .warm_start(&self.space, self.searcher.as_mut(), &arch, *objective);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn record_input(&mut self, input: Input) -> Result<(), StudyError> {
-        let told = self.ledger.run.records.len();
-        self.inputs.record(input, self.store.as_ref(), told)
-    }
-
     /// Reads warm-start pairs from a file (see [`warm_start::read_pairs`]).
     pub fn warm_start_pairs(&self, path: &Path) -> Result<Vec<(S::Arch, f64)>, StudyError> {
         warm_start::read_pairs(&self.space, path)
@@ -769,7 +700,7 @@ pub use crate::search::run::{QueryRecord, SearchRun, StopReason, TrialState};
 pub use budget::Budget;
 pub use error::StudyError;
 use error::tell_error;
-use inputs::{Input, Inputs};
+use inputs::Inputs;
 pub use settings::{Direction, Halt, StopPolicy, StudySettings};
 
 #[cfg(test)]

@@ -442,7 +442,7 @@ fn a_stored_study_keeps_its_enqueued_and_warm_start_inputs() {
         study
             .store()
             .unwrap()
-            .add_checkpoint(0, "study.inputs", b"{not json")
+            .add_checkpoint(0, "study.input.0", b"{not json")
             .unwrap();
     }
     let err = Study::open_or_create(Nb201Space::new(), s(), &dir)

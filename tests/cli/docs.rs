@@ -111,6 +111,7 @@ fn every_link_resolves_and_every_docs_page_is_reachable_from_the_readme() {
     assert!(links > 30, "{links} links");
     // Reachability: follow .md links from the README.
     let canon = |p: &Path| p.canonicalize().unwrap();
+    let docs = canon(&root().join("docs"));
     let mut seen = vec![canon(&root().join("README.md"))];
     let mut queue = seen.clone();
     while let Some(page) = queue.pop() {
@@ -120,7 +121,7 @@ fn every_link_resolves_and_every_docs_page_is_reachable_from_the_readme() {
                 continue;
             }
             let c = canon(&page.parent().unwrap().join(&target));
-            if c.starts_with(canon(&root().join("docs"))) && !seen.contains(&c) {
+            if c.starts_with(&docs) && !seen.contains(&c) {
                 seen.push(c.clone());
                 queue.push(c);
             }
