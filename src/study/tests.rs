@@ -53,6 +53,18 @@ fn sampled_pairs(
         .collect()
 }
 
+/// Asks and tells (from the table) up to `max` trials, one at a time.
+fn drain(study: &mut Study<Nb201Space>, bench: &TabularBenchmark, max: usize) {
+    let space = Nb201Space::new();
+    for _ in 0..max {
+        let Some(trial) = study.ask().unwrap() else {
+            break;
+        };
+        let outcome = evaluate(bench, &space, &trial.arch);
+        tell(study, trial.number, outcome);
+    }
+}
+
 fn keys<A>(records: &[QueryRecord<A>]) -> Vec<(String, Option<f64>)> {
     records
         .iter()
@@ -341,19 +353,10 @@ fn a_stored_study_dropped_at_any_point_reopens_without_losing_or_repeating_trial
 
 #[test]
 fn a_stored_study_keeps_its_extension_when_reopened() {
-    let space = Nb201Space::new();
     let bench = bench();
     let dir = tempdir("extend");
     let s = || settings(Algo::Re, 6, 2);
-    let drain = |study: &mut Study<Nb201Space>, max: usize| {
-        for _ in 0..max {
-            let Some(trial) = study.ask().unwrap() else {
-                break;
-            };
-            let outcome = evaluate(&bench, &space, &trial.arch);
-            tell(study, trial.number, outcome);
-        }
-    };
+    let drain = |study: &mut Study<Nb201Space>, max: usize| drain(study, &bench, max);
     let uninterrupted = {
         let mut study = Study::new(Nb201Space::new(), s());
         drain(&mut study, 100);
@@ -398,15 +401,7 @@ fn a_stored_study_keeps_its_enqueued_and_warm_start_inputs() {
         study.warm_start(&pairs).unwrap();
         study.enqueue(second.clone()).unwrap();
     };
-    let drain = |study: &mut Study<Nb201Space>, max: usize| {
-        for _ in 0..max {
-            let Some(trial) = study.ask().unwrap() else {
-                break;
-            };
-            let outcome = evaluate(&bench, &space, &trial.arch);
-            tell(study, trial.number, outcome);
-        }
-    };
+    let drain = |study: &mut Study<Nb201Space>, max: usize| drain(study, &bench, max);
     let mut reference = Study::new(Nb201Space::new(), s());
     feed(&mut reference);
     drain(&mut reference, 100);
