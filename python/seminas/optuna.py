@@ -24,8 +24,10 @@ How it samples (see docs/optuna.md):
   algorithm that chooses several architectures per predictor fit (SemiNAS-Ens: ``budget/50``)
   does so here too: the searcher of a round is seeded from the round and learns the results
   known when the round began, so each trial of the round takes the round's next choice.
-- Nothing is kept between trials: resuming a stored study in another process, or sampling
-  from several threads (``n_jobs > 1``), is safe, and the same seed gives the same trials.
+- Nothing that decides a proposal is kept between trials (only what cannot change: the
+  space's listing and finished trials' encodings): resuming a stored study in another
+  process, or sampling from several threads (``n_jobs > 1``), is safe, and the same seed
+  gives the same trials.
 
 ``optuna`` is imported here only, so ``import seminas`` works without it.
 """
@@ -37,7 +39,7 @@ import json
 import math
 import threading
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import optuna
 from optuna.distributions import (
@@ -115,9 +117,12 @@ class _Codec:
                 values = _numeric_values(d)
                 assert values is not None
                 self.values.append(values)
+        self.reprs = [repr(d) for d in self.dists]
         self.proposer = _seminas.Proposer(
             [_choice_names(v) for v in self.values], algo, budget, settings
         )
+        # (study, trial number) -> the encoding of a finished trial, which cannot change.
+        self._finished: Dict[Tuple[str, int], Optional[List[int]]] = {}
 
     def _index(self, d: BaseDistribution, value: Any) -> Optional[int]:
         if isinstance(d, CategoricalDistribution):
@@ -126,14 +131,14 @@ class _Codec:
         i = int(round((value - d.low) / step))  # type: ignore[attr-defined]
         return i if 0 <= i < len(_numeric_values(d) or ()) else None
 
-    def encode(self, params: Dict[str, Any], dists: Optional[Dict[str, BaseDistribution]]) -> Optional[List[int]]:
+    def encode(self, params: Dict[str, Any], reprs: Optional[Dict[str, str]]) -> Optional[List[int]]:
         """The choice indices of a trial's parameters, or None when it lacks one of them (or,
-        given ``dists``, drew it from another distribution)."""
+        given the ``repr`` of each of its distributions, drew it from another distribution)."""
         out = []
-        for name, d in zip(self.names, self.dists):
+        for name, d, r in zip(self.names, self.dists, self.reprs):
             if name not in params:
                 return None
-            if dists is not None and dists.get(name) != d:
+            if reprs is not None and reprs.get(name) != r:
                 return None
             try:
                 i = self._index(d, params[name])
@@ -143,6 +148,19 @@ class _Codec:
                 return None
             out.append(i)
         return out
+
+    def encode_trial(
+        self, key: Tuple[str, int], t: FrozenTrial, reprs: Callable[[], Dict[str, str]]
+    ) -> Optional[List[int]]:
+        """``encode`` of a trial's parameters (``reprs``: those of its distributions),
+        remembered once the trial is finished."""
+        finished = t.state.is_finished()
+        if finished and key in self._finished:
+            return self._finished[key]
+        arch = self.encode(t.params, reprs())
+        if finished:
+            self._finished[key] = arch
+        return arch
 
     def decode(self, indices: Sequence[int]) -> Dict[str, Any]:
         return {n: v[i] for n, v, i in zip(self.names, self.values, indices)}
@@ -193,6 +211,10 @@ class SemiNASSampler(BaseSampler):
         self._warned: set = set()
         # Trial number -> the proposal given to it (dropped when the trial fails).
         self._reserved: Dict[int, Tuple[_Codec, List[int]]] = {}
+        # (study, trial number) -> the repr and distribution of each modelled parameter of a
+        # finished trial: comparing distributions by repr, once per trial, rather than with
+        # Optuna's __eq__ at every trial, keeps a long study's sampling linear.
+        self._dists: Dict[Tuple[str, int], Dict[str, Tuple[str, BaseDistribution]]] = {}
 
     def __repr__(self) -> str:
         return f"SemiNASSampler(seed={self._seed}, algo={self._algo!r})"
@@ -217,15 +239,27 @@ class SemiNASSampler(BaseSampler):
         if len(study.directions) > 1:
             raise ValueError("SemiNASSampler optimises one objective; this study has "
                              f"{len(study.directions)}")
-        space: Optional[Dict[str, BaseDistribution]] = None
+        space: Optional[Dict[str, Tuple[str, BaseDistribution]]] = None
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            dists = self._modelled(study, t)
             if space is None:
-                space = {n: d for n, d in t.distributions.items() if _modelled(d)}
+                space = dict(dists)
             else:
-                space = {n: d for n, d in space.items() if t.distributions.get(n) == d}
+                space = {n: v for n, v in space.items() if n in dists and dists[n][0] == v[0]}
             if not space:
                 return {}
-        return dict(sorted((space or {}).items()))
+        return dict(sorted((n, d) for n, (_, d) in (space or {}).items()))
+
+    def _modelled(self, study: optuna.Study, t: FrozenTrial) -> Dict[str, Tuple[str, BaseDistribution]]:
+        """The repr and distribution of each parameter of ``t`` the algorithm can model."""
+        key = (study.study_name, t.number)
+        cached = self._dists.get(key)
+        if cached is not None:
+            return cached
+        dists = {n: (repr(d), d) for n, d in t.distributions.items() if _modelled(d)}
+        if t.state.is_finished():
+            self._dists[key] = dists
+        return dists
 
     def sample_relative(
         self, study: optuna.Study, trial: FrozenTrial, search_space: Dict[str, BaseDistribution]
@@ -246,7 +280,9 @@ class SemiNASSampler(BaseSampler):
             if t.state == TrialState.WAITING:
                 arch = codec.encode(t.system_attrs.get("fixed_params") or {}, None)
             else:
-                arch = codec.encode(t.params, t.distributions)
+                arch = codec.encode_trial(
+                    (study.study_name, t.number), t,
+                    lambda: {n: r for n, (r, _) in self._modelled(study, t).items()})
             if arch is None:
                 continue
             value = t.value if t.state == TrialState.COMPLETE else None

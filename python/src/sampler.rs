@@ -1,9 +1,10 @@
 //! `seminas._seminas.Proposer`: one proposal of a search algorithm from a history, for the
 //! Optuna sampler (`seminas/optuna.py`). Each call builds a fresh searcher seeded by the
 //! caller, tells it every complete result, and asks until it proposes an architecture that is
-//! neither evaluated nor to be avoided (pruned or running trials). Nothing is kept between
-//! calls, so a study resumed in another process, or sampled from several threads at once,
-//! gets what one uninterrupted process would get for the same history.
+//! neither evaluated nor to be avoided (pruned or running trials). Nothing that depends on
+//! the history is kept between calls (the space's listing is, and a round's first answer for
+//! the same inputs), so a study resumed in another process, or sampled from several threads
+//! at once, gets what one uninterrupted process would get for the same history.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,8 @@ use pyo3::prelude::*;
 
 use seminas::rng::rng_for;
 use seminas::search::{
-    Algo, AlgoConfig, Feedback, RandomSearch, Searcher, SemiNasConfig, SemiNasEns, SemiNasEnsConfig,
+    Algo, AlgoConfig, Feedback, Listing, RandomSearch, Searcher, SemiNasConfig, SemiNasEns,
+    SemiNasEnsConfig,
 };
 use seminas::space::{CategoricalArch, CategoricalSpace, Position, SearchSpace};
 
@@ -39,6 +41,9 @@ pub struct Proposer {
     budget: usize,
     /// Every architecture, when the space is small enough to list.
     all: Option<Arc<[CategoricalArch]>>,
+    /// SemiNAS-Ens's listing of `all` (features and keys), made at its first round and
+    /// shared by every round's searcher.
+    listing: std::sync::OnceLock<Arc<Listing<CategoricalArch>>>,
     /// The last call's inputs and its searcher's first answer: the next trial of the same
     /// round asks with the same inputs, and gets the same answer without a new fit.
     last: Mutex<Option<(Inputs, Vec<CategoricalArch>)>>,
@@ -61,7 +66,8 @@ impl Proposer {
         Ok(arch)
     }
 
-    /// The searcher of the model phase (`startup`: random search).
+    /// The searcher of the model phase (`startup`: random search). `pool`: the candidates
+    /// of a space too large to list (SemiNAS-Ens).
     fn searcher(
         &self,
         seed: u64,
@@ -74,14 +80,24 @@ impl Proposer {
         match self.algo {
             // The random phase is the sampler's startup; every call is one round, whose
             // first proposal not evaluated yet is the answer (see `round_size`).
-            Algo::SemiNasEns => Box::new(SemiNasEns::<CategoricalArch>::new(
-                SemiNasEnsConfig {
+            Algo::SemiNasEns => {
+                let config = SemiNasEnsConfig {
                     init: 0,
                     ..SemiNasEnsConfig::for_budget(self.budget)
-                },
-                rng_for(seed, "searcher"),
-                pool,
-            )),
+                };
+                let rng = rng_for(seed, "searcher");
+                // A listed space is listed once; the searcher is told what is evaluated or
+                // avoided, so it scores the rest, in the listing's order.
+                Box::new(match &self.all {
+                    Some(all) => {
+                        let listing = self.listing.get_or_init(|| {
+                            Arc::new(Listing::new(&self.space, all.clone(), config.pairs))
+                        });
+                        SemiNasEns::with_listing(config, rng, listing.clone())
+                    }
+                    None => SemiNasEns::<CategoricalArch>::new(config, rng, pool),
+                })
+            }
             Algo::Nao | Algo::SemiNas => {
                 let mut config = self.config.clone();
                 config.seminas.init = Some(0);
@@ -125,6 +141,7 @@ impl Proposer {
             config,
             budget,
             all,
+            listing: std::sync::OnceLock::new(),
             last: Mutex::new(None),
         })
     }
@@ -246,27 +263,27 @@ impl Proposer {
             // answers not taken is what it would propose again.
             return Some(a.clone());
         }
-        // What is left, when the space can be listed: the pool SemiNAS-Ens scores and the
-        // set a stuck searcher falls back to.
-        let left: Option<Arc<[CategoricalArch]>> = self.all.as_ref().map(|all| {
-            all.iter()
-                .filter(|a| !known.contains_key(a) && !avoided.contains(a))
-                .cloned()
-                .collect()
-        });
-        if let Some(left) = &left
-            && left.is_empty()
+        // What is left, when the space can be listed: the set a stuck searcher falls back to.
+        let left = || -> Option<Vec<&CategoricalArch>> {
+            self.all
+                .as_ref()
+                .map(|all| all.iter().filter(|a| free(a)).collect())
+        };
+        if self.all.is_some()
+            && known.len() + avoided.len() >= self.all.as_ref().map_or(0, |a| a.len())
+            && left().is_some_and(|l| l.is_empty())
         {
             return None;
         }
-        // SemiNAS-Ens scores a pool: what is left of a listed space, else candidates drawn
-        // here as it draws them for a space too large to list (random architectures plus
-        // every one-choice change of the best evaluated ones), so that it never lists it.
-        let pool = match (&left, self.algo, startup) {
+        // SemiNAS-Ens scores a pool: a listed space (the searcher is told what is taken), else
+        // candidates drawn here as it draws them for a space too large to list (random
+        // architectures plus every one-choice change of the best evaluated ones), so that it
+        // never lists it.
+        let pool = match (&self.all, self.algo, startup) {
             (None, Algo::SemiNasEns, false) => Some(self.sampled_pool(seed, complete, |a| {
                 !known.contains_key(a) && !avoided.contains(a)
             })),
-            _ => left.clone(),
+            _ => None,
         };
         let mut searcher = self.searcher(seed, startup, pool);
         for (a, v) in complete {
@@ -313,12 +330,9 @@ impl Proposer {
             }
         }
         // The searcher is exhausted or stuck on known architectures: a random one of those left.
-        match &left {
-            Some(left) => {
-                let left: Vec<&CategoricalArch> = left.iter().filter(|a| free(a)).collect();
-                (!left.is_empty())
-                    .then(|| left[(splitmix64(seed) % left.len() as u64) as usize].clone())
-            }
+        match left() {
+            Some(left) => (!left.is_empty())
+                .then(|| left[(splitmix64(seed) % left.len() as u64) as usize].clone()),
             None => {
                 let mut random = RandomSearch::new(rng_for(seed, "sampler-stuck"));
                 while let Some(a) = random.draw(&self.space) {

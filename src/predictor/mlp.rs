@@ -145,6 +145,11 @@ impl Default for MlpConfig {
     }
 }
 
+/// Samples whose output sums [`Net::outputs`] computes side by side.
+const LANES: usize = 16;
+/// Hidden units summed in registers at a time (see [`Net::first_layer`]).
+const CHUNK: usize = 16;
+
 /// One network: first layer (sparse input) `dim x h`, then `layers - 1` dense `h x h`, then
 /// `h x 1`. Parameters live in one vector so that Adam runs over a single slice.
 #[derive(Debug, Clone)]
@@ -226,16 +231,7 @@ impl Net {
         let h = self.h;
         let p = &self.params;
         let (first, rest) = acts.split_at_mut(h);
-        first.copy_from_slice(&p[l.b1..l.b1 + h]);
-        for &f in feats {
-            let row = &p[l.w1 + f as usize * h..l.w1 + (f as usize + 1) * h];
-            for (a, w) in first.iter_mut().zip(row) {
-                *a += w;
-            }
-        }
-        for a in first.iter_mut() {
-            *a = a.max(0.0);
-        }
+        self.first_layer(l, feats, first);
         let mut prev: &[f32] = first;
         let mut rest = rest;
         for &(w, b) in &l.dense {
@@ -261,6 +257,9 @@ impl Net {
 
     fn predict<F: AsRef<[u32]>>(&self, feats: &[F]) -> Vec<f32> {
         let l = Self::layout(self.dim, self.h, self.layers);
+        if l.dense.is_empty() {
+            return self.predict_shallow(&l, feats);
+        }
         let mut acts = vec![0.0; self.layers * self.h];
         feats
             .iter()
@@ -268,9 +267,93 @@ impl Net {
             .collect()
     }
 
+    /// [`Self::predict`] of a net without dense layers.
+    fn predict_shallow<F: AsRef<[u32]>>(&self, l: &Layout, feats: &[F]) -> Vec<f32> {
+        let mut out = vec![0.0; feats.len()];
+        let mut acts = vec![0.0; LANES * self.h];
+        let mut prefix = Prefix::default();
+        for (block, out) in feats.chunks(LANES).zip(out.chunks_mut(LANES)) {
+            for (f, a) in block.iter().zip(acts.chunks_mut(self.h)) {
+                prefix.first_layer(self, l, f.as_ref(), a);
+            }
+            self.outputs(l, &acts, out);
+        }
+        out
+    }
+
+    /// The first layer's post-ReLU activations of one sample (`h` values).
+    #[inline(always)]
+    fn first_layer(&self, l: &Layout, feats: &[u32], out: &mut [f32]) {
+        let h = self.h;
+        let p = &self.params;
+        // In chunks held in registers across the features (one pass over `out` per feature
+        // was bound by its stores); each value is summed in the same order either way.
+        let mut j0 = 0;
+        while j0 + CHUNK <= h {
+            let mut acc: [f32; CHUNK] = p[l.b1 + j0..l.b1 + j0 + CHUNK].try_into().expect("chunk");
+            for &f in feats {
+                let at = l.w1 + f as usize * h + j0;
+                let row: &[f32; CHUNK] = p[at..at + CHUNK].try_into().expect("chunk");
+                for (a, w) in acc.iter_mut().zip(row) {
+                    *a += w;
+                }
+            }
+            for (o, a) in out[j0..j0 + CHUNK].iter_mut().zip(acc) {
+                *o = a.max(0.0);
+            }
+            j0 += CHUNK;
+        }
+        if j0 < h {
+            let out = &mut out[j0..h];
+            out.copy_from_slice(&p[l.b1 + j0..l.b1 + h]);
+            for &f in feats {
+                let at = l.w1 + f as usize * h;
+                for (a, w) in out.iter_mut().zip(&p[at + j0..at + h]) {
+                    *a += w;
+                }
+            }
+            for a in out.iter_mut() {
+                *a = a.max(0.0);
+            }
+        }
+    }
+
+    /// Outputs of a net without dense layers for up to [`LANES`] samples whose last
+    /// activations are `acts` (`h` per sample). Each output is summed in the order
+    /// [`Self::forward`] sums it (so the results are the same bits), but the samples' sums
+    /// run side by side: one sample's sum is a chain of `h` dependent additions.
+    #[inline(always)]
+    fn outputs(&self, l: &Layout, acts: &[f32], out: &mut [f32]) {
+        let h = self.h;
+        let wo = &self.params[l.wo..l.wo + h];
+        let n = out.len();
+        debug_assert!(n <= LANES && acts.len() == LANES * h);
+        let sums = output_sums(&acts[..LANES * h], wo);
+        let bo = self.params[l.bo];
+        for (o, s) in out.iter_mut().zip(sums) {
+            *o = bo + s;
+        }
+    }
+
     /// `epochs` full-batch Adam steps on the weighted squared error.
     fn fit(&mut self, feats: &[Vec<u32>], targets: &[f32], weights: &[f32], cfg: &MlpConfig) {
         let l = Self::layout(self.dim, self.h, self.layers);
+        if l.dense.is_empty() {
+            self.fit_shallow(&l, feats, targets, weights, cfg);
+        } else {
+            self.fit_per_sample(&l, feats, targets, weights, cfg);
+        }
+    }
+
+    /// [`Self::fit`] one sample at a time (any number of layers).
+    fn fit_per_sample(
+        &mut self,
+        l: &Layout,
+        feats: &[Vec<u32>],
+        targets: &[f32],
+        weights: &[f32],
+        cfg: &MlpConfig,
+    ) {
         let h = self.h;
         let layers = self.layers;
         let wsum: f32 = weights.iter().sum::<f32>().max(1e-12);
@@ -281,7 +364,7 @@ impl Net {
         for _ in 0..cfg.epochs {
             grad.iter_mut().for_each(|g| *g = 0.0);
             for ((f, &t), &w) in feats.iter().zip(targets).zip(weights) {
-                let y = self.forward(&l, f, &mut acts);
+                let y = self.forward(l, f, &mut acts);
                 let dy = 2.0 * w * (y - t) / wsum;
                 grad[l.bo] += dy;
                 let last = &acts[(layers - 1) * h..layers * h];
@@ -325,6 +408,82 @@ impl Net {
         }
     }
 
+    /// [`Self::fit`] of a net without dense layers, the same sums in the same order
+    /// (so the same bits), arranged for speed: an epoch's forward passes run first, batched
+    /// ([`Self::outputs`]), then every gradient sum over the samples runs in registers a
+    /// chunk of hidden units at a time, instead of adding each sample into memory.
+    fn fit_shallow(
+        &mut self,
+        l: &Layout,
+        feats: &[Vec<u32>],
+        targets: &[f32],
+        weights: &[f32],
+        cfg: &MlpConfig,
+    ) {
+        let h = self.h;
+        let n = feats.len();
+        let wsum: f32 = weights.iter().sum::<f32>().max(1e-12);
+        let mut grad = vec![0.0f32; self.params.len()];
+        let padded = n.next_multiple_of(LANES);
+        let mut acts = vec![0.0f32; padded * h];
+        let mut y = vec![0.0f32; padded];
+        let mut dy = vec![0.0f32; n];
+        let mut delta = vec![0.0f32; n * h];
+        // The samples that have each feature, in sample order (a feature's gradient row is
+        // the sum of their deltas in that order).
+        let mut by_feature: Vec<Vec<u32>> = vec![Vec::new(); self.dim];
+        for (i, f) in feats.iter().enumerate() {
+            for &ft in f {
+                by_feature[ft as usize].push(i as u32);
+            }
+        }
+        let active: Vec<usize> = (0..self.dim)
+            .filter(|&f| !by_feature[f].is_empty())
+            .collect();
+        for _ in 0..cfg.epochs {
+            grad.iter_mut().for_each(|g| *g = 0.0);
+            for (i, f) in feats.iter().enumerate() {
+                self.first_layer(l, f, &mut acts[i * h..(i + 1) * h]);
+            }
+            for (a, y) in acts.chunks(LANES * h).zip(y.chunks_mut(LANES)) {
+                self.outputs(l, a, y);
+            }
+            let wo = &self.params[l.wo..l.wo + h];
+            for i in 0..n {
+                let d = 2.0 * weights[i] * (y[i] - targets[i]) / wsum;
+                dy[i] = d;
+                grad[l.bo] += d;
+                let last = &acts[i * h..(i + 1) * h];
+                for ((out, &a), &w) in delta[i * h..(i + 1) * h].iter_mut().zip(last).zip(wo) {
+                    // A select rather than a branch, so that the loop is vectorised.
+                    let m = d * w;
+                    *out = if a > 0.0 { m } else { 0.0 };
+                }
+            }
+            // Output weights: the sum over samples of dy times the activation.
+            sum_rows(
+                &mut grad[l.wo..l.wo + h],
+                (0..n).map(|i| (dy[i], &acts[i * h..(i + 1) * h])),
+            );
+            // First layer: the bias sums every delta, a feature's row those of its samples.
+            sum_rows(
+                &mut grad[l.b1..l.b1 + h],
+                (0..n).map(|i| (1.0, &delta[i * h..(i + 1) * h])),
+            );
+            for &f in &active {
+                let row = l.w1 + f * h;
+                sum_rows(
+                    &mut grad[row..row + h],
+                    by_feature[f]
+                        .iter()
+                        .map(|&i| (1.0, &delta[i as usize * h..(i as usize + 1) * h])),
+                );
+            }
+            self.adam(&grad, cfg);
+        }
+    }
+
+    #[inline(always)]
     fn adam(&mut self, grad: &[f32], cfg: &MlpConfig) {
         const B1: f32 = 0.9;
         const B2: f32 = 0.999;
@@ -342,6 +501,128 @@ impl Net {
             *m = B1 * *m + (1.0 - B1) * g;
             *v = B2 * *v + (1.0 - B2) * g * g;
             *p = *p * decay - cfg.lr * (*m / c1) / ((*v / c2).sqrt() + 1e-8);
+        }
+    }
+}
+
+/// The first layer's partial sums of the previous sample, for [`Net::predict`]: a listed
+/// space is scored in its listing order, where consecutive architectures mostly share all but
+/// their last choices, and a shared prefix of features has the same partial sum (the sums run
+/// in feature order either way), so only the rest is added.
+#[derive(Default)]
+struct Prefix {
+    feats: Vec<u32>,
+    /// `sums[p * h..]`: the bias plus the rows of the first `p` features.
+    sums: Vec<f32>,
+}
+
+impl Prefix {
+    #[inline(always)]
+    fn first_layer(&mut self, net: &Net, l: &Layout, feats: &[u32], out: &mut [f32]) {
+        let h = net.h;
+        let p = &net.params;
+        if self.sums.len() != (feats.len() + 1) * h {
+            self.sums = vec![0.0; (feats.len() + 1) * h];
+            self.sums[..h].copy_from_slice(&p[l.b1..l.b1 + h]);
+            self.feats.clear();
+        }
+        let same = self
+            .feats
+            .iter()
+            .zip(feats)
+            .take_while(|(a, b)| a == b)
+            .count();
+        for (i, &f) in feats.iter().enumerate().skip(same) {
+            let (done, next) = self.sums.split_at_mut((i + 1) * h);
+            let row = &p[l.w1 + f as usize * h..l.w1 + (f as usize + 1) * h];
+            for ((n, &a), &w) in next[..h].iter_mut().zip(&done[i * h..]).zip(row) {
+                *n = a + w;
+            }
+        }
+        self.feats.clear();
+        self.feats.extend_from_slice(feats);
+        for (o, &a) in out.iter_mut().zip(&self.sums[feats.len() * h..]) {
+            *o = a.max(0.0);
+        }
+    }
+}
+
+/// For each of [`LANES`] samples (rows of `acts`, `wo.len()` values each), the sum over `k`
+/// of `acts[c][k] * wo[k]`, added in order of `k` as [`Net::forward`] adds it.
+#[inline(always)]
+fn output_sums(acts: &[f32], wo: &[f32]) -> [f32; LANES] {
+    let h = wo.len();
+    assert!(h > 0 && acts.len() == LANES * h);
+    let mut sums = [0.0f32; LANES];
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SSE2 (every x86-64 has it): four samples' sums in one vector, four vectors side
+        // by side; each 4x4 block of products is transposed so that a vector holds one `k`
+        // of four samples. The same products, added in the same order, in each lane.
+        use std::arch::x86_64::*;
+        const GROUPS: usize = LANES / 4;
+        let k4 = h / 4 * 4;
+        if k4 > 0 {
+            // SAFETY: every load reads `[k0, k0 + 4)` with `k0 + 4 <= k4 <= h`, of `wo` or of
+            // row `c < LANES` of `acts` (`acts.len() == LANES * h`, asserted above); the
+            // stores write `sums[4 g..4 g + 4]` with `g < GROUPS`.
+            unsafe {
+                let mut acc = [_mm_setzero_ps(); GROUPS];
+                for k0 in (0..k4).step_by(4) {
+                    let w = _mm_loadu_ps(wo.as_ptr().add(k0));
+                    for (g, acc) in acc.iter_mut().enumerate() {
+                        let row = |c: usize| {
+                            _mm_mul_ps(_mm_loadu_ps(acts.as_ptr().add((4 * g + c) * h + k0)), w)
+                        };
+                        let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+                        let (t0, t1) = (_mm_unpacklo_ps(r0, r1), _mm_unpacklo_ps(r2, r3));
+                        let (t2, t3) = (_mm_unpackhi_ps(r0, r1), _mm_unpackhi_ps(r2, r3));
+                        let c0 = _mm_movelh_ps(t0, t1);
+                        *acc = if k0 == 0 { c0 } else { _mm_add_ps(*acc, c0) };
+                        *acc = _mm_add_ps(*acc, _mm_movehl_ps(t1, t0));
+                        *acc = _mm_add_ps(*acc, _mm_movelh_ps(t2, t3));
+                        *acc = _mm_add_ps(*acc, _mm_movehl_ps(t3, t2));
+                    }
+                }
+                for (g, acc) in acc.iter().enumerate() {
+                    _mm_storeu_ps(sums.as_mut_ptr().add(4 * g), *acc);
+                }
+            }
+            done = k4;
+        }
+    }
+    for (c, s) in sums.iter_mut().enumerate() {
+        let row = &acts[c * h..(c + 1) * h];
+        for k in done..h {
+            let p = row[k] * wo[k];
+            // The first product starts the sum (`-0.0 + p == p`, as `Iterator::sum` starts).
+            *s = if k == 0 { p } else { *s + p };
+        }
+    }
+    sums
+}
+
+/// `out[j] += scale * row[j]` for each `(scale, row)` in order, a chunk of `out` at a time
+/// held in registers; a scale of 1 adds the row itself (`x * 1.0 == x`, the same bits).
+#[inline(always)]
+fn sum_rows<'a>(out: &mut [f32], rows: impl Iterator<Item = (f32, &'a [f32])> + Clone) {
+    let h = out.len();
+    let mut j0 = 0;
+    while j0 + CHUNK <= h {
+        let mut acc: [f32; CHUNK] = out[j0..j0 + CHUNK].try_into().expect("chunk");
+        for (s, row) in rows.clone() {
+            let row: &[f32; CHUNK] = row[j0..j0 + CHUNK].try_into().expect("chunk");
+            for (a, &r) in acc.iter_mut().zip(row) {
+                *a += s * r;
+            }
+        }
+        out[j0..j0 + CHUNK].copy_from_slice(&acc);
+        j0 += CHUNK;
+    }
+    for (s, row) in rows {
+        for (o, &r) in out[j0..].iter_mut().zip(&row[j0..]) {
+            *o += s * r;
         }
     }
 }
@@ -514,6 +795,61 @@ mod tests {
             "mean spread {boot} with, {plain} without"
         );
         assert_eq!(a, spread(true).1, "same seed, same predictions");
+    }
+
+    /// The batched passes of a net without dense layers (prefix sums, output sums side by
+    /// side, gradient sums in registers) give the bits of the one-sample-at-a-time passes.
+    #[test]
+    fn batched_passes_match_the_per_sample_ones_bit_for_bit() {
+        let oh = OneHot::new(&encoding());
+        let mut rng = rng_for(4, "t");
+        let mut all = Vec::new();
+        for a in [1, 2, 3] {
+            for b in [1, 2] {
+                for c in [2, 3] {
+                    all.push(oh.features(&[a, b, c]));
+                }
+            }
+        }
+        // In listing order (long shared prefixes) and shuffled with repeats; 37 samples are
+        // two full blocks and part of a third.
+        let mut feats: Vec<Vec<u32>> = all.iter().cycle().take(24).cloned().collect();
+        feats.extend((0..13).map(|_| all[rng.gen_range(0..all.len())].clone()));
+        let targets: Vec<f32> = (0..feats.len()).map(|_| rng.gen_range(-2.0..2.0)).collect();
+        let mut weights: Vec<f32> = (0..feats.len()).map(|_| rng.gen_range(0.0..2.0)).collect();
+        weights[3] = 0.0;
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for h in [1, 3, 4, 5, 8, 64] {
+            let net = Net::new(oh.dim(), oh.positions(), h, 1, &mut rng);
+            let l = Net::layout(net.dim, h, 1);
+            let mut acts = vec![0.0; h];
+            let one_by_one: Vec<f32> = feats
+                .iter()
+                .map(|f| net.forward(&l, f, &mut acts))
+                .collect();
+            assert_eq!(
+                bits(&net.predict(&feats)),
+                bits(&one_by_one),
+                "h {h}: predictions"
+            );
+            let cfg = MlpConfig {
+                epochs: 7,
+                ..MlpConfig::default()
+            };
+            let (mut batched, mut reference) = (net.clone(), net.clone());
+            batched.fit_shallow(&l, &feats, &targets, &weights, &cfg);
+            reference.fit_per_sample(&l, &feats, &targets, &weights, &cfg);
+            assert_eq!(
+                bits(&batched.params),
+                bits(&reference.params),
+                "h {h}: weights"
+            );
+            assert_eq!(
+                bits(&batched.v),
+                bits(&reference.v),
+                "h {h}: Adam's second moments"
+            );
+        }
     }
 
     /// The analytic gradient of the weighted squared error matches central finite differences.

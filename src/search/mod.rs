@@ -31,7 +31,7 @@ pub use evolution::{ReConfig, RegularizedEvolution};
 pub use pool::evaluable_pool;
 pub use random::RandomSearch;
 pub use seminas::{SemiNas, SemiNasConfig, SemiNasOverrides};
-pub use seminas_ens::{Acquisition, SemiNasEns, SemiNasEnsConfig};
+pub use seminas_ens::{Acquisition, Listing, SemiNasEns, SemiNasEnsConfig};
 pub use seminas_re::{SemiNasRe, SemiNasReConfig};
 
 pub use crate::predictor::default_controller_hidden;

@@ -140,21 +140,54 @@ impl SemiNasEnsConfig {
     }
 }
 
-/// Every architecture a search may propose, listed once.
-struct Listing<A> {
+/// Every architecture a search may propose, listed once with each one's features and key
+/// (NAS-Bench-101 keys are MD5 hashes: computing 20,001 of them every round would dominate
+/// the search's time). Shared, so that searchers made afresh for every round (the Optuna
+/// sampler's) list a space once: [`SemiNasEns::with_listing`].
+pub struct Listing<A> {
     archs: Arc<[A]>,
     /// Every entry's features, one after another: entry `i`'s end at `ends[i]` (flat, and
     /// keys only as hashes: a table of millions of rows is listed once).
     feats: Vec<u32>,
     ends: Vec<usize>,
+    hashes: Vec<KeyHash>,
     index: std::collections::HashMap<KeyHash, usize>,
-    /// Proposed already.
-    taken: Vec<bool>,
-    /// How many are not taken.
-    left: usize,
+    /// Whether the features include the pairwise ones ([`SemiNasEnsConfig::pairs`]).
+    pairs: bool,
 }
 
 impl<A> Listing<A> {
+    /// Lists `archs` of `space` with the features of a searcher whose
+    /// [`SemiNasEnsConfig::pairs`] is `pairs`.
+    pub fn new<S: SearchSpace<Arch = A>>(space: &S, archs: Arc<[A]>, pairs: bool) -> Self {
+        let onehot = if pairs {
+            OneHot::with_pairs(space.encoding())
+        } else {
+            OneHot::new(space.encoding())
+        };
+        let mut feats = Vec::new();
+        let mut ends = Vec::with_capacity(archs.len());
+        let mut hashes = Vec::with_capacity(archs.len());
+        let mut index = std::collections::HashMap::with_capacity(archs.len());
+        for (i, a) in archs.iter().enumerate() {
+            let hash = KeyHash::of(&space.key(a));
+            // The last entry of a key wins, as in the map of keys before.
+            index.insert(hash, i);
+            hashes.push(hash);
+            feats.extend(onehot.features(&space.encode(a)));
+            ends.push(feats.len());
+        }
+        feats.shrink_to_fit();
+        Self {
+            archs,
+            feats,
+            ends,
+            hashes,
+            index,
+            pairs,
+        }
+    }
+
     /// Entry `i`'s features.
     fn feats(&self, i: usize) -> &[u32] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
@@ -163,6 +196,22 @@ impl<A> Listing<A> {
     /// The entry of the architecture whose key is `key`.
     fn find(&self, key: &str) -> Option<usize> {
         self.index.get(&KeyHash::of(key)).copied()
+    }
+}
+
+/// A listing and what one searcher has proposed of it.
+struct Listed<A> {
+    base: Arc<Listing<A>>,
+    /// Proposed already.
+    taken: Vec<bool>,
+    /// How many are not taken.
+    left: usize,
+}
+
+impl<A> std::ops::Deref for Listed<A> {
+    type Target = Listing<A>;
+    fn deref(&self) -> &Listing<A> {
+        &self.base
     }
 }
 
@@ -180,7 +229,9 @@ pub struct SemiNasEns<A> {
     /// The evaluable set, if the evaluator has one.
     pool: Option<Arc<[A]>>,
     /// The pool, or the whole space when it can be listed; `Some(None)` once known unlistable.
-    listed: Option<Option<Listing<A>>>,
+    listed: Option<Option<Listed<A>>>,
+    /// A listing made elsewhere ([`Self::with_listing`]), used when it is first needed.
+    shared: Option<Arc<Listing<A>>>,
     onehot: Option<OneHot>,
     /// The Gaussian process, kept between rounds to warm-start its hyperparameters.
     gp: Option<HammingGp>,
@@ -218,6 +269,7 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
             random: RandomSearch::new(init_rng),
             pool,
             listed: None,
+            shared: None,
             onehot: None,
             gp: None,
             evaluated: Vec::new(),
@@ -261,39 +313,33 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
         None
     }
 
-    /// Lists the evaluable pool, or the whole space when it is small enough, once, with each
-    /// architecture's key and features (NAS-Bench-101 keys are MD5 hashes: computing 20,001
-    /// of them every round would dominate the search's time).
-    fn listing<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> Option<&Listing<A>> {
+    /// A searcher that proposes among `listing`'s architectures (its evaluable pool), as
+    /// [`Self::new`] with that pool would, without listing it again.
+    pub fn with_listing(config: SemiNasEnsConfig, rng: Rng, listing: Arc<Listing<A>>) -> Self {
+        let mut s = Self::new(config, rng, Some(listing.archs.clone()));
+        s.shared = Some(listing);
+        s
+    }
+
+    /// Lists the evaluable pool, or the whole space when it is small enough, once.
+    fn listing<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> Option<&Listed<A>> {
         if self.listed.is_none() {
-            let all: Option<Arc<[A]>> = match &self.pool {
-                Some(p) => Some(p.clone()),
-                None => space.enumerate(ENUMERATE_LIMIT).map(Into::into),
+            let pairs = self.config.pairs;
+            let base = match self.shared.take() {
+                Some(shared) if shared.pairs == pairs => Some(shared),
+                _ => {
+                    let all: Option<Arc<[A]>> = match &self.pool {
+                        Some(p) => Some(p.clone()),
+                        None => space.enumerate(ENUMERATE_LIMIT).map(Into::into),
+                    };
+                    all.map(|all| Arc::new(Listing::new(space, all, pairs)))
+                }
             };
-            let onehot = self.onehot(space).clone();
-            self.listed = Some(all.map(|all| {
-                let mut feats = Vec::new();
-                let mut ends = Vec::with_capacity(all.len());
-                let mut index = std::collections::HashMap::with_capacity(all.len());
-                let mut taken = Vec::with_capacity(all.len());
-                for (i, a) in all.iter().enumerate() {
-                    let key = space.key(a);
-                    taken.push(self.proposed.contains(&key));
-                    // The last entry of a key wins, as in the map of keys before.
-                    index.insert(KeyHash::of(&key), i);
-                    feats.extend(onehot.features(&space.encode(a)));
-                    ends.push(feats.len());
-                }
-                feats.shrink_to_fit();
+            let proposed: HashSet<KeyHash> = self.proposed.iter().map(|k| KeyHash::of(k)).collect();
+            self.listed = Some(base.map(|base| {
+                let taken: Vec<bool> = base.hashes.iter().map(|h| proposed.contains(h)).collect();
                 let left = taken.iter().filter(|t| !**t).count();
-                Listing {
-                    archs: all,
-                    feats,
-                    ends,
-                    index,
-                    taken,
-                    left,
-                }
+                Listed { base, taken, left }
             }));
         }
         self.listed.as_ref().and_then(Option::as_ref)
