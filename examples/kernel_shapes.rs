@@ -1,10 +1,19 @@
 //! Times the controller's matrix kernels on its main product shapes (one thread, best of
 //! several rounds): `cargo run --release --example kernel_shapes`.
 
+#[cfg(target_arch = "x86_64")]
 use std::time::Instant;
 
+#[cfg(target_arch = "x86_64")]
 use seminas::controller::kernel::{Kernel, sgemm, sgemm_avx2};
 
+/// The kernels timed here are x86-64's.
+#[cfg(not(target_arch = "x86_64"))]
+fn main() {
+    eprintln!("kernel_shapes times the x86-64 kernels; this CPU has none of them");
+}
+
+#[cfg(target_arch = "x86_64")]
 fn main() {
     let shapes: &[(&str, usize, usize, usize, bool, usize)] = &[
         // name, m, k, n, A transposed, ldb

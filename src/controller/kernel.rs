@@ -367,9 +367,11 @@ unsafe fn copy_slab<const NB: usize>(src: *const f32, ldb: usize, kk: usize, dst
 }
 
 /// Rows of k per chunk.
+#[cfg(target_arch = "x86_64")]
 const KC: usize = 128;
 
 /// A packed slab of B, aligned to cache lines.
+#[cfg(target_arch = "x86_64")]
 #[repr(align(64))]
 struct Pack([f32; KC * 64]);
 
@@ -425,10 +427,12 @@ unsafe fn block<const R: usize, const NB: usize>(
 }
 
 /// Rows of k per chunk of the AVX2 kernel: a 16-wide slab of B (16 KiB) stays in L1.
+#[cfg(target_arch = "x86_64")]
 const KC2: usize = 256;
 
 /// Rows of A per panel of the AVX2 kernel: the panel's chunk (at most 60 x 256 floats) stays in
 /// L2 while every 16-wide slab of B passes over it; a multiple of the block height 6.
+#[cfg(target_arch = "x86_64")]
 const MC2: usize = 60;
 
 /// [`sgemm`] for AVX2 with FMA: `C = A B + beta C`, same operands and contract.
@@ -541,15 +545,18 @@ pub unsafe fn sgemm_avx2(
 }
 
 /// A packed 16-wide slab of B for the AVX2 kernel, aligned to cache lines.
+#[cfg(target_arch = "x86_64")]
 #[repr(align(64))]
 struct Pack2([f32; KC2 * 16]);
 
 /// A packed panel of a transposed A for the AVX2 kernel: blocks of 6 rows, k-major.
+#[cfg(target_arch = "x86_64")]
 #[repr(align(64))]
 struct PackA([f32; MC2 * KC2]);
 
 /// Arguments of [`block2`]: row `i` and column `j` of C, column `js` of B, `k`, A's element
 /// (i, 0) with its row and column strides, B and its row stride, `beta`, C and its row stride.
+#[cfg(target_arch = "x86_64")]
 type Block2Args = (
     usize,
     usize,

@@ -554,44 +554,10 @@ fn output_sums(acts: &[f32], wo: &[f32]) -> [f32; LANES] {
     let h = wo.len();
     assert!(h > 0 && acts.len() == LANES * h);
     let mut sums = [0.0f32; LANES];
-    let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    {
-        // SSE2 (every x86-64 has it): four samples' sums in one vector, four vectors side
-        // by side; each 4x4 block of products is transposed so that a vector holds one `k`
-        // of four samples. The same products, added in the same order, in each lane.
-        use std::arch::x86_64::*;
-        const GROUPS: usize = LANES / 4;
-        let k4 = h / 4 * 4;
-        if k4 > 0 {
-            // SAFETY: every load reads `[k0, k0 + 4)` with `k0 + 4 <= k4 <= h`, of `wo` or of
-            // row `c < LANES` of `acts` (`acts.len() == LANES * h`, asserted above); the
-            // stores write `sums[4 g..4 g + 4]` with `g < GROUPS`.
-            unsafe {
-                let mut acc = [_mm_setzero_ps(); GROUPS];
-                for k0 in (0..k4).step_by(4) {
-                    let w = _mm_loadu_ps(wo.as_ptr().add(k0));
-                    for (g, acc) in acc.iter_mut().enumerate() {
-                        let row = |c: usize| {
-                            _mm_mul_ps(_mm_loadu_ps(acts.as_ptr().add((4 * g + c) * h + k0)), w)
-                        };
-                        let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
-                        let (t0, t1) = (_mm_unpacklo_ps(r0, r1), _mm_unpacklo_ps(r2, r3));
-                        let (t2, t3) = (_mm_unpackhi_ps(r0, r1), _mm_unpackhi_ps(r2, r3));
-                        let c0 = _mm_movelh_ps(t0, t1);
-                        *acc = if k0 == 0 { c0 } else { _mm_add_ps(*acc, c0) };
-                        *acc = _mm_add_ps(*acc, _mm_movehl_ps(t1, t0));
-                        *acc = _mm_add_ps(*acc, _mm_movelh_ps(t2, t3));
-                        *acc = _mm_add_ps(*acc, _mm_movehl_ps(t3, t2));
-                    }
-                }
-                for (g, acc) in acc.iter().enumerate() {
-                    _mm_storeu_ps(sums.as_mut_ptr().add(4 * g), *acc);
-                }
-            }
-            done = k4;
-        }
-    }
+    let done = output_sums_sse2(acts, wo, &mut sums);
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = 0;
     for (c, s) in sums.iter_mut().enumerate() {
         let row = &acts[c * h..(c + 1) * h];
         for k in done..h {
@@ -601,6 +567,48 @@ fn output_sums(acts: &[f32], wo: &[f32]) -> [f32; LANES] {
         }
     }
     sums
+}
+
+/// The sums of [`output_sums`] over the first `h / 4 * 4` positions, with SSE2 (every
+/// x86-64 has it): four samples' sums in one vector, four vectors side by side; each 4x4
+/// block of products is transposed so that a vector holds one position of four samples. The
+/// same products, added in the same order, in each lane. Returns the positions summed.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn output_sums_sse2(acts: &[f32], wo: &[f32], sums: &mut [f32; LANES]) -> usize {
+    use std::arch::x86_64::*;
+    const GROUPS: usize = LANES / 4;
+    let h = wo.len();
+    let k4 = h / 4 * 4;
+    assert!(acts.len() == LANES * h);
+    if k4 == 0 {
+        return 0;
+    }
+    // SAFETY: every load reads `[k0, k0 + 4)` with `k0 + 4 <= k4 <= h`, of `wo` or of row
+    // `c < LANES` of `acts` (`acts.len() == LANES * h`, asserted above); the stores write
+    // `sums[4 g..4 g + 4]` with `g < GROUPS`.
+    unsafe {
+        let mut acc = [_mm_setzero_ps(); GROUPS];
+        for k0 in (0..k4).step_by(4) {
+            let w = _mm_loadu_ps(wo.as_ptr().add(k0));
+            for (g, acc) in acc.iter_mut().enumerate() {
+                let row =
+                    |c: usize| _mm_mul_ps(_mm_loadu_ps(acts.as_ptr().add((4 * g + c) * h + k0)), w);
+                let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+                let (t0, t1) = (_mm_unpacklo_ps(r0, r1), _mm_unpacklo_ps(r2, r3));
+                let (t2, t3) = (_mm_unpackhi_ps(r0, r1), _mm_unpackhi_ps(r2, r3));
+                let c0 = _mm_movelh_ps(t0, t1);
+                *acc = if k0 == 0 { c0 } else { _mm_add_ps(*acc, c0) };
+                *acc = _mm_add_ps(*acc, _mm_movehl_ps(t1, t0));
+                *acc = _mm_add_ps(*acc, _mm_movelh_ps(t2, t3));
+                *acc = _mm_add_ps(*acc, _mm_movehl_ps(t3, t2));
+            }
+        }
+        for (g, acc) in acc.iter().enumerate() {
+            _mm_storeu_ps(sums.as_mut_ptr().add(4 * g), *acc);
+        }
+    }
+    k4
 }
 
 /// `out[j] += scale * row[j]` for each `(scale, row)` in order, a chunk of `out` at a time
