@@ -5,6 +5,8 @@
 //!   round trains them (what `seminas.Predictor` is in Python);
 //! - [`mlp`]: an ensemble of small MLPs over one-hot tokens (SemiNAS-Ens's fast model);
 //! - [`gp`]: a Gaussian process with an ARD Hamming kernel (SemiNAS-Ens's second model);
+//! - [`round_model`]: either of those as the model a search holds and refits every round
+//!   (with the ensemble's semi-supervised step);
 //! - [`semi_supervised`]: the pseudo-labelling step SemiNAS, SemiNAS-RE and the SemiNAS
 //!   predictor share; [`targets`]: how objectives become regression targets.
 //!
@@ -14,6 +16,7 @@
 pub mod gp;
 pub mod mlp;
 pub(crate) mod recover;
+pub mod round_model;
 pub mod semi_supervised;
 pub mod seminas;
 mod surrogate;

@@ -3,8 +3,8 @@
 //! ignore), then predict each architecture's objective with a spread. For users who compare
 //! predictors, or drive their own search with one.
 
-use super::gp::HammingGp;
-use super::mlp::{MlpConfig, MlpEnsemble, OneHot, mean_std};
+use super::mlp::{MlpConfig, OneHot};
+use super::round_model::{EnsembleModel, GpModel, RoundModel};
 use super::targets::{TargetScale, normalize_targets};
 use super::{Predictor, PredictorError, Unlabelled};
 use crate::rng::rng_for;
@@ -111,14 +111,14 @@ impl<S: SearchSpace> Surrogate<S> for Predictor<S> {
     }
 }
 
-/// An ensemble of small MLPs over one-hot tokens (SemiNAS-Ens's fast model): the members'
-/// mean and spread. Supervised only.
+/// An ensemble of small MLPs over one-hot tokens (SemiNAS-Ens's fast model,
+/// [`EnsembleModel`]): the members' mean and spread. Supervised only.
 pub struct MlpSurrogate<S: SearchSpace> {
     space: S,
     onehot: OneHot,
     config: MlpConfig,
     seed: u64,
-    fitted: Option<(MlpEnsemble, TargetScale)>,
+    fitted: Option<(EnsembleModel, TargetScale)>,
 }
 
 impl<S: SearchSpace> MlpSurrogate<S> {
@@ -149,38 +149,45 @@ impl<S: SearchSpace> Surrogate<S> for MlpSurrogate<S> {
     ) -> Result<(), PredictorError> {
         check_pairs(archs.len(), targets)?;
         let feats = features(&self.space, &self.onehot, archs)?;
+        let mut model = EnsembleModel::new(self.onehot.clone(), self.config.clone(), 0, 0.0);
         let mut rng = rng_for(self.seed, "mlp-surrogate");
-        let mut ensemble = MlpEnsemble::new(&self.onehot, self.config.clone(), &mut rng);
-        ensemble.fit(
+        let weights = vec![1.0; feats.len()];
+        model.fit(
             &feats,
             &normalize_targets(targets, 0.0),
-            &vec![1.0; feats.len()],
+            &weights,
+            &[],
+            &mut rng,
         );
-        self.fitted = Some((ensemble, TargetScale::of(targets, 0.0)));
+        self.fitted = Some((model, TargetScale::of(targets, 0.0)));
         Ok(())
     }
 
     fn predict(&self, archs: &[S::Arch]) -> Result<Vec<Prediction>, PredictorError> {
-        let (ensemble, scale) = self.fitted.as_ref().ok_or_else(not_fitted)?;
+        let (model, scale) = self.fitted.as_ref().ok_or_else(not_fitted)?;
         let feats = features(&self.space, &self.onehot, archs)?;
-        Ok(mean_std(&ensemble.predict_members(&feats))
+        let feats: Vec<&[u32]> = feats.iter().map(Vec::as_slice).collect();
+        Ok(model
+            .predict(&feats)
             .into_iter()
             .map(|(m, s)| Prediction {
-                mean: scale.apply(m),
-                spread: f64::from(s) * scale.std,
+                // The ensemble's values are `f32`s: the conversions are exact.
+                mean: scale.apply(m as f32),
+                spread: s * scale.std,
             })
             .collect())
     }
 }
 
 /// A Gaussian process with an ARD Hamming kernel over the token positions (SemiNAS-Ens's
-/// second model): posterior mean and standard deviation. Supervised only; deterministic.
+/// second model, [`GpModel`]): posterior mean and standard deviation. Supervised only;
+/// deterministic; each fit starts afresh.
 pub struct GpSurrogate<S: SearchSpace> {
     space: S,
     onehot: OneHot,
     /// Adam steps on the hyperparameters per fit.
     steps: usize,
-    fitted: Option<(HammingGp, TargetScale)>,
+    fitted: Option<(GpModel, TargetScale)>,
 }
 
 impl<S: SearchSpace> GpSurrogate<S> {
@@ -210,20 +217,26 @@ impl<S: SearchSpace> Surrogate<S> for GpSurrogate<S> {
     ) -> Result<(), PredictorError> {
         check_pairs(archs.len(), targets)?;
         let feats = features(&self.space, &self.onehot, archs)?;
-        let y: Vec<f64> = normalize_targets(targets, 0.0)
-            .into_iter()
-            .map(f64::from)
-            .collect();
-        let mut gp = HammingGp::new(self.onehot.positions());
-        gp.fit(&feats, &y, self.steps);
-        self.fitted = Some((gp, TargetScale::of(targets, 0.0)));
+        let mut model = GpModel::new(self.onehot.positions(), self.steps, self.steps);
+        // The GP draws nothing: the stream is the trait's, unused.
+        let mut rng = rng_for(0, "gp-surrogate");
+        let weights = vec![1.0; feats.len()];
+        model.fit(
+            &feats,
+            &normalize_targets(targets, 0.0),
+            &weights,
+            &[],
+            &mut rng,
+        );
+        self.fitted = Some((model, TargetScale::of(targets, 0.0)));
         Ok(())
     }
 
     fn predict(&self, archs: &[S::Arch]) -> Result<Vec<Prediction>, PredictorError> {
-        let (gp, scale) = self.fitted.as_ref().ok_or_else(not_fitted)?;
+        let (model, scale) = self.fitted.as_ref().ok_or_else(not_fitted)?;
         let feats = features(&self.space, &self.onehot, archs)?;
-        Ok(gp
+        let feats: Vec<&[u32]> = feats.iter().map(Vec::as_slice).collect();
+        Ok(model
             .predict(&feats)
             .into_iter()
             .map(|(m, s)| Prediction {

@@ -26,15 +26,14 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use rand::Rng as _;
-use rand::seq::SliceRandom;
 
 use super::multi_fidelity::{MultiFidelity, MultiFidelityConfig};
 use super::pool::ENUMERATE_LIMIT;
 use super::random::KeyHash;
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
 use crate::evaluator::{Fidelities, StepResult, StopRule};
-use crate::predictor::gp::HammingGp;
-use crate::predictor::mlp::{MlpConfig, MlpEnsemble, OneHot, mean_std};
+use crate::predictor::mlp::{MlpConfig, OneHot};
+use crate::predictor::round_model::{EnsembleModel, GpModel, RoundModel};
 use crate::predictor::targets::{normalize_targets, target_scale};
 use crate::rng::Rng;
 use crate::space::SearchSpace;
@@ -233,8 +232,9 @@ pub struct SemiNasEns<A> {
     /// A listing made elsewhere ([`Self::with_listing`]), used when it is first needed.
     shared: Option<Arc<Listing<A>>>,
     onehot: Option<OneHot>,
-    /// The Gaussian process, kept between rounds to warm-start its hyperparameters.
-    gp: Option<HammingGp>,
+    /// The predictor, made at the first round and refitted every round (the Gaussian
+    /// process warm-starts its hyperparameters from the last round's).
+    model: Option<Box<dyn RoundModel>>,
     evaluated: Vec<(A, Vec<u32>, f64)>,
     evaluated_keys: HashSet<String>,
     proposed: HashSet<String>,
@@ -271,7 +271,7 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
             listed: None,
             shared: None,
             onehot: None,
-            gp: None,
+            model: None,
             evaluated: Vec::new(),
             evaluated_keys: HashSet::new(),
             proposed: HashSet::new(),
@@ -521,46 +521,24 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
             Acquisition::Alternate => Acquisition::Mean,
             a => a,
         };
-        let scores = match self.config.surrogate {
+        let config = &self.config;
+        let model = self.model.get_or_insert_with(|| match config.surrogate {
             Surrogate::Gp { steps } => {
-                let positions = space.encoding().len();
-                let first = self.gp.is_none();
-                let gp = self.gp.get_or_insert_with(|| HammingGp::new(positions));
-                let y: Vec<f64> = targets.iter().map(|&t| f64::from(t)).collect();
-                gp.fit(&feats, &y, if first { steps.max(100) } else { steps });
-                gp.predict(&cand_feats)
-                    .into_iter()
-                    .map(|(m, s)| (m as f32, s as f32))
-                    .collect::<Vec<_>>()
+                Box::new(GpModel::new(space.encoding().len(), steps.max(100), steps))
             }
-            Surrogate::Ensemble => {
-                let mut ensemble =
-                    MlpEnsemble::new(&onehot, self.config.mlp.clone(), &mut self.rng);
-                ensemble.fit(&feats, &targets, &weights);
-
-                if self.config.pseudo > 0 {
-                    let mut idx: Vec<usize> = (0..candidates.len()).collect();
-                    let (chosen, _) = idx.partial_shuffle(&mut self.rng, self.config.pseudo);
-                    let pf: Vec<Vec<u32>> =
-                        chosen.iter().map(|&i| cand_feats[i].to_vec()).collect();
-                    let ms = mean_std(&ensemble.predict_members(&pf));
-                    let mut all_feats = feats.clone();
-                    let mut all_targets = targets.clone();
-                    let mut weights = vec![1.0f32; feats.len()];
-                    for (f, (m, s)) in pf.into_iter().zip(ms) {
-                        all_feats.push(f);
-                        all_targets.push(m);
-                        // Targets are standardised: a spread of 1 is one standard deviation.
-                        weights.push(self.config.pseudo_weight / (1.0 + 4.0 * s * s));
-                    }
-                    let mut fresh =
-                        MlpEnsemble::new(&onehot, self.config.mlp.clone(), &mut self.rng);
-                    fresh.fit(&all_feats, &all_targets, &weights);
-                    ensemble = fresh;
-                }
-                mean_std(&ensemble.predict_members(&cand_feats))
-            }
-        };
+            Surrogate::Ensemble => Box::new(EnsembleModel::new(
+                onehot,
+                config.mlp.clone(),
+                config.pseudo,
+                config.pseudo_weight,
+            )),
+        });
+        model.fit(&feats, &targets, &weights, &cand_feats, &mut self.rng);
+        let scores: Vec<(f32, f32)> = model
+            .predict(&cand_feats)
+            .into_iter()
+            .map(|(m, s)| (m as f32, s as f32))
+            .collect();
         let mut order: Vec<(f32, usize)> = match acquisition {
             Acquisition::Thompson => scores
                 .iter()
