@@ -80,6 +80,36 @@ fn features<S: SearchSpace>(
         .collect()
 }
 
+/// Fits a round model on checked pairs, the targets standardised (every pair weighing
+/// alike, nothing unlabelled); the scale that undoes the standardisation.
+fn fit_model(
+    model: &mut dyn RoundModel,
+    feats: &[Vec<u32>],
+    targets: &[f64],
+    rng: &mut crate::rng::Rng,
+) -> TargetScale {
+    let weights = vec![1.0; feats.len()];
+    model.fit(feats, &normalize_targets(targets, 0.0), &weights, &[], rng);
+    TargetScale::of(targets, 0.0)
+}
+
+/// A round model's predictions in the objective's units.
+fn predict_model(
+    model: &dyn RoundModel,
+    scale: TargetScale,
+    feats: &[Vec<u32>],
+) -> Vec<Prediction> {
+    let feats: Vec<&[u32]> = feats.iter().map(Vec::as_slice).collect();
+    model
+        .predict(&feats)
+        .into_iter()
+        .map(|(m, s)| Prediction {
+            mean: scale.mean + m * scale.std,
+            spread: s * scale.std,
+        })
+        .collect()
+}
+
 /// The SemiNAS predictor as a [`Surrogate`]: `unlabelled` are pseudo-labelled (none:
 /// [`Unlabelled::Given`] of nothing, a plain supervised fit).
 impl<S: SearchSpace> Surrogate<S> for Predictor<S> {
@@ -151,31 +181,15 @@ impl<S: SearchSpace> Surrogate<S> for MlpSurrogate<S> {
         let feats = features(&self.space, &self.onehot, archs)?;
         let mut model = EnsembleModel::new(self.onehot.clone(), self.config.clone(), 0, 0.0);
         let mut rng = rng_for(self.seed, "mlp-surrogate");
-        let weights = vec![1.0; feats.len()];
-        model.fit(
-            &feats,
-            &normalize_targets(targets, 0.0),
-            &weights,
-            &[],
-            &mut rng,
-        );
-        self.fitted = Some((model, TargetScale::of(targets, 0.0)));
+        let scale = fit_model(&mut model, &feats, targets, &mut rng);
+        self.fitted = Some((model, scale));
         Ok(())
     }
 
     fn predict(&self, archs: &[S::Arch]) -> Result<Vec<Prediction>, PredictorError> {
         let (model, scale) = self.fitted.as_ref().ok_or_else(not_fitted)?;
         let feats = features(&self.space, &self.onehot, archs)?;
-        let feats: Vec<&[u32]> = feats.iter().map(Vec::as_slice).collect();
-        Ok(model
-            .predict(&feats)
-            .into_iter()
-            .map(|(m, s)| Prediction {
-                // The ensemble's values are `f32`s: the conversions are exact.
-                mean: scale.apply(m as f32),
-                spread: s * scale.std,
-            })
-            .collect())
+        Ok(predict_model(model, *scale, &feats))
     }
 }
 
@@ -219,31 +233,15 @@ impl<S: SearchSpace> Surrogate<S> for GpSurrogate<S> {
         let feats = features(&self.space, &self.onehot, archs)?;
         let mut model = GpModel::new(self.onehot.positions(), self.steps, self.steps);
         // The GP draws nothing: the stream is the trait's, unused.
-        let mut rng = rng_for(0, "gp-surrogate");
-        let weights = vec![1.0; feats.len()];
-        model.fit(
-            &feats,
-            &normalize_targets(targets, 0.0),
-            &weights,
-            &[],
-            &mut rng,
-        );
-        self.fitted = Some((model, TargetScale::of(targets, 0.0)));
+        let scale = fit_model(&mut model, &feats, targets, &mut rng_for(0, "gp-surrogate"));
+        self.fitted = Some((model, scale));
         Ok(())
     }
 
     fn predict(&self, archs: &[S::Arch]) -> Result<Vec<Prediction>, PredictorError> {
         let (model, scale) = self.fitted.as_ref().ok_or_else(not_fitted)?;
         let feats = features(&self.space, &self.onehot, archs)?;
-        let feats: Vec<&[u32]> = feats.iter().map(Vec::as_slice).collect();
-        Ok(model
-            .predict(&feats)
-            .into_iter()
-            .map(|(m, s)| Prediction {
-                mean: scale.mean + m * scale.std,
-                spread: s * scale.std,
-            })
-            .collect())
+        Ok(predict_model(model, *scale, &feats))
     }
 }
 
