@@ -131,14 +131,17 @@ class _Codec:
         i = int(round((value - d.low) / step))  # type: ignore[attr-defined]
         return i if 0 <= i < len(_numeric_values(d) or ()) else None
 
-    def encode(self, params: Dict[str, Any], reprs: Optional[Dict[str, str]]) -> Optional[List[int]]:
+    def encode(
+        self, params: Dict[str, Any], dists: Optional[Dict[str, Tuple[str, BaseDistribution]]]
+    ) -> Optional[List[int]]:
         """The choice indices of a trial's parameters, or None when it lacks one of them (or,
-        given the ``repr`` of each of its distributions, drew it from another distribution)."""
+        given the repr and distribution of each of its parameters, drew it from another
+        distribution)."""
         out = []
         for name, d, r in zip(self.names, self.dists, self.reprs):
             if name not in params:
                 return None
-            if reprs is not None and reprs.get(name) != r:
+            if dists is not None and (name not in dists or dists[name][0] != r):
                 return None
             try:
                 i = self._index(d, params[name])
@@ -150,14 +153,17 @@ class _Codec:
         return out
 
     def encode_trial(
-        self, key: Tuple[str, int], t: FrozenTrial, reprs: Callable[[], Dict[str, str]]
+        self,
+        key: Tuple[str, int],
+        t: FrozenTrial,
+        dists: Callable[[], Dict[str, Tuple[str, BaseDistribution]]],
     ) -> Optional[List[int]]:
-        """``encode`` of a trial's parameters (``reprs``: those of its distributions),
+        """``encode`` of a trial's parameters (``dists``: the repr and distribution of each),
         remembered once the trial is finished."""
         finished = t.state.is_finished()
         if finished and key in self._finished:
             return self._finished[key]
-        arch = self.encode(t.params, reprs())
+        arch = self.encode(t.params, dists())
         if finished:
             self._finished[key] = arch
         return arch
@@ -281,8 +287,7 @@ class SemiNASSampler(BaseSampler):
                 arch = codec.encode(t.system_attrs.get("fixed_params") or {}, None)
             else:
                 arch = codec.encode_trial(
-                    (study.study_name, t.number), t,
-                    lambda: {n: r for n, (r, _) in self._modelled(study, t).items()})
+                    (study.study_name, t.number), t, lambda: self._modelled(study, t))
             if arch is None:
                 continue
             value = t.value if t.state == TrialState.COMPLETE else None

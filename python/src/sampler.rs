@@ -269,9 +269,10 @@ impl Proposer {
                 .as_ref()
                 .map(|all| all.iter().filter(|a| free(a)).collect())
         };
-        if self.all.is_some()
-            && known.len() + avoided.len() >= self.all.as_ref().map_or(0, |a| a.len())
-            && left().is_some_and(|l| l.is_empty())
+        // Nothing left: no searcher to build (the count rules the scan out cheaply).
+        if let Some(all) = &self.all
+            && known.len() + avoided.len() >= all.len()
+            && !all.iter().any(free)
         {
             return None;
         }

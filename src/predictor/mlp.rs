@@ -286,35 +286,18 @@ impl Net {
     fn first_layer(&self, l: &Layout, feats: &[u32], out: &mut [f32]) {
         let h = self.h;
         let p = &self.params;
-        // In chunks held in registers across the features (one pass over `out` per feature
-        // was bound by its stores); each value is summed in the same order either way.
-        let mut j0 = 0;
-        while j0 + CHUNK <= h {
-            let mut acc: [f32; CHUNK] = p[l.b1 + j0..l.b1 + j0 + CHUNK].try_into().expect("chunk");
-            for &f in feats {
-                let at = l.w1 + f as usize * h + j0;
-                let row: &[f32; CHUNK] = p[at..at + CHUNK].try_into().expect("chunk");
-                for (a, w) in acc.iter_mut().zip(row) {
-                    *a += w;
-                }
-            }
-            for (o, a) in out[j0..j0 + CHUNK].iter_mut().zip(acc) {
-                *o = a.max(0.0);
-            }
-            j0 += CHUNK;
-        }
-        if j0 < h {
-            let out = &mut out[j0..h];
-            out.copy_from_slice(&p[l.b1 + j0..l.b1 + h]);
-            for &f in feats {
-                let at = l.w1 + f as usize * h;
-                for (a, w) in out.iter_mut().zip(&p[at + j0..at + h]) {
-                    *a += w;
-                }
-            }
-            for a in out.iter_mut() {
-                *a = a.max(0.0);
-            }
+        out.copy_from_slice(&p[l.b1..l.b1 + h]);
+        // In registers a chunk at a time (one pass over `out` per feature was bound by its
+        // stores); each value is summed in feature order either way.
+        let row = |f: &u32| {
+            (
+                1.0,
+                &p[l.w1 + *f as usize * h..l.w1 + (*f as usize + 1) * h],
+            )
+        };
+        sum_rows(out, feats.iter().map(row));
+        for a in out.iter_mut() {
+            *a = a.max(0.0);
         }
     }
 
@@ -437,9 +420,6 @@ impl Net {
                 by_feature[ft as usize].push(i as u32);
             }
         }
-        let active: Vec<usize> = (0..self.dim)
-            .filter(|&f| !by_feature[f].is_empty())
-            .collect();
         for _ in 0..cfg.epochs {
             grad.iter_mut().for_each(|g| *g = 0.0);
             for (i, f) in feats.iter().enumerate() {
@@ -470,11 +450,14 @@ impl Net {
                 &mut grad[l.b1..l.b1 + h],
                 (0..n).map(|i| (1.0, &delta[i * h..(i + 1) * h])),
             );
-            for &f in &active {
+            for (f, samples) in by_feature.iter().enumerate() {
+                if samples.is_empty() {
+                    continue;
+                }
                 let row = l.w1 + f * h;
                 sum_rows(
                     &mut grad[row..row + h],
-                    by_feature[f]
+                    samples
                         .iter()
                         .map(|&i| (1.0, &delta[i as usize * h..(i as usize + 1) * h])),
                 );

@@ -159,11 +159,7 @@ impl<A> Listing<A> {
     /// Lists `archs` of `space` with the features of a searcher whose
     /// [`SemiNasEnsConfig::pairs`] is `pairs`.
     pub fn new<S: SearchSpace<Arch = A>>(space: &S, archs: Arc<[A]>, pairs: bool) -> Self {
-        let onehot = if pairs {
-            OneHot::with_pairs(space.encoding())
-        } else {
-            OneHot::new(space.encoding())
-        };
+        let onehot = one_hot(space, pairs);
         let mut feats = Vec::new();
         let mut ends = Vec::with_capacity(archs.len());
         let mut hashes = Vec::with_capacity(archs.len());
@@ -348,13 +344,7 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
     /// The ensemble's input layout for `space`, made once.
     fn onehot<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> &OneHot {
         let pairs = self.config.pairs;
-        self.onehot.get_or_insert_with(|| {
-            if pairs {
-                OneHot::with_pairs(space.encoding())
-            } else {
-                OneHot::new(space.encoding())
-            }
-        })
+        self.onehot.get_or_insert_with(|| one_hot(space, pairs))
     }
 
     /// Marks `key` as proposed.
@@ -469,7 +459,6 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
         let round = self.rounds;
         self.phase
             .set(format!("SemiNAS-Ens round {round}: fitting the ensemble"));
-        let onehot = self.onehot(space).clone();
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.2).collect();
         let (feats, targets, weights, unscale): (_, _, _, Box<dyn Fn(f32) -> Option<f64>>) =
             match &self.mf {
@@ -521,13 +510,13 @@ impl<A: Clone + Send + Sync> SemiNasEns<A> {
             Acquisition::Alternate => Acquisition::Mean,
             a => a,
         };
-        let config = &self.config;
+        let (config, onehot) = (&self.config, &self.onehot);
         let model = self.model.get_or_insert_with(|| match config.surrogate {
             Surrogate::Gp { steps } => {
                 Box::new(GpModel::new(space.encoding().len(), steps.max(100), steps))
             }
             Surrogate::Ensemble => Box::new(EnsembleModel::new(
-                onehot,
+                onehot.clone().expect("made by `candidates`"),
                 config.mlp.clone(),
                 config.pseudo,
                 config.pseudo_weight,
@@ -703,6 +692,15 @@ impl<S: SearchSpace> Searcher<S> for SemiNasEns<S::Arch> {
 
     fn watch(&mut self, phase: Phase) {
         self.phase = phase;
+    }
+}
+
+/// The ensemble's input layout for `space`: one-hot tokens, plus their pairs with `pairs`.
+fn one_hot<S: SearchSpace>(space: &S, pairs: bool) -> OneHot {
+    if pairs {
+        OneHot::with_pairs(space.encoding())
+    } else {
+        OneHot::new(space.encoding())
     }
 }
 
