@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use clap::Args;
-use seminas::controller::bench_round::RoundSettings;
 use seminas::controller::{EarlyStopping, Kernel};
+use seminas::predictor::timed_round::RoundSettings;
 
 /// Arguments of `seminas bench-controller`.
 #[derive(Debug, Args)]
@@ -104,7 +104,7 @@ pub fn run(args: &BenchControllerArgs) -> anyhow::Result<()> {
             train_epochs: args.train_epochs,
             ..RoundSettings::default()
         };
-        let report = seminas::controller::bench_round::run(&settings, &variants, args.seed);
+        let report = seminas::predictor::timed_round::run(&settings, &variants, args.seed);
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {

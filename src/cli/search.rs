@@ -6,12 +6,13 @@ use anyhow::Context;
 use clap::Args;
 
 use seminas::evaluator::Evaluator;
+use seminas::evaluator::Pruner;
 use seminas::report::HumanSummary;
 use seminas::search::{Algo, AlgoConfig, AlgoOverrides};
 use seminas::space::SearchSpace;
 use seminas::store::{RunMeta, RunStore};
 use seminas::study::engine::Restored;
-use seminas::study::{Direction, Halt, StopPolicy, Study, StudyError, StudySettings};
+use seminas::study::{Direction, Halt, StopPolicy, Study, StudyError, StudySettings, TimeBudget};
 
 use super::watch::{Mode, Reporter};
 use seminas::benchmark::problem::{Problem, ProblemArgs};
@@ -342,28 +343,8 @@ fn study_settings<S: SearchSpace, E: Evaluator<S>>(
     evaluator: &E,
 ) -> anyhow::Result<StudySettings> {
     let fidelities = evaluator.fidelities();
-    let full_cost = fidelities.as_ref().and_then(|f| f.full_cost);
-    let budget_seconds = match (args.budget_seconds, args.budget_trainings) {
-        (Some(s), _) => Some(s),
-        (None, Some(n)) => Some(seminas::settings::training_budget(
-            n,
-            full_cost.filter(|c| *c > 0.0).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "--budget-trainings needs the cost of a whole training, which a table with \
-                     a cost column gives (--cost COL); give the budget in seconds with \
-                     --budget-seconds"
-                )
-            })?,
-        )?),
-        (None, None) => None,
-    };
-    let algo = args.algo.unwrap_or_else(Algo::best_available);
     let prune = args.algo_args.pruner()?;
-    if prune
-        .as_ref()
-        .is_some_and(|p| *p != seminas::evaluator::Pruner::None)
-        && fidelities.is_none()
-    {
+    if prune.as_ref().is_some_and(|p| *p != Pruner::None) && fidelities.is_none() {
         anyhow::bail!(
             "--prune {} needs trainings that report steps: a table with --fidelity columns, \
              or --evaluator COMMAND with --max-step (the command printing {{\"step\": N, \
@@ -371,34 +352,30 @@ fn study_settings<S: SearchSpace, E: Evaluator<S>>(
             args.algo_args.prune
         );
     }
-    // Searchers that plan from their budget plan for the whole trainings a time budget holds.
-    let plan = budget_seconds.map(|b| match (args.queries, full_cost) {
-        (Some(q), _) => q,
-        (None, Some(c)) if c > 0.0 => ((b / c).round() as usize).max(1),
-        (None, _) => 100,
-    });
-    Ok(StudySettings {
+    let algo = args.algo.unwrap_or_else(Algo::best_available);
+    let mut settings = StudySettings {
         algo,
         config: args.algo_args.config(&[algo])?,
-        queries: args.queries.unwrap_or(if budget_seconds.is_some() {
-            usize::MAX
-        } else {
-            100
-        }),
-        seed: args.seed,
         workers: args.eval.workers.max(1),
-        direction: if args.minimize {
-            Direction::Minimize
-        } else {
-            Direction::Maximize
+        direction: match args.minimize {
+            true => Direction::Minimize,
+            false => Direction::Maximize,
         },
-        budget_seconds,
         prune,
-        plan,
         stop: StopPolicy {
             max_failures: args.max_failures,
         },
-    })
+        ..StudySettings::new(args.queries.unwrap_or(100), args.seed)
+    };
+    let time = match (args.budget_seconds, args.budget_trainings) {
+        (Some(s), _) => Some(TimeBudget::Seconds(s)),
+        (None, n) => n.map(TimeBudget::Trainings),
+    };
+    if let Some(t) = time {
+        let full_cost = fidelities.and_then(|f| f.full_cost);
+        settings.time_budget(t, args.queries, full_cost)?;
+    }
+    Ok(settings)
 }
 
 /// The study of a new run (stored in its run directory, if it has one) or of a resumed one,

@@ -209,4 +209,7 @@ pub enum ControllerError {
         /// What is wrong.
         reason: String,
     },
+    /// The caller's interrupt check stopped a training ([`super::Controller::try_train_until`]).
+    #[error("interrupted")]
+    Interrupted,
 }

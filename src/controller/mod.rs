@@ -27,7 +27,6 @@
 //! configuration, never on the number of threads.
 
 pub mod bench;
-pub mod bench_round;
 mod checkpoint;
 pub mod config;
 pub mod kernel;
@@ -296,6 +295,20 @@ impl Controller {
         epochs: usize,
         rng: &mut Rng,
     ) -> Result<TrainStats, ControllerError> {
+        self.try_train_until(seqs, targets, epochs, rng, &mut || false)
+    }
+
+    /// [`Controller::try_train`] that calls `interrupt` before every epoch and stops with
+    /// [`ControllerError::Interrupted`] when it returns true (the weights are then those of a
+    /// partial training: the caller discards them). Python's Ctrl-C reaches a fit this way.
+    pub fn try_train_until(
+        &mut self,
+        seqs: &[Vec<u32>],
+        targets: &[f32],
+        epochs: usize,
+        rng: &mut Rng,
+        interrupt: &mut dyn FnMut() -> bool,
+    ) -> Result<TrainStats, ControllerError> {
         self.check_seqs(seqs)?;
         if seqs.len() != targets.len() {
             return Err(ControllerError::Input(format!(
@@ -359,6 +372,9 @@ impl Controller {
         let mut best: Option<(f64, TrainStats, Box<Controller>)> = None;
         let mut since_best = 0;
         for epoch in 0..epochs {
+            if interrupt() {
+                return Err(ControllerError::Interrupted);
+            }
             order.shuffle(rng);
             let (sse, nll) = self.train_epoch(&order, seqs, targets, &mut workspaces, rng);
             let n = order.len() as f64;

@@ -7,20 +7,23 @@
 //! - [`gp`]: a Gaussian process with an ARD Hamming kernel (SemiNAS-Ens's second model);
 //! - [`round_model`]: either of those as the model a search holds and refits every round
 //!   (with the ensemble's semi-supervised step);
-//! - [`semi_supervised`]: the pseudo-labelling step SemiNAS, SemiNAS-RE and the SemiNAS
-//!   predictor share; [`targets`]: how objectives become regression targets.
+//! - `controller_model`: the controller as the predictor a SemiNAS, NAO or SemiNAS-RE search
+//!   holds and retrains every round (it also generates);
+//! - [`semi_supervised`]: the pseudo-labelling step all the controller's users run, written
+//!   once; [`targets`]: how objectives become regression targets.
 //!
 //! [`Surrogate`] is what they have in common: fit on pairs (and unlabelled architectures),
 //! predict a mean and a spread. The searchers in [`crate::search`] hold these models.
 
+pub(crate) mod controller_model;
 pub mod gp;
 pub mod mlp;
-pub(crate) mod recover;
 pub mod round_model;
 pub mod semi_supervised;
 pub mod seminas;
 mod surrogate;
 pub mod targets;
+pub mod timed_round;
 
 pub use self::seminas::{
     FitStats, Generated, Predictor, PredictorError, PredictorOverrides, PredictorSettings,

@@ -1,11 +1,11 @@
-//! The semi-supervised training step that SemiNAS and SemiNAS-RE share (Luo et al. 2020,
-//! Algorithm 1): after the controller has been trained on the evaluated pairs, unevaluated
+//! The semi-supervised training step (Luo et al. 2020, Algorithm 1), written once for SemiNAS,
+//! NAO, SemiNAS-RE, the SemiNAS predictor and the round benchmark: after the controller has been trained on the evaluated pairs, unevaluated
 //! architectures are labelled by its predictor and it is trained again on the evaluated pairs
 //! (repeated `upsample` times) together with the pseudo-labelled ones.
 
 use std::collections::HashSet;
 
-use crate::controller::Controller;
+use crate::controller::{Controller, ControllerError};
 use crate::rng::Rng;
 use crate::space::SearchSpace;
 
@@ -22,22 +22,37 @@ pub struct Trainings {
     pub upsample: usize,
 }
 
-/// The epochs and sizes of one semi-supervised training (SemiNAS's round, SemiNAS-RE's
-/// retraining).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Schedule {
-    /// The two trainings.
-    pub trainings: Trainings,
-    /// Unevaluated architectures drawn and pseudo-labelled.
-    pub pseudo: usize,
+/// Where a step's unevaluated architectures come from.
+pub(crate) enum Unlabelled<'a> {
+    /// Up to this many drawn from the space after the first training, keys not in `exclude`.
+    Sample {
+        /// How many to draw.
+        count: usize,
+        /// Keys never drawn (the evaluated architectures).
+        exclude: &'a HashSet<String>,
+    },
+    /// These token sequences.
+    Given(&'a [Vec<u32>]),
 }
 
-/// What [`train_round`] labelled: the drawn unevaluated architectures, their token sequences
-/// and pseudo-labels (normalised units), in draw order; and the epochs each training ran.
+/// What a caller of [`step`] is told: asked before every epoch whether to stop
+/// ([`Controller::try_train_until`]: Python's Ctrl-C), shown the controller after the first
+/// training (the round benchmark measures it there). Both optional.
+#[derive(Default)]
+pub(crate) struct Hooks<'a> {
+    /// Returns true to stop the training ([`ControllerError::Interrupted`]).
+    pub interrupt: Option<&'a mut dyn FnMut() -> bool>,
+    /// Called once, between the two trainings.
+    pub after_first: Option<&'a mut dyn FnMut(&Controller)>,
+}
+
+/// What [`step`] labelled: the drawn unevaluated architectures (none for a given pool), the
+/// token sequences labelled and their pseudo-labels (normalised units), in draw order; and the
+/// epochs each training ran.
 pub(crate) struct Labelled<A> {
     /// The drawn architectures.
     pub archs: Vec<A>,
-    /// Their token sequences.
+    /// The token sequences that were pseudo-labelled.
     pub seqs: Vec<Vec<u32>>,
     /// Their pseudo-labels.
     pub labels: Vec<f32>,
@@ -45,40 +60,63 @@ pub(crate) struct Labelled<A> {
     pub epochs: (usize, usize),
 }
 
-/// One semi-supervised training of `controller` (Luo et al. 2020, Algorithm 1, steps 1-2):
+/// One semi-supervised training of `controller` (Luo et al. 2020, Algorithm 1, steps 1-2), the
+/// one SemiNAS, NAO, SemiNAS-RE, the SemiNAS predictor and `bench-controller --round` run:
 /// the first training on the evaluated pairs `(seqs, targets)` (kept whole when early stopping
-/// is set to stop only the second, [`Controller::first_training`]), then `pseudo` unevaluated
-/// architectures (keys not in `exclude`) drawn and labelled by the predictor, then the second
-/// training on the up-sampled evaluated pairs plus those. `None` when the controller refused
-/// the data (logged, counted in `failures`): the caller's round falls back.
-pub(crate) fn train_round<S: SearchSpace>(
+/// is set to stop only the second, [`Controller::first_training`]); `after_first` is shown the
+/// controller then; the unevaluated architectures labelled by the predictor; then (when
+/// `train_epochs > 0`) the second training on the evaluated pairs repeated `upsample` times
+/// plus the pseudo-labelled ones (without any: on the repeated pairs alone, as NAO trains).
+/// The hooks are asked before every epoch and shown the controller after the first training.
+pub(crate) fn step<S: SearchSpace>(
     controller: &mut Controller,
     space: &S,
     (seqs, targets): (&[Vec<u32>], &[f32]),
-    exclude: &HashSet<String>,
-    schedule: Schedule,
+    unlabelled: Unlabelled<'_>,
+    trainings: Trainings,
     rng: &mut Rng,
-    failures: &mut usize,
-) -> Option<Labelled<S::Arch>> {
-    let first = (seqs, targets, schedule.trainings.pretrain_epochs);
-    let first_epochs =
-        controller.first_training(|c| super::recover::train(c, first, rng, failures))?;
-    let (archs, pool_seqs): (Vec<S::Arch>, Vec<Vec<u32>>) =
-        sample_unlabelled(space, schedule.pseudo, exclude, rng)
+    hooks: Hooks<'_>,
+) -> Result<Labelled<S::Arch>, ControllerError> {
+    let mut never = || false;
+    let interrupt: &mut dyn FnMut() -> bool = match hooks.interrupt {
+        Some(f) => f,
+        None => &mut never,
+    };
+    let first = trainings.pretrain_epochs;
+    let first_epochs = controller
+        .first_training(|c| c.try_train_until(seqs, targets, first, rng, &mut *interrupt))?
+        .epochs;
+    if let Some(f) = hooks.after_first {
+        f(controller);
+    }
+    let (archs, pool): (Vec<S::Arch>, Vec<Vec<u32>>) = match unlabelled {
+        Unlabelled::Sample { count, exclude } => sample_unlabelled(space, count, exclude, rng)
             .into_iter()
-            .unzip();
-    let (labels, second_epochs) = self_train(
-        controller,
-        (seqs, targets),
-        &pool_seqs,
-        schedule.trainings.upsample,
-        schedule.trainings.train_epochs,
-        rng,
-        failures,
-    )?;
-    Some(Labelled {
+            .unzip(),
+        Unlabelled::Given(given) => (Vec::new(), given.to_vec()),
+    };
+    let labels = if pool.is_empty() {
+        Vec::new()
+    } else {
+        controller.predict(&pool)
+    };
+    let mut second_epochs = 0;
+    if trainings.train_epochs > 0 {
+        let (all_seqs, all_targets) =
+            self_training_set((seqs, targets), (&pool, &labels), trainings.upsample);
+        second_epochs = controller
+            .try_train_until(
+                &all_seqs,
+                &all_targets,
+                trainings.train_epochs,
+                rng,
+                interrupt,
+            )?
+            .epochs;
+    }
+    Ok(Labelled {
         archs,
-        seqs: pool_seqs,
+        seqs: pool,
         labels,
         epochs: (first_epochs, second_epochs),
     })
@@ -108,55 +146,20 @@ pub fn sample_unlabelled<S: SearchSpace>(
     pool
 }
 
-/// Labels `unlabelled` with the controller's predictor and builds the self-training set: the
-/// evaluated pairs `(seqs, targets)` repeated `upsample` times (at least once) followed by the
-/// pseudo-labelled sequences. Returns `(pseudo-labels, sequences, targets)`.
-pub(crate) fn pseudo_labelled_set(
-    controller: &Controller,
+/// The second training's set: the evaluated pairs `(seqs, targets)` repeated `upsample` times
+/// (at least once) followed by the pseudo-labelled sequences.
+fn self_training_set(
     (seqs, targets): (&[Vec<u32>], &[f32]),
-    unlabelled: &[Vec<u32>],
+    (pool, labels): (&[Vec<u32>], &[f32]),
     upsample: usize,
-) -> (Vec<f32>, Vec<Vec<u32>>, Vec<f32>) {
-    let labels = if unlabelled.is_empty() {
-        Vec::new()
-    } else {
-        controller.predict(unlabelled)
-    };
-    let mut all_seqs = Vec::with_capacity(seqs.len() * upsample.max(1) + unlabelled.len());
+) -> (Vec<Vec<u32>>, Vec<f32>) {
+    let mut all_seqs = Vec::with_capacity(seqs.len() * upsample.max(1) + pool.len());
     let mut all_targets = Vec::with_capacity(all_seqs.capacity());
     for _ in 0..upsample.max(1) {
         all_seqs.extend(seqs.iter().cloned());
         all_targets.extend_from_slice(targets);
     }
-    all_seqs.extend(unlabelled.iter().cloned());
-    all_targets.extend_from_slice(&labels);
-    (labels, all_seqs, all_targets)
-}
-
-/// Labels `unlabelled` with the controller's predictor, then (when `epochs > 0`) trains the
-/// controller for `epochs` on the evaluated pairs `(seqs, targets)` repeated `upsample` times
-/// plus the pseudo-labelled sequences. Returns the pseudo-labels and the epochs run, or `None`
-/// when the controller refused the data (logged and counted in `failures`: the round falls
-/// back).
-fn self_train(
-    controller: &mut Controller,
-    (seqs, targets): (&[Vec<u32>], &[f32]),
-    unlabelled: &[Vec<u32>],
-    upsample: usize,
-    epochs: usize,
-    rng: &mut Rng,
-    failures: &mut usize,
-) -> Option<(Vec<f32>, usize)> {
-    if epochs == 0 {
-        let labels = if unlabelled.is_empty() {
-            Vec::new()
-        } else {
-            controller.predict(unlabelled)
-        };
-        return Some((labels, 0));
-    }
-    let (labels, all_seqs, all_targets) =
-        pseudo_labelled_set(controller, (seqs, targets), unlabelled, upsample);
-    let ran = super::recover::train(controller, (&all_seqs, &all_targets, epochs), rng, failures)?;
-    Some((labels, ran))
+    all_seqs.extend(pool.iter().cloned());
+    all_targets.extend_from_slice(labels);
+    (all_seqs, all_targets)
 }

@@ -7,9 +7,10 @@
 //! A fit starts from a fresh controller (initial weights drawn from the seed, so fitting the same
 //! data twice gives the same predictor) and runs the two trainings of a SemiNAS round:
 //! `pretrain_epochs` on the evaluated pairs, then `train_epochs` on those pairs repeated
-//! `upsample` times plus `unlabelled` architectures labelled by the predictor
-//! ([`super::semi_supervised`]). Training goes one epoch per call, so a caller can
-//! interrupt it between epochs (Ctrl-C from Python).
+//! `upsample` times plus `unlabelled` architectures labelled by the predictor (none: the
+//! repeated pairs alone, as NAO trains). It is the step a search runs
+//! ([`super::semi_supervised`]), early stopping included; the caller's interrupt check is asked
+//! before every epoch (Ctrl-C from Python).
 //!
 //! Files are the controller's safetensors format (the one a run store keeps under the name
 //! `controller`), with one more metadata entry, `predictor` (JSON: the target scale, the
@@ -24,10 +25,10 @@ use safetensors::tensor::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use super::default_controller_hidden;
-use super::semi_supervised::{Trainings, pseudo_labelled_set, sample_unlabelled};
+use super::semi_supervised::{self, Hooks, Trainings, step};
 use super::targets::TargetScale;
 use crate::controller::{Controller, ControllerConfig, ControllerError};
-use crate::rng::{Rng, rng_for};
+use crate::rng::rng_for;
 use crate::space::{SearchSpace, SpaceError};
 use crate::store::{RunStore, StoreError};
 
@@ -293,60 +294,47 @@ impl<S: SearchSpace> Predictor<S> {
             self.space.encoding(),
             &mut rng,
         )?;
-        let mut epochs = 0;
-        let mut train = |c: &mut Controller,
-                         s: &[Vec<u32>],
-                         t: &[f32],
-                         n: usize,
-                         rng: &mut Rng|
-         -> Result<(), PredictorError> {
-            for _ in 0..n {
-                if interrupt() {
-                    return Err(PredictorError::Interrupted);
+        let (exclude, given);
+        let pool = match unlabelled {
+            Unlabelled::Sample(count) => {
+                exclude = archs
+                    .iter()
+                    .map(|a| self.space.key(a))
+                    .collect::<HashSet<_>>();
+                semi_supervised::Unlabelled::Sample {
+                    count,
+                    exclude: &exclude,
                 }
-                c.try_train(s, t, 1, rng)?;
-                epochs += 1;
             }
-            Ok(())
+            Unlabelled::Given(archs) => {
+                given = self.seqs(&archs)?;
+                semi_supervised::Unlabelled::Given(&given)
+            }
         };
-        train(
+        let hooks = Hooks {
+            interrupt: Some(interrupt),
+            after_first: None,
+        };
+        let trainings = self.settings.trainings;
+        let done = step(
             &mut controller,
-            &seqs,
-            &norm,
-            self.settings.trainings.pretrain_epochs,
+            &self.space,
+            (&seqs, &norm),
+            pool,
+            trainings,
             &mut rng,
-        )?;
-        let pool: Vec<Vec<u32>> = match unlabelled {
-            Unlabelled::Sample(n) => {
-                let exclude: HashSet<String> = archs.iter().map(|a| self.space.key(a)).collect();
-                sample_unlabelled(&self.space, n, &exclude, &mut rng)
-                    .into_iter()
-                    .map(|p| p.1)
-                    .collect()
-            }
-            Unlabelled::Given(given) => self.seqs(&given)?,
-        };
-        if !pool.is_empty() && self.settings.trainings.train_epochs > 0 {
-            let (_, all_seqs, all_targets) = pseudo_labelled_set(
-                &controller,
-                (&seqs, &norm),
-                &pool,
-                self.settings.trainings.upsample,
-            );
-            train(
-                &mut controller,
-                &all_seqs,
-                &all_targets,
-                self.settings.trainings.train_epochs,
-                &mut rng,
-            )?;
-        }
+            hooks,
+        )
+        .map_err(|e| match e {
+            ControllerError::Interrupted => PredictorError::Interrupted,
+            e => e.into(),
+        })?;
         self.controller = Some(controller);
         self.scale = Some(scale);
         Ok(FitStats {
             labelled: archs.len(),
-            unlabelled: pool.len(),
-            epochs,
+            unlabelled: done.seqs.len(),
+            epochs: done.epochs.0 + done.epochs.1,
         })
     }
 

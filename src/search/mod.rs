@@ -717,15 +717,6 @@ impl Phase {
     }
 }
 
-/// The controller checkpoint a searcher holds, if any, as [`Searcher::take_checkpoints`]
-/// returns it (named `controller`).
-fn controller_checkpoint(slot: &mut Option<Vec<u8>>) -> Vec<(String, Vec<u8>)> {
-    slot.take()
-        .map(|c| ("controller".to_string(), c))
-        .into_iter()
-        .collect()
-}
-
 impl AlgoConfig {
     /// Checks the settings of every algorithm.
     pub fn validate(&self) -> Result<(), SettingError> {

@@ -31,8 +31,9 @@ use std::sync::Arc;
 
 use super::pool::PoolIndex;
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
-use crate::controller::{Controller, ControllerConfig};
-use crate::predictor::semi_supervised::{Labelled, Schedule, Trainings, train_round};
+use crate::controller::ControllerConfig;
+use crate::predictor::controller_model::ControllerModel;
+use crate::predictor::semi_supervised::{Labelled, Trainings};
 use crate::predictor::targets::{normalize_targets, target_scale};
 use crate::rng::Rng;
 use crate::settings::{MAX_COUNT, MAX_EPOCHS, MAX_PSEUDO, MAX_UPSAMPLE, SettingError, optional};
@@ -199,7 +200,8 @@ pub struct SemiNas<A> {
     config: SemiNasConfig,
     random: RandomSearch,
     rng: Rng,
-    controller: Option<Controller>,
+    /// The predictor: the controller, retrained every round.
+    model: ControllerModel,
     /// Evaluated architectures, their tokens and objectives.
     evaluated: Vec<(A, Vec<u32>, f64)>,
     evaluated_keys: HashSet<String>,
@@ -222,10 +224,6 @@ pub struct SemiNas<A> {
     /// The evaluable pool until the first round indexes it.
     pool: Option<Arc<[A]>>,
     pool_index: Option<PoolIndex<A>>,
-    /// The controller after the latest round, for the run store.
-    checkpoint: Option<Vec<u8>>,
-    /// Rounds whose controller could not be built or trained (each fell back to random).
-    pub controller_failures: usize,
 }
 
 impl<A: Clone> SemiNas<A> {
@@ -235,10 +233,10 @@ impl<A: Clone> SemiNas<A> {
         init_rng.set_stream(init_rng.get_stream() ^ 0x5eed);
         Self {
             name: if config.pseudo == 0 { "nao" } else { "seminas" },
-            config,
             random: RandomSearch::new(init_rng),
+            model: ControllerModel::new(config.controller.clone()),
+            config,
             rng,
-            controller: None,
             evaluated: Vec::new(),
             evaluated_keys: HashSet::new(),
             queue: VecDeque::new(),
@@ -252,8 +250,6 @@ impl<A: Clone> SemiNas<A> {
             epochs: None,
             pool: None,
             pool_index: None,
-            checkpoint: None,
-            controller_failures: 0,
         }
     }
 
@@ -267,6 +263,11 @@ impl<A: Clone> SemiNas<A> {
     /// Candidates generation dropped because the evaluable pool lacks them.
     pub fn outside_pool(&self) -> usize {
         self.pool_index.as_ref().map_or(0, |p| p.outside)
+    }
+
+    /// Rounds whose controller could not be built or trained (each fell back to random).
+    pub fn controller_failures(&self) -> usize {
+        self.model.failures()
     }
 
     fn round<S: SearchSpace<Arch = A>>(&mut self, space: &S) {
@@ -288,38 +289,22 @@ impl<A: Clone> SemiNas<A> {
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.2).collect();
         let targets = normalize_targets(&values, cfg.clip_quantile);
         let unscale = target_scale(&values, cfg.clip_quantile);
-        let Some(controller) = crate::predictor::recover::controller(
-            &mut self.controller,
-            &cfg.controller,
-            space.encoding(),
-            &mut self.rng,
-            &mut self.controller_failures,
-        ) else {
-            return;
-        };
-        let schedule = Schedule {
-            trainings: cfg.trainings,
-            pseudo: cfg.pseudo,
-        };
         let Some(Labelled {
             archs: pool,
             seqs: pool_seqs,
             labels: pseudo_labels,
             epochs: (first_epochs, second_epochs),
-        }) = train_round(
-            controller,
+        }) = self.model.train(
             space,
             (&seqs, &targets),
-            &self.evaluated_keys,
-            schedule,
+            (&self.evaluated_keys, cfg.pseudo),
+            cfg.trainings,
             &mut self.rng,
-            &mut self.controller_failures,
         )
         else {
             return;
         };
-        // The run store keeps the newest trained controller (never read back by the search).
-        self.checkpoint = controller.to_safetensors().ok();
+        let controller = self.model.controller().expect("trained above");
         self.epochs = Some((round, first_epochs, second_epochs));
         // Said in the phases that follow: early stopping makes the epochs vary by round.
         let trained = format!("controller trained {first_epochs} + {second_epochs} epochs");
@@ -483,7 +468,7 @@ impl<S: SearchSpace> Searcher<S> for SemiNas<S::Arch> {
     }
 
     fn take_checkpoints(&mut self) -> Vec<(String, Vec<u8>)> {
-        super::controller_checkpoint(&mut self.checkpoint)
+        self.model.take_checkpoint()
     }
 
     fn take_annotations(&mut self) -> Vec<ProposalInfo> {

@@ -21,8 +21,9 @@ use rand::Rng as _;
 
 use super::pool::PoolIndex;
 use super::{Feedback, Origin, Phase, ProposalInfo, RandomSearch, Searcher};
-use crate::controller::{Controller, ControllerConfig};
-use crate::predictor::semi_supervised::{Schedule, Trainings, train_round};
+use crate::controller::ControllerConfig;
+use crate::predictor::controller_model::ControllerModel;
+use crate::predictor::semi_supervised::Trainings;
 use crate::predictor::targets::{normalize_targets, target_scale};
 use crate::rng::Rng;
 use crate::settings::{
@@ -75,19 +76,16 @@ pub struct SemiNasRe<A> {
     config: SemiNasReConfig,
     random: RandomSearch,
     rng: Rng,
-    controller: Option<Controller>,
+    /// The predictor that screens children: the controller, retrained every `retrain_every`.
+    model: ControllerModel,
     /// Oldest first.
     population: VecDeque<(A, f64)>,
     evaluated: Vec<(Vec<u32>, f64)>,
     evaluated_keys: HashSet<String>,
     proposed: HashSet<String>,
     trained_at: usize,
-    /// The controller after the latest training, for the run store.
-    checkpoint: Option<Vec<u8>>,
     /// Whether the latest training succeeded (else children are not screened).
     usable: bool,
-    /// Trainings whose controller could not be built or trained.
-    pub controller_failures: usize,
     /// What the latest ask proposed.
     annotation: Option<ProposalInfo>,
     /// Trainings so far.
@@ -108,18 +106,16 @@ impl<A: Clone> SemiNasRe<A> {
         let mut init_rng = rng.clone();
         init_rng.set_stream(init_rng.get_stream() ^ 0x5eed);
         Self {
+            model: ControllerModel::new(config.controller.clone()),
             config,
             random: RandomSearch::new(init_rng),
             rng,
-            controller: None,
             population: VecDeque::new(),
             evaluated: Vec::new(),
             evaluated_keys: HashSet::new(),
             proposed: HashSet::new(),
             trained_at: 0,
-            checkpoint: None,
             usable: false,
-            controller_failures: 0,
             annotation: None,
             trainings: 0,
             epochs: (0, 0),
@@ -142,6 +138,11 @@ impl<A: Clone> SemiNasRe<A> {
         self.pool_index.as_ref().map_or(0, |p| p.outside)
     }
 
+    /// Trainings whose controller could not be built or trained.
+    pub fn controller_failures(&self) -> usize {
+        self.model.failures()
+    }
+
     /// Trains the controller; false (logged) when it could not be built or trained.
     fn train<S: SearchSpace<Arch = A>>(&mut self, space: &S) -> bool {
         self.trained_at = self.evaluated.len();
@@ -158,33 +159,22 @@ impl<A: Clone> SemiNasRe<A> {
         let seqs: Vec<Vec<u32>> = self.evaluated.iter().map(|e| e.0.clone()).collect();
         let values: Vec<f64> = self.evaluated.iter().map(|e| e.1).collect();
         let targets = normalize_targets(&values, cfg.clip_quantile);
-        let failures = &mut self.controller_failures;
-        let Some(controller) = crate::predictor::recover::controller(
-            &mut self.controller,
-            &cfg.controller,
-            space.encoding(),
-            &mut self.rng,
-            failures,
-        ) else {
-            return false;
-        };
         // Without a second training nothing is pseudo-labelled (and nothing drawn).
-        let schedule = Schedule {
-            trainings: cfg.trainings,
-            pseudo: if cfg.trainings.train_epochs > 0 {
-                cfg.pseudo
-            } else {
-                0
-            },
+        let pseudo = if cfg.trainings.train_epochs > 0 {
+            cfg.pseudo
+        } else {
+            0
         };
         let data = (&seqs[..], &targets[..]);
-        let keys = &self.evaluated_keys;
-        let rng = &mut self.rng;
-        let Some(done) = train_round(controller, space, data, keys, schedule, rng, failures) else {
+        let unlabelled = (&self.evaluated_keys, pseudo);
+        let trainings = cfg.trainings;
+        let Some(done) = self
+            .model
+            .train(space, data, unlabelled, trainings, &mut self.rng)
+        else {
             return false;
         };
         self.epochs = done.epochs;
-        self.checkpoint = controller.to_safetensors().ok();
         true
     }
 
@@ -220,7 +210,7 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
             info = ProposalInfo::of(Origin::Initial);
             self.random.draw(space)
         } else {
-            if self.controller.is_none()
+            if self.model.controller().is_none()
                 || self.evaluated.len() >= self.trained_at + self.config.retrain_every.max(1)
             {
                 self.usable = self.train(space);
@@ -248,7 +238,7 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
                 keys.insert(k);
                 children.push(child);
             }
-            let from_table = match (&self.pool_index, &self.controller) {
+            let from_table = match (&self.pool_index, self.model.controller()) {
                 (Some(ix), Some(c)) if children.is_empty() && self.usable && ix.restricts() => {
                     let known =
                         |k: &str| self.proposed.contains(k) || self.evaluated_keys.contains(k);
@@ -275,8 +265,8 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
             } else {
                 let seqs: Vec<Vec<u32>> = children.iter().map(|c| space.encode(c)).collect();
                 let preds = self
-                    .controller
-                    .as_ref()
+                    .model
+                    .controller()
                     .expect("trained above")
                     .predict(&seqs);
                 let best = (0..children.len())
@@ -309,7 +299,7 @@ impl<S: SearchSpace> Searcher<S> for SemiNasRe<S::Arch> {
     }
 
     fn take_checkpoints(&mut self) -> Vec<(String, Vec<u8>)> {
-        super::controller_checkpoint(&mut self.checkpoint)
+        self.model.take_checkpoint()
     }
 
     fn take_annotations(&mut self) -> Vec<ProposalInfo> {

@@ -333,7 +333,7 @@ mod recovery {
         );
         let run = run_search(&space, &bench, &mut s, Budget::queries(30), &mut |_| {});
         assert_eq!((run.records.len(), run.repeats), (30, 0));
-        assert!(s.controller_failures >= 1);
+        assert!(s.controller_failures() >= 1);
         assert_eq!(s.generated, 0);
         let mut s = SemiNasRe::new(
             SemiNasReConfig {
@@ -344,6 +344,6 @@ mod recovery {
         );
         let run = run_search(&space, &bench, &mut s, Budget::queries(30), &mut |_| {});
         assert_eq!((run.records.len(), run.repeats), (30, 0));
-        assert!(s.controller_failures >= 1);
+        assert!(s.controller_failures() >= 1);
     }
 }

@@ -701,7 +701,7 @@ pub use budget::Budget;
 pub use error::StudyError;
 use error::tell_error;
 use inputs::Inputs;
-pub use settings::{Direction, Halt, StopPolicy, StudySettings};
+pub use settings::{Direction, Halt, StopPolicy, StudySettings, TimeBudget};
 
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 
 use crate::evaluator::{Fidelities, Pruner};
 use crate::search::{Algo, AlgoConfig};
+use crate::settings::{SettingError, number, training_budget};
 use crate::study::engine::Pruning;
 
 /// Whether the objective is maximised or minimised.
@@ -13,6 +14,15 @@ pub enum Direction {
     Maximize,
     /// Smaller is better (error, loss, latency).
     Minimize,
+}
+
+/// A budget in training time (see [`StudySettings::time_budget`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TimeBudget {
+    /// Seconds of the evaluations' recorded costs.
+    Seconds(f64),
+    /// Whole trainings' worth.
+    Trainings(f64),
 }
 
 /// The settings of a study.
@@ -88,6 +98,41 @@ impl StudySettings {
             plan: None,
             stop: StopPolicy::default(),
         }
+    }
+
+    /// Sets a budget in training time: `Seconds`, or `Trainings` whole trainings of
+    /// `full_cost` seconds each (a table's cost column gives it). `queries`, when given, stays
+    /// a limit beside it and is what the searcher plans its rounds for; otherwise there is no
+    /// query limit and it plans for the whole trainings the budget holds (100 when the cost of
+    /// a whole training is unknown).
+    pub fn time_budget(
+        &mut self,
+        budget: TimeBudget,
+        queries: Option<usize>,
+        full_cost: Option<f64>,
+    ) -> Result<(), SettingError> {
+        let full_cost = full_cost.filter(|c| *c > 0.0);
+        let seconds = match budget {
+            TimeBudget::Seconds(s) => s,
+            TimeBudget::Trainings(n) => {
+                let cost = full_cost.ok_or_else(|| SettingError {
+                    setting: "budget-trainings",
+                    value: number(n),
+                    allowed: "given with the cost of a whole training, which a table's cost \
+                              column gives (--cost COL); else give seconds (--budget-seconds)"
+                        .into(),
+                })?;
+                training_budget(n, cost)?
+            }
+        };
+        self.budget_seconds = Some(seconds);
+        self.queries = queries.unwrap_or(usize::MAX);
+        self.plan = Some(match (queries, full_cost) {
+            (Some(q), _) => q,
+            (None, Some(c)) => ((seconds / c).round() as usize).max(1),
+            (None, None) => 100,
+        });
+        Ok(())
     }
 
     /// The budget searchers plan their rounds for.

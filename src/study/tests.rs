@@ -509,3 +509,31 @@ fn the_stop_policy_halts_on_failures_and_finish_reports_all_failed() {
         "{err}"
     );
 }
+
+#[test]
+fn a_time_budget_plans_for_the_whole_trainings_it_holds() {
+    let mut s = StudySettings::new(100, 0);
+    s.time_budget(TimeBudget::Trainings(25.0), None, Some(4.0))
+        .unwrap();
+    assert_eq!(
+        (s.budget_seconds, s.queries, s.plan),
+        (Some(100.0), usize::MAX, Some(25))
+    );
+    s.time_budget(TimeBudget::Seconds(10.0), Some(7), Some(4.0))
+        .unwrap();
+    assert_eq!(
+        (s.budget_seconds, s.queries, s.plan),
+        (Some(10.0), 7, Some(7))
+    );
+    s.time_budget(TimeBudget::Seconds(10.0), None, None)
+        .unwrap();
+    assert_eq!((s.queries, s.plan), (usize::MAX, Some(100)));
+    let e = s
+        .time_budget(TimeBudget::Trainings(3.0), None, None)
+        .unwrap_err();
+    assert!(e.to_string().contains("budget-trainings = 3"), "{e}");
+    assert!(
+        s.time_budget(TimeBudget::Trainings(1e300), None, Some(4.0))
+            .is_err()
+    );
+}

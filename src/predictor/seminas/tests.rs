@@ -139,6 +139,18 @@ fn bad_input_is_an_error_and_an_interrupt_keeps_the_old_state() {
     nan[3] = f64::NAN;
     let e = p.fit(&archs, &nan, Unlabelled::Sample(0), &mut || false);
     assert!(e.unwrap_err().to_string().contains("target 3 is NaN"));
+    // Nothing to pseudo-label: the second training runs on the repeated pairs (as NAO's).
+    let stats = p.fit(&archs, &accs, Unlabelled::Sample(0), &mut || false);
+    assert_eq!(stats.unwrap().epochs, 22);
+    // The interrupt check is asked before every epoch of both trainings.
+    let mut calls = 0;
+    p.fit(&archs, &accs, Unlabelled::Given(archs.clone()), &mut || {
+        calls += 1;
+        false
+    })
+    .unwrap();
+    assert_eq!(calls, 22);
+    let before = p.predict(&archs).unwrap();
     let mut calls = 0;
     let e = p.fit(&archs, &accs, Unlabelled::Sample(10), &mut || {
         calls += 1;
@@ -146,7 +158,11 @@ fn bad_input_is_an_error_and_an_interrupt_keeps_the_old_state() {
     });
     assert!(matches!(e, Err(PredictorError::Interrupted)));
     assert_eq!(calls, 6);
-    assert!(!p.is_fitted());
+    assert_eq!(
+        p.predict(&archs).unwrap(),
+        before,
+        "the previous fit is kept"
+    );
     let bad = PredictorOverrides {
         clip_quantile: Some(1.5),
         ..Default::default()

@@ -7,7 +7,9 @@
 //! 10,000 other cells pseudo-labelled by the predictor; 500 epochs on the evaluated pairs
 //! up-sampled 10 times plus the pseudo-labelled ones. 1,000 further cells of the table, never
 //! trained on, measure the ranking (Kendall tau of predicted against true validation accuracy)
-//! after each phase. All cells are distinct and drawn from the seed.
+//! after each phase. All cells are distinct and drawn from the seed. The round is the
+//! semi-supervised step every search runs ([`super::semi_supervised`]), timed around its two
+//! trainings.
 
 use std::fmt;
 use std::time::Instant;
@@ -15,8 +17,12 @@ use std::time::Instant;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
-use super::{Controller, ControllerConfig, EarlyStopping, Isa, Kernel};
+use super::semi_supervised::{Hooks, Trainings, Unlabelled, step};
 use crate::benchmark::nb101::embedded::{NB101_20K_OBJECTIVE, nb101_20k_cells, nb101_20k_table};
+use crate::controller::bench::process_cpu_seconds;
+use crate::controller::{
+    Controller, ControllerConfig, EarlyStopping, Isa, Kernel, StopOn, active_isa, active_kernel,
+};
 use crate::rng::rng_for;
 use crate::space::SearchSpace;
 use crate::space::nb101::Nb101Space;
@@ -152,39 +158,44 @@ pub fn run(settings: &RoundSettings, variants: &[Option<EarlyStopping>], seed: u
             };
             let mut ctl = Controller::new(cfg, space.encoding(), &mut rng_for(seed, "controller"));
             let mut train_rng = rng_for(seed, "bench-controller-round-train");
-            let cpu0 = super::bench::process_cpu_seconds();
+            let cpu0 = process_cpu_seconds();
             let t0 = Instant::now();
-            let s1 = ctl.first_training(|c| {
-                c.train(&seqs, &targets, settings.pretrain_epochs, &mut train_rng)
-            });
-            let pretrain_s = t0.elapsed().as_secs_f64();
-            let tau_pretrain = tau(&ctl);
-            let t1 = Instant::now();
-            let labels = ctl.predict(&pool);
-            let mut train_seqs = Vec::with_capacity(init * settings.upsample + pseudo);
-            let mut train_targets = Vec::with_capacity(train_seqs.capacity());
-            for _ in 0..settings.upsample.max(1) {
-                train_seqs.extend(seqs.iter().cloned());
-                train_targets.extend_from_slice(&targets);
-            }
-            train_seqs.extend(pool.iter().cloned());
-            train_targets.extend_from_slice(&labels);
-            let s2 = ctl.train(
-                &train_seqs,
-                &train_targets,
-                settings.train_epochs,
+            // Measured between the trainings: the first's seconds, its tau, the second's start.
+            let mut first = None;
+            let mut after_first = |c: &Controller| {
+                let s = t0.elapsed().as_secs_f64();
+                first = Some((s, tau(c), Instant::now()));
+            };
+            let hooks = Hooks {
+                interrupt: None,
+                after_first: Some(&mut after_first),
+            };
+            let trainings = Trainings {
+                pretrain_epochs: settings.pretrain_epochs,
+                train_epochs: settings.train_epochs,
+                upsample: settings.upsample,
+            };
+            let data = (&seqs[..], &targets[..]);
+            let done = step(
+                &mut ctl,
+                &space,
+                data,
+                Unlabelled::Given(&pool),
+                trainings,
                 &mut train_rng,
-            );
+                hooks,
+            )
+            .expect("the embedded table's cells fit the controller");
+            let (pretrain_s, tau_pretrain, t1) = first.expect("called between the trainings");
             let train_s = t1.elapsed().as_secs_f64();
-            let total_cpu_s = cpu0
-                .zip(super::bench::process_cpu_seconds())
-                .map(|(a, b)| b - a);
+            let total_cpu_s = cpu0.zip(process_cpu_seconds()).map(|(a, b)| b - a);
+            let (pretrain_epochs_run, train_epochs_run) = done.epochs;
             RoundResult {
                 early_stopping: es.clone(),
-                pretrain_epochs_run: s1.epochs,
+                pretrain_epochs_run,
                 pretrain_s,
                 tau_pretrain,
-                train_epochs_run: s2.epochs,
+                train_epochs_run,
                 train_s,
                 tau_final: tau(&ctl),
                 total_s: t0.elapsed().as_secs_f64(),
@@ -194,8 +205,8 @@ pub fn run(settings: &RoundSettings, variants: &[Option<EarlyStopping>], seed: u
         .collect();
     RoundReport {
         settings: settings.clone(),
-        kernel: super::active_kernel(),
-        isa: super::active_isa(),
+        kernel: active_kernel(),
+        isa: active_isa(),
         threads: rayon::current_num_threads(),
         seed,
         results,
@@ -239,11 +250,7 @@ impl fmt::Display for RoundReport {
         )?;
         for r in &self.results {
             let es = r.early_stopping.as_ref().map_or("off".to_string(), |e| {
-                let on = if e.on == super::StopOn::Tau {
-                    "/tau"
-                } else {
-                    ""
-                };
+                let on = if e.on == StopOn::Tau { "/tau" } else { "" };
                 let second = if e.second_only { "/second" } else { "" };
                 format!("{}/{}{on}{second}", e.held_out, e.patience)
             });
