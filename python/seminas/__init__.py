@@ -529,7 +529,9 @@ class Predictor:
         """Fits on evaluated ``archs`` and their ``targets`` (regressed as given; at least
         2), then pseudo-labels ``unlabeled``: that many distinct architectures sampled from
         the space (none of ``archs``), or the given list, and trains on both (SemiNAS's
-        semi-supervised step). Each fit starts afresh. Returns the predictor."""
+        semi-supervised step, as a search runs it; with ``unlabeled=0`` the second training
+        is on the repeated pairs alone, as NAO's). Each fit starts afresh. Returns the
+        predictor."""
         a = self._archs(archs)
         t = _numbers(targets, "target")
         if isinstance(unlabeled, bool):

@@ -40,8 +40,8 @@ pub struct ProblemArgs {
     /// The data set architectures are measured on. NAS-Bench-201's embedded tables: cifar10
     /// (the default), cifar100 or imagenet16-120. The built-in trainer (--evaluator train or
     /// supernet): fashion-mnist (IDX files; the default), cifar10 (official binary batches),
-    /// digits (embedded, tiny) or imagefolder (DIR/train/<class>/*.jpg|png and
-    /// DIR/val/<class>/..., the ImageNet layout, read from disk batch by batch).
+    /// digits (embedded, tiny) or imagefolder (DIR/train/CLASS/*.jpg|png and
+    /// DIR/val/CLASS/..., the ImageNet layout, read from disk batch by batch).
     #[arg(long, value_enum, value_name = "NAME")]
     pub dataset: Option<DatasetName>,
     /// The settings of the `mobile` space.

@@ -506,7 +506,7 @@ pub fn curve_at(points: &[(f64, f64)], x: f64) -> f64 {
 }
 
 /// Mean best-so-far curves against training time, one per algorithm from its runs at its
-/// largest budget, on [`cost_grid`] (a seed without a whole training yet is left out of a
+/// largest budget, on `cost_grid` (a seed without a whole training yet is left out of a
 /// point's mean).
 pub fn cost_curves(runs: &[RunResult], algos: &[String], budgets: &[usize]) -> Vec<Curve> {
     let mut curves = Vec::new();

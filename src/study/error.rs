@@ -19,7 +19,7 @@ pub enum StudyError {
     /// No trial has this number.
     #[error("there is no trial {0}")]
     UnknownTrial(usize),
-    /// The trial was not handed out by [`Study::ask`].
+    /// The trial was not handed out by [`super::Study::ask`].
     #[error("trial {0} was not asked for")]
     NotAsked(usize),
     /// The trial was told already.
@@ -66,7 +66,7 @@ pub enum StudyError {
         /// What is wrong.
         message: String,
     },
-    /// [`Study::optimize`] stopped early on its [`StopPolicy`].
+    /// [`super::Study::optimize`] stopped early on its [`super::StopPolicy`].
     #[error("{}", match .0 {
         Halt::MissingReport { query, reason } => format!("query {query}: {reason}"),
         Halt::AllFailed { count, last } =>

@@ -310,7 +310,7 @@ impl<S: SearchSpace> Study<S> {
         self.store.as_ref()
     }
 
-    /// Reads warm-start pairs from a file (see [`warm_start::read_pairs`]).
+    /// Reads warm-start pairs from a file (see `warm_start::read_pairs`).
     pub fn warm_start_pairs(&self, path: &Path) -> Result<Vec<(S::Arch, f64)>, StudyError> {
         warm_start::read_pairs(&self.space, path)
     }

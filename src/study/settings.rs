@@ -50,11 +50,11 @@ pub struct StudySettings {
     /// The budget the searcher plans its rounds for when it is not `queries` (with a
     /// training-time budget: the whole trainings it holds).
     pub plan: Option<usize>,
-    /// When [`Study::optimize`] gives up early on failing evaluations.
+    /// When [`super::Study::optimize`] gives up early on failing evaluations.
     pub stop: StopPolicy,
 }
 
-/// When [`Study::optimize`] gives up early on failing evaluations, instead of spending the
+/// When [`super::Study::optimize`] gives up early on failing evaluations, instead of spending the
 /// budget on a broken training command. Every finished evaluation stays recorded, so a
 /// stored study can be resumed once the cause is fixed. An evaluation whose result lacks the
 /// reported metric always stops it (no retry fixes a metric the command never writes).
@@ -64,7 +64,7 @@ pub struct StopPolicy {
     pub max_failures: Option<usize>,
 }
 
-/// Why [`Study::optimize`] stopped early (see [`StopPolicy`]).
+/// Why [`super::Study::optimize`] stopped early (see [`StopPolicy`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Halt {
     /// Query `query`'s result lacks the reported metric: `reason` names those it has.
