@@ -357,9 +357,10 @@ fn study_settings<S: SearchSpace, E: Evaluator<S>>(
         algo,
         config: args.algo_args.config(&[algo])?,
         workers: args.eval.workers.max(1),
-        direction: match args.minimize {
-            true => Direction::Minimize,
-            false => Direction::Maximize,
+        direction: if args.minimize {
+            Direction::Minimize
+        } else {
+            Direction::Maximize
         },
         prune,
         stop: StopPolicy {

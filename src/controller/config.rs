@@ -125,10 +125,15 @@ impl Default for ControllerConfig {
 impl ControllerConfig {
     /// Paper defaults with the vocabulary and sequence length of `enc`.
     pub fn for_encoding(enc: &TokenEncoding) -> Self {
+        Self::default().with_encoding(enc)
+    }
+
+    /// These settings with the vocabulary size and sequence length of `enc`.
+    pub fn with_encoding(self, enc: &TokenEncoding) -> Self {
         Self {
             vocab_size: enc.vocab_size,
             length: enc.len(),
-            ..Self::default()
+            ..self
         }
     }
 

@@ -45,10 +45,8 @@ impl ControllerModel {
         rng: &mut Rng,
     ) -> Option<Labelled<S::Arch>> {
         if self.controller.is_none() {
-            let mut c = self.config.clone();
             let encoding = space.encoding();
-            c.vocab_size = encoding.vocab_size;
-            c.length = encoding.len();
+            let c = self.config.clone().with_encoding(encoding);
             match Controller::try_new(c, encoding, rng) {
                 Ok(controller) => self.controller = Some(controller),
                 Err(e) => return self.failed(&e),

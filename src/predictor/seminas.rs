@@ -219,8 +219,7 @@ impl<S: SearchSpace> Predictor<S> {
     /// An unfitted predictor of `space`; every random choice of its fits flows from `seed`.
     pub fn new(space: S, settings: PredictorSettings, seed: u64) -> Result<Self, PredictorError> {
         let mut settings = settings;
-        settings.controller.vocab_size = space.encoding().vocab_size;
-        settings.controller.length = space.encoding().len();
+        settings.controller = settings.controller.with_encoding(space.encoding());
         settings.controller.validate()?;
         Ok(Self {
             space,
