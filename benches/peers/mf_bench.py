@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Multi-fidelity peers on the embedded NAS-Bench-101 sample, at equal training time.
+"""Multi-fidelity peers at equal training time: the embedded NAS-Bench-101 sample, or a user's table.
 
 Run it through `benches/peers/run.sh mf ...` (which makes `benches/peers/.venv-mf` with the pins
 of `requirements-mf.txt`: Optuna, DEHB, SMAC3); see benches/peers/README.md, "Multi-fidelity".
@@ -26,6 +26,11 @@ The protocol (seminas's own multi-fidelity bench counts the same way):
   key already trained to b' < b costs cost(b) - cost(b') (as if a checkpoint were kept), at
   b <= b' it is free; the key is COMPLETE once evaluated at 108; they minimise 1 - val_acc_b
   (1.0 for a cell not in the table, at no cost).
+A user's table (`--space FILE.toml --table FILE.csv --fidelity STEP=COL[,COST_COL] ... --cost COL
+--report COL`, the flags of `seminas bench`) is run the same way with its own steps: the largest
+step's column is the objective, a step without a cost column of its own costs step / max step of
+the --cost column, the unit is the --cost column's mean, the reported value is --report's (the
+best COMPLETE trial is chosen by the objective), and a configuration not in the table is free.
 """
 
 from __future__ import annotations
@@ -49,20 +54,24 @@ STEPS = (4, 12, 36, 108)
 UNIT = 1924.4174066296662  # mean train_time_108ep_s over the 20,001 rows
 PEERS = ["tpe-full", "tpe-hyperband", "tpe-percentile", "tpe-median", "dehb", "smac",
          "random-full"]
-PEER_TEXT = {
-    "tpe-full": "optuna TPESampler(seed=seed), no pruning",
-    "tpe-hyperband": "optuna TPESampler(seed=seed) + HyperbandPruner(min_resource=4, "
-                     "max_resource=108, reduction_factor=3)",
-    "tpe-percentile": "optuna TPESampler(seed=seed) + PercentilePruner(75.0, n_startup_trials=5, "
-                      "n_warmup_steps=0)",
-    "tpe-median": "optuna TPESampler(seed=seed) + MedianPruner() (defaults)",
-    "dehb": "DEHB(cs, min_fidelity=4, max_fidelity=108, eta=3, n_workers=1, seed=seed), "
-            "defaults otherwise, ask/tell",
-    "smac": "smac MultiFidelityFacade(Scenario(cs, deterministic=True, min_budget=4, "
-            "max_budget=108, n_trials=1000000, seed=seed), intensifier=Hyperband(eta=3)), "
-            "defaults otherwise, ask/tell",
-    "random-full": "optuna RandomSampler(seed=seed), no pruning",
-}
+
+
+def peer_text(peer, lo, hi):
+    """What a peer is, with the table's smallest and largest step."""
+    return {
+        "tpe-full": "optuna TPESampler(seed=seed), no pruning",
+        "tpe-hyperband": f"optuna TPESampler(seed=seed) + HyperbandPruner(min_resource={lo}, "
+                         f"max_resource={hi}, reduction_factor=3)",
+        "tpe-percentile": "optuna TPESampler(seed=seed) + PercentilePruner(75.0, "
+                          "n_startup_trials=5, n_warmup_steps=0)",
+        "tpe-median": "optuna TPESampler(seed=seed) + MedianPruner() (defaults)",
+        "dehb": f"DEHB(cs, min_fidelity={lo}, max_fidelity={hi}, eta=3, n_workers=1, "
+                "seed=seed), defaults otherwise, ask/tell",
+        "smac": f"smac MultiFidelityFacade(Scenario(cs, deterministic=True, min_budget={lo}, "
+                f"max_budget={hi}, n_trials=1000000, seed=seed), intensifier=Hyperband(eta=3)), "
+                "defaults otherwise, ask/tell",
+        "random-full": "optuna RandomSampler(seed=seed), no pruning",
+    }.get(peer, peer)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,6 +80,9 @@ PEER_TEXT = {
 
 class Nb101Mf(ob.Nb101_20k):
     """nb101-20k with its four fidelities and 108-epoch training time."""
+
+    steps = STEPS
+    settings = {"space": "nb101-20k"}
 
     def __init__(self, table_path=REPO / "data" / "nb101_20k.csv.gz"):
         rows = ob.read_csv_text(table_path)
@@ -92,6 +104,12 @@ class Nb101Mf(ob.Nb101_20k):
     def value(self, key, step):
         return self.mf[key][0][STEPS.index(step)]
 
+    def report_of(self, key):
+        return self.mf[key][0][-1]
+
+    def whole_cost(self, key):
+        return self.mf[key][1]
+
     def key_of(self, params):
         """The key of a configuration given as a dict of the 26 parameters (DEHB, SMAC)."""
         m = [[0] * 7 for _ in range(7)]
@@ -102,16 +120,116 @@ class Nb101Mf(ob.Nb101_20k):
         return ob.nb101_key(m, ops)
 
 
-def config_space(seed):
-    """The same 26 categorical parameters as a ConfigSpace space (for DEHB and SMAC)."""
-    from ConfigSpace import CategoricalHyperparameter, ConfigurationSpace
+    def config_space(self, seed):
+        """The same 26 categorical parameters as a ConfigSpace space (for DEHB and SMAC)."""
+        from ConfigSpace import CategoricalHyperparameter, ConfigurationSpace
 
-    cs = ConfigurationSpace(seed=seed)
-    hps = [CategoricalHyperparameter(f"e_{i}_{j}", [0, 1]) for i in range(7)
-           for j in range(i + 1, 7)]
-    hps += [CategoricalHyperparameter(f"op_{v}", ob.NB101_OPS) for v in range(1, 6)]
-    cs.add(hps)
-    return cs
+        cs = ConfigurationSpace(seed=seed)
+        hps = [CategoricalHyperparameter(f"e_{i}_{j}", [0, 1]) for i in range(7)
+               for j in range(i + 1, 7)]
+        hps += [CategoricalHyperparameter(f"op_{v}", ob.NB101_OPS) for v in range(1, 6)]
+        cs.add(hps)
+        return cs
+
+
+class TableMf(ob.Categorical):
+    """A user's categorical space (TOML) and table (CSV) with fidelity and cost columns, read
+    as `seminas bench --space FILE.toml --table FILE.csv --fidelity ... --cost COL` reads them."""
+
+    def __init__(self, space_path, table_path, fidelities, cost, report):
+        spec = ob.tomllib.loads(Path(space_path).read_text())
+        self.positions = [(p["name"], list(p["choices"])) for p in spec["position"]]
+        name = spec.get("name") or Path(space_path).stem
+        fids = sorted(parse_fidelity(f) for f in fidelities)
+        if not fids:
+            sys.exit("a table needs at least one --fidelity STEP=COL (the largest: the objective)")
+        if len({f[0] for f in fids}) < len(fids):
+            sys.exit("--fidelity: a step is given twice")
+        self.steps = tuple(f[0] for f in fids)
+        self.settings = {"space": str(Path(space_path).resolve()),
+                         "table": str(Path(table_path).resolve()),
+                         "fidelities": [list(f) for f in fids], "cost": cost, "report": report}
+        table, self.mf = {}, {}
+        for k, row in enumerate(ob.read_csv_text(table_path)):
+            where = f"{table_path}:{k + 2}"
+            parts = []
+            for pos, choices in self.positions:
+                c = row.get(pos)
+                if c not in choices:
+                    sys.exit(f"{where}: column {pos!r}: {c!r} is not a choice of the space")
+                parts.append(f"{pos}={c}")
+            key = ",".join(parts)
+            if key in table:
+                sys.exit(f"{where}: the architecture {key} is in the table twice")
+            vals = tuple(ob.metric(row, col, where) for _, col, _ in fids)
+            whole = ob.metric(row, cost, where)
+            own = tuple(None if c is None else ob.metric(row, c, where) for _, _, c in fids)
+            if whole < 0 or any(c is not None and c < 0 for c in own):
+                sys.exit(f"{where}: a cost is negative")
+            table[key] = (vals[-1], ob.metric(row, report, where))
+            self.mf[key] = (vals, whole, own)
+        ob.Problem.__init__(self, name, fids[-1][1], report, table)
+        self.worst = self.sorted_reports[0]
+        self.unit = sum(m[1] for m in self.mf.values()) / len(self.mf)
+
+    def cost(self, key, step):
+        vals, whole, own = self.mf[key]
+        i = self.steps.index(step)
+        return own[i] if own[i] is not None else whole * step / self.steps[-1]
+
+    def value(self, key, step):
+        return self.mf[key][0][self.steps.index(step)]
+
+    def report_of(self, key):
+        return self.table[key][1]
+
+    def whole_cost(self, key):
+        return self.cost(key, self.steps[-1])
+
+    def key_of(self, params):
+        return ",".join(f"{p}={params[p]}" for p, _ in self.positions)
+
+    def config_space(self, seed):
+        from ConfigSpace import CategoricalHyperparameter, ConfigurationSpace
+
+        cs = ConfigurationSpace(seed=seed)
+        cs.add([CategoricalHyperparameter(p, c) for p, c in self.positions])
+        return cs
+
+
+def parse_fidelity(text):
+    """`STEP=COL[,COST_COL]` -> (step, col, cost col or None), as `seminas --fidelity` reads it."""
+    step, eq, cols = text.partition("=")
+    col, _, cost = cols.partition(",")
+    try:
+        step = int(step)
+    except ValueError:
+        step = 0
+    if not eq or step < 1 or not col:
+        sys.exit(f"--fidelity {text!r}: expected STEP=COLUMN[,COST_COLUMN] (e.g. 12=val_acc_12ep)")
+    return (step, col.strip(), cost.strip() or None)
+
+
+def make_problem(args):
+    """nb101-20k (the default) or the user's table the arguments name."""
+    if not args.space or args.space == "nb101-20k":
+        if args.table or args.fidelity or args.cost or args.report:
+            sys.exit("nb101-20k is embedded: --table, --fidelity, --cost and --report do not apply")
+        return Nb101Mf()
+    if not (args.space.endswith(".toml") and args.table and args.fidelity and args.cost
+            and args.report):
+        sys.exit("a user's table needs --space FILE.toml --table FILE.csv --fidelity STEP=COL "
+                 "(repeat; the largest step is the objective) --cost COL --report COL")
+    return TableMf(args.space, args.table, args.fidelity, args.cost, args.report)
+
+
+def problem_of(settings):
+    """The problem a bench directory's settings name (for merge)."""
+    if settings.get("space", "nb101-20k") == "nb101-20k":
+        return Nb101Mf()
+    return TableMf(settings["space"], settings["table"],
+                   [f"{s}={c}" + (f",{k}" if k else "") for s, c, k in settings["fidelities"]],
+                   settings["cost"], settings["report"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +270,8 @@ class Ledger:
         for cum, _, _, v, _, key in self.events:
             if v is not None and (best is None or v > best[0]):
                 best = (v, key)
-                curve.append([cum / unit, v])
+                # The reported value of the best by objective, as `seminas bench` draws it.
+                curve.append([cum / unit, p.report_of(key)])
         for b in sorted(budgets):
             if self.cum < b * unit:
                 continue  # stopped (--max-seconds) before this budget was spent
@@ -166,7 +285,7 @@ class Ledger:
                     len(p.sorted_reports) + 1
             else:
                 obj, key = best
-                rep = obj
+                rep = p.report_of(key)
                 regret, rank = p.optimum - rep, p.rank(rep)
             rows.append({
                 "algo": algo, "budget": b, "seed": seed,
@@ -194,7 +313,7 @@ class Ledger:
 # Optuna peers
 
 
-def optuna_parts(peer, seed):
+def optuna_parts(peer, seed, lo, hi):
     import optuna
 
     sampler = (optuna.samplers.RandomSampler(seed=seed) if peer == "random-full"
@@ -202,7 +321,7 @@ def optuna_parts(peer, seed):
     pruner = {
         "tpe-full": optuna.pruners.NopPruner(),
         "random-full": optuna.pruners.NopPruner(),
-        "tpe-hyperband": optuna.pruners.HyperbandPruner(min_resource=4, max_resource=108,
+        "tpe-hyperband": optuna.pruners.HyperbandPruner(min_resource=lo, max_resource=hi,
                                                         reduction_factor=3),
         "tpe-percentile": optuna.pruners.PercentilePruner(75.0, n_startup_trials=5,
                                                           n_warmup_steps=0),
@@ -216,7 +335,8 @@ def run_optuna(problem, peer, seed, budgets, checks):
     from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler, pruner, prunes = optuna_parts(peer, seed)
+    steps, top = problem.steps, problem.steps[-1]
+    sampler, pruner, prunes = optuna_parts(peer, seed, steps[0], top)
     led = Ledger(problem)
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
     limit = max(budgets) * problem.unit
@@ -236,10 +356,10 @@ def run_optuna(problem, peer, seed, budgets, checks):
             c = cache[key]
             if c is None:
                 study.tell(trial, state=TrialState.PRUNED)
-            elif c[1] == 108:
+            elif c[1] == top:
                 study.tell(trial, c[0][-1])
             else:
-                for step, v in zip(STEPS, c[0]):
+                for step, v in zip(steps, c[0]):
                     trial.report(v, step)
                 study.tell(trial, state=TrialState.PRUNED)
             continue
@@ -249,20 +369,20 @@ def run_optuna(problem, peer, seed, budgets, checks):
             study.tell(trial, state=TrialState.PRUNED)
             continue
         reported = []
-        for step in STEPS:
+        for step in steps:
             v = problem.value(key, step)
             trial.report(v, step)
             reported.append(v)
-            # No should_prune() after the last report: a trial that reached 108 is COMPLETE.
-            if prunes and step < 108 and trial.should_prune():
+            # No should_prune() after the last report: a trial that reached the top is COMPLETE.
+            if prunes and step < top and trial.should_prune():
                 break
-        reached = STEPS[len(reported) - 1]
+        reached = steps[len(reported) - 1]
         cache[key] = (reported, reached)
-        if reached == 108:
+        if reached == top:
             study.tell(trial, reported[-1])
         else:
             study.tell(trial, state=TrialState.PRUNED)
-        led.charge(key, problem.cost(key, reached), True, reported[-1] if reached == 108 else None)
+        led.charge(key, problem.cost(key, reached), True, reported[-1] if reached == top else None)
     if checks:
         check_optuna_study(problem, peer, study, led)
     return led.study(peer, seed, budgets, stop)
@@ -272,6 +392,7 @@ def check_optuna_study(problem, peer, study, led):
     """Protocol checks on one finished Optuna study (the smoke run's assertions)."""
     from optuna.trial import TrialState
 
+    top = problem.steps[-1]
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     first = {}
@@ -281,19 +402,19 @@ def check_optuna_study(problem, peer, study, led):
             first.setdefault(key, t)
     cost = sum(problem.cost(k, t.last_step) for k, t in first.items())
     assert abs(cost - led.cum) < 1e-6 * max(1.0, led.cum), (peer, cost, led.cum)
-    n_complete_keys = sum(1 for t in first.values() if t.last_step == 108)
+    n_complete_keys = sum(1 for t in first.values() if t.last_step == top)
     assert n_complete_keys == sum(1 for e in led.events if e[3] is not None)
-    for t in complete:  # a trained one reached 108; a repeat is told the cached value alone
+    for t in complete:  # a trained one reached the top; a repeat is told the cached value alone
         if t.intermediate_values:
-            assert t.last_step == 108 and t.value == t.intermediate_values[108]
+            assert t.last_step == top and t.value == t.intermediate_values[top]
         else:
             assert t.value == problem.mf[problem.key_of(t.params)][0][-1]
-    if peer.endswith("-full"):
-        assert all(t.last_step == 108 for t in first.values())
-        t108 = sum(problem.mf[k][1] for k in first)
-        assert abs(t108 - led.cum) < 1e-6 * led.cum, (t108, led.cum)
+    if peer.endswith("-full") or len(problem.steps) == 1:
+        assert all(t.last_step == top for t in first.values())
+        whole = sum(problem.whole_cost(k) for k in first)
+        assert abs(whole - led.cum) < 1e-6 * led.cum, (whole, led.cum)
     else:
-        pruned = sum(1 for t in first.values() if t.last_step < 108)
+        pruned = sum(1 for t in first.values() if t.last_step < top)
         assert pruned > 0, f"{peer} pruned no training"
 
 
@@ -312,7 +433,7 @@ class Continued:
 
     def evaluate(self, params, fidelity):
         b = int(round(float(fidelity)))
-        assert abs(float(fidelity) - b) < 1e-6 and b in STEPS, f"fidelity {fidelity!r}"
+        assert abs(float(fidelity) - b) < 1e-6 and b in self.p.steps, f"fidelity {fidelity!r}"
         self.fidelities_seen.add(b)
         key = self.p.key_of(params)
         if key is None or key not in self.p.mf:
@@ -325,7 +446,7 @@ class Continued:
             return 1.0 - v, 0.0
         cost = self.p.cost(key, b) - (self.p.cost(key, before) if before else 0.0)
         self.trained[key] = b
-        self.led.charge(key, cost, before == 0, v if b == 108 else None)
+        self.led.charge(key, cost, before == 0, v if b == self.p.steps[-1] else None)
         return 1.0 - v, cost
 
 
@@ -338,11 +459,14 @@ def run_dehb(problem, peer, seed, budgets, checks):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            opt = DEHB(cs=config_space(seed), min_fidelity=4, max_fidelity=108, eta=3,
-                       n_workers=1, seed=seed, output_path=tmp, save_freq="end",
-                       log_level="ERROR")
+            steps = problem.steps
+            opt = DEHB(cs=problem.config_space(seed), min_fidelity=steps[0],
+                       max_fidelity=steps[-1], eta=3, n_workers=1, seed=seed, output_path=tmp,
+                       save_freq="end", log_level="ERROR")
             fids = sorted(float(f) for f in opt.fidelities)
-            assert len(fids) == 4 and all(abs(f - s) < 1e-6 for f, s in zip(fids, STEPS)), fids
+            if len(fids) != len(steps) or any(abs(f - s) > 1e-6 for f, s in zip(fids, steps)):
+                sys.exit(f"DEHB's fidelities {fids} (eta 3 from {steps[0]} to {steps[-1]}) are "
+                         f"not the table's steps {list(steps)}: use the Optuna peers")
             limit = max(budgets) * problem.unit
             stop = "budget"
             while led.cum < limit:
@@ -377,8 +501,9 @@ def run_smac(problem, peer, seed, budgets, checks):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            scenario = Scenario(config_space(seed), deterministic=True, min_budget=4,
-                                max_budget=108, n_trials=ob.MAX_FREE_PROPOSALS, seed=seed,
+            scenario = Scenario(problem.config_space(seed), deterministic=True,
+                                min_budget=problem.steps[0], max_budget=problem.steps[-1],
+                                n_trials=ob.MAX_FREE_PROPOSALS, seed=seed,
                                 output_directory=Path(tmp) / "smac")
             intensifier = MultiFidelityFacade.get_intensifier(scenario, eta=3)
             opt = MultiFidelityFacade(scenario, lambda config, seed=0, budget=None: 0.0,
@@ -404,10 +529,10 @@ def run_smac(problem, peer, seed, budgets, checks):
 
 
 def check_continued(problem, peer, ev, led):
-    assert ev.fidelities_seen <= set(STEPS), ev.fidelities_seen
+    assert ev.fidelities_seen <= set(problem.steps), ev.fidelities_seen
     cost = sum(problem.cost(k, b) for k, b in ev.trained.items())
     assert abs(cost - led.cum) < 1e-6 * max(1.0, led.cum), (peer, cost, led.cum)
-    assert sum(1 for b in ev.trained.values() if b == 108) == \
+    assert sum(1 for b in ev.trained.values() if b == problem.steps[-1]) == \
         sum(1 for e in led.events if e[3] is not None)
 
 
@@ -488,7 +613,7 @@ def summarize(studies, order, budgets):
     return rows, curve_lines
 
 
-def extra_stats(studies, order, budgets):
+def extra_stats(studies, order, budgets, problem):
     """Per peer and budget: mean trials started and complete (the report's extra columns)."""
     out = {}
     for a in order:
@@ -503,7 +628,7 @@ def extra_stats(studies, order, budgets):
             per[str(b)] = {
                 "mean_trials_started": sum(r["queries"] for r in rs) / len(rs),
                 "mean_complete": sum(r["complete"] for r in rs) / len(rs),
-                "mean_cost_trainings": sum(r["cost"] for r in rs) / len(rs) / UNIT,
+                "mean_cost_trainings": sum(r["cost"] for r in rs) / len(rs) / problem.unit,
                 "runs_without_complete": sum(1 for r in rs if not r["best_key"]),
             }
         out[a] = {
@@ -520,7 +645,7 @@ def extra_stats(studies, order, budgets):
             "trainings_reached_by_time_limited_runs": [round(s["total_trainings"], 3) for s in ss
                                                        if s["stop"] == "time limit"],
             "per_budget": per,
-            "peer": PEER_TEXT.get(a, a),
+            "peer": peer_text(a, problem.steps[0], problem.steps[-1]),
         }
     return out
 
@@ -542,17 +667,18 @@ def write_all(out, studies, order, budgets, problem, info):
     rows, curve_lines = summarize(studies, order, budgets)
     ob.write_atomic(out / "runs.csv", runs_csv(studies, order))
     ob.write_atomic(out / "curves.csv", "algo,trainings,mean_report,stderr\n" + "".join(curve_lines))
-    table = {"space": "nb101-20k", "objective": "val_acc_108ep", "report": "val_acc_108ep",
-             "optimum": problem.optimum, "unit": "trainings", "training_seconds": problem.unit,
-             "rows": rows}
+    table = {"space": problem.name, "objective": problem.objective_name,
+             "report": problem.report_name, "optimum": problem.optimum, "unit": "trainings",
+             "training_seconds": problem.unit, "rows": rows}
     ob.write_atomic(out / "table.json", json.dumps(table, indent=2) + "\n")
-    info = dict(info, versions=versions(), peers=extra_stats(studies, order, budgets))
+    extra = extra_stats(studies, order, budgets, problem)
+    info = dict(info, versions=versions(), peers=extra)
     ob.write_atomic(out / "peers.json", json.dumps(info, indent=2) + "\n")
-    return rows, extra_stats(studies, order, budgets)
+    return rows, extra
 
 
 def table_text(rows, extra):
-    out = [f"{'peer':<15} {'budget':>6} {'seeds':>5} {'mean val108':>11} {'sd':>7} "
+    out = [f"{'peer':<15} {'budget':>6} {'seeds':>5} {'mean report':>11} {'sd':>7} "
            f"{'regret':>8} {'hit':>5} {'started':>8} {'complete':>8} {'s/run':>7}"]
     for r in rows:
         e = extra[r["algo"]]["per_budget"][str(r["queries"])]
@@ -593,7 +719,7 @@ def read_journal(path):
 
 
 def cmd_bench(args):
-    problem = Nb101Mf()
+    problem = make_problem(args)
     peers = list(dict.fromkeys(args.peers.split(",")))
     bad = [p for p in peers if p not in PEERS]
     if bad:
@@ -606,8 +732,8 @@ def cmd_bench(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "studies.jsonl"
-    settings = {"space": "nb101-20k", "budgets": budgets, "unit": UNIT,
-                "protocol": "mf-equal-training-time-v1"}
+    settings = dict(problem.settings, budgets=budgets, unit=problem.unit,
+                    protocol="mf-equal-training-time-v1")
     old, done = read_journal(path)
     if old is not None and old != settings:
         sys.exit(f"{path} holds studies of other settings: remove it or use another --out")
@@ -655,7 +781,6 @@ def cmd_bench(args):
 
 
 def cmd_merge(args):
-    problem = Nb101Mf()
     studies, settings, parts = {}, None, []
     for d in map(Path, args.dirs):
         s, done = read_journal(d / "studies.jsonl")
@@ -671,6 +796,7 @@ def cmd_merge(args):
         if (d / "peers.json").exists():
             parts.append({"dir": str(d), "command": json.loads((d / "peers.json").read_text())
                           .get("command")})
+    problem = problem_of(settings)
     order = [p for p in PEERS if any(k[0] == p for k in studies)]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -683,19 +809,19 @@ def cmd_merge(args):
 
 def cmd_check(args):
     """A smoke run with the protocol's assertions: a few seeds of every peer at a small budget."""
-    problem = Nb101Mf()
+    problem = make_problem(args)
     peers = args.peers.split(",")
     for peer in peers:
         for seed in range(args.seeds):
             s = run_study(problem, peer, seed, [args.budget], checks=True)
             r = s["rows"][0]
-            assert r["cost"] <= args.budget * UNIT + 1e-6
+            assert r["cost"] <= args.budget * problem.unit + 1e-6
             print(f"{peer:<15} seed {seed}: {s['trials_started']:>4} trainings started, "
                   f"{s['complete']:>3} complete, {s['proposals']:>6} proposals, "
                   f"{s['total_trainings']:.3f} trainings spent, best {ob.fmt(r['report'])}, "
                   f"{s['wall_seconds']:.1f} s", flush=True)
-    print("checks passed: costs add up, -full peers train every trial to 108, pruners prune, "
-          "DEHB/SMAC fidelities are 4/12/36/108")
+    print(f"checks passed: costs add up, -full peers train every trial to {problem.steps[-1]}, "
+          f"pruners prune, DEHB/SMAC fidelities are {'/'.join(map(str, problem.steps))}")
 
 
 def main():
@@ -716,6 +842,14 @@ def main():
     c.add_argument("--peers", default=",".join(PEERS))
     c.add_argument("--seeds", type=int, default=3)
     c.add_argument("--budget", type=int, default=10)
+    for x in (b, c):
+        x.add_argument("--space", help="nb101-20k (default) or a user's FILE.toml")
+        x.add_argument("--table", help="a user's CSV table (one column per position)")
+        x.add_argument("--fidelity", action="append", default=[],
+                       help="STEP=COL[,COST_COL], repeated; the largest step's column is the "
+                            "objective (as `seminas bench --fidelity`)")
+        x.add_argument("--cost", help="the column of a whole training's cost (seconds)")
+        x.add_argument("--report", help="the column reported (never seen by the search)")
     m = sub.add_parser("merge", help="join bench directories (per peer or per seed range)")
     m.add_argument("dirs", nargs="+")
     m.add_argument("--out", required=True)

@@ -548,14 +548,16 @@ impl TabularBenchmark {
             };
             steps.push((c.step, col, cost));
         }
-        let full_cost = self.cost.map(|c| {
-            (0..self.table.len())
-                .map(|i| self.table.row(i)[c])
-                .sum::<f64>()
-                / self.table.len() as f64
-        });
+        let full_cost = self.mean_cost();
         self.fidelity = Some(TableFidelity { steps, full_cost });
         Ok(self)
+    }
+
+    /// The cost column's mean (a whole training's mean cost), if there is a cost column.
+    fn mean_cost(&self) -> Option<f64> {
+        let c = self.cost?;
+        let n = self.table.len();
+        (n > 0).then(|| (0..n).map(|i| self.table.row(i)[c]).sum::<f64>() / n as f64)
     }
 
     /// What training `row` to `step` (the `i`-th fidelity) cost.
@@ -603,6 +605,9 @@ impl<S: SearchSpace> Evaluator<S> for TabularBenchmark {
     }
     fn known_keys(&self) -> Option<Box<dyn Iterator<Item = &str> + '_>> {
         Some(Box::new(self.table.iter().map(|(k, _)| k)))
+    }
+    fn full_training_cost(&self) -> Option<f64> {
+        self.mean_cost()
     }
     fn fidelities(&self) -> Option<Fidelities> {
         let f = self.fidelity.as_ref()?;

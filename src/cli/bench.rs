@@ -108,10 +108,7 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
     // Before the output directory is touched: a refused setting leaves nothing behind.
     config.validate()?;
     if unit == BudgetUnit::Trainings
-        && let Some(cost) = evaluator
-            .fidelities()
-            .and_then(|f| f.full_cost)
-            .filter(|c| *c > 0.0)
+        && let Some(cost) = evaluator.full_training_cost().filter(|c| *c > 0.0)
     {
         for &b in &config.budgets {
             seminas::settings::training_budget(b as f64, cost)?;
@@ -191,7 +188,7 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         optimum: evaluator.reference().and_then(|r| r.optimum()),
         unit,
         training_seconds: (unit == BudgetUnit::Trainings)
-            .then(|| evaluator.fidelities().and_then(|f| f.full_cost))
+            .then(|| evaluator.full_training_cost())
             .flatten(),
         rows: cmp.rows.clone(),
     };

@@ -373,8 +373,7 @@ fn study_settings<S: SearchSpace, E: Evaluator<S>>(
         (None, n) => n.map(TimeBudget::Trainings),
     };
     if let Some(t) = time {
-        let full_cost = fidelities.and_then(|f| f.full_cost);
-        settings.time_budget(t, args.queries, full_cost)?;
+        settings.time_budget(t, args.queries, evaluator.full_training_cost())?;
     }
     Ok(settings)
 }

@@ -72,21 +72,33 @@ impl Reporter {
             wake: Condvar::new(),
             phase,
         });
+        // A budget in training time leaves queries unlimited: a count, no bar or ETA.
+        let limited = budget != usize::MAX;
         let bar = (mode == Mode::Bar).then(|| {
-            let bar =
-                ProgressBar::with_draw_target(Some(budget as u64), ProgressDrawTarget::stderr());
+            let len = limited.then_some(budget as u64);
+            let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+            let template = if limited {
+                "{prefix} [{bar:30}] {pos}/{len} queries | {elapsed} elapsed, ETA {eta} | {msg}"
+            } else {
+                "{prefix} {pos} queries | {elapsed} elapsed | {msg}"
+            };
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} queries | {elapsed} elapsed, ETA {eta} | {msg}",
-                )
-                .expect("static template")
-                .progress_chars("=> "),
+                ProgressStyle::with_template(template)
+                    .expect("static template")
+                    .progress_chars("=> "),
             );
             bar.set_prefix(title.to_string());
             bar
         });
         if mode == Mode::Log {
-            eprintln!("{} {title}: {budget} queries", utc_text(unix_now()));
+            if limited {
+                eprintln!("{} {title}: {budget} queries", utc_text(unix_now()));
+            } else {
+                eprintln!(
+                    "{} {title}: queries not limited (a budget in training time)",
+                    utc_text(unix_now())
+                );
+            }
         }
         let thread = (mode != Mode::Quiet).then(|| {
             let shared = Arc::clone(&shared);

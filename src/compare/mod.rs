@@ -287,8 +287,7 @@ where
         BudgetUnit::Queries => None,
         BudgetUnit::Trainings => Some(
             evaluator
-                .fidelities()
-                .and_then(|f| f.full_cost)
+                .full_training_cost()
                 .filter(|c| *c > 0.0)
                 .ok_or(CompareError::NoTrainingCost)?,
         ),

@@ -50,9 +50,14 @@ pub fn run_text(run: &RunView) -> String {
             "to its last query"
         }
     );
-    let budget = run.budget.map_or_else(|| "?".into(), |b| b.to_string());
+    let budget = match (run.budget, &run.time_budget) {
+        (Some(b), Some(t)) => format!("/{b} queries (and a budget of {t})"),
+        (Some(b), None) => format!("/{b} queries"),
+        (None, Some(t)) => format!(" queries (budget: {t})"),
+        (None, None) => "/? queries".into(),
+    };
     s += &format!(
-        "progress: {}/{budget} queries, {} failed, {} not evaluable (free)\n",
+        "progress: {}{budget}, {} failed, {} not evaluable (free)\n",
         run.trials.len(),
         run.failures(),
         run.not_evaluable

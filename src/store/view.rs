@@ -81,8 +81,11 @@ pub struct RunView {
     pub space: String,
     /// The algorithm (from the arguments).
     pub algo: String,
-    /// The query budget (from the arguments).
+    /// The query budget (from the arguments); `None` when queries are not limited (a budget
+    /// in training time without `--queries`).
     pub budget: Option<usize>,
+    /// The budget in training time, in words (`3 trainings' time`, `30000 s of training`).
+    pub time_budget: Option<String>,
     /// Running, finished or stopped.
     pub state: RunState,
     /// The process working on it, when running.
@@ -322,14 +325,19 @@ impl RunView {
         } else {
             RunState::Stopped
         };
+        let time_budget = arg_value(&args, "--budget-trainings")
+            .map(|n| format!("{n} trainings' time"))
+            .or_else(|| arg_value(&args, "--budget-seconds").map(|s| format!("{s} s of training")));
         Ok(Self {
             dir: dir.to_path_buf(),
             space: arg_value(&args, "--space").unwrap_or_else(|| "nb201".into()),
             algo: arg_value(&args, "--algo").unwrap_or_else(|| "seminas-ens".into()),
             budget: match arg_value(&args, "--queries") {
                 Some(q) => q.parse().ok(),
+                None if time_budget.is_some() => None,
                 None => Some(100),
             },
+            time_budget,
             args,
             seed,
             version,
@@ -390,6 +398,7 @@ impl RunView {
             "args": self.args,
             "version": self.version,
             "budget": self.budget,
+            "time_budget": self.time_budget,
             "queries": self.trials.len(),
             "failures": self.failures(),
             "stopped": self.stopped(),

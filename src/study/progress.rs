@@ -83,10 +83,10 @@ impl Progress {
             Err(_) => "failed".to_string(),
         };
         let mut line = format!(
-            "{} query {}/{} {objective} | best {} | failures {} | {}",
+            "{} query {}{} {objective} | best {} | failures {} | {}",
             utc_text(unix_now()),
             q.n,
-            self.budget,
+            self.of_budget(),
             self.best_text(),
             self.failures,
             phase_of(q.info.origin),
@@ -101,14 +101,23 @@ impl Progress {
     pub fn heartbeat_line(&self, phase: &str) -> String {
         let phase = if phase.is_empty() { "working" } else { phase };
         format!(
-            "{} {}/{} queries | best {} | failures {} | {phase} | {} elapsed",
+            "{} {}{} queries | best {} | failures {} | {phase} | {} elapsed",
             utc_text(unix_now()),
             self.done,
-            self.budget,
+            self.of_budget(),
             self.best_text(),
             self.failures,
             duration_text(self.elapsed()),
         )
+    }
+
+    /// `/budget`, or nothing when queries are not limited (a budget in training time).
+    fn of_budget(&self) -> String {
+        if self.budget == usize::MAX {
+            String::new()
+        } else {
+            format!("/{}", self.budget)
+        }
     }
 
     fn best_text(&self) -> String {

@@ -154,6 +154,78 @@ fn the_text_table_shows_hit_rate_and_seconds_per_run() {
     }
 }
 
+/// A table with a cost column but no fidelities still has a whole training's cost (the
+/// column's mean, 400 s in the toy table), so budgets in trainings need no `--fidelity`.
+#[test]
+fn a_cost_column_alone_gives_budgets_in_trainings() {
+    let space = fixture("toy_space.toml");
+    let table = fixture("toy_table.csv");
+    let base = [
+        "--space",
+        space.as_str(),
+        "--table",
+        table.as_str(),
+        "--objective",
+        "val_acc",
+        "--report",
+        "test_acc",
+    ];
+    let v = json(&exec(
+        &[
+            &["bench"][..],
+            &base,
+            &[
+                "--cost",
+                "train_s",
+                "--algos",
+                "random",
+                "--budget-trainings",
+                "3",
+                "--seeds",
+                "2",
+                "--json",
+            ],
+        ]
+        .concat(),
+    ));
+    assert_eq!(v["unit"], "trainings", "{v}");
+    assert_eq!(v["training_seconds"], 400.0, "{v}");
+    // A search of 3 trainings' time: queries are not limited, so no query count is shown
+    // as a limit (it was usize::MAX in the log and 100 in `show`).
+    let dir = TempDir::created("cost-alone");
+    let run = dir.join("r").display().to_string();
+    let out = exec(
+        &[
+            &["search"][..],
+            &base,
+            &[
+                "--cost",
+                "train_s",
+                "--budget-trainings",
+                "3",
+                "--out",
+                &run,
+            ],
+        ]
+        .concat(),
+    );
+    let log = stderr(&out);
+    ok(&out);
+    assert!(
+        log.contains("queries not limited") && log.contains(" query 1 objective"),
+        "{log}"
+    );
+    assert!(!log.contains(&usize::MAX.to_string()), "{log}");
+    let shown = run_ok(&["show", &run]);
+    assert!(
+        shown.contains("queries (budget: 3 trainings' time)"),
+        "{shown}"
+    );
+    let out = exec(&[&["bench"][..], &base, &["--budget-trainings", "3"]].concat());
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("cost column"), "{}", stderr(&out));
+}
+
 #[test]
 fn a_repeated_algorithm_or_budget_runs_once() {
     let v = json(&exec(&[

@@ -207,7 +207,7 @@ async function runsView() {
       el('td', {}, el('a', { href: `#/run/${r.id}` }, r.dir)),
       el('td', {}, r.space), el('td', {}, r.algo), el('td', { class: 'num' }, r.seed),
       el('td', { class: `state-${r.state}` }, r.state),
-      el('td', { class: 'num' }, `${r.queries ?? '-'} / ${r.budget ?? '?'}`),
+      el('td', { class: 'num' }, `${r.queries ?? '-'} / ${r.budget ?? r.time_budget ?? '?'}`),
       el('td', { class: 'num' }, fmt(r.best && r.best.objective)),
       el('td', { class: 'num' }, fmt(r.best && r.best.report)),
       el('td', { class: 'num' }, duration(r.elapsed_seconds || 0)),
@@ -271,7 +271,7 @@ async function runView(id) {
   root.appendChild(el('h2', {}, run.dir));
   root.appendChild(el('p', { class: 'meta' },
     `${run.algo} on ${run.space}, seed ${run.seed} · `, el('span', { class: `state-${run.state}`, id: 'run-state' }, run.state),
-    ` · `, el('span', { id: 'query-count' }, String(trials.length)), ` / ${run.budget ?? '?'} queries · ${run.failures} failed · ${run.not_evaluable} not evaluable` +
+    ` · `, el('span', { id: 'query-count' }, String(trials.length)), `${run.budget != null ? ` / ${run.budget}` : (run.time_budget ? '' : ' / ?')} queries${run.time_budget ? ` (budget: ${run.time_budget})` : ''} · ${run.failures} failed · ${run.not_evaluable} not evaluable` +
     (run.stopped ? ` · ${run.stopped} stopped early` : '')));
   root.appendChild(el('p', { class: 'meta' }, 'command: seminas ', (run.args || []).join(' ')));
   const n = trials.map(t => t.n);
