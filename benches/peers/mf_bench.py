@@ -137,9 +137,7 @@ class TableMf(ob.Categorical):
     as `seminas bench --space FILE.toml --table FILE.csv --fidelity ... --cost COL` reads them."""
 
     def __init__(self, space_path, table_path, fidelities, cost, report):
-        spec = ob.tomllib.loads(Path(space_path).read_text())
-        self.positions = [(p["name"], list(p["choices"])) for p in spec["position"]]
-        name = spec.get("name") or Path(space_path).stem
+        name = self.read_space(space_path)
         fids = sorted(parse_fidelity(f) for f in fidelities)
         if not fids:
             sys.exit("a table needs at least one --fidelity STEP=COL (the largest: the objective)")
@@ -152,13 +150,7 @@ class TableMf(ob.Categorical):
         table, self.mf = {}, {}
         for k, row in enumerate(ob.read_csv_text(table_path)):
             where = f"{table_path}:{k + 2}"
-            parts = []
-            for pos, choices in self.positions:
-                c = row.get(pos)
-                if c not in choices:
-                    sys.exit(f"{where}: column {pos!r}: {c!r} is not a choice of the space")
-                parts.append(f"{pos}={c}")
-            key = ",".join(parts)
+            key = self.row_key(row, where)
             if key in table:
                 sys.exit(f"{where}: the architecture {key} is in the table twice")
             vals = tuple(ob.metric(row, col, where) for _, col, _ in fids)

@@ -236,20 +236,29 @@ class Categorical(Problem):
     CSV table (one column per position holding a choice name, metric columns)."""
 
     def __init__(self, space_path, table_path, objective, report):
-        spec = tomllib.loads(Path(space_path).read_text())
-        self.positions = [(p["name"], list(p["choices"])) for p in spec["position"]]
-        name = spec.get("name") or Path(space_path).stem
+        name = self.read_space(space_path)
         table = {}
         for k, row in enumerate(read_csv_text(table_path)):
             where = f"{table_path}:{k + 2}"
-            parts = []
-            for pos, choices in self.positions:
-                c = row.get(pos)
-                if c not in choices:
-                    sys.exit(f"{where}: column {pos!r}: {c!r} is not a choice of the space")
-                parts.append(f"{pos}={c}")
-            table[",".join(parts)] = (metric(row, objective, where), metric(row, report, where))
+            key = self.row_key(row, where)
+            table[key] = (metric(row, objective, where), metric(row, report, where))
         super().__init__(name, objective, report, table)
+
+    def read_space(self, space_path):
+        """Reads the positions of the TOML space; returns the space's name."""
+        spec = tomllib.loads(Path(space_path).read_text())
+        self.positions = [(p["name"], list(p["choices"])) for p in spec["position"]]
+        return spec.get("name") or Path(space_path).stem
+
+    def row_key(self, row, where):
+        """The key of a table row (its choice at every position), or exit naming the cell."""
+        parts = []
+        for pos, choices in self.positions:
+            c = row.get(pos)
+            if c not in choices:
+                sys.exit(f"{where}: column {pos!r}: {c!r} is not a choice of the space")
+            parts.append(f"{pos}={c}")
+        return ",".join(parts)
 
     def suggest(self, trial):
         return ",".join(f"{p}={trial.suggest_categorical(p, c)}" for p, c in self.positions)
