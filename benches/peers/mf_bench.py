@@ -144,8 +144,8 @@ class TableMf(ob.Categorical):
         if len({f[0] for f in fids}) < len(fids):
             sys.exit("--fidelity: a step is given twice")
         self.steps = tuple(f[0] for f in fids)
-        self.settings = {"space": str(Path(space_path).resolve()),
-                         "table": str(Path(table_path).resolve()),
+        # As given (relative to where the bench runs), as `seminas bench` records them.
+        self.settings = {"space": str(space_path), "table": str(table_path),
                          "fidelities": [list(f) for f in fids], "cost": cost, "report": report}
         table, self.mf = {}, {}
         for k, row in enumerate(ob.read_csv_text(table_path)):
