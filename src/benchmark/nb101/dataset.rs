@@ -359,6 +359,9 @@ pub struct Nb101Benchmark {
     /// from it, so parallel workers draw the same repeats whatever order they finish in.
     base: Rng,
     reference: Reference,
+    /// Mean training time of a cell at `epochs` (each cell's mean over its repeats): a whole
+    /// training's cost, the unit of budgets in trainings.
+    full_cost: Option<f64>,
 }
 
 impl Nb101Benchmark {
@@ -383,6 +386,11 @@ impl Nb101Benchmark {
                 .filter_map(|m| m.mean_test_accuracy(epochs))
                 .collect(),
         );
+        let full_cost = mean(
+            data.models()
+                .iter()
+                .filter_map(|m| mean(m.runs_at(epochs).map(|r| r.training_time))),
+        );
         Ok(Self {
             data,
             epochs,
@@ -390,6 +398,7 @@ impl Nb101Benchmark {
             base: rng.clone(),
             rng: Mutex::new(rng),
             reference,
+            full_cost,
         })
     }
 
@@ -403,6 +412,7 @@ impl Nb101Benchmark {
             base: rng.clone(),
             rng: Mutex::new(rng),
             reference: self.reference.clone(),
+            full_cost: self.full_cost,
         }
     }
 
@@ -444,6 +454,9 @@ impl Evaluator<Nb101Space> for Nb101Benchmark {
     fn reseed(&self, seed: u64) -> Option<Self> {
         Some(self.reseeded(crate::rng::rng_for(seed, "evaluator")))
     }
+    fn full_training_cost(&self) -> Option<f64> {
+        self.full_cost
+    }
     /// The file's epoch budgets up to the one queried: each is its own training in
     /// NAS-Bench-101, costing its own training time.
     fn fidelities(&self) -> Option<Fidelities> {
@@ -457,7 +470,7 @@ impl Evaluator<Nb101Space> for Nb101Benchmark {
         (steps.len() > 1).then_some(Fidelities {
             steps,
             fixed: true,
-            full_cost: None,
+            full_cost: self.full_cost,
         })
     }
     /// Reports the lower budgets first: the same repeat (by its position among the cell's

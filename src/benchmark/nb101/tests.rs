@@ -427,6 +427,17 @@ fn the_official_file_reports_each_budget_as_a_fidelity_of_its_own_cost() {
     let space = Nb101Space::new();
     let fid = Evaluator::<Nb101Space>::fidelities(&bench).unwrap();
     assert_eq!(fid.steps, vec![4, 12, 108]);
+    // A whole training's cost (the unit of --budget-trainings): the mean over the cells of
+    // each cell's mean 108-epoch training time.
+    let per_cell: Vec<f64> = d
+        .models()
+        .iter()
+        .map(|m| m.runs_at(108).map(|r| r.training_time).sum::<f64>() / 3.0)
+        .collect();
+    let want = per_cell.iter().sum::<f64>() / per_cell.len() as f64;
+    let got = Evaluator::<Nb101Space>::full_training_cost(&bench).unwrap();
+    assert!((got - want).abs() <= 1e-9 * want, "{got} {want}");
+    assert_eq!(fid.full_cost, Some(got));
     for (index, m) in d.models().iter().enumerate().take(10) {
         let ctx = EvalContext {
             index,
