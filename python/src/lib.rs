@@ -279,11 +279,7 @@ impl RawStudy {
                         u32::MAX
                     )));
                 }
-                Some(Fidelities {
-                    steps,
-                    fixed: true,
-                    full_cost: None,
-                })
+                Some(Fidelities { steps, fixed: true })
             }
             (None, Some(m)) => {
                 if m == 0 || m > u64::from(u32::MAX) {

@@ -401,6 +401,8 @@ pub struct TabularBenchmark {
     reference: Reference,
     /// Lower fidelities, when the table has them.
     fidelity: Option<TableFidelity>,
+    /// The cost column's mean (a whole training's mean cost), if there is a cost column.
+    full_cost: Option<f64>,
 }
 
 /// A table's fidelities: per step, the column of its objective and of its cost.
@@ -408,8 +410,6 @@ pub struct TabularBenchmark {
 struct TableFidelity {
     /// `(step, objective column, own cost column)`, increasing; the last is the objective.
     steps: Vec<(u64, usize, Option<usize>)>,
-    /// Mean cost of a full training (the cost column's mean), if there is a cost column.
-    full_cost: Option<f64>,
 }
 
 /// One fidelity of a table, as `--fidelity STEP=COL[,COST_COL]` gives it.
@@ -485,6 +485,10 @@ impl TabularBenchmark {
             });
         }
         let reference = Reference::new(table.iter().map(|(_, v)| v[r]).collect());
+        let n = table.len();
+        let full_cost = c
+            .filter(|_| n > 0)
+            .map(|c| (0..n).map(|i| table.row(i)[c]).sum::<f64>() / n as f64);
         Ok(Self {
             table,
             objective: o,
@@ -494,6 +498,7 @@ impl TabularBenchmark {
             report_name: report.to_string(),
             reference,
             fidelity: None,
+            full_cost,
         })
     }
 
@@ -548,16 +553,8 @@ impl TabularBenchmark {
             };
             steps.push((c.step, col, cost));
         }
-        let full_cost = self.mean_cost();
-        self.fidelity = Some(TableFidelity { steps, full_cost });
+        self.fidelity = Some(TableFidelity { steps });
         Ok(self)
-    }
-
-    /// The cost column's mean (a whole training's mean cost), if there is a cost column.
-    fn mean_cost(&self) -> Option<f64> {
-        let c = self.cost?;
-        let n = self.table.len();
-        (n > 0).then(|| (0..n).map(|i| self.table.row(i)[c]).sum::<f64>() / n as f64)
     }
 
     /// What training `row` to `step` (the `i`-th fidelity) cost.
@@ -607,14 +604,13 @@ impl<S: SearchSpace> Evaluator<S> for TabularBenchmark {
         Some(Box::new(self.table.iter().map(|(k, _)| k)))
     }
     fn full_training_cost(&self) -> Option<f64> {
-        self.mean_cost()
+        self.full_cost
     }
     fn fidelities(&self) -> Option<Fidelities> {
         let f = self.fidelity.as_ref()?;
         Some(Fidelities {
             steps: f.steps.iter().map(|s| s.0).collect(),
             fixed: true,
-            full_cost: f.full_cost,
         })
     }
     fn evaluate_steps(

@@ -36,7 +36,7 @@ pub enum BudgetUnit {
     #[default]
     Queries,
     /// Full trainings' worth of training time: a budget `B` is `B` times the mean cost of a
-    /// whole training (the evaluator's [`crate::evaluator::Fidelities::full_cost`]).
+    /// whole training (the evaluator's [`crate::evaluator::Evaluator::full_training_cost`]).
     Trainings,
 }
 

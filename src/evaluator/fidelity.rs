@@ -69,9 +69,6 @@ pub struct Fidelities {
     /// True when every evaluation reports exactly these steps (a table); false when it may
     /// report any step up to the last (a training command, one report per epoch).
     pub fixed: bool,
-    /// Mean cost of a full training in seconds, when the evaluator knows it (a table with a
-    /// cost column): the unit of budgets given in full trainings.
-    pub full_cost: Option<f64>,
 }
 
 impl Fidelities {
@@ -85,7 +82,6 @@ impl Fidelities {
         Self {
             steps: vec![max_step.max(1)],
             fixed: false,
-            full_cost: None,
         }
     }
 }
@@ -517,7 +513,6 @@ mod tests {
         Fidelities {
             steps: vec![4, 12, 36, 108],
             fixed: true,
-            full_cost: None,
         }
     }
 

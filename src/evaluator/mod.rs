@@ -135,10 +135,10 @@ pub trait Evaluator<S: SearchSpace>: Send + Sync {
         None
     }
     /// The mean cost of a whole training in seconds, when it is known before searching (a
-    /// table's cost column, with or without fidelities): the unit of budgets in full
-    /// trainings.
+    /// table's cost column, with or without fidelities; the official NAS-Bench-101 file): the
+    /// unit of budgets in full trainings.
     fn full_training_cost(&self) -> Option<f64> {
-        self.fidelities().and_then(|f| f.full_cost)
+        None
     }
     /// True when steps are reported while a training runs for minutes or hours (a command,
     /// a cluster job), so that the driver records each as it comes; false for evaluators

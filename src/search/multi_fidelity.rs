@@ -326,7 +326,6 @@ mod tests {
         Fidelities {
             steps: vec![4, 12, 36, 108],
             fixed: true,
-            full_cost: None,
         }
     }
 
@@ -339,7 +338,6 @@ mod tests {
         let nb201 = Fidelities {
             steps: vec![12, 200],
             fixed: true,
-            full_cost: None,
         };
         assert_eq!(MultiFidelity::new(&nb201, config()).probe_step(), Some(12));
         let m = MultiFidelity::new(&Fidelities::open(200), config());
@@ -348,7 +346,6 @@ mod tests {
         let late = Fidelities {
             steps: vec![150, 200],
             fixed: true,
-            full_cost: None,
         };
         let m = MultiFidelity::new(&late, config());
         assert_eq!(m.probe_step(), None);

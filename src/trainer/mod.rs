@@ -448,7 +448,6 @@ impl TrainEvaluator {
         Fidelities {
             steps: (1..=self.config.epochs.max(1) as u64).collect(),
             fixed: true,
-            full_cost: None,
         }
     }
 }

@@ -467,11 +467,7 @@ impl Evaluator<Nb101Space> for Nb101Benchmark {
             .filter(|&&e| e <= self.epochs)
             .map(|&e| u64::from(e))
             .collect();
-        (steps.len() > 1).then_some(Fidelities {
-            steps,
-            fixed: true,
-            full_cost: self.full_cost,
-        })
+        (steps.len() > 1).then_some(Fidelities { steps, fixed: true })
     }
     /// Reports the lower budgets first: the same repeat (by its position among the cell's
     /// runs at each budget) as the one drawn for the budget queried, or the mean over the

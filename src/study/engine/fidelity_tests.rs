@@ -52,7 +52,8 @@ fn asha_stops_table_trainings_at_their_rungs_and_counts_what_they_ran() {
     let fid = Evaluator::<Nb101Space>::fidelities(&bench).unwrap();
     assert_eq!(fid.steps, NB101_20K_EPOCHS.to_vec());
     // The mean of the 20,001 training times (data/NOTICE).
-    assert!((fid.full_cost.unwrap() - 1924.4174066).abs() < 1e-6);
+    let unit = Evaluator::<Nb101Space>::full_training_cost(&bench).unwrap();
+    assert!((unit - 1924.4174066).abs() < 1e-6);
     let mut s = RandomSearch::new(rng_for(1, "t"));
     let pruner = Pruner::Asha {
         eta: 3,
@@ -96,10 +97,7 @@ fn asha_stops_table_trainings_at_their_rungs_and_counts_what_they_ran() {
 #[test]
 fn a_training_time_budget_stops_starting_trainings_once_spent() {
     let bench = nb101_20k_benchmark();
-    let unit = Evaluator::<Nb101Space>::fidelities(&bench)
-        .unwrap()
-        .full_cost
-        .unwrap();
+    let unit = Evaluator::<Nb101Space>::full_training_cost(&bench).unwrap();
     let mut s = RandomSearch::new(rng_for(2, "t"));
     let limit = 6.0 * unit;
     let run = run_with(&mut s, &bench, Budget::seconds(limit), Some(Pruner::None));
@@ -169,10 +167,7 @@ fn seminas_ens_stops_at_its_probe_only_and_learns_from_what_it_stopped() {
     let bench = nb101_20k_benchmark();
     let space = nb101_20k_space();
     let pool = evaluable_pool(&space, &bench);
-    let unit = Evaluator::<Nb101Space>::fidelities(&bench)
-        .unwrap()
-        .full_cost
-        .unwrap();
+    let unit = Evaluator::<Nb101Space>::full_training_cost(&bench).unwrap();
     let run = |seed| {
         let mut s = SemiNasEns::new(
             SemiNasEnsConfig::for_budget(15),
