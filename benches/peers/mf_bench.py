@@ -138,7 +138,7 @@ class TableMf(ob.Categorical):
 
     def __init__(self, space_path, table_path, fidelities, cost, report):
         name = self.read_space(space_path)
-        fids = sorted(parse_fidelity(f) for f in fidelities)
+        fids = sorted((parse_fidelity(f) for f in fidelities), key=lambda f: f[0])
         if not fids:
             sys.exit("a table needs at least one --fidelity STEP=COL (the largest: the objective)")
         if len({f[0] for f in fids}) < len(fids):
