@@ -9,17 +9,21 @@ costing step / 108 of the cell's training time), regret of the best whole traini
     DIR/nb101-20k-trainings             seminas bench --space nb101-20k --algos random,re,seminas-ens
                                         --budget-trainings 25,50,100 (SemiNAS-Ens stops its own)
     DIR/nb101-20k-trainings-hyperband   the same with --prune hyperband
-    DIR/peers/nb101-20k-mf              benches/peers/run.sh mf bench (Optuna TPE with and without
-                                        pruners, DEHB, random; --peers chooses)
+    DIR/nb101-20k-trainings-whole       SemiNAS-Ens with --prune none (every training whole)
+    DIR/peers/nb101-20k-mf-nearest      benches/peers/run.sh mf bench --nearest (Optuna TPE with
+                                        and without pruners, DEHB, random; --peers chooses)
+    DIR/peers/nb101-20k-mf-nearest-smac the same for SMAC3 at 25 and 50 trainings (a SMAC study
+                                        to 100 took a minute, 15 times one to 50)
 NAS-Bench-201 CIFAR-10 as a user table with its training time as the cost (one fidelity; made
 from the shared data by benches/heldout/make_tables.py), mean test accuracy of the best cell:
     DIR/nb201-cifar10-trainings         seminas bench --space nb201cat.toml --table nb201-time.csv
     DIR/peers/nb201-cifar10-trainings   benches/peers/run.sh mf bench (TPE, random)
 
-The peers on nb101-20k take long: DEHB 2-7 minutes a study, and Optuna's TPE so long (only 2% of
-its 26-parameter encoding is a cell of the sample) that `--tpe-seconds` stops each of its
-studies (rows only for the budgets it reached). The committed results/ are these directories,
-made piecewise (results/README.md); `--print-only --out results` prints their tables.
+The peers on nb101-20k run with `--nearest`: a proposal that is not a cell of the 20,001-cell
+sample is answered by the sample's nearest cell (only 2% of their 26-parameter encoding is a
+cell of the sample; refused for free instead, TPE took 20 minutes a study and the pruned TPEs
+could not finish one). The committed results/ are these directories (results/README.md);
+`--print-only --out results` prints their tables.
 """
 
 import argparse
@@ -36,6 +40,7 @@ NAMES = {
     "random": "random",
     "re": "RE",
     "seminas-ens": "**SemiNAS-Ens**, the default (stops its own trainings)",
+    "seminas-ens+whole": "SemiNAS-Ens, every training whole (`--prune none`)",
     "random+hb": "random + `--prune hyperband`",
     "re+hb": "RE + `--prune hyperband`",
     "seminas-ens+hb": "SemiNAS-Ens + `--prune hyperband`",
@@ -55,26 +60,23 @@ def run(cmd, cwd=REPO):
     subprocess.run([str(c) for c in cmd], cwd=cwd, check=True)
 
 
-def make(out, seeds, peers, tpe_seconds):
+def make(out, seeds, peers, jobs, smac):
     seminas = os.environ.get("SEMINAS", str(REPO / "target" / "release" / "seminas"))
     peer_sh = REPO / "benches" / "peers" / "run.sh"
     n = str(seeds)
-    for extra, name in (([], "nb101-20k-trainings"),
-                        (["--prune", "hyperband"], "nb101-20k-trainings-hyperband")):
-        run([seminas, "bench", "--space", "nb101-20k", "--algos", "random,re,seminas-ens",
-             *extra, "--budget-trainings", "25,50,100", "--seeds", n, "--out", out / name])
-    slow = [p for p in peers.split(",") if p.startswith("tpe") or p == "smac"]
-    fast = [p for p in peers.split(",") if p and p not in slow]
-    if fast:
-        run([peer_sh, "mf", "bench", "--peers", ",".join(fast), "--seeds", n,
-             "--out", out / "peers" / "nb101-20k-mf-fast"])
-    if slow:
-        run([peer_sh, "mf", "bench", "--peers", ",".join(slow), "--seeds", n, "--max-seconds",
-             str(tpe_seconds), "--out", out / "peers" / "nb101-20k-mf-slow"])
-    parts = [out / "peers" / d for d in ("nb101-20k-mf-fast", "nb101-20k-mf-slow")
-             if (out / "peers" / d / "studies.jsonl").exists()]
-    if parts:
-        run([peer_sh, "mf", "merge", *parts, "--out", out / "peers" / "nb101-20k-mf"])
+    for algos, extra, name in (
+            ("random,re,seminas-ens", [], "nb101-20k-trainings"),
+            ("random,re,seminas-ens", ["--prune", "hyperband"], "nb101-20k-trainings-hyperband"),
+            ("seminas-ens", ["--prune", "none"], "nb101-20k-trainings-whole")):
+        run([seminas, "bench", "--space", "nb101-20k", "--algos", algos, *extra,
+             "--budget-trainings", "25,50,100", "--seeds", n, "--out", out / name])
+    if peers:
+        run([peer_sh, "mf", "bench", "--nearest", "--peers", peers, "--seeds", n,
+             "--jobs", str(jobs), "--out", out / "peers" / "nb101-20k-mf-nearest"])
+    if smac:
+        run([peer_sh, "mf", "bench", "--nearest", "--peers", "smac", "--budgets", "25,50",
+             "--seeds", n, "--jobs", str(jobs),
+             "--out", out / "peers" / "nb101-20k-mf-nearest-smac"])
     tables = out / "nb201-tables"
     tables.mkdir(parents=True, exist_ok=True)
     run([sys.executable, REPO / "benches" / "heldout" / "make_tables.py", SHARED_NB201, tables])
@@ -116,7 +118,9 @@ def table(title, by_algo, value, digits, names):
 def print_tables(out):
     nb101 = {**rows(out / "nb101-20k-trainings"),
              **rows(out / "nb101-20k-trainings-hyperband", "+hb"),
-             **rows(out / "peers" / "nb101-20k-mf")}
+             **rows(out / "nb101-20k-trainings-whole", "+whole"),
+             **rows(out / "peers" / "nb101-20k-mf-nearest"),
+             **rows(out / "peers" / "nb101-20k-mf-nearest-smac")}
     table("NAS-Bench-101 sample (nb101-20k), mean validation regret of the best whole training:",
           nb101, "mean_regret", 4, NAMES)
     nb201 = {**rows(out / "nb201-cifar10-trainings"),
@@ -134,12 +138,13 @@ def main():
     p.add_argument("--seeds", type=int, default=100)
     p.add_argument("--peers", default=NB101_PEERS,
                    help=f"nb101-20k peers of benches/peers/mf_bench.py (default {NB101_PEERS})")
-    p.add_argument("--tpe-seconds", type=float, default=1200,
-                   help="wall seconds after which a TPE or SMAC study on nb101-20k stops")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="processes running the nb101-20k peers' studies at once")
+    p.add_argument("--no-smac", action="store_true", help="leave SMAC3 out (5 minutes)")
     p.add_argument("--print-only", action="store_true", help="print the tables of --out")
     args = p.parse_args()
     if not args.print_only:
-        make(args.out, args.seeds, args.peers, args.tpe_seconds)
+        make(args.out, args.seeds, args.peers, args.jobs, not args.no_smac)
     print_tables(args.out)
 
 

@@ -26,6 +26,12 @@ The protocol (seminas's own multi-fidelity bench counts the same way):
   key already trained to b' < b costs cost(b) - cost(b') (as if a checkpoint were kept), at
   b <= b' it is free; the key is COMPLETE once evaluated at 108; they minimise 1 - val_acc_b
   (1.0 for a cell not in the table, at no cost).
+With `--nearest`, a proposal that is not a cell of the table is answered by the table's cell
+nearest to it (fewest differing parameters: 21 edge bits and 5 operations for nb101-20k, its
+rows as their 7-vertex `seq`; a user's table's positions; ties to the earliest row), so every
+proposal is a training: the peers search the table's cells, as seminas's algorithms do (the
+peer still learns from the parameters it proposed). A proposal that is a cell of the table
+under another encoding (an isomorphic graph) is that cell, as without `--nearest`.
 A user's table (`--space FILE.toml --table FILE.csv --fidelity STEP=COL[,COST_COL] ... --cost COL
 --report COL`, the flags of `seminas bench`) is run the same way with its own steps: the largest
 step's column is the objective, a step without a cost column of its own costs step / max step of
@@ -78,7 +84,53 @@ def peer_text(peer, lo, hi):
 # The table
 
 
-class Nb101Mf(ob.Nb101_20k):
+class Nearest:
+    """`--nearest`: a configuration outside the table is answered by the table's nearest cell."""
+
+    nearest = False
+    _codes = None
+
+    def key_of(self, params):
+        """The key a configuration (a dict of parameters) is trained as: its own cell, or with
+        `--nearest` the nearest cell of the table when its own is not there; None: no cell."""
+        key = self.params_key(params)
+        if self.nearest and (key is None or key not in self.mf):
+            key = self.nearest_key(params)
+        return key
+
+    def nearest_key(self, params):
+        import numpy as np
+
+        names = list(self.rows[0][1])
+        if self._codes is None:
+            # Each parameter's values as small integers, the table's rows as a matrix.
+            self._values = [{} for _ in names]
+            codes = [[self._values[i].setdefault(str(r[n]), len(self._values[i]))
+                      for i, n in enumerate(names)] for _, r in self.rows]
+            self._codes = np.array(codes, dtype=np.int16)
+        x = np.array([self._values[i].get(str(params[n]), -1) for i, n in enumerate(names)],
+                     dtype=np.int16)
+        # argmin returns the first of equals: ties go to the earliest row.
+        return self.rows[int(np.argmin((self._codes != x).sum(axis=1)))][0]
+
+
+def seq_params(seq, where):
+    """A row's 7-vertex `seq` (seminas's 27 tokens: for vertex j = 1..6 its j edge tokens, 1 or
+    2, then its operation, 3 conv1x1, 4 conv3x3, 5 maxpool, 6 output) as the 26 parameters."""
+    ops = {"3": "conv1x1-bn-relu", "4": "conv3x3-bn-relu", "5": "maxpool3x3"}
+    if len(seq) != 27:
+        sys.exit(f"{where}: seq {seq!r} is not 27 tokens")
+    params, off = {}, 0
+    for j in range(1, 7):
+        for i in range(j):
+            params[f"e_{i}_{j}"] = int(seq[off + i] == "2")
+        if j < 6:
+            params[f"op_{j}"] = ops[seq[off + j]]
+        off += j + 1
+    return params
+
+
+class Nb101Mf(Nearest, ob.Nb101_20k):
     """nb101-20k with its four fidelities and 108-epoch training time."""
 
     steps = STEPS
@@ -97,6 +149,8 @@ class Nb101Mf(ob.Nb101_20k):
         self.worst = self.sorted_reports[0]
         self.unit = sum(t for _, t in self.mf.values()) / len(self.mf)
         assert abs(self.unit - UNIT) < 1e-9, self.unit
+        self.rows = [(row["hash"], seq_params(row["seq"], f"{table_path}:{k + 2}"))
+                     for k, row in enumerate(rows)]
 
     def cost(self, key, step):
         return self.mf[key][1] * step / 108
@@ -110,8 +164,8 @@ class Nb101Mf(ob.Nb101_20k):
     def whole_cost(self, key):
         return self.mf[key][1]
 
-    def key_of(self, params):
-        """The key of a configuration given as a dict of the 26 parameters (DEHB, SMAC)."""
+    def params_key(self, params):
+        """The key of a configuration given as a dict of the 26 parameters (None: no cell)."""
         m = [[0] * 7 for _ in range(7)]
         for i in range(7):
             for j in range(i + 1, 7):
@@ -132,7 +186,7 @@ class Nb101Mf(ob.Nb101_20k):
         return cs
 
 
-class TableMf(ob.Categorical):
+class TableMf(Nearest, ob.Categorical):
     """A user's categorical space (TOML) and table (CSV) with fidelity and cost columns, read
     as `seminas bench --space FILE.toml --table FILE.csv --fidelity ... --cost COL` reads them."""
 
@@ -147,7 +201,7 @@ class TableMf(ob.Categorical):
         # As given (relative to where the bench runs), as `seminas bench` records them.
         self.settings = {"space": str(space_path), "table": str(table_path),
                          "fidelities": [list(f) for f in fids], "cost": cost, "report": report}
-        table, self.mf = {}, {}
+        table, self.mf, self.rows = {}, {}, []
         for k, row in enumerate(ob.read_csv_text(table_path)):
             where = f"{table_path}:{k + 2}"
             key = self.row_key(row, where)
@@ -160,6 +214,7 @@ class TableMf(ob.Categorical):
                 sys.exit(f"{where}: a cost is negative")
             table[key] = (vals[-1], ob.metric(row, report, where))
             self.mf[key] = (vals, whole, own)
+            self.rows.append((key, {p: row[p].strip() for p, _ in self.positions}))
         ob.Problem.__init__(self, name, fids[-1][1], report, table)
         self.worst = self.sorted_reports[0]
         self.unit = sum(m[1] for m in self.mf.values()) / len(self.mf)
@@ -178,7 +233,7 @@ class TableMf(ob.Categorical):
     def whole_cost(self, key):
         return self.cost(key, self.steps[-1])
 
-    def key_of(self, params):
+    def params_key(self, params):
         return ",".join(f"{p}={params[p]}" for p, _ in self.positions)
 
     def config_space(self, seed):
@@ -207,21 +262,32 @@ def make_problem(args):
     if not args.space or args.space == "nb101-20k":
         if args.table or args.fidelity or args.cost or args.report:
             sys.exit("nb101-20k is embedded: --table, --fidelity, --cost and --report do not apply")
-        return Nb101Mf()
+        return with_nearest(Nb101Mf(), args.nearest)
     if not (args.space.endswith(".toml") and args.table and args.fidelity and args.cost
             and args.report):
         sys.exit("a user's table needs --space FILE.toml --table FILE.csv --fidelity STEP=COL "
                  "(repeat; the largest step is the objective) --cost COL --report COL")
-    return TableMf(args.space, args.table, args.fidelity, args.cost, args.report)
+    return with_nearest(TableMf(args.space, args.table, args.fidelity, args.cost, args.report),
+                        args.nearest)
+
+
+def with_nearest(problem, nearest):
+    if nearest:
+        problem.nearest = True
+        # Recorded only when on: directories of the first protocol keep their settings.
+        problem.settings = dict(problem.settings, outside="nearest")
+    return problem
 
 
 def problem_of(settings):
     """The problem a bench directory's settings name (for merge)."""
+    nearest = settings.get("outside") == "nearest"
     if settings.get("space", "nb101-20k") == "nb101-20k":
-        return Nb101Mf()
-    return TableMf(settings["space"], settings["table"],
-                   [f"{s}={c}" + (f",{k}" if k else "") for s, c, k in settings["fidelities"]],
-                   settings["cost"], settings["report"])
+        return with_nearest(Nb101Mf(), nearest)
+    return with_nearest(
+        TableMf(settings["space"], settings["table"],
+                [f"{s}={c}" + (f",{k}" if k else "") for s, c, k in settings["fidelities"]],
+                settings["cost"], settings["report"]), nearest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,6 +409,8 @@ def run_optuna(problem, peer, seed, budgets, checks):
             break
         trial = study.ask()
         key = problem.suggest(trial)
+        if problem.nearest and (key is None or key not in problem.mf):
+            key = problem.nearest_key(trial.params)
         if key in cache:
             led.free()
             c = cache[key]
@@ -386,6 +454,8 @@ def check_optuna_study(problem, peer, study, led):
 
     top = problem.steps[-1]
     trials = study.get_trials(deepcopy=False)
+    if problem.nearest:  # every proposal is a cell of the table
+        assert all(problem.key_of(t.params) in problem.mf for t in trials)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     first = {}
     for t in trials:  # the first trial of each trained key carries the cost
@@ -842,6 +912,9 @@ def main():
                             "objective (as `seminas bench --fidelity`)")
         x.add_argument("--cost", help="the column of a whole training's cost (seconds)")
         x.add_argument("--report", help="the column reported (never seen by the search)")
+        x.add_argument("--nearest", action="store_true",
+                       help="answer a configuration outside the table with the table's nearest "
+                            "cell (fewest differing parameters) instead of a free refusal")
     m = sub.add_parser("merge", help="join bench directories (per peer or per seed range)")
     m.add_argument("dirs", nargs="+")
     m.add_argument("--out", required=True)
