@@ -91,25 +91,28 @@ class Nearest:
     _codes = None
 
     def key_of(self, params):
-        """The key a configuration (a dict of parameters) is trained as: its own cell, or with
-        `--nearest` the nearest cell of the table when its own is not there; None: no cell."""
-        key = self.params_key(params)
+        """The key a configuration (a dict of parameters) is trained as; None: no cell."""
+        return self.resolve(self.params_key(params), params)
+
+    def resolve(self, key, params):
+        """`key` (the configuration's own cell, or None), or with `--nearest` the table's cell
+        nearest to `params` when its own is not in the table."""
         if self.nearest and (key is None or key not in self.mf):
-            key = self.nearest_key(params)
+            return self.nearest_key(params)
         return key
 
     def nearest_key(self, params):
         import numpy as np
 
-        names = list(self.rows[0][1])
         if self._codes is None:
             # Each parameter's values as small integers, the table's rows as a matrix.
-            self._values = [{} for _ in names]
+            self._names = list(self.rows[0][1])
+            self._values = [{} for _ in self._names]
             codes = [[self._values[i].setdefault(str(r[n]), len(self._values[i]))
-                      for i, n in enumerate(names)] for _, r in self.rows]
+                      for i, n in enumerate(self._names)] for _, r in self.rows]
             self._codes = np.array(codes, dtype=np.int16)
-        x = np.array([self._values[i].get(str(params[n]), -1) for i, n in enumerate(names)],
-                     dtype=np.int16)
+        x = np.array([self._values[i].get(str(params[n]), -1)
+                      for i, n in enumerate(self._names)], dtype=np.int16)
         # argmin returns the first of equals: ties go to the earliest row.
         return self.rows[int(np.argmin((self._codes != x).sum(axis=1)))][0]
 
@@ -396,7 +399,10 @@ def run_optuna(problem, peer, seed, budgets, checks):
     steps, top = problem.steps, problem.steps[-1]
     sampler, pruner, prunes = optuna_parts(peer, seed, steps[0], top)
     led = Ledger(problem)
-    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    # A fixed name: HyperbandPruner assigns brackets by a checksum of the study's name, which
+    # is otherwise a fresh UUID (a run that did not repeat with its seed).
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner,
+                                study_name=f"{peer}-seed-{seed}")
     limit = max(budgets) * problem.unit
     cache = {}  # key -> None (not evaluable) | (values reported, step reached)
     stop = "budget"
@@ -408,9 +414,7 @@ def run_optuna(problem, peer, seed, budgets, checks):
             stop = "time limit"
             break
         trial = study.ask()
-        key = problem.suggest(trial)
-        if problem.nearest and (key is None or key not in problem.mf):
-            key = problem.nearest_key(trial.params)
+        key = problem.resolve(problem.suggest(trial), trial.params)
         if key in cache:
             led.free()
             c = cache[key]
@@ -454,8 +458,8 @@ def check_optuna_study(problem, peer, study, led):
 
     top = problem.steps[-1]
     trials = study.get_trials(deepcopy=False)
-    if problem.nearest:  # every proposal is a cell of the table
-        assert all(problem.key_of(t.params) in problem.mf for t in trials)
+    if problem.nearest:  # nothing refused: a trial without reports is a repeat of a whole one
+        assert all(t.intermediate_values or t.state == TrialState.COMPLETE for t in trials)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     first = {}
     for t in trials:  # the first trial of each trained key carries the cost
