@@ -62,6 +62,13 @@ pub struct BenchArgs {
     out: Option<PathBuf>,
     #[command(flatten)]
     algo: AlgoArgs,
+    /// A bound, not a search: with --budget-trainings on a table with fidelities, stop at
+    /// this step (one of the table's, below the last) exactly the trainings whose whole
+    /// training will not beat the best whole training so far, read from the table, and let
+    /// every other one finish. No stop rule deciding at that step can save an algorithm more
+    /// (docs/search.md). Takes the place of the algorithms' own rules (--prune auto only).
+    #[arg(long, value_name = "STEP")]
+    clairvoyant: Option<u64>,
 }
 
 /// Runs `seminas bench`.
@@ -72,7 +79,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
 }
 
-fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
+fn execute<S: SearchSpace + Clone + 'static, E: Evaluator<S>>(
     args: &BenchArgs,
     space: &S,
     evaluator: &E,
@@ -104,6 +111,7 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         algo_config,
         unit,
         prune: args.algo.pruner()?,
+        clairvoyant: args.clairvoyant,
     };
     // Before the output directory is touched: a refused setting leaves nothing behind.
     config.validate()?;
@@ -125,7 +133,7 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
     let mut bench_dir = None;
     if let Some(dir) = &args.out {
         let settings =
-            BenchSettings::of_this_build(format!("{:?}", args.space), format!("{:?}", args.algo))
+            BenchSettings::of_this_build(format!("{:?}", args.space), algo_settings(args))
                 .context("cannot read the seminas executable")?;
         let (opened, held) = BenchDir::prepare(dir, &settings, unit)
             .with_context(|| format!("cannot use {} for results", dir.display()))?;
@@ -211,4 +219,14 @@ fn execute<S: SearchSpace + Clone, E: Evaluator<S>>(
         }
     }
     Ok(())
+}
+
+/// The algorithm settings a bench directory records: what makes a run's result, so that a
+/// directory is resumed only with the same (the clairvoyant's step only when given, so that
+/// directories written before it existed stay resumable).
+fn algo_settings(args: &BenchArgs) -> String {
+    match args.clairvoyant {
+        Some(step) => format!("{:?} clairvoyant at step {step}", args.algo),
+        None => format!("{:?}", args.algo),
+    }
 }

@@ -13,14 +13,16 @@ pub mod combine;
 pub mod output;
 pub mod runs_file;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::stats::mean_std;
 
-use crate::evaluator::Evaluator;
-use crate::evaluator::Pruner;
-use crate::search::{Algo, AlgoConfig};
+use crate::evaluator::{Evaluator, Outcome, Pruner};
+use crate::search::{Algo, AlgoConfig, Clairvoyant};
 use crate::settings::{MAX_RUNS, MAX_SEEDS, SettingError, in_range};
 use crate::space::SearchSpace;
 use crate::study::{QueryRecord, SearchRun, Study, StudySettings};
@@ -68,6 +70,11 @@ pub struct CompareConfig {
     /// Early stopping: `None` for the automatic choice (the searcher's own rules with budgets
     /// in trainings, none with queries), or a pruner for every algorithm.
     pub prune: Option<Pruner>,
+    /// With budgets in trainings on a table with fidelities: stop at this step exactly the
+    /// trainings that will not beat the best whole training so far (read from the table;
+    /// [`crate::search::Clairvoyant`]), in place of the algorithms' own rules. A bound on
+    /// what early stopping at that step is worth, not a search.
+    pub clairvoyant: Option<u64>,
 }
 
 /// One finished search of a comparison.
@@ -184,6 +191,17 @@ pub enum CompareError {
          column); this one has none"
     )]
     NoTrainingCost,
+    /// `--clairvoyant STEP` names no step the table has below its last.
+    #[error(
+        "--clairvoyant {step}: the table has no fidelity at step {step} below its whole training \
+         (its steps: {steps})"
+    )]
+    NoSuchStep {
+        /// The step asked for.
+        step: u64,
+        /// The table's steps.
+        steps: String,
+    },
     /// A search could not run (a setting out of range).
     #[error(transparent)]
     Study(#[from] crate::study::StudyError),
@@ -240,7 +258,7 @@ pub fn run_comparison<S, E>(
     on_run_done: &(dyn Fn() + Sync),
 ) -> Result<Comparison, CompareError>
 where
-    S: SearchSpace + Clone,
+    S: SearchSpace + Clone + 'static,
     E: Evaluator<S>,
 {
     run_comparison_resuming(space, evaluator, config, Vec::new(), &|_| on_run_done())
@@ -258,7 +276,7 @@ pub fn run_comparison_resuming<S, E>(
     on_run_done: &(dyn Fn(&RunResult) + Sync),
 ) -> Result<Comparison, CompareError>
 where
-    S: SearchSpace + Clone,
+    S: SearchSpace + Clone + 'static,
     E: Evaluator<S>,
 {
     config.validate()?;
@@ -296,6 +314,13 @@ where
         for &b in &budgets {
             crate::settings::training_budget(b as f64, unit)?;
         }
+        let clairvoyant = match config.clairvoyant {
+            Some(step) => Some((
+                step,
+                whole_objectives(space, evaluator, pool.as_deref(), step)?,
+            )),
+            None => None,
+        };
         let runs: Vec<Result<RunResult, CompareError>> = jobs
             .par_iter()
             .map(|&(algo, budget, seed)| {
@@ -306,6 +331,7 @@ where
                     pool.clone(),
                     (algo, budget, seed),
                     unit,
+                    clairvoyant.clone(),
                 )
                 .inspect(on_run_done)
             })
@@ -328,7 +354,7 @@ where
                 config: config.algo_config.clone(),
                 ..StudySettings::new(budget, seed)
             };
-            let run = run_study(space, evaluator, settings, pool.clone(), &mut |q| {
+            let run = run_study(space, evaluator, settings, pool.clone(), None, &mut |q| {
                 if let Some(e) = q.complete()
                     && e.objective > best_obj
                 {
@@ -375,18 +401,62 @@ where
 
 /// One search of a comparison, run through a [`Study`] kept in memory with the evaluable
 /// candidates (`pool`) and the evaluator's fidelities.
-fn run_study<S: SearchSpace + Clone, E: Evaluator<S> + ?Sized>(
+fn run_study<S: SearchSpace + Clone + 'static, E: Evaluator<S> + ?Sized>(
     space: &S,
     evaluator: &E,
     settings: StudySettings,
     pool: Option<std::sync::Arc<[S::Arch]>>,
+    clairvoyant: Option<Clairvoyance>,
     on_query: &mut dyn FnMut(&QueryRecord<S::Arch>),
 ) -> Result<SearchRun<S::Arch>, CompareError> {
     let mut study = Study::new(space.clone(), settings)
         .with_candidates(pool)
         .with_fidelities(evaluator.fidelities());
+    if let Some((step, whole)) = clairvoyant {
+        study = study.wrap_searcher(|inner| Box::new(Clairvoyant::new(inner, step, whole)));
+    }
     study.optimize(evaluator, on_query)?;
     Ok(study.into_run())
+}
+
+/// A clairvoyant's step and every evaluable architecture's whole-training objective by key.
+type Clairvoyance = (u64, Arc<HashMap<String, f64>>);
+
+/// The whole-training objective of every architecture of `pool` (a table's), by key, for
+/// [`Clairvoyant`] stopping at `step`, which must be one of the table's lower fidelities.
+fn whole_objectives<S: SearchSpace, E: Evaluator<S>>(
+    space: &S,
+    evaluator: &E,
+    pool: Option<&[S::Arch]>,
+    step: u64,
+) -> Result<Arc<HashMap<String, f64>>, CompareError> {
+    let fid = evaluator.fidelities();
+    let lower = fid
+        .as_ref()
+        .is_some_and(|f| f.fixed && f.steps.contains(&step) && step < f.max_step());
+    if !lower {
+        let steps = fid.map_or_else(
+            || "none".to_string(),
+            |f| {
+                f.steps
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        );
+        return Err(CompareError::NoSuchStep { step, steps });
+    }
+    let pool = pool.ok_or(CompareError::NotABenchmark)?;
+    let mut whole = HashMap::with_capacity(pool.len());
+    for a in pool {
+        if let Outcome::Evaluated(e) = evaluator.evaluate(space, a)
+            && e.objective.is_finite()
+        {
+            whole.insert(space.key(a), e.objective);
+        }
+    }
+    Ok(Arc::new(whole))
 }
 
 /// The runs in table order (algorithm, budget, seed), summarised.
@@ -412,13 +482,14 @@ fn sorted_summary(
 /// One search with a budget of `budget` full trainings' worth of training time (`unit`
 /// seconds each): it starts evaluations while the told ones cost less than the budget, and
 /// its result is the best whole training among those that ended within it.
-fn timed_run<S: SearchSpace + Clone, E: Evaluator<S>>(
+fn timed_run<S: SearchSpace + Clone + 'static, E: Evaluator<S>>(
     space: &S,
     evaluator: &E,
     config: &CompareConfig,
     pool: Option<std::sync::Arc<[S::Arch]>>,
     (algo, budget, seed): (Algo, usize, u64),
     unit: f64,
+    clairvoyant: Option<Clairvoyance>,
 ) -> Result<RunResult, CompareError> {
     let reference = evaluator.reference().ok_or(CompareError::NotABenchmark)?;
     let optimum = reference.optimum().ok_or(CompareError::NotABenchmark)?;
@@ -438,7 +509,7 @@ fn timed_run<S: SearchSpace + Clone, E: Evaluator<S>>(
     let (mut spent, mut cost, mut queries, mut complete) = (0.0f64, 0.0f64, 0usize, 0usize);
     let mut best: Option<(f64, f64, String)> = None;
     let mut cost_curve = Vec::new();
-    run_study(space, evaluator, settings, pool, &mut |q| {
+    run_study(space, evaluator, settings, pool, clairvoyant, &mut |q| {
         let Ok(e) = &q.result else { return };
         spent += e.cost_seconds;
         if spent > limit * (1.0 + 1e-12) {
@@ -739,6 +810,21 @@ impl CompareConfig {
             });
         }
         in_range("first-seed", self.first_seed, 0, u64::MAX - self.seeds)?;
+        if let Some(step) = self.clairvoyant {
+            let refuse = |allowed: &str| SettingError {
+                setting: "clairvoyant",
+                value: step.to_string(),
+                allowed: allowed.to_string(),
+            };
+            if self.unit != BudgetUnit::Trainings {
+                return Err(refuse("only with --budget-trainings (it stops trainings)"));
+            }
+            if self.prune.is_some() {
+                return Err(refuse(
+                    "only with --prune auto (it takes the place of the algorithms' stop rules)",
+                ));
+            }
+        }
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ fn comparison_rows_match_the_runs_and_are_deterministic() {
         algo_config: AlgoConfig::default(),
         unit: BudgetUnit::Queries,
         prune: None,
+        clairvoyant: None,
     };
     let a = run_comparison(&space, &bench, &config, &|| {}).unwrap();
     let b = run_comparison(&space, &bench, &config, &|| {}).unwrap();
@@ -73,6 +74,7 @@ fn finished_runs_are_not_run_again_and_duplicates_run_once() {
         algo_config: AlgoConfig::default(),
         unit: BudgetUnit::Queries,
         prune: None,
+        clairvoyant: None,
     };
     let whole = run_comparison(&space, &bench, &config, &|| {}).unwrap();
     assert_eq!(whole.rows.len(), 4);
@@ -101,4 +103,108 @@ fn finished_runs_are_not_run_again_and_duplicates_run_once() {
         );
     }
     assert_eq!(resumed.runs.iter().filter(|r| r.seconds == -1.0).count(), 8);
+}
+
+/// `--clairvoyant`: every training that will not beat the best whole one so far stops at the
+/// step, every other one is whole, so the whole trainings improve one after another.
+#[test]
+fn clairvoyant_stopping_stops_exactly_the_trainings_that_would_not_improve() {
+    use crate::benchmark::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
+    let space = nb101_20k_space();
+    let bench = nb101_20k_benchmark();
+    let pool = crate::search::evaluable_pool(&space, &bench);
+    let whole = whole_objectives(&space, &bench, pool.as_deref(), 12).unwrap();
+    assert_eq!(whole.len(), 20_001);
+    let unit = Evaluator::<crate::space::Nb101Space>::full_training_cost(&bench).unwrap();
+    for algo in [Algo::Random, Algo::SemiNasEns] {
+        let settings = StudySettings {
+            algo,
+            budget_seconds: Some(15.0 * unit),
+            plan: Some(15),
+            ..StudySettings::new(usize::MAX, 3)
+        };
+        let run = run_study(
+            &space,
+            &bench,
+            settings,
+            pool.clone(),
+            Some((12, whole.clone())),
+            &mut |_| {},
+        )
+        .unwrap();
+        let (mut best, mut stopped, mut improved) = (f64::NEG_INFINITY, 0, 0);
+        for q in &run.records {
+            let e = q.result.as_ref().unwrap();
+            let v = whole[&q.key];
+            match e.stopped_at {
+                Some(step) => {
+                    assert_eq!(step, 12, "{algo}: query {}", q.n);
+                    assert!(v <= best, "{algo}: query {} stopped but would improve", q.n);
+                    stopped += 1;
+                }
+                None => {
+                    assert_eq!(e.objective, v);
+                    assert!(v > best, "{algo}: query {} whole but no better", q.n);
+                    best = v;
+                    improved += 1;
+                }
+            }
+        }
+        assert!(
+            stopped >= 10 && improved >= 3,
+            "{algo}: {stopped} stopped, {improved} whole"
+        );
+    }
+}
+
+#[test]
+fn clairvoyant_stopping_is_refused_where_it_means_nothing() {
+    use crate::benchmark::nb101::embedded::{nb101_20k_benchmark, nb101_20k_space};
+    let config = CompareConfig {
+        algos: vec![Algo::Random],
+        budgets: vec![5],
+        seeds: 1,
+        first_seed: 0,
+        algo_config: AlgoConfig::default(),
+        unit: BudgetUnit::Trainings,
+        prune: None,
+        clairvoyant: Some(36),
+    };
+    config.validate().unwrap();
+    let queries = CompareConfig {
+        unit: BudgetUnit::Queries,
+        ..config.clone()
+    };
+    assert!(
+        queries
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--budget-trainings")
+    );
+    let pruned = CompareConfig {
+        prune: Some(Pruner::Asha {
+            eta: 3,
+            min_step: None,
+        }),
+        ..config.clone()
+    };
+    assert!(
+        pruned
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--prune auto")
+    );
+    let (space, bench) = (nb101_20k_space(), nb101_20k_benchmark());
+    for step in [108, 20] {
+        let bad = CompareConfig {
+            clairvoyant: Some(step),
+            ..config.clone()
+        };
+        let err = run_comparison(&space, &bench, &bad, &|| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("its steps: 4, 12, 36, 108"), "{err}");
+    }
 }

@@ -11,6 +11,7 @@
 //!
 //! The same searcher thus drives an instant table lookup or a slow training run.
 
+pub mod clairvoyant;
 pub mod evolution;
 pub mod multi_fidelity;
 pub mod pool;
@@ -27,6 +28,7 @@ use crate::predictor::semi_supervised::Trainings;
 use crate::settings::SettingError;
 use crate::space::SearchSpace;
 
+pub use clairvoyant::Clairvoyant;
 pub use evolution::{ReConfig, RegularizedEvolution};
 pub use pool::evaluable_pool;
 pub use random::RandomSearch;

@@ -205,6 +205,24 @@ impl<S: SearchSpace> Study<S> {
         self
     }
 
+    /// The study with its searcher wrapped by `wrap` (a bench's [`crate::search::Clairvoyant`]).
+    /// Call it before the first ask, as [`Study::with_candidates`].
+    pub(crate) fn wrap_searcher(
+        mut self,
+        wrap: impl FnOnce(Box<dyn Searcher<S>>) -> Box<dyn Searcher<S>>,
+    ) -> Self {
+        // A placeholder holds the field while `wrap` owns the searcher.
+        let inner = std::mem::replace(
+            &mut self.searcher,
+            Box::new(crate::search::RandomSearch::new(crate::rng::rng_for(
+                0, "unused",
+            ))),
+        );
+        self.searcher = wrap(inner);
+        self.searcher.watch(self.ledger.phase.clone());
+        self
+    }
+
     /// The study with the steps its evaluator reports (see [`crate::evaluator::fidelity`]):
     /// trainings may then be stopped early, as [`StudySettings::prune`] says. Call it before
     /// the first ask, as [`Study::with_candidates`].
