@@ -590,9 +590,8 @@ fn bench_controller_profile_prints_every_phase_and_the_machine() {
 #[test]
 fn a_clairvoyant_bench_is_recorded_as_such_and_refuses_a_step_the_table_lacks() {
     let dir = TempDir::created("clairvoyant");
-    let out = dir.join("b").display().to_string();
-    let args = |extra: &[&str]| -> Vec<String> {
-        let mut a: Vec<String> = [
+    let bench = |out: &str, extra: &[&str]| {
+        let base = [
             "bench",
             "--space",
             "nb101-20k",
@@ -603,37 +602,21 @@ fn a_clairvoyant_bench_is_recorded_as_such_and_refuses_a_step_the_table_lacks() 
             "--seeds",
             "2",
             "--out",
-            &out,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
+            out,
+        ];
+        exec(&[&base[..], extra].concat())
     };
-    let with = args(&["--clairvoyant", "36"]);
-    let with: Vec<&str> = with.iter().map(String::as_str).collect();
-    ok(&exec(&with));
+    let out = dir.join("b").display().to_string();
+    ok(&bench(&out, &["--clairvoyant", "36"]));
     let settings = std::fs::read_to_string(dir.join("b/bench-settings.json")).unwrap();
     assert!(settings.contains("clairvoyant at step 36"), "{settings}");
     // The same directory without the bound: other settings, refused rather than mixed.
-    let without = args(&[]);
-    let without: Vec<&str> = without.iter().map(String::as_str).collect();
-    let o = exec(&without);
+    let o = bench(&out, &[]);
     assert!(!o.status.success(), "{}", stderr(&o));
-    let o = exec(&[
-        "bench",
-        "--space",
-        "nb101-20k",
-        "--algos",
-        "random",
-        "--budget-trainings",
-        "3",
-        "--seeds",
-        "1",
-        "--clairvoyant",
-        "20",
-    ]);
+    let o = bench(
+        &dir.join("c").display().to_string(),
+        &["--clairvoyant", "20"],
+    );
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("its steps: 4, 12, 36, 108"),
