@@ -9,23 +9,22 @@
 //! lets a killed `seminas bench --out DIR` continue from the runs it finished.
 
 pub mod bench_dir;
+mod clairvoyance;
 pub mod combine;
 pub mod output;
 pub mod runs_file;
-
-use std::collections::HashMap;
-use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::stats::mean_std;
 
-use crate::evaluator::{Evaluator, Outcome, Pruner};
+use crate::evaluator::{Evaluator, Pruner};
 use crate::search::{Algo, AlgoConfig, Clairvoyant};
 use crate::settings::{MAX_RUNS, MAX_SEEDS, SettingError, in_range};
 use crate::space::SearchSpace;
 use crate::study::{QueryRecord, SearchRun, Study, StudySettings};
+use clairvoyance::{Clairvoyance, whole_objectives};
 
 /// Most entries preallocated for a run's curve: budgets are users' values.
 const PREALLOCATE: usize = 4096;
@@ -419,46 +418,6 @@ fn run_study<S: SearchSpace + Clone + 'static, E: Evaluator<S> + ?Sized>(
     Ok(study.into_run())
 }
 
-/// A clairvoyant's step and every evaluable architecture's whole-training objective by key.
-type Clairvoyance = (u64, Arc<HashMap<String, f64>>);
-
-/// The whole-training objective of every architecture of `pool` (a table's), by key, for
-/// [`Clairvoyant`] stopping at `step`, which must be one of the table's lower fidelities.
-fn whole_objectives<S: SearchSpace, E: Evaluator<S>>(
-    space: &S,
-    evaluator: &E,
-    pool: Option<&[S::Arch]>,
-    step: u64,
-) -> Result<Arc<HashMap<String, f64>>, CompareError> {
-    let fid = evaluator.fidelities();
-    let lower = fid
-        .as_ref()
-        .is_some_and(|f| f.fixed && f.steps.contains(&step) && step < f.max_step());
-    if !lower {
-        let steps = fid.map_or_else(
-            || "none".to_string(),
-            |f| {
-                f.steps
-                    .iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-        );
-        return Err(CompareError::NoSuchStep { step, steps });
-    }
-    let pool = pool.ok_or(CompareError::NotABenchmark)?;
-    let mut whole = HashMap::with_capacity(pool.len());
-    for a in pool {
-        if let Outcome::Evaluated(e) = evaluator.evaluate(space, a)
-            && e.objective.is_finite()
-        {
-            whole.insert(space.key(a), e.objective);
-        }
-    }
-    Ok(Arc::new(whole))
-}
-
 /// The runs in table order (algorithm, budget, seed), summarised.
 fn sorted_summary(
     mut runs: Vec<RunResult>,
@@ -810,21 +769,7 @@ impl CompareConfig {
             });
         }
         in_range("first-seed", self.first_seed, 0, u64::MAX - self.seeds)?;
-        if let Some(step) = self.clairvoyant {
-            let refuse = |allowed: &str| SettingError {
-                setting: "clairvoyant",
-                value: step.to_string(),
-                allowed: allowed.to_string(),
-            };
-            if self.unit != BudgetUnit::Trainings {
-                return Err(refuse("only with --budget-trainings (it stops trainings)"));
-            }
-            if self.prune.is_some() {
-                return Err(refuse(
-                    "only with --prune auto (it takes the place of the algorithms' stop rules)",
-                ));
-            }
-        }
+        clairvoyance::validate(self)?;
         Ok(())
     }
 }
